@@ -1,0 +1,72 @@
+//! The durable log of mistgate.
+//!
+//! Every accepted webhook request is appended here, byte for byte, with the events split
+//! out of it and their normalised fields; requests that could not be accepted go to the
+//! quarantine. [`Store`] is the one interface the rest of the program sees: the embedded
+//! SQLite backend ([`SqliteStore`]) implements it now, PostgreSQL will be a second
+//! implementation.
+//!
+//! Invariants every backend keeps:
+//! - [`Store::append`] returns only after the request and its events are committed with
+//!   the configured durability; concurrent appends share one commit (group commit).
+//! - Event ids grow in commit order, so a reader that remembers the last id it saw
+//!   (a stage cursor, an API page) never misses a row and never sees one twice.
+//! - An event whose fingerprint was stored within the duplicate window is not stored
+//!   again; the request that repeated it still is.
+//! - The store never reads the clock: every time comes from the caller.
+
+mod error;
+mod model;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
+
+use async_trait::async_trait;
+
+/// Which rows a retention pass removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Requests, events and quarantine received before this time (unix µs); `None` keeps them.
+    pub data_before: Option<i64>,
+    /// Duplicate-detection fingerprints first seen before this time (unix µs).
+    pub fingerprints_before: i64,
+}
+
+/// The durable log: append, quarantine, read back, prune.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Appends one request and its events; returns once they are durable.
+    ///
+    /// `dedup_since` is the start of the duplicate window (unix µs): an event whose
+    /// fingerprint was first stored at or after it counts as a duplicate.
+    async fn append(&self, request: NewRequest, dedup_since: i64) -> Result<Appended, StoreError>;
+
+    /// Keeps a request that was not accepted; returns its quarantine id once durable.
+    async fn quarantine(&self, entry: NewQuarantine) -> Result<i64, StoreError>;
+
+    /// Lists events, newest first unless asked otherwise.
+    async fn events(&self, filter: EventFilter, page: PageRequest) -> Result<Page<StoredEvent>, StoreError>;
+
+    /// One event with its raw JSON.
+    async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// Lists requests of the log (without bodies).
+    async fn requests(&self, filter: RequestFilter, page: PageRequest) -> Result<Page<RequestSummary>, StoreError>;
+
+    /// One request with its body, headers and the events it produced.
+    async fn request(&self, id: i64) -> Result<Option<RequestDetail>, StoreError>;
+
+    /// Lists quarantined requests.
+    async fn quarantined(&self, page: PageRequest) -> Result<Page<QuarantineEntry>, StoreError>;
+
+    /// Totals per source and topic.
+    async fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// Removes what the retention settings no longer keep.
+    async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError>;
+
+    /// Checks that the store can be read and written (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

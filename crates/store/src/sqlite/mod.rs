@@ -1,0 +1,205 @@
+//! The embedded backend: one SQLite file in WAL mode inside the data dir.
+//!
+//! One thread writes ([`writer`]), batching concurrent operations into one commit; reads
+//! use a small pool of their own connections on tokio's blocking threads, so a slow query
+//! never holds up ingest.
+
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    Appended, EventFilter, NewQuarantine, NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail,
+    RequestFilter, RequestSummary, Retention, Stats, Store, StoreError, StoredEvent,
+};
+
+/// How hard a commit insists that the data reached the disk (SQLite's `synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync on every commit: an acknowledged request survives a power cut. The default.
+    #[default]
+    Full,
+    /// fsync at checkpoints only: survives a crash of mistgate, not of the machine.
+    Normal,
+    /// Leave it to the OS. For tests and throwaway data.
+    Off,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Off => "OFF",
+        }
+    }
+}
+
+/// Where and how to open the embedded store.
+#[derive(Clone, Debug)]
+pub struct SqliteConfig {
+    /// The database file (created with its directory when missing).
+    pub path: PathBuf,
+    pub synchronous: Synchronous,
+    /// Reader connections kept open.
+    pub readers: usize,
+}
+
+impl SqliteConfig {
+    /// The default layout: `mistgate.db` inside `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> SqliteConfig {
+        SqliteConfig {
+            path: data_dir.join("mistgate.db"),
+            synchronous: Synchronous::Full,
+            readers: 4,
+        }
+    }
+}
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: mpsc::Sender<Op>,
+    readers: Mutex<Vec<Connection>>,
+    config: SqliteConfig,
+}
+
+use writer::Op;
+
+impl SqliteStore {
+    /// Opens (creating and migrating when needed) the database and starts its writer.
+    pub fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(&config.path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
+        conn.pragma_update(None, "busy_timeout", 5_000)?;
+        conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        schema::migrate(&mut conn)?;
+
+        let readers = (0..config.readers.max(1))
+            .map(|_| open_reader(&config.path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tx, rx) = mpsc::channel(4_096);
+        std::thread::Builder::new()
+            .name("mistgate-store-writer".into())
+            .spawn(move || writer::run(conn, rx))
+            .map_err(|source| StoreError::Open {
+                path: config.path.display().to_string(),
+                source,
+            })?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: tx,
+                readers: Mutex::new(readers),
+                config,
+            }),
+        })
+    }
+
+    async fn write<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.writer.send(op(reply)).await.map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` with a reader connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.readers.lock().expect("reader pool lock").pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_reader(&inner.config.path)?,
+            };
+            let result = f(&conn);
+            let mut pool = inner.readers.lock().expect("reader pool lock");
+            if pool.len() < inner.config.readers.max(1) {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.pragma_update(None, "busy_timeout", 5_000)?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(&self, request: NewRequest, dedup_since: i64) -> Result<Appended, StoreError> {
+        self.write(|reply| Op::Append {
+            request,
+            dedup_since,
+            reply,
+        })
+        .await
+    }
+
+    async fn quarantine(&self, entry: NewQuarantine) -> Result<i64, StoreError> {
+        self.write(|reply| Op::Quarantine { entry, reply }).await
+    }
+
+    async fn events(&self, filter: EventFilter, page: PageRequest) -> Result<Page<StoredEvent>, StoreError> {
+        self.read(move |c| read::events(c, &filter, page)).await
+    }
+
+    async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        self.read(move |c| read::event(c, id)).await
+    }
+
+    async fn requests(&self, filter: RequestFilter, page: PageRequest) -> Result<Page<RequestSummary>, StoreError> {
+        self.read(move |c| read::requests(c, &filter, page)).await
+    }
+
+    async fn request(&self, id: i64) -> Result<Option<RequestDetail>, StoreError> {
+        self.read(move |c| read::request(c, id)).await
+    }
+
+    async fn quarantined(&self, page: PageRequest) -> Result<Page<QuarantineEntry>, StoreError> {
+        self.read(move |c| read::quarantined(c, page)).await
+    }
+
+    async fn stats(&self) -> Result<Stats, StoreError> {
+        self.read(read::stats).await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError> {
+        self.write(|reply| Op::Prune { retention, reply }).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.inner.writer.is_closed() {
+            return Err(StoreError::WriterGone);
+        }
+        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM quarantine_total", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+}

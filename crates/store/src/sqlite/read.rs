@@ -1,0 +1,228 @@
+//! Queries of the read side. Lists use keyset pagination on the id, which only grows.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::{
+    EventFilter, Order, Page, PageRequest, QuarantineEntry, RequestDetail, RequestFilter, RequestSummary, Stats,
+    StatsRow, StoreError, StoredEvent,
+};
+
+/// Largest page a caller may ask for.
+pub(crate) const MAX_LIMIT: u32 = 1_000;
+
+/// A WHERE clause built from optional filters, with its bound values.
+#[derive(Default)]
+struct Clause {
+    terms: Vec<&'static str>,
+    values: Vec<Value>,
+}
+
+impl Clause {
+    fn eq(&mut self, term: &'static str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.terms.push(term);
+            self.values.push(Value::Text(v.clone()));
+        }
+    }
+
+    fn int(&mut self, term: &'static str, value: Option<i64>) {
+        if let Some(v) = value {
+            self.terms.push(term);
+            self.values.push(Value::Integer(v));
+        }
+    }
+
+    /// Adds the keyset condition and returns `WHERE ... ORDER BY ... LIMIT ?` for `id_col`.
+    fn finish(mut self, id_col: &str, page: PageRequest) -> (String, Vec<Value>) {
+        let (cmp, dir) = match page.order {
+            Order::Desc => ("<", "DESC"),
+            Order::Asc => (">", "ASC"),
+        };
+        let mut sql = String::new();
+        if let Some(after) = page.after {
+            self.values.push(Value::Integer(after));
+        }
+        let mut terms: Vec<String> = self.terms.iter().map(|t| t.to_string()).collect();
+        if page.after.is_some() {
+            terms.push(format!("{id_col} {cmp} ?"));
+        }
+        if !terms.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&terms.join(" AND "));
+        }
+        // One more than asked tells whether there is a next page.
+        self.values.push(Value::Integer(i64::from(limit(page)) + 1));
+        sql.push_str(&format!(" ORDER BY {id_col} {dir} LIMIT ?"));
+        (sql, self.values)
+    }
+}
+
+fn limit(page: PageRequest) -> u32 {
+    page.limit.clamp(1, MAX_LIMIT)
+}
+
+fn paged<T>(mut items: Vec<T>, page: PageRequest, id: impl Fn(&T) -> i64) -> Page<T> {
+    let limit = limit(page) as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(&id)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.request_id, e.topic, e.org_id, e.site_id, e.type, e.mac, e.severity, e.time, \
+     e.time_source, e.received_at, e.source, substr(r.body, e.raw_offset + 1, e.raw_len)";
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        id: r.get(0)?,
+        request_id: r.get(1)?,
+        topic: r.get(2)?,
+        org_id: r.get(3)?,
+        site_id: r.get(4)?,
+        event_type: r.get(5)?,
+        mac: r.get(6)?,
+        severity: r.get(7)?,
+        time: r.get(8)?,
+        time_source: r.get(9)?,
+        received_at: r.get(10)?,
+        source: r.get(11)?,
+        raw: r.get::<_, Option<Vec<u8>>>(12)?.unwrap_or_default(),
+    })
+}
+
+pub(crate) fn events(conn: &Connection, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>, StoreError> {
+    let mut c = Clause::default();
+    c.eq("e.topic = ?", &filter.topic);
+    c.eq("e.org_id = ?", &filter.org_id);
+    c.eq("e.site_id = ?", &filter.site_id);
+    c.eq("e.type = ?", &filter.event_type);
+    c.eq("e.mac = ?", &filter.mac);
+    c.eq("e.source = ?", &filter.source);
+    c.int("e.time >= ?", filter.since);
+    c.int("e.time <= ?", filter.until);
+    let (tail, values) = c.finish("e.id", page);
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id{tail}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(params_from_iter(values), event_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paged(items, page, |e| e.id))
+}
+
+pub(crate) fn event(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id WHERE e.id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([id], event_row).optional()?)
+}
+
+const REQUEST_COLUMNS: &str = "id, source, received_at, topic, verdict, accepted, duplicates, length(body)";
+
+fn request_row(r: &Row<'_>) -> rusqlite::Result<RequestSummary> {
+    Ok(RequestSummary {
+        id: r.get(0)?,
+        source: r.get(1)?,
+        received_at: r.get(2)?,
+        topic: r.get(3)?,
+        verdict: r.get(4)?,
+        accepted: r.get(5)?,
+        duplicates: r.get(6)?,
+        body_len: r.get(7)?,
+    })
+}
+
+pub(crate) fn requests(
+    conn: &Connection,
+    filter: &RequestFilter,
+    page: PageRequest,
+) -> Result<Page<RequestSummary>, StoreError> {
+    let mut c = Clause::default();
+    c.eq("source = ?", &filter.source);
+    c.eq("topic = ?", &filter.topic);
+    c.int("received_at >= ?", filter.since);
+    c.int("received_at <= ?", filter.until);
+    let (tail, values) = c.finish("id", page);
+    let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests{tail}");
+    let items = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), request_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paged(items, page, |r| r.id))
+}
+
+pub(crate) fn request(conn: &Connection, id: i64) -> Result<Option<RequestDetail>, StoreError> {
+    let sql = format!("SELECT {REQUEST_COLUMNS}, headers, body, duplicate_of FROM requests WHERE id = ?1");
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row([id], |r| {
+            Ok((
+                request_row(r)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, Vec<u8>>(9)?,
+                r.get::<_, Option<String>>(10)?,
+            ))
+        })
+        .optional()?;
+    let Some((summary, headers, body, duplicate_of)) = found else {
+        return Ok(None);
+    };
+    let event_ids = conn
+        .prepare_cached("SELECT id FROM events WHERE request_id = ?1 ORDER BY id")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(Some(RequestDetail {
+        summary,
+        headers: parse_headers(&headers),
+        body,
+        event_ids,
+        duplicate_of: duplicate_of
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default(),
+    }))
+}
+
+fn parse_headers(json: &str) -> Vec<(String, String)> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+pub(crate) fn quarantined(conn: &Connection, page: PageRequest) -> Result<Page<QuarantineEntry>, StoreError> {
+    let (tail, values) = Clause::default().finish("id", page);
+    let sql = format!("SELECT id, source, received_at, reason, detail, headers, body FROM quarantine{tail}");
+    let items = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |r| {
+            Ok(QuarantineEntry {
+                id: r.get(0)?,
+                source: r.get(1)?,
+                received_at: r.get(2)?,
+                reason: r.get(3)?,
+                detail: r.get(4)?,
+                headers: parse_headers(&r.get::<_, String>(5)?),
+                body: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paged(items, page, |q| q.id))
+}
+
+pub(crate) fn stats(conn: &Connection) -> Result<Stats, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT source, topic, requests, events, duplicates, last_received_at FROM totals ORDER BY source, topic",
+        )?
+        .query_map(params![], |r| {
+            Ok(StatsRow {
+                source: r.get(0)?,
+                topic: r.get(1)?,
+                requests: r.get(2)?,
+                events: r.get(3)?,
+                duplicates: r.get(4)?,
+                last_received_at: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let quarantined = conn.query_row("SELECT n FROM quarantine_total", [], |r| r.get(0))?;
+    Ok(Stats { rows, quarantined })
+}

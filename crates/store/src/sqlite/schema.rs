@@ -1,0 +1,97 @@
+//! The SQLite schema and its migrations, applied in order and recorded in
+//! `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`. Never edit one that
+/// has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the request log, events, fingerprints, quarantine and running totals.
+    r#"
+    CREATE TABLE requests (
+        id           INTEGER PRIMARY KEY,
+        source       TEXT    NOT NULL,
+        received_at  INTEGER NOT NULL,          -- unix µs
+        topic        TEXT    NOT NULL,
+        verdict      TEXT    NOT NULL,
+        headers      TEXT    NOT NULL,          -- JSON array of [name, value]
+        body         BLOB    NOT NULL,          -- byte-exact
+        accepted     INTEGER NOT NULL,
+        duplicates   INTEGER NOT NULL,
+        duplicate_of TEXT                       -- JSON array of event ids, NULL when none
+    );
+    CREATE INDEX requests_received_at ON requests (received_at);
+
+    -- An event's raw JSON is the byte range [raw_offset, raw_offset + raw_len) of its
+    -- request's body: the body is kept anyway, so the event is not stored twice.
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        request_id  INTEGER NOT NULL,
+        topic       TEXT    NOT NULL,
+        org_id      TEXT,
+        site_id     TEXT,
+        type        TEXT,
+        mac         TEXT,
+        severity    TEXT,
+        time        INTEGER NOT NULL,           -- the event's own time, unix µs
+        time_source TEXT    NOT NULL,
+        received_at INTEGER NOT NULL,
+        source      TEXT    NOT NULL,
+        raw_offset  INTEGER NOT NULL,
+        raw_len     INTEGER NOT NULL
+    );
+    CREATE INDEX events_request ON events (request_id);
+    CREATE INDEX events_topic ON events (topic, id);
+    CREATE INDEX events_site ON events (site_id, id) WHERE site_id IS NOT NULL;
+    CREATE INDEX events_mac ON events (mac, id) WHERE mac IS NOT NULL;
+    CREATE INDEX events_time ON events (time);
+
+    CREATE TABLE fingerprints (
+        fp       BLOB    PRIMARY KEY,
+        event_id INTEGER NOT NULL,
+        seen_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE quarantine (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT    NOT NULL,
+        received_at INTEGER NOT NULL,
+        reason      TEXT    NOT NULL,
+        detail      TEXT    NOT NULL,
+        headers     TEXT    NOT NULL,
+        body        BLOB    NOT NULL
+    );
+    CREATE INDEX quarantine_received_at ON quarantine (received_at);
+
+    CREATE TABLE totals (
+        source           TEXT    NOT NULL,
+        topic            TEXT    NOT NULL,
+        requests         INTEGER NOT NULL,
+        events           INTEGER NOT NULL,
+        duplicates       INTEGER NOT NULL,
+        last_received_at INTEGER NOT NULL,
+        PRIMARY KEY (source, topic)
+    ) WITHOUT ROWID;
+    CREATE TABLE quarantine_total (n INTEGER NOT NULL);
+    INSERT INTO quarantine_total (n) VALUES (0);
+    "#,
+];
+
+/// Brings the database up to the schema this build knows.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}

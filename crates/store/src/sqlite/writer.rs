@@ -1,0 +1,345 @@
+//! The single writer: one thread owns the write connection and commits whatever arrived
+//! while the previous commit ran, as one transaction (group commit).
+//!
+//! SQLite allows one writer at a time anyway; funnelling every write through one thread
+//! turns N concurrent fsyncs into one, and makes id assignment trivially monotone: the
+//! writer hands out request and event ids itself, in commit order.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Appended, NewQuarantine, NewRequest, Pruned, Retention, StoreError};
+
+/// Most operations folded into one transaction. Large enough that a burst of 64
+/// concurrent clients commits together, small enough to bound one commit's latency.
+const MAX_BATCH: usize = 512;
+
+/// Rows deleted per statement during pruning, so that retention never holds the write
+/// lock for long.
+const PRUNE_CHUNK: i64 = 5_000;
+
+pub(crate) enum Op {
+    Append {
+        request: NewRequest,
+        dedup_since: i64,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    Quarantine {
+        entry: NewQuarantine,
+        reply: oneshot::Sender<Result<i64, StoreError>>,
+    },
+    Prune {
+        retention: Retention,
+        reply: oneshot::Sender<Result<Pruned, StoreError>>,
+    },
+}
+
+/// Ids the writer hands out next. Read from the database at start and after a rollback.
+struct NextIds {
+    request: i64,
+    event: i64,
+    quarantine: i64,
+}
+
+impl NextIds {
+    fn load(conn: &Connection) -> rusqlite::Result<NextIds> {
+        let next = |table: &str| -> rusqlite::Result<i64> {
+            conn.query_row(&format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}"), [], |r| r.get(0))
+        };
+        Ok(NextIds {
+            request: next("requests")?,
+            event: next("events")?,
+            quarantine: next("quarantine")?,
+        })
+    }
+}
+
+/// Runs the writer loop until every sender is gone.
+pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
+    let mut ids = match NextIds::load(&conn) {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, "store writer cannot read its ids; stopping");
+            return;
+        }
+    };
+    let mut ops = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        ops.push(first);
+        while ops.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let n = ops.len();
+        commit_group(&mut conn, &mut ids, &mut ops);
+        metrics::histogram!("mistgate_store_commit_batch_size").record(n as f64);
+        metrics::histogram!("mistgate_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Commits `ops` as one transaction and answers each; when the group fails, retries each
+/// operation alone so that one bad operation cannot fail its neighbours.
+fn commit_group(conn: &mut Connection, ids: &mut NextIds, ops: &mut Vec<Op>) {
+    // Prunes run in their own transactions (they commit in chunks).
+    let (prunes, writes): (Vec<Op>, Vec<Op>) = ops.drain(..).partition(|op| matches!(op, Op::Prune { .. }));
+    if !writes.is_empty() {
+        match apply_all(conn, ids, &writes) {
+            Ok(done) => {
+                for (op, result) in writes.into_iter().zip(done) {
+                    answer(op, Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, ops = writes.len(), "group commit failed; retrying one by one");
+                reload_ids(conn, ids);
+                for op in writes {
+                    let one = std::slice::from_ref(&op);
+                    match apply_all(conn, ids, one) {
+                        Ok(mut done) => answer(op, Ok(done.remove(0))),
+                        Err(e) => {
+                            reload_ids(conn, ids);
+                            answer(op, Err(e));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for op in prunes {
+        if let Op::Prune { retention, reply } = op {
+            let _ = reply.send(prune(conn, retention));
+        }
+    }
+}
+
+fn reload_ids(conn: &Connection, ids: &mut NextIds) {
+    match NextIds::load(conn) {
+        Ok(fresh) => *ids = fresh,
+        Err(e) => tracing::error!(error = %e, "store writer cannot reload its ids"),
+    }
+}
+
+enum Outcome {
+    Appended(Appended),
+    Quarantined(i64),
+}
+
+fn answer(op: Op, result: Result<Outcome, StoreError>) {
+    match (op, result) {
+        (Op::Append { reply, .. }, Ok(Outcome::Appended(a))) => {
+            let _ = reply.send(Ok(a));
+        }
+        (Op::Quarantine { reply, .. }, Ok(Outcome::Quarantined(id))) => {
+            let _ = reply.send(Ok(id));
+        }
+        (Op::Append { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::Quarantine { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::Prune { .. }, _) | (_, Ok(_)) => unreachable!("outcome matches its operation"),
+    }
+}
+
+/// Applies every operation in one transaction. Ids are only advanced once it commits.
+fn apply_all(conn: &mut Connection, ids: &mut NextIds, ops: &[Op]) -> Result<Vec<Outcome>, StoreError> {
+    let tx = conn.transaction()?;
+    let mut next = NextIds {
+        request: ids.request,
+        event: ids.event,
+        quarantine: ids.quarantine,
+    };
+    let mut totals: HashMap<(&str, &str), Total> = HashMap::new();
+    let mut quarantined = 0i64;
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        match op {
+            Op::Append {
+                request, dedup_since, ..
+            } => {
+                let appended = append(&tx, &mut next, request, *dedup_since)?;
+                let t = totals.entry((&request.source, &request.topic)).or_default();
+                t.requests += 1;
+                t.events += i64::from(appended.accepted);
+                t.duplicates += i64::from(appended.duplicates);
+                t.last = t.last.max(request.received_at);
+                out.push(Outcome::Appended(appended));
+            }
+            Op::Quarantine { entry, .. } => {
+                let id = next.quarantine;
+                next.quarantine += 1;
+                tx.prepare_cached(
+                    "INSERT INTO quarantine (id, source, received_at, reason, detail, headers, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    id,
+                    entry.source,
+                    entry.received_at,
+                    entry.reason,
+                    entry.detail,
+                    headers_json(&entry.headers),
+                    &entry.body[..],
+                ])?;
+                quarantined += 1;
+                out.push(Outcome::Quarantined(id));
+            }
+            Op::Prune { .. } => unreachable!("prunes are split off before"),
+        }
+    }
+    for ((source, topic), t) in &totals {
+        tx.prepare_cached(
+            "INSERT INTO totals (source, topic, requests, events, duplicates, last_received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (source, topic) DO UPDATE SET
+                requests = requests + excluded.requests,
+                events = events + excluded.events,
+                duplicates = duplicates + excluded.duplicates,
+                last_received_at = MAX(last_received_at, excluded.last_received_at)",
+        )?
+        .execute(params![source, topic, t.requests, t.events, t.duplicates, t.last])?;
+    }
+    if quarantined > 0 {
+        tx.prepare_cached("UPDATE quarantine_total SET n = n + ?1")?.execute([quarantined])?;
+    }
+    tx.commit()?;
+    *ids = next;
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Total {
+    requests: i64,
+    events: i64,
+    duplicates: i64,
+    last: i64,
+}
+
+fn append(tx: &Transaction<'_>, next: &mut NextIds, request: &NewRequest, dedup_since: i64) -> Result<Appended, StoreError> {
+    let request_id = next.request;
+    next.request += 1;
+    let mut lookup = tx.prepare_cached("SELECT event_id, seen_at FROM fingerprints WHERE fp = ?1")?;
+    let mut insert_event = tx.prepare_cached(
+        "INSERT INTO events (id, request_id, topic, org_id, site_id, type, mac, severity, time, time_source,
+                             received_at, source, raw_offset, raw_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    let mut remember = tx.prepare_cached(
+        "INSERT INTO fingerprints (fp, event_id, seen_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (fp) DO UPDATE SET event_id = excluded.event_id, seen_at = excluded.seen_at",
+    )?;
+    let mut accepted = 0u32;
+    let mut duplicate_of = Vec::new();
+    let mut event_ids = Vec::with_capacity(request.events.len());
+    for event in &request.events {
+        let seen: Option<(i64, i64)> = lookup
+            .query_row([&event.fingerprint[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((original, seen_at)) = seen
+            && seen_at >= dedup_since
+        {
+            duplicate_of.push(original);
+            event_ids.push(original);
+            continue;
+        }
+        let id = next.event;
+        next.event += 1;
+        insert_event.execute(params![
+            id,
+            request_id,
+            event.topic,
+            event.org_id,
+            event.site_id,
+            event.event_type,
+            event.mac,
+            event.severity,
+            event.time,
+            event.time_source,
+            request.received_at,
+            request.source,
+            event.raw_offset,
+            event.raw_len,
+        ])?;
+        remember.execute(params![&event.fingerprint[..], id, request.received_at])?;
+        accepted += 1;
+        event_ids.push(id);
+    }
+    let duplicates = duplicate_of.len() as u32;
+    let duplicate_of = (!duplicate_of.is_empty()).then(|| serde_json::to_string(&duplicate_of).expect("ids serialise"));
+    tx.prepare_cached(
+        "INSERT INTO requests (id, source, received_at, topic, verdict, headers, body, accepted, duplicates, duplicate_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        request_id,
+        request.source,
+        request.received_at,
+        request.topic,
+        request.verdict.as_str(),
+        headers_json(&request.headers),
+        &request.body[..],
+        accepted,
+        duplicates,
+        duplicate_of,
+    ])?;
+    Ok(Appended {
+        request_id,
+        accepted,
+        duplicates,
+        event_ids,
+    })
+}
+
+pub(crate) fn headers_json(headers: &[(String, String)]) -> String {
+    serde_json::to_string(headers).expect("strings serialise")
+}
+
+/// Deletes in chunks, each its own transaction, so that ingest commits interleave.
+fn prune(conn: &mut Connection, retention: Retention) -> Result<Pruned, StoreError> {
+    let mut pruned = Pruned::default();
+    let chunked = |conn: &mut Connection, sql: &str, before: i64| -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        loop {
+            let n = conn.execute(sql, params![before, PRUNE_CHUNK])?;
+            total += n as u64;
+            if (n as i64) < PRUNE_CHUNK {
+                return Ok(total);
+            }
+        }
+    };
+    if let Some(before) = retention.data_before {
+        pruned.events = chunked(
+            conn,
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
+            before,
+        )?;
+        pruned.requests = chunked(
+            conn,
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
+            before,
+        )?;
+        pruned.quarantine = chunked(
+            conn,
+            "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
+            before,
+        )?;
+    }
+    // A fingerprint must not outlive the event it points at, nor the duplicate window.
+    let fp_before = match retention.data_before {
+        Some(data) => data.max(retention.fingerprints_before),
+        None => retention.fingerprints_before,
+    };
+    pruned.fingerprints = chunked(
+        conn,
+        "DELETE FROM fingerprints WHERE fp IN (SELECT fp FROM fingerprints WHERE seen_at < ?1 LIMIT ?2)",
+        fp_before,
+    )?;
+    Ok(pruned)
+}
