@@ -1,0 +1,465 @@
+//! The configuration: a TOML file (optional), `MISTGATE_*` environment variables, and
+//! `${VAR}` references inside the file.
+//!
+//! Precedence, strongest first: command-line flag, environment variable, file, default.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use store::Synchronous;
+use thiserror::Error;
+
+/// Everything `mistgate serve` needs to know.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The admin token of the API; generated and kept in the data dir when absent.
+    #[serde(default)]
+    pub api_token: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// True when no file was given: the built-in `default` source takes unsigned traffic.
+    #[serde(skip)]
+    pub zero_config: bool,
+}
+
+/// One sender of webhooks, reachable at `POST /ingest/{name}`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub name: String,
+    /// Zero, one or two (two while rotating) shared secrets.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Also accept `X-Mist-Signature` (HMAC-SHA1) when `-v2` is absent.
+    #[serde(default)]
+    pub accept_v1_signature: bool,
+}
+
+impl std::fmt::Debug for SourceConfig {
+    // Secrets never reach a log line, not even through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("name", &self.name)
+            .field("secrets", &format_args!("[{} hidden]", self.secrets.len()))
+            .field("accept_v1_signature", &self.accept_v1_signature)
+            .finish()
+    }
+}
+
+/// Limits and duplicate handling of `POST /ingest/{source}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// The same event seen again within this window is stored once. `0s` turns
+    /// duplicate detection off (every event is stored).
+    #[serde(with = "humantime_serde")]
+    pub dedup_window: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: 16 * 1024 * 1024,
+            dedup_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// The embedded store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `full` (fsync on every commit, the default), `normal` or `off`.
+    pub synchronous: Synchronous,
+    /// Days of requests, events and quarantine kept; 0 keeps everything.
+    pub retention_days: u32,
+    /// How often the pruner runs.
+    #[serde(with = "humantime_serde")]
+    pub prune_interval: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            synchronous: Synchronous::Full,
+            retention_days: 30,
+            prune_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Outbound delivery (the settings that exist so far).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// SSRF guard: loopback, private and link-local target URLs are refused unless true.
+    pub allow_private_targets: bool,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./mistgate-data")
+}
+
+/// Why a configuration cannot be used. The message says where.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: environment variable {name} is not set")]
+    MissingVar {
+        path: String,
+        line: usize,
+        name: String,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            api_token: None,
+            sources: Vec::new(),
+            ingest: IngestConfig::default(),
+            storage: StorageConfig::default(),
+            delivery: DeliveryConfig::default(),
+            zero_config: false,
+        }
+    }
+}
+
+impl Config {
+    /// The configuration used when no file is given: one unsigned source, `default`.
+    pub fn zero() -> Config {
+        Config {
+            sources: vec![SourceConfig {
+                name: "default".into(),
+                secrets: Vec::new(),
+                accept_v1_signature: false,
+            }],
+            zero_config: true,
+            ..Config::default()
+        }
+    }
+
+    /// Reads, expands and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_toml(&text, &path.display().to_string(), &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Parses `text` (named `origin` in errors), expanding `${VAR}` with `env`.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let expanded = expand_vars(text, origin, env)?;
+        let config: Config = toml::from_str(&expanded).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Applies `MISTGATE_*` variables over what the file said.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name: name.into(),
+                message: e.to_string(),
+            })
+        }
+        let duration = |name: &str, value: &str| {
+            humantime::parse_duration(value).map_err(|e| ConfigError::Env {
+                name: name.into(),
+                message: e.to_string(),
+            })
+        };
+        if let Some(v) = env("MISTGATE_LISTEN") {
+            self.listen = parse("MISTGATE_LISTEN", &v)?;
+        }
+        if let Some(v) = env("MISTGATE_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("MISTGATE_API_TOKEN").filter(|v| !v.is_empty()) {
+            self.api_token = Some(v);
+        }
+        if let Some(v) = env("MISTGATE_MAX_BODY_BYTES") {
+            self.ingest.max_body_bytes = parse("MISTGATE_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("MISTGATE_DEDUP_WINDOW") {
+            self.ingest.dedup_window = duration("MISTGATE_DEDUP_WINDOW", &v)?;
+        }
+        if let Some(v) = env("MISTGATE_RETENTION_DAYS") {
+            self.storage.retention_days = parse("MISTGATE_RETENTION_DAYS", &v)?;
+        }
+        if let Some(v) = env("MISTGATE_SYNCHRONOUS") {
+            self.storage.synchronous = match v.to_ascii_lowercase().as_str() {
+                "full" => Synchronous::Full,
+                "normal" => Synchronous::Normal,
+                "off" => Synchronous::Off,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "MISTGATE_SYNCHRONOUS".into(),
+                        message: format!("`{other}` is not one of full, normal, off"),
+                    });
+                }
+            };
+        }
+        self.validate("environment")
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let mut names = HashSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let place = format!("sources[{i}] (`{}`)", s.name);
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(format!(
+                    "{place}: name must be non-empty letters, digits, `-`, `_` or `.` (it is a URL path segment)"
+                )));
+            }
+            if !names.insert(&s.name) {
+                return Err(invalid(format!(
+                    "{place}: a source of that name is already defined"
+                )));
+            }
+            if s.secrets.len() > 2 {
+                return Err(invalid(format!(
+                    "{place}: at most two secrets (the current one and the next, during rotation), found {}",
+                    s.secrets.len()
+                )));
+            }
+            if s.secrets.iter().any(|k| k.is_empty()) {
+                return Err(invalid(format!(
+                    "{place}: a secret is empty (is the environment variable it names set to an empty value?)"
+                )));
+            }
+        }
+        if self.ingest.max_body_bytes == 0 {
+            return Err(invalid(
+                "ingest.max_body_bytes must be greater than 0".into(),
+            ));
+        }
+        if matches!(&self.api_token, Some(t) if t.len() < 16) {
+            return Err(invalid("api_token must be at least 16 characters".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Replaces every `${NAME}` with the variable's value; a missing variable is an error
+/// naming the line, so that a secret never silently becomes the empty string.
+fn expand_vars(
+    text: &str,
+    origin: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        // A `#` comment may mention ${VAR} without it being needed.
+        let code_end = comment_start(line).unwrap_or(line.len());
+        let mut consumed = 0;
+        while let Some(start) = rest.find("${") {
+            if consumed + start >= code_end {
+                break;
+            }
+            let Some(len) = rest[start + 2..].find('}') else {
+                break;
+            };
+            let name = &rest[start + 2..start + 2 + len];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                break;
+            }
+            let value = env(name).ok_or_else(|| ConfigError::MissingVar {
+                path: origin.to_string(),
+                line: n + 1,
+                name: name.to_string(),
+            })?;
+            out.push_str(&rest[..start]);
+            out.push_str(&value);
+            consumed += start + 3 + len;
+            rest = &rest[start + 3 + len..];
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+/// Where a TOML comment starts on a line, ignoring `#` inside basic strings.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '\\' if in_string => escaped = !escaped,
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return Some(i),
+            _ => escaped = false,
+        }
+        if c != '\\' {
+            escaped = false;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "MIST_SECRET" => Some("s3cret-value".into()),
+            "NEXT" => Some("next-secret".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_design_example_loads_with_secrets_expanded() {
+        let text = r#"
+listen = "127.0.0.1:9090"
+data_dir = "/var/lib/mistgate"
+
+[[sources]]
+name = "hq"
+secrets = ["${MIST_SECRET}", "${NEXT}"]   # rotation: ${UNSET} in a comment is fine
+accept_v1_signature = true
+
+[delivery]
+allow_private_targets = false
+"#;
+        let c = Config::from_toml(text, "test.toml", &env).unwrap();
+        assert_eq!(c.listen.port(), 9090);
+        assert_eq!(c.sources[0].secrets, vec!["s3cret-value", "next-secret"]);
+        assert!(c.sources[0].accept_v1_signature);
+        assert_eq!(c.ingest.max_body_bytes, 16 * 1024 * 1024);
+        assert_eq!(c.ingest.dedup_window, Duration::from_secs(86_400));
+        assert!(
+            !format!("{:?}", c).contains("s3cret"),
+            "secrets must not show in Debug"
+        );
+    }
+
+    #[test]
+    fn a_missing_variable_names_its_line() {
+        let err = Config::from_toml(
+            "\n[[sources]]\nname = \"a\"\nsecrets = [\"${NOPE}\"]\n",
+            "f.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.toml:4: environment variable NOPE is not set"
+        );
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let err =
+            Config::from_toml("[ingest]\nmax_body_bytes = \"big\"\n", "f.toml", &env).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        let err = Config::from_toml(
+            "[[sources]]\nname = \"a\"\nsecret = \"x\"\n",
+            "f.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `secret`"), "{err}");
+        let three = "[[sources]]\nname = \"a\"\nsecrets = [\"a\", \"b\", \"c\"]\n";
+        assert!(
+            Config::from_toml(three, "f", &env)
+                .unwrap_err()
+                .to_string()
+                .contains("at most two")
+        );
+        let dup = "[[sources]]\nname = \"a\"\n[[sources]]\nname = \"a\"\n";
+        assert!(
+            Config::from_toml(dup, "f", &env)
+                .unwrap_err()
+                .to_string()
+                .contains("already defined")
+        );
+        let bad_name = "[[sources]]\nname = \"a/b\"\n";
+        assert!(
+            Config::from_toml(bad_name, "f", &env)
+                .unwrap_err()
+                .to_string()
+                .contains("URL path")
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut c = Config::from_toml("[ingest]\ndedup_window = \"1h\"\n", "f", &env).unwrap();
+        let vars = |name: &str| match name {
+            "MISTGATE_DEDUP_WINDOW" => Some("0s".to_string()),
+            "MISTGATE_MAX_BODY_BYTES" => Some("1024".to_string()),
+            "MISTGATE_SYNCHRONOUS" => Some("normal".to_string()),
+            _ => None,
+        };
+        c.apply_env(&vars).unwrap();
+        assert_eq!(c.ingest.dedup_window, Duration::ZERO);
+        assert_eq!(c.ingest.max_body_bytes, 1024);
+        assert_eq!(c.storage.synchronous, Synchronous::Normal);
+        let bad = |name: &str| (name == "MISTGATE_SYNCHRONOUS").then(|| "sometimes".to_string());
+        assert!(
+            c.apply_env(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("MISTGATE_SYNCHRONOUS")
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! The one place where failures become HTTP answers: `{"error": code, "detail": ...}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use thiserror::Error;
+
+/// Every way a request to mistgate can fail, with its status and machine code.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("no source named `{0}` is configured")]
+    UnknownSource(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("content type `{0}` is not JSON; Mist sends application/json")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    MissingSignature(String),
+    #[error("{0}")]
+    BadSignature(String),
+    #[error("{detail}")]
+    MalformedJson {
+        detail: String,
+        quarantine_id: Option<i64>,
+    },
+    #[error("{detail}")]
+    InvalidEnvelope {
+        detail: String,
+        quarantine_id: Option<i64>,
+    },
+    #[error("the request body could not be read: {0}")]
+    BodyRead(String),
+    #[error("{detail}")]
+    InvalidQuery { detail: String },
+    #[error("a valid API token is required: send `Authorization: Token <key>`")]
+    Unauthorized,
+    #[error("the store failed: {0}")]
+    Store(#[from] store::StoreError),
+}
+
+impl ApiError {
+    /// The HTTP status of this failure.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::UnknownSource(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MissingSignature(_) | ApiError::BadSignature(_) | ApiError::Unauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::MalformedJson { .. }
+            | ApiError::BodyRead(_)
+            | ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidEnvelope { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The machine code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::UnknownSource(_) => "unknown_source",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::MissingSignature(_) => "missing_signature",
+            ApiError::BadSignature(_) => "invalid_signature",
+            ApiError::MalformedJson { .. } => "malformed_json",
+            ApiError::InvalidEnvelope { .. } => "invalid_envelope",
+            ApiError::BodyRead(_) => "body_read_error",
+            ApiError::InvalidQuery { .. } => "invalid_query",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Store(_) => "store_unavailable",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantine_id: Option<i64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let quarantine_id = match &self {
+            ApiError::MalformedJson { quarantine_id, .. }
+            | ApiError::InvalidEnvelope { quarantine_id, .. } => *quarantine_id,
+            _ => None,
+        };
+        if let ApiError::Store(e) = &self {
+            tracing::error!(error = %e, "store failure answered 503");
+        }
+        let body = Body {
+            error: self.code(),
+            detail: self.to_string(),
+            quarantine_id,
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::Unauthorized) {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Token"),
+            );
+        }
+        response
+    }
+}

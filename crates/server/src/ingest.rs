@@ -1,0 +1,363 @@
+//! `POST /ingest/{source}`: verify, parse, split, normalise, fingerprint, then answer
+//! only once the store has committed the request.
+//!
+//! The checks run in a fixed order, each with its own answer: unknown source 404, body
+//! over the limit 413, content type not JSON 415, signature 401, not JSON 400, not an
+//! envelope 422. 400 and 422 bodies go to the quarantine first; a 401 body is never
+//! stored (only counted and logged, without the secret).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use bytes::Bytes;
+use mist::{Envelope, EnvelopeError, Topic};
+use serde::Serialize;
+use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
+
+use crate::clock::now_us;
+use crate::error::ApiError;
+use crate::state::{AppState, Source};
+
+/// The answer to an accepted request.
+#[derive(Debug, Serialize)]
+pub struct IngestAnswer {
+    pub request_id: i64,
+    pub accepted: u32,
+    pub duplicates: u32,
+}
+
+/// Headers kept with a request (never credentials such as `authorization` or cookies).
+const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "user-agent",
+    "x-mist-signature-v2",
+    "x-mist-signature",
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-request-id",
+];
+
+pub async fn ingest(
+    State(app): State<Arc<AppState>>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestAnswer>, ApiError> {
+    let started = Instant::now();
+    let Some(src) = app.sources.get(&source) else {
+        count(&app, "unknown", "unknown_source");
+        return Err(ApiError::UnknownSource(source));
+    };
+    let result = accept(&app, src, &headers, body).await;
+    match &result {
+        Ok(answer) => {
+            count(&app, &src.name, "accepted");
+            metrics::histogram!("mistgate_ingest_ack_seconds")
+                .record(started.elapsed().as_secs_f64());
+            if answer.duplicates > 0 {
+                metrics::counter!("mistgate_ingest_duplicate_events_total")
+                    .increment(u64::from(answer.duplicates));
+            }
+        }
+        Err(e) => {
+            count(&app, &src.name, e.code());
+            if matches!(e, ApiError::MissingSignature(_) | ApiError::BadSignature(_)) {
+                // The detail names the header, never a secret or the expected value.
+                tracing::warn!(source = %src.name, error = e.code(), "rejected an unauthenticated request");
+            }
+        }
+    }
+    result.map(Json)
+}
+
+fn count(_app: &AppState, source: &str, verdict: &'static str) {
+    metrics::counter!("mistgate_ingest_requests_total", "source" => source.to_string(), "verdict" => verdict)
+        .increment(1);
+}
+
+async fn accept(
+    app: &AppState,
+    src: &Source,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<IngestAnswer, ApiError> {
+    let limit = app.max_body_bytes;
+    // A declared length over the limit is refused before reading a byte of it.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BodyRead(e.to_string())
+        }
+    })?;
+    let received_at = now_us();
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        if !is_json_content_type(ct.as_bytes()) {
+            return Err(ApiError::UnsupportedMediaType(
+                String::from_utf8_lossy(ct.as_bytes()).into_owned(),
+            ));
+        }
+    }
+    let verdict = verify(src, headers, &body)?;
+    metrics::counter!("mistgate_ingest_bytes_total").increment(body.len() as u64);
+
+    let envelope = match mist::parse_envelope(&body) {
+        Ok(envelope) => envelope,
+        Err(e) => return Err(quarantine(app, src, headers, &body, received_at, e).await),
+    };
+    let request = split(src, headers, &body, &envelope, verdict, received_at);
+    let topic_label = topic_label(&envelope.topic);
+    let events = request.events.len() as u64;
+    let appended = app
+        .store
+        .append(request, received_at - app.dedup_window_us)
+        .await?;
+    metrics::counter!("mistgate_ingest_events_total", "topic" => topic_label).increment(events);
+    Ok(IngestAnswer {
+        request_id: appended.request_id,
+        accepted: appended.accepted,
+        duplicates: appended.duplicates,
+    })
+}
+
+/// Metric label for a topic: unknown topics share one label, so that a sender cannot
+/// grow the number of time series without bound.
+fn topic_label(topic: &Topic) -> &'static str {
+    match topic {
+        Topic::Other(_) => "other",
+        known => Topic::KNOWN
+            .iter()
+            .find(|t| *t == known)
+            .map(|t| t.as_str())
+            .unwrap_or("other"),
+    }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// `application/json`, any `+json` type, with any parameters; case-insensitive.
+fn is_json_content_type(value: &[u8]) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Checks the request's signature against the source's secrets.
+fn verify(src: &Source, headers: &HeaderMap, body: &[u8]) -> Result<Verdict, ApiError> {
+    if src.secrets.is_empty() {
+        return Ok(Verdict::Unsigned);
+    }
+    if let Some(sig) = headers.get(mist::SIGNATURE_V2_HEADER) {
+        return if src
+            .secrets
+            .iter()
+            .any(|k| mist::verify_v2(k, body, sig.as_bytes()))
+        {
+            Ok(Verdict::ValidV2)
+        } else {
+            Err(ApiError::BadSignature(format!(
+                "{} does not match the body for any secret of source `{}`",
+                mist::SIGNATURE_V2_HEADER,
+                src.name
+            )))
+        };
+    }
+    match headers.get(mist::SIGNATURE_V1_HEADER) {
+        Some(sig) if src.accept_v1 => {
+            if src
+                .secrets
+                .iter()
+                .any(|k| mist::verify_v1(k, body, sig.as_bytes()))
+            {
+                Ok(Verdict::ValidV1)
+            } else {
+                Err(ApiError::BadSignature(format!(
+                    "{} does not match the body for any secret of source `{}`",
+                    mist::SIGNATURE_V1_HEADER,
+                    src.name
+                )))
+            }
+        }
+        Some(_) => Err(ApiError::MissingSignature(format!(
+            "source `{}` requires {}; {} (HMAC-SHA1) is not accepted for it",
+            src.name,
+            mist::SIGNATURE_V2_HEADER,
+            mist::SIGNATURE_V1_HEADER
+        ))),
+        None => Err(ApiError::MissingSignature(format!(
+            "source `{}` requires the {} header",
+            src.name,
+            mist::SIGNATURE_V2_HEADER
+        ))),
+    }
+}
+
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            headers.get(*name).map(|v| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Keeps a body that is not a Mist envelope, then builds the error to answer with.
+async fn quarantine(
+    app: &AppState,
+    src: &Source,
+    headers: &HeaderMap,
+    body: &Bytes,
+    received_at: i64,
+    error: EnvelopeError,
+) -> ApiError {
+    let detail = match &error {
+        EnvelopeError::Syntax {
+            line,
+            column,
+            message,
+        } => {
+            format!("the body is not JSON: {message} at line {line} column {column}")
+        }
+        EnvelopeError::Shape { detail } => {
+            format!("the body is JSON but not a Mist envelope: {detail}")
+        }
+    };
+    let entry = NewQuarantine {
+        source: src.name.clone(),
+        received_at,
+        reason: error.code().to_string(),
+        detail: detail.clone(),
+        headers: kept_headers(headers),
+        body: body.clone(),
+    };
+    let quarantine_id = match app.store.quarantine(entry).await {
+        Ok(id) => Some(id),
+        // The sender still learns what was wrong; the failure to keep it is logged.
+        Err(e) => {
+            tracing::error!(error = %e, source = %src.name, "could not quarantine a rejected request");
+            return ApiError::Store(e);
+        }
+    };
+    match error {
+        EnvelopeError::Syntax { .. } => ApiError::MalformedJson {
+            detail,
+            quarantine_id,
+        },
+        EnvelopeError::Shape { .. } => ApiError::InvalidEnvelope {
+            detail,
+            quarantine_id,
+        },
+    }
+}
+
+/// Turns the envelope into a request of the log: one normalised row per event, each
+/// pointing at its bytes inside the body instead of copying them.
+fn split(
+    src: &Source,
+    headers: &HeaderMap,
+    body: &Bytes,
+    envelope: &Envelope<'_>,
+    verdict: Verdict,
+    received_at: i64,
+) -> NewRequest {
+    let topic = envelope.topic.as_str().to_string();
+    let base = body.as_ptr() as usize;
+    let events = envelope
+        .events
+        .iter()
+        .map(|raw| {
+            let text = raw.get();
+            // parse_envelope guarantees every event is an object, so this parse succeeds;
+            // a failure would still only lose the normalised fields, never the event.
+            let value: serde_json::Value =
+                serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+            let n = mist::normalize(&envelope.topic, &value);
+            let (time, time_source) = match &n.time {
+                Some(t) => (t.unix_micros, t.field.clone()),
+                None => (received_at, "received".to_string()),
+            };
+            NewEvent {
+                topic: topic.clone(),
+                org_id: n.org_id,
+                site_id: n.site_id,
+                event_type: n.event_type,
+                mac: n.mac,
+                severity: n.severity.map(|s| s.as_str().to_string()),
+                time,
+                time_source,
+                raw_offset: (text.as_ptr() as usize - base) as u32,
+                raw_len: text.len() as u32,
+                fingerprint: mist::fingerprint(&envelope.topic, &value).0,
+            }
+        })
+        .collect();
+    NewRequest {
+        source: src.name.clone(),
+        received_at,
+        topic,
+        verdict,
+        headers: kept_headers(headers),
+        body: body.clone(),
+        events,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.mist+json",
+        ] {
+            assert!(is_json_content_type(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "json",
+            "",
+        ] {
+            assert!(!is_json_content_type(bad.as_bytes()), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The mistgate server: ingest, the query API, health and metrics, and the background
+//! stages, wired over one [`store::Store`].
+//!
+//! Handlers are thin: they read their inputs through extractors, call the pure crates
+//! (`mist`) and the store, and fail through one [`ApiError`] type.
+
+mod api;
+mod auth;
+mod clock;
+pub mod config;
+mod error;
+mod health;
+mod ingest;
+mod pruner;
+mod state;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use store::{SqliteConfig, SqliteStore, Store};
+
+pub use auth::{ApiToken, TokenOrigin};
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The whole HTTP app over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = api::routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token,
+    ));
+    Router::new()
+        .route("/ingest/{source}", post(ingest::ingest))
+        .nest("/api/v1", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({"error": "method_not_allowed", "detail": "this endpoint does not take that method"})),
+            )
+        })
+        .with_state(state)
+}
+
+/// Opens the store, prepares the token, binds, calls `on_listening` with the bound
+/// address, and serves until SIGINT or SIGTERM.
+pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let metrics = telemetry::install();
+    let mut sqlite = SqliteConfig::in_data_dir(&config.data_dir);
+    sqlite.synchronous = config.storage.synchronous;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(sqlite)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+    );
+    let (token, origin) =
+        ApiToken::load_or_create(config.api_token.as_deref(), &config.data_dir)
+            .with_context(|| format!("preparing the API token in {}", config.data_dir.display()))?;
+    if origin == TokenOrigin::Generated {
+        eprintln!(
+            "\nmistgate: generated the admin API token (kept in {}; shown only this once):\n\n    {}\n\n  use it as `Authorization: Token <key>`\n",
+            config.data_dir.join("api_token").display(),
+            token.reveal()
+        );
+    }
+    if config.zero_config {
+        tracing::warn!(
+            "no --config given: source `default` (POST /ingest/default) accepts UNSIGNED webhooks; \
+             configure a source with a secret before exposing this server"
+        );
+    } else {
+        for s in config.sources.iter().filter(|s| s.secrets.is_empty()) {
+            tracing::warn!(source = %s.name, "source has no secret: it accepts unsigned webhooks");
+        }
+    }
+    pruner::spawn(
+        store.clone(),
+        config.storage.retention_days,
+        config.ingest.dedup_window,
+        config.storage.prune_interval,
+    );
+    let state = Arc::new(AppState::new(&config, store, token, metrics));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");
+    on_listening(addr);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

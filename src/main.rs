@@ -1,0 +1,324 @@
+//! `mistgate`: the command line. It parses arguments and wires the crates; the domain
+//! lives in `mist`, `store` and `server`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use server::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "mistgate",
+    version,
+    about = "A self-hosted gateway for Juniper Mist webhooks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive, verify and store Mist webhooks (zero configuration needed).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]. Port 0 picks a free port.
+        #[arg(long, env = "MISTGATE_LISTEN")]
+        listen: Option<String>,
+        /// Where the database and the generated API token live [default: ./mistgate-data].
+        #[arg(long, env = "MISTGATE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// A TOML configuration file (sources, secrets, limits, storage).
+        #[arg(long, env = "MISTGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Log line format on stderr.
+        #[arg(long, env = "MISTGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate a configuration file without starting anything.
+    CheckConfig { file: PathBuf },
+    /// Print the X-Mist-Signature-v2 and X-Mist-Signature headers for a body.
+    Sign {
+        #[arg(long, env = "MISTGATE_SECRET", hide_env_values = true)]
+        secret: String,
+        /// The body, byte for byte as it will be sent.
+        file: PathBuf,
+    },
+    /// Check a signature header value against a body (exit 0 when it matches).
+    Verify {
+        #[arg(long, env = "MISTGATE_SECRET", hide_env_values = true)]
+        secret: String,
+        /// The header value (lowercase hex).
+        #[arg(long)]
+        signature: String,
+        /// The signature is X-Mist-Signature (HMAC-SHA1) rather than -v2 (HMAC-SHA256).
+        #[arg(long)]
+        v1: bool,
+        file: PathBuf,
+    },
+    /// POST Mist webhook bodies to a receiver, signed like Mist signs them, and report
+    /// each answer. A bare event (or array of events) is wrapped in an envelope whose
+    /// topic is --topic or the file name's prefix before `__` (e.g. `alarms__x.json`).
+    Send {
+        /// Receiver URL, e.g. http://127.0.0.1:8080/ingest/default
+        #[arg(long)]
+        to: String,
+        #[arg(long, env = "MISTGATE_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Topic for bare events (overrides the file name).
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+            log_format,
+        } => serve(listen, data_dir, config, log_format),
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Sign { secret, file } => sign(&secret, &file),
+        Command::Verify {
+            secret,
+            signature,
+            v1,
+            file,
+        } => verify(&secret, &signature, v1, &file),
+        Command::Send {
+            to,
+            secret,
+            topic,
+            files,
+        } => send(&to, secret.as_deref(), topic.as_deref(), &files),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mistgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    // One TLS crypto provider for the whole process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn load_config(file: Option<&Path>) -> Result<Config> {
+    let mut config = match file {
+        Some(path) => Config::from_file(path)?,
+        None => Config::zero(),
+    };
+    config.apply_env(&|name| std::env::var(name).ok())?;
+    Ok(config)
+}
+
+fn serve(
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+    format: LogFormat,
+) -> Result<ExitCode> {
+    init_logging(format);
+    let mut config = load_config(file.as_deref())?;
+    if let Some(listen) = listen {
+        config.listen = listen
+            .parse()
+            .with_context(|| format!("--listen `{listen}` is not an address"))?;
+    }
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    runtime()?.block_on(server::serve(config, |addr| {
+        // The first line on stdout, for scripts and tests that start with port 0.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(file: &Path) -> Result<ExitCode> {
+    let config = load_config(Some(file))?;
+    let sources: Vec<String> = config
+        .sources
+        .iter()
+        .map(|s| match s.secrets.len() {
+            0 => format!("{} (UNSIGNED)", s.name),
+            n => format!(
+                "{} ({n} secret{}{})",
+                s.name,
+                if n > 1 { "s" } else { "" },
+                if s.accept_v1_signature {
+                    ", v1 accepted"
+                } else {
+                    ""
+                }
+            ),
+        })
+        .collect();
+    println!(
+        "{}: ok\n  listen {}\n  data dir {}\n  sources: {}",
+        file.display(),
+        config.listen,
+        config.data_dir.display(),
+        if sources.is_empty() {
+            "none".to_string()
+        } else {
+            sources.join(", ")
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+}
+
+fn sign(secret: &str, file: &Path) -> Result<ExitCode> {
+    let body = read(file)?;
+    println!(
+        "{}: {}",
+        mist::SIGNATURE_V2_HEADER,
+        mist::sign_v2(secret.as_bytes(), &body)
+    );
+    println!(
+        "{}: {}",
+        mist::SIGNATURE_V1_HEADER,
+        mist::sign_v1(secret.as_bytes(), &body)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(secret: &str, signature: &str, v1: bool, file: &Path) -> Result<ExitCode> {
+    let body = read(file)?;
+    let (header, ok) = if v1 {
+        (
+            mist::SIGNATURE_V1_HEADER,
+            mist::verify_v1(secret.as_bytes(), &body, signature.as_bytes()),
+        )
+    } else {
+        (
+            mist::SIGNATURE_V2_HEADER,
+            mist::verify_v2(secret.as_bytes(), &body, signature.as_bytes()),
+        )
+    };
+    if ok {
+        println!("valid {header}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("INVALID {header}: it does not match this body and secret");
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// The body to send for a file: an envelope as it is, a bare event wrapped.
+fn body_for(file: &Path, topic: Option<&str>) -> Result<Vec<u8>> {
+    let bytes = read(file)?;
+    if mist::parse_envelope(&bytes).is_ok() {
+        return Ok(bytes);
+    }
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let topic = match topic {
+        Some(t) => t.to_string(),
+        None => match name.split_once("__") {
+            Some((prefix, _)) => prefix.to_string(),
+            None => bail!(
+                "{}: a bare event needs --topic (or a file name like `alarms__x.json`)",
+                file.display()
+            ),
+        },
+    };
+    mist::wrap_events(&mist::Topic::parse(&topic), &bytes)
+        .with_context(|| format!("{}", file.display()))
+}
+
+fn send(
+    to: &str,
+    secret: Option<&str>,
+    topic: Option<&str>,
+    files: &[PathBuf],
+) -> Result<ExitCode> {
+    let bodies = files
+        .iter()
+        .map(|f| body_for(f, topic).map(|b| (f, b)))
+        .collect::<Result<Vec<_>>>()?;
+    let rt = runtime()?;
+    let client = reqwest::Client::builder()
+        .user_agent("Mist-webhook")
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let mut failed = 0;
+    rt.block_on(async {
+        for (file, body) in bodies {
+            let mut request = client
+                .post(to)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            if let Some(secret) = secret {
+                request = request
+                    .header(
+                        mist::SIGNATURE_V2_HEADER,
+                        mist::sign_v2(secret.as_bytes(), &body),
+                    )
+                    .header(
+                        mist::SIGNATURE_V1_HEADER,
+                        mist::sign_v1(secret.as_bytes(), &body),
+                    );
+            }
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    println!("{} -> {} {}", file.display(), status.as_u16(), text.trim());
+                    if !status.is_success() {
+                        failed += 1;
+                    }
+                }
+                Err(e) => {
+                    println!("{} -> error: {e}", file.display());
+                    failed += 1;
+                }
+            }
+        }
+    });
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,250 @@
+//! Test support for the end-to-end tests: start the real `mistgate` binary on a free
+//! loopback port, talk HTTP to it, sign bodies, load the Mist samples. Every helper
+//! lives here once.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The API token every test server runs with.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A running `mistgate serve` with its own data dir.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub data_dir: PathBuf,
+    config: Option<PathBuf>,
+    _dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts with no config file (source `default`, unsigned).
+    pub fn start() -> Server {
+        Server::start_with(None)
+    }
+
+    /// Starts with the given config file contents (TOML), if any.
+    pub fn start_with(config: Option<&str>) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config.map(|text| {
+            let path = dir.path().join("mistgate.toml");
+            std::fs::write(&path, text).expect("write config");
+            path
+        });
+        let data_dir = dir.path().join("data");
+        let mut server = Server {
+            child: None,
+            base: String::new(),
+            data_dir,
+            config,
+            _dir: dir,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mistgate"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env("MISTGATE_API_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
+        let mut child = cmd.spawn().expect("spawn mistgate");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("mistgate did not print its listening line within 60 s");
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        self.base = addr.to_string();
+        self.child = Some(child);
+    }
+
+    /// Kills the process with SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill mistgate");
+            child.wait().expect("reap mistgate");
+        }
+    }
+
+    /// Starts the binary again on the same data dir (on a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POSTs `body` to `/ingest/{source}` with a JSON content type and `headers`.
+    pub async fn ingest(&self, source: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/ingest/{source}")))
+            .header("content-type", "application/json")
+            .body(body.into());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        answer(req.send().await.expect("POST ingest")).await
+    }
+
+    /// GET under `/api/v1` with the token; returns status and JSON.
+    pub async fn api(&self, path_and_query: &str) -> (u16, Value) {
+        let req = self
+            .client
+            .get(self.url(&format!("/api/v1{path_and_query}")))
+            .header("authorization", format!("Token {TOKEN}"));
+        answer(req.send().await.expect("GET api")).await
+    }
+
+    /// GET under `/api/v1` expecting 200; returns the JSON.
+    pub async fn api_ok(&self, path_and_query: &str) -> Value {
+        let (status, body) = self.api(path_and_query).await;
+        assert_eq!(status, 200, "GET {path_and_query}: {body}");
+        body
+    }
+
+    /// Every event of the log, oldest first, following the cursor to the end.
+    pub async fn all_events(&self, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = format!("/events?order=asc&limit=1000{query}");
+            if let Some(c) = &cursor {
+                q.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.api_ok(&q).await;
+            out.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.api_ok("/stats").await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Status and JSON body of a response (the body must be JSON).
+pub async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("response body");
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
+    (status, json)
+}
+
+/// The two signature headers Mist would send for `body`.
+pub fn signed(secret: &str, body: &[u8]) -> [(&'static str, String); 2] {
+    [
+        (mist::SIGNATURE_V2_HEADER, mist::sign_v2(secret.as_bytes(), body)),
+        (mist::SIGNATURE_V1_HEADER, mist::sign_v1(secret.as_bytes(), body)),
+    ]
+}
+
+/// Borrowed header pairs, as `Server::ingest` takes them.
+pub fn headers(owned: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+    owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The shared Mist data, beside the repository.
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// One sample file of `shared/mist/samples`, as it would be posted.
+pub struct Sample {
+    pub file: String,
+    /// The topic named by the file name (before `__`).
+    pub topic: String,
+    /// The body to post: the file itself when it is an envelope, else the file wrapped.
+    pub body: Vec<u8>,
+    /// The events as the file holds them.
+    pub events: Vec<Value>,
+}
+
+/// Every sample, sorted by file name.
+pub fn samples() -> Vec<Sample> {
+    let dir = shared_dir().join("mist/samples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_str().unwrap().starts_with("SOURCES"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let file = path.file_name().unwrap().to_str().unwrap().to_string();
+            let topic = file.split_once("__").expect("topic__name.json").0.to_string();
+            let bytes = std::fs::read(&path).expect("read sample");
+            let value: Value = serde_json::from_slice(&bytes).expect("sample is JSON");
+            let is_envelope = value.get("topic").is_some() && value.get("events").is_some();
+            let (body, events) = if is_envelope {
+                (bytes, value["events"].as_array().unwrap().clone())
+            } else {
+                let wrapped = mist::wrap_events(&mist::Topic::parse(&topic), &bytes).expect("wrap bare event");
+                let events = match value {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                };
+                (wrapped, events)
+            };
+            Sample {
+                file,
+                topic,
+                body,
+                events,
+            }
+        })
+        .collect()
+}
+
+/// A small valid alarms envelope with a distinguishing marker.
+pub fn alarm_body(marker: &str) -> Vec<u8> {
+    format!(
+        r#"{{"topic":"alarms","events":[{{"id":"{marker}","org_id":"2818e386-8dec-2562-9ede-5b8a0fbbdc71","site_id":"4ac1dcf4-9d8b-7211-65c4-057819f0862b","type":"device_down","severity":"warn","aps":["5c5b350e55c8"],"hostnames":["ap-lobby"],"count":1,"last_seen":1749998077,"timestamp":1749998077.5}}]}}"#
+    )
+    .into_bytes()
+}
