@@ -46,10 +46,7 @@ impl Server {
             data_dir,
             config,
             _dir: dir,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
+            client: client(),
         };
         server.launch();
         server
@@ -167,6 +164,15 @@ impl Drop for Server {
     }
 }
 
+/// An HTTP client for the tests (the ring TLS provider installed once per process).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
 /// Status and JSON body of a response (the body must be JSON).
 pub async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -184,7 +190,7 @@ pub fn signed(secret: &str, body: &[u8]) -> [(&'static str, String); 2] {
 }
 
 /// Borrowed header pairs, as `Server::ingest` takes them.
-pub fn headers(owned: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+pub fn headers<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -247,4 +253,25 @@ pub fn alarm_body(marker: &str) -> Vec<u8> {
         r#"{{"topic":"alarms","events":[{{"id":"{marker}","org_id":"2818e386-8dec-2562-9ede-5b8a0fbbdc71","site_id":"4ac1dcf4-9d8b-7211-65c4-057819f0862b","type":"device_down","severity":"warn","aps":["5c5b350e55c8"],"hostnames":["ap-lobby"],"count":1,"last_seen":1749998077,"timestamp":1749998077.5}}]}}"#
     )
     .into_bytes()
+}
+
+/// Sends raw bytes as an HTTP/1.1 request to the server and returns the status and the
+/// body (for requests a normal client would not send: chunked bodies, lying headers).
+pub fn raw_http(base: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // The server may answer (413) before the whole body is written; that is fine.
+    let _ = stream.write_all(request);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in: {text}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
 }
