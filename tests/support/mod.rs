@@ -107,7 +107,12 @@ impl Server {
     }
 
     /// POSTs `body` to `/ingest/{source}` with a JSON content type and `headers`.
-    pub async fn ingest(&self, source: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn ingest(
+        &self,
+        source: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut req = self
             .client
             .post(self.url(&format!("/ingest/{source}")))
@@ -177,15 +182,22 @@ pub fn client() -> reqwest::Client {
 pub async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("response body");
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
     (status, json)
 }
 
 /// The two signature headers Mist would send for `body`.
 pub fn signed(secret: &str, body: &[u8]) -> [(&'static str, String); 2] {
     [
-        (mist::SIGNATURE_V2_HEADER, mist::sign_v2(secret.as_bytes(), body)),
-        (mist::SIGNATURE_V1_HEADER, mist::sign_v1(secret.as_bytes(), body)),
+        (
+            mist::SIGNATURE_V2_HEADER,
+            mist::sign_v2(secret.as_bytes(), body),
+        ),
+        (
+            mist::SIGNATURE_V1_HEADER,
+            mist::sign_v1(secret.as_bytes(), body),
+        ),
     ]
 }
 
@@ -216,21 +228,34 @@ pub fn samples() -> Vec<Sample> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_str().unwrap().starts_with("SOURCES"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("SOURCES")
+        })
         .collect();
     files.sort();
     files
         .into_iter()
         .map(|path| {
             let file = path.file_name().unwrap().to_str().unwrap().to_string();
-            let topic = file.split_once("__").expect("topic__name.json").0.to_string();
+            let topic = file
+                .split_once("__")
+                .expect("topic__name.json")
+                .0
+                .to_string();
             let bytes = std::fs::read(&path).expect("read sample");
             let value: Value = serde_json::from_slice(&bytes).expect("sample is JSON");
             let is_envelope = value.get("topic").is_some() && value.get("events").is_some();
             let (body, events) = if is_envelope {
                 (bytes, value["events"].as_array().unwrap().clone())
             } else {
-                let wrapped = mist::wrap_events(&mist::Topic::parse(&topic), &bytes).expect("wrap bare event");
+                let wrapped = mist::wrap_events(&mist::Topic::parse(&topic), &bytes)
+                    .expect("wrap bare event");
                 let events = match value {
                     Value::Array(items) => items,
                     other => vec![other],
@@ -261,7 +286,9 @@ pub fn raw_http(base: &str, request: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     // The server may answer (413) before the whole body is written; that is fine.
     let _ = stream.write_all(request);
     let mut response = Vec::new();
@@ -272,6 +299,9 @@ pub fn raw_http(base: &str, request: &[u8]) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no HTTP status in: {text}"));
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
