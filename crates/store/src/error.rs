@@ -11,7 +11,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the database was written by a newer mistgate (schema version {found}, this build knows {known})")]
+    #[error(
+        "the database was written by a newer mistgate (schema version {found}, this build knows {known})"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("the store's writer has stopped")]
     WriterGone,

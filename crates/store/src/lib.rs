@@ -47,13 +47,21 @@ pub trait Store: Send + Sync + 'static {
     async fn quarantine(&self, entry: NewQuarantine) -> Result<i64, StoreError>;
 
     /// Lists events, newest first unless asked otherwise.
-    async fn events(&self, filter: EventFilter, page: PageRequest) -> Result<Page<StoredEvent>, StoreError>;
+    async fn events(
+        &self,
+        filter: EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<StoredEvent>, StoreError>;
 
     /// One event with its raw JSON.
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
 
     /// Lists requests of the log (without bodies).
-    async fn requests(&self, filter: RequestFilter, page: PageRequest) -> Result<Page<RequestSummary>, StoreError>;
+    async fn requests(
+        &self,
+        filter: RequestFilter,
+        page: PageRequest,
+    ) -> Result<Page<RequestSummary>, StoreError>;
 
     /// One request with its body, headers and the events it produced.
     async fn request(&self, id: i64) -> Result<Option<RequestDetail>, StoreError>;

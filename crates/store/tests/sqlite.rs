@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use store::{
-    EventFilter, NewEvent, NewQuarantine, NewRequest, Order, PageRequest, RequestFilter, Retention, SqliteConfig,
-    SqliteStore, Store, Synchronous, Verdict,
+    EventFilter, NewEvent, NewQuarantine, NewRequest, Order, PageRequest, RequestFilter, Retention,
+    SqliteConfig, SqliteStore, Store, Synchronous, Verdict,
 };
 
 const HOUR_US: i64 = 3_600_000_000;
@@ -66,8 +66,14 @@ fn fingerprint_of(raw: &str) -> [u8; 16] {
 async fn appended_events_read_back_byte_exact() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let events = [r#"{"type":"AP_DISCONNECTED",  "mac": "5c5b350e55c8"}"#, r#"{ "b" : [1, 2.50, "é"] }"#];
-    let appended = store.append(request("device-events", &events, 10 * HOUR_US), 0).await.unwrap();
+    let events = [
+        r#"{"type":"AP_DISCONNECTED",  "mac": "5c5b350e55c8"}"#,
+        r#"{ "b" : [1, 2.50, "é"] }"#,
+    ];
+    let appended = store
+        .append(request("device-events", &events, 10 * HOUR_US), 0)
+        .await
+        .unwrap();
     assert_eq!(appended.accepted, 2);
     assert_eq!(appended.duplicates, 0);
     assert_eq!(appended.event_ids.len(), 2);
@@ -79,10 +85,17 @@ async fn appended_events_read_back_byte_exact() {
         assert_eq!(e.topic, "device-events");
         assert_eq!(e.received_at, 10 * HOUR_US);
     }
-    let detail = store.request(appended.request_id).await.unwrap().expect("request kept");
+    let detail = store
+        .request(appended.request_id)
+        .await
+        .unwrap()
+        .expect("request kept");
     assert!(String::from_utf8(detail.body).unwrap().contains(events[1]));
     assert_eq!(detail.event_ids, appended.event_ids);
-    assert_eq!(detail.headers, vec![("user-agent".to_string(), "Mist-webhook".to_string())]);
+    assert_eq!(
+        detail.headers,
+        vec![("user-agent".to_string(), "Mist-webhook".to_string())]
+    );
     assert!(store.event(9_999).await.unwrap().is_none());
 }
 
@@ -92,13 +105,25 @@ async fn duplicates_inside_the_window_are_stored_once_and_counted() {
     let store = open(dir.path());
     let events = [r#"{"n":1}"#, r#"{"n":2}"#];
     let t0 = 100 * HOUR_US;
-    let first = store.append(request("alarms", &events, t0), t0 - 24 * HOUR_US).await.unwrap();
+    let first = store
+        .append(request("alarms", &events, t0), t0 - 24 * HOUR_US)
+        .await
+        .unwrap();
     let again = request("alarms", &[events[1], r#"{"n":3}"#], t0 + HOUR_US);
-    let second = store.append(again, t0 + HOUR_US - 24 * HOUR_US).await.unwrap();
+    let second = store
+        .append(again, t0 + HOUR_US - 24 * HOUR_US)
+        .await
+        .unwrap();
     assert_eq!((second.accepted, second.duplicates), (1, 1));
-    assert_eq!(second.event_ids[0], first.event_ids[1], "duplicate points at the original");
+    assert_eq!(
+        second.event_ids[0], first.event_ids[1],
+        "duplicate points at the original"
+    );
 
-    let all = store.events(EventFilter::default(), PageRequest::default()).await.unwrap();
+    let all = store
+        .events(EventFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
     assert_eq!(all.items.len(), 3);
     let detail = store.request(second.request_id).await.unwrap().unwrap();
     assert_eq!(detail.duplicate_of, vec![first.event_ids[1]]);
@@ -106,7 +131,10 @@ async fn duplicates_inside_the_window_are_stored_once_and_counted() {
 
     // Past the window the same event is new again.
     let later = t0 + 30 * HOUR_US;
-    let third = store.append(request("alarms", &[events[0]], later), later - 24 * HOUR_US).await.unwrap();
+    let third = store
+        .append(request("alarms", &[events[0]], later), later - 24 * HOUR_US)
+        .await
+        .unwrap();
     assert_eq!((third.accepted, third.duplicates), (1, 0));
 
     let stats = store.stats().await.unwrap();
@@ -124,7 +152,10 @@ async fn concurrent_appends_get_distinct_ids_and_all_land() {
         tasks.push(tokio::spawn(async move {
             let e1 = format!(r#"{{"i":{i},"k":1}}"#);
             let e2 = format!(r#"{{"i":{i},"k":2}}"#);
-            store.append(request("zone", &[&e1, &e2], HOUR_US + i), 0).await.unwrap()
+            store
+                .append(request("zone", &[&e1, &e2], HOUR_US + i), 0)
+                .await
+                .unwrap()
         }));
     }
     let mut request_ids = Vec::new();
@@ -144,7 +175,15 @@ async fn concurrent_appends_get_distinct_ids_and_all_land() {
         limit: 1_000,
         ..PageRequest::default()
     };
-    assert_eq!(store.events(EventFilter::default(), page).await.unwrap().items.len(), 400);
+    assert_eq!(
+        store
+            .events(EventFilter::default(), page)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        400
+    );
 }
 
 #[tokio::test]
@@ -154,11 +193,17 @@ async fn reopening_keeps_everything_and_ids_keep_growing() {
         let mut config = SqliteConfig::in_data_dir(dir.path());
         config.synchronous = Synchronous::Full;
         let store = SqliteStore::open(config).unwrap();
-        store.append(request("audits", &[r#"{"a":1}"#], HOUR_US), 0).await.unwrap()
+        store
+            .append(request("audits", &[r#"{"a":1}"#], HOUR_US), 0)
+            .await
+            .unwrap()
     };
     let store = open(dir.path());
     assert!(store.event(first.event_ids[0]).await.unwrap().is_some());
-    let second = store.append(request("audits", &[r#"{"a":2}"#], 2 * HOUR_US), 0).await.unwrap();
+    let second = store
+        .append(request("audits", &[r#"{"a":2}"#], 2 * HOUR_US), 0)
+        .await
+        .unwrap();
     assert!(second.request_id > first.request_id);
     assert!(second.event_ids[0] > first.event_ids[0]);
 }
@@ -169,20 +214,33 @@ async fn pages_are_stable_while_new_events_arrive() {
     let store = open(dir.path());
     for i in 0..25 {
         let e = format!(r#"{{"i":{i}}}"#);
-        store.append(request("location", &[&e], HOUR_US + i), 0).await.unwrap();
+        store
+            .append(request("location", &[&e], HOUR_US + i), 0)
+            .await
+            .unwrap();
     }
     for order in [Order::Desc, Order::Asc] {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
             let page = store
-                .events(EventFilter::default(), PageRequest { limit: 10, after, order })
+                .events(
+                    EventFilter::default(),
+                    PageRequest {
+                        limit: 10,
+                        after,
+                        order,
+                    },
+                )
                 .await
                 .unwrap();
             seen.extend(page.items.iter().map(|e| e.id));
             // Arrivals between pages must not shift what the next page holds.
             let e = format!(r#"{{"late":{}}}"#, seen.len());
-            store.append(request("zone", &[&e], 2 * HOUR_US), 0).await.unwrap();
+            store
+                .append(request("zone", &[&e], 2 * HOUR_US), 0)
+                .await
+                .unwrap();
             match page.next {
                 Some(n) => after = Some(n),
                 None => break,
@@ -209,10 +267,20 @@ async fn filters_narrow_the_event_list() {
     r.events[0].site_id = Some("site-2".into());
     r.events[0].mac = None;
     store.append(r, 0).await.unwrap();
-    store.append(request("zone", &[r#"{"x":2}"#], 5 * HOUR_US), 0).await.unwrap();
+    store
+        .append(request("zone", &[r#"{"x":2}"#], 5 * HOUR_US), 0)
+        .await
+        .unwrap();
     let count = |f: EventFilter| {
         let store = store.clone();
-        async move { store.events(f, PageRequest::default()).await.unwrap().items.len() }
+        async move {
+            store
+                .events(f, PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
     };
     let by_topic = EventFilter {
         topic: Some("zone".into()),
@@ -279,8 +347,14 @@ async fn quarantine_keeps_bodies_that_are_not_json() {
 async fn retention_prunes_old_rows_and_keeps_new_ones() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let old = store.append(request("alarms", &[r#"{"old":1}"#], HOUR_US), 0).await.unwrap();
-    let new = store.append(request("alarms", &[r#"{"new":1}"#], 50 * HOUR_US), 0).await.unwrap();
+    let old = store
+        .append(request("alarms", &[r#"{"old":1}"#], HOUR_US), 0)
+        .await
+        .unwrap();
+    let new = store
+        .append(request("alarms", &[r#"{"new":1}"#], 50 * HOUR_US), 0)
+        .await
+        .unwrap();
     let pruned = store
         .prune(Retention {
             data_before: Some(10 * HOUR_US),
@@ -288,12 +362,18 @@ async fn retention_prunes_old_rows_and_keeps_new_ones() {
         })
         .await
         .unwrap();
-    assert_eq!((pruned.requests, pruned.events, pruned.fingerprints), (1, 1, 1));
+    assert_eq!(
+        (pruned.requests, pruned.events, pruned.fingerprints),
+        (1, 1, 1)
+    );
     assert!(store.event(old.event_ids[0]).await.unwrap().is_none());
     assert!(store.request(old.request_id).await.unwrap().is_none());
     assert!(store.event(new.event_ids[0]).await.unwrap().is_some());
     // The pruned event's fingerprint is gone too: it arrives as new again.
-    let back = store.append(request("alarms", &[r#"{"old":1}"#], 51 * HOUR_US), 0).await.unwrap();
+    let back = store
+        .append(request("alarms", &[r#"{"old":1}"#], 51 * HOUR_US), 0)
+        .await
+        .unwrap();
     assert_eq!(back.accepted, 1);
     store.ping().await.unwrap();
 }

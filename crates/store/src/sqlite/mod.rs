@@ -16,8 +16,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Appended, EventFilter, NewQuarantine, NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail,
-    RequestFilter, RequestSummary, Retention, Stats, Store, StoreError, StoredEvent,
+    Appended, EventFilter, NewQuarantine, NewRequest, Page, PageRequest, Pruned, QuarantineEntry,
+    RequestDetail, RequestFilter, RequestSummary, Retention, Stats, Store, StoreError, StoredEvent,
 };
 
 /// How hard a commit insists that the data reached the disk (SQLite's `synchronous`).
@@ -115,9 +115,16 @@ impl SqliteStore {
         })
     }
 
-    async fn write<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> Result<T, StoreError> {
+    async fn write<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.inner.writer.send(op(reply)).await.map_err(|_| StoreError::WriterGone)?;
+        self.inner
+            .writer
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -146,7 +153,10 @@ impl SqliteStore {
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     conn.pragma_update(None, "busy_timeout", 5_000)?;
     Ok(conn)
 }
@@ -166,7 +176,11 @@ impl Store for SqliteStore {
         self.write(|reply| Op::Quarantine { entry, reply }).await
     }
 
-    async fn events(&self, filter: EventFilter, page: PageRequest) -> Result<Page<StoredEvent>, StoreError> {
+    async fn events(
+        &self,
+        filter: EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<StoredEvent>, StoreError> {
         self.read(move |c| read::events(c, &filter, page)).await
     }
 
@@ -174,7 +188,11 @@ impl Store for SqliteStore {
         self.read(move |c| read::event(c, id)).await
     }
 
-    async fn requests(&self, filter: RequestFilter, page: PageRequest) -> Result<Page<RequestSummary>, StoreError> {
+    async fn requests(
+        &self,
+        filter: RequestFilter,
+        page: PageRequest,
+    ) -> Result<Page<RequestSummary>, StoreError> {
         self.read(move |c| read::requests(c, &filter, page)).await
     }
 
@@ -198,8 +216,14 @@ impl Store for SqliteStore {
         if self.inner.writer.is_closed() {
             return Err(StoreError::WriterGone);
         }
-        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM quarantine_total", [], |r| r.get::<_, i64>(0))?))
-            .await
-            .map(|_| ())
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT COUNT(*) FROM quarantine_total", [], |r| {
+                    r.get::<_, i64>(0)
+                })?,
+            )
+        })
+        .await
+        .map(|_| ())
     }
 }

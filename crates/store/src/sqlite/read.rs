@@ -4,8 +4,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::{
-    EventFilter, Order, Page, PageRequest, QuarantineEntry, RequestDetail, RequestFilter, RequestSummary, Stats,
-    StatsRow, StoreError, StoredEvent,
+    EventFilter, Order, Page, PageRequest, QuarantineEntry, RequestDetail, RequestFilter,
+    RequestSummary, Stats, StatsRow, StoreError, StoredEvent,
 };
 
 /// Largest page a caller may ask for.
@@ -94,7 +94,11 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-pub(crate) fn events(conn: &Connection, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>, StoreError> {
+pub(crate) fn events(
+    conn: &Connection,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> Result<Page<StoredEvent>, StoreError> {
     let mut c = Clause::default();
     c.eq("e.topic = ?", &filter.topic);
     c.eq("e.org_id = ?", &filter.org_id);
@@ -105,7 +109,9 @@ pub(crate) fn events(conn: &Connection, filter: &EventFilter, page: PageRequest)
     c.int("e.time >= ?", filter.since);
     c.int("e.time <= ?", filter.until);
     let (tail, values) = c.finish("e.id", page);
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id{tail}");
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id{tail}"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let items = stmt
         .query_map(params_from_iter(values), event_row)?
@@ -114,11 +120,17 @@ pub(crate) fn events(conn: &Connection, filter: &EventFilter, page: PageRequest)
 }
 
 pub(crate) fn event(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, StoreError> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id WHERE e.id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], event_row).optional()?)
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id WHERE e.id = ?1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], event_row)
+        .optional()?)
 }
 
-const REQUEST_COLUMNS: &str = "id, source, received_at, topic, verdict, accepted, duplicates, length(body)";
+const REQUEST_COLUMNS: &str =
+    "id, source, received_at, topic, verdict, accepted, duplicates, length(body)";
 
 fn request_row(r: &Row<'_>) -> rusqlite::Result<RequestSummary> {
     Ok(RequestSummary {
@@ -153,7 +165,9 @@ pub(crate) fn requests(
 }
 
 pub(crate) fn request(conn: &Connection, id: i64) -> Result<Option<RequestDetail>, StoreError> {
-    let sql = format!("SELECT {REQUEST_COLUMNS}, headers, body, duplicate_of FROM requests WHERE id = ?1");
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS}, headers, body, duplicate_of FROM requests WHERE id = ?1"
+    );
     let found = conn
         .prepare_cached(&sql)?
         .query_row([id], |r| {
@@ -187,9 +201,14 @@ fn parse_headers(json: &str) -> Vec<(String, String)> {
     serde_json::from_str(json).unwrap_or_default()
 }
 
-pub(crate) fn quarantined(conn: &Connection, page: PageRequest) -> Result<Page<QuarantineEntry>, StoreError> {
+pub(crate) fn quarantined(
+    conn: &Connection,
+    page: PageRequest,
+) -> Result<Page<QuarantineEntry>, StoreError> {
     let (tail, values) = Clause::default().finish("id", page);
-    let sql = format!("SELECT id, source, received_at, reason, detail, headers, body FROM quarantine{tail}");
+    let sql = format!(
+        "SELECT id, source, received_at, reason, detail, headers, body FROM quarantine{tail}"
+    );
     let items = conn
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values), |r| {

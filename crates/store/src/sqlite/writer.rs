@@ -47,7 +47,11 @@ struct NextIds {
 impl NextIds {
     fn load(conn: &Connection) -> rusqlite::Result<NextIds> {
         let next = |table: &str| -> rusqlite::Result<i64> {
-            conn.query_row(&format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}"), [], |r| r.get(0))
+            conn.query_row(
+                &format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
         };
         Ok(NextIds {
             request: next("requests")?,
@@ -79,7 +83,8 @@ pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
         let n = ops.len();
         commit_group(&mut conn, &mut ids, &mut ops);
         metrics::histogram!("mistgate_store_commit_batch_size").record(n as f64);
-        metrics::histogram!("mistgate_store_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("mistgate_store_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
     }
 }
 
@@ -87,7 +92,8 @@ pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
 /// operation alone so that one bad operation cannot fail its neighbours.
 fn commit_group(conn: &mut Connection, ids: &mut NextIds, ops: &mut Vec<Op>) {
     // Prunes run in their own transactions (they commit in chunks).
-    let (prunes, writes): (Vec<Op>, Vec<Op>) = ops.drain(..).partition(|op| matches!(op, Op::Prune { .. }));
+    let (prunes, writes): (Vec<Op>, Vec<Op>) =
+        ops.drain(..).partition(|op| matches!(op, Op::Prune { .. }));
     if !writes.is_empty() {
         match apply_all(conn, ids, &writes) {
             Ok(done) => {
@@ -149,7 +155,11 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
 }
 
 /// Applies every operation in one transaction. Ids are only advanced once it commits.
-fn apply_all(conn: &mut Connection, ids: &mut NextIds, ops: &[Op]) -> Result<Vec<Outcome>, StoreError> {
+fn apply_all(
+    conn: &mut Connection,
+    ids: &mut NextIds,
+    ops: &[Op],
+) -> Result<Vec<Outcome>, StoreError> {
     let tx = conn.transaction()?;
     let mut next = NextIds {
         request: ids.request,
@@ -162,7 +172,9 @@ fn apply_all(conn: &mut Connection, ids: &mut NextIds, ops: &[Op]) -> Result<Vec
     for op in ops {
         match op {
             Op::Append {
-                request, dedup_since, ..
+                request,
+                dedup_since,
+                ..
             } => {
                 let appended = append(&tx, &mut next, request, *dedup_since)?;
                 let t = totals.entry((&request.source, &request.topic)).or_default();
@@ -204,10 +216,18 @@ fn apply_all(conn: &mut Connection, ids: &mut NextIds, ops: &[Op]) -> Result<Vec
                 duplicates = duplicates + excluded.duplicates,
                 last_received_at = MAX(last_received_at, excluded.last_received_at)",
         )?
-        .execute(params![source, topic, t.requests, t.events, t.duplicates, t.last])?;
+        .execute(params![
+            source,
+            topic,
+            t.requests,
+            t.events,
+            t.duplicates,
+            t.last
+        ])?;
     }
     if quarantined > 0 {
-        tx.prepare_cached("UPDATE quarantine_total SET n = n + ?1")?.execute([quarantined])?;
+        tx.prepare_cached("UPDATE quarantine_total SET n = n + ?1")?
+            .execute([quarantined])?;
     }
     tx.commit()?;
     *ids = next;
@@ -222,10 +242,16 @@ struct Total {
     last: i64,
 }
 
-fn append(tx: &Transaction<'_>, next: &mut NextIds, request: &NewRequest, dedup_since: i64) -> Result<Appended, StoreError> {
+fn append(
+    tx: &Transaction<'_>,
+    next: &mut NextIds,
+    request: &NewRequest,
+    dedup_since: i64,
+) -> Result<Appended, StoreError> {
     let request_id = next.request;
     next.request += 1;
-    let mut lookup = tx.prepare_cached("SELECT event_id, seen_at FROM fingerprints WHERE fp = ?1")?;
+    let mut lookup =
+        tx.prepare_cached("SELECT event_id, seen_at FROM fingerprints WHERE fp = ?1")?;
     let mut insert_event = tx.prepare_cached(
         "INSERT INTO events (id, request_id, topic, org_id, site_id, type, mac, severity, time, time_source,
                              received_at, source, raw_offset, raw_len)
@@ -272,7 +298,8 @@ fn append(tx: &Transaction<'_>, next: &mut NextIds, request: &NewRequest, dedup_
         event_ids.push(id);
     }
     let duplicates = duplicate_of.len() as u32;
-    let duplicate_of = (!duplicate_of.is_empty()).then(|| serde_json::to_string(&duplicate_of).expect("ids serialise"));
+    let duplicate_of = (!duplicate_of.is_empty())
+        .then(|| serde_json::to_string(&duplicate_of).expect("ids serialise"));
     tx.prepare_cached(
         "INSERT INTO requests (id, source, received_at, topic, verdict, headers, body, accepted, duplicates, duplicate_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
