@@ -25,7 +25,9 @@ async fn seed(server: &Server) {
         ]}),
     ];
     for b in bodies {
-        let (status, answer) = server.ingest("default", serde_json::to_vec(&b).unwrap(), &[]).await;
+        let (status, answer) = server
+            .ingest("default", serde_json::to_vec(&b).unwrap(), &[])
+            .await;
         assert_eq!(status, 200, "{answer}");
     }
 }
@@ -49,14 +51,27 @@ async fn the_api_needs_the_token_and_health_does_not() {
         }
         async move { req.send().await.unwrap() }
     };
-    for auth in [None, Some("Token wrong".to_string()), Some(TOKEN.to_string()), Some(format!("Basic {TOKEN}"))] {
+    for auth in [
+        None,
+        Some("Token wrong".to_string()),
+        Some(TOKEN.to_string()),
+        Some(format!("Basic {TOKEN}")),
+    ] {
         let response = get("/api/v1/events", auth.clone()).await;
         assert_eq!(response.status(), 401, "{auth:?}");
         let (_, body) = support::answer(response).await;
         assert_eq!(body["error"], "unauthorized");
     }
-    for auth in [format!("Token {TOKEN}"), format!("Bearer {TOKEN}"), format!("token   {TOKEN}")] {
-        assert_eq!(get("/api/v1/events", Some(auth.clone())).await.status(), 200, "{auth}");
+    for auth in [
+        format!("Token {TOKEN}"),
+        format!("Bearer {TOKEN}"),
+        format!("token   {TOKEN}"),
+    ] {
+        assert_eq!(
+            get("/api/v1/events", Some(auth.clone())).await.status(),
+            200,
+            "{auth}"
+        );
     }
     for open in ["/healthz", "/readyz"] {
         let (status, body) = support::answer(get(open, None).await).await;
@@ -65,13 +80,24 @@ async fn the_api_needs_the_token_and_health_does_not() {
     }
     let metrics = get("/metrics", None).await;
     assert_eq!(metrics.status(), 200);
-    assert!(metrics.text().await.unwrap().contains("# TYPE"), "prometheus text format");
+    assert!(
+        metrics.text().await.unwrap().contains("# TYPE"),
+        "prometheus text format"
+    );
 
     let (status, body) = support::answer(get("/nowhere", None).await).await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
-    let response = server.client.get(server.url("/ingest/default")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url("/ingest/default"))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = support::answer(response).await;
-    assert_eq!((status, body["error"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 }
 
 #[tokio::test]
@@ -82,24 +108,47 @@ async fn events_filter_by_every_field_and_any_topic_spelling() {
         let server = &server;
         async move { types(&server.api_ok(&format!("/events?order=asc{query}")).await) }
     };
-    assert_eq!(q("&topic=device_events").await, ["AP_DISCONNECTED", "AP_CONNECTED"]);
-    assert_eq!(q("&topic=DEVICE-EVENTS").await, ["AP_DISCONNECTED", "AP_CONNECTED"]);
+    assert_eq!(
+        q("&topic=device_events").await,
+        ["AP_DISCONNECTED", "AP_CONNECTED"]
+    );
+    assert_eq!(
+        q("&topic=DEVICE-EVENTS").await,
+        ["AP_DISCONNECTED", "AP_CONNECTED"]
+    );
     assert_eq!(q("&topic=nac-events").await, ["NAC_CLIENT_DENY"]);
-    assert_eq!(q("&site_id=9f0c8a4e-1111-4e6b-9c61-3c4a5b6d7e8f").await, ["switch_offline", "NAC_CLIENT_DENY"]);
-    assert_eq!(q("&org_id=2818e386-8dec-2562-9ede-5b8a0fbbdc71").await.len(), 4);
+    assert_eq!(
+        q("&site_id=9f0c8a4e-1111-4e6b-9c61-3c4a5b6d7e8f").await,
+        ["switch_offline", "NAC_CLIENT_DENY"]
+    );
+    assert_eq!(
+        q("&org_id=2818e386-8dec-2562-9ede-5b8a0fbbdc71")
+            .await
+            .len(),
+        4
+    );
     assert_eq!(q("&type=AP_CONNECTED").await, ["AP_CONNECTED"]);
     // Any MAC spelling finds the normalised MAC.
     assert_eq!(q("&mac=AA-BB-CC-00-11-22").await, ["NAC_CLIENT_DENY"]);
-    assert_eq!(q("&mac=5C:5B:35:0E:55:C8").await, ["AP_DISCONNECTED", "AP_CONNECTED"]);
+    assert_eq!(
+        q("&mac=5C:5B:35:0E:55:C8").await,
+        ["AP_DISCONNECTED", "AP_CONNECTED"]
+    );
     assert_eq!(q("&mac=0c8126aa0001").await, ["switch_offline"]);
     // Event time, not arrival time; epoch seconds or RFC 3339.
-    assert_eq!(q("&since=1749000300&until=1749150000").await, ["AP_CONNECTED", "switch_offline"]);
+    assert_eq!(
+        q("&since=1749000300&until=1749150000").await,
+        ["AP_CONNECTED", "switch_offline"]
+    );
     assert_eq!(q("&since=2025-06-06T08:53:20Z").await, ["NAC_CLIENT_DENY"]);
     assert!(q("&topic=zone").await.is_empty());
 
     // Normalised fields as a person reads them.
     let nac = server.api_ok("/events?topic=nac-events").await["items"][0].clone();
-    assert_eq!(nac["time"], "2025-06-06T08:53:20.123000Z", "milliseconds normalised");
+    assert_eq!(
+        nac["time"], "2025-06-06T08:53:20.123000Z",
+        "milliseconds normalised"
+    );
     assert_eq!(nac["mac"], "aabbcc001122");
     assert_eq!(nac["topic"], "nac-events");
     let alarm = server.api_ok("/events?topic=alarms").await["items"][0].clone();
@@ -112,7 +161,11 @@ async fn events_filter_by_every_field_and_any_topic_spelling() {
     assert_eq!(one, alarm);
     for missing in ["/events/999999", "/events/abc", "/requests/999999"] {
         let (status, body) = server.api(missing).await;
-        assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{missing}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (404, Some("not_found")),
+            "{missing}"
+        );
     }
     // Bad parameters are 400 with a JSON error naming them.
     for (bad, names) in [
@@ -123,8 +176,15 @@ async fn events_filter_by_every_field_and_any_topic_spelling() {
         ("/events?order=up", "order"),
     ] {
         let (status, body) = server.api(bad).await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_query")), "{bad}");
-        assert!(body["detail"].as_str().unwrap().contains(names), "{bad}: {body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains(names),
+            "{bad}: {body}"
+        );
     }
 }
 
@@ -135,14 +195,24 @@ async fn cursors_walk_every_event_once_in_either_order() {
     seed(&server).await; // duplicates: still four events
     for i in 0..7 {
         let body = json!({"topic": "zone", "events": [{"type": "wifi", "mac": "5c5b35000001", "site_id": SITE_A, "zone_id": "z", "trigger": "enter", "timestamp": 1_749_300_000 + i}]});
-        server.ingest("default", serde_json::to_vec(&body).unwrap(), &[]).await;
+        server
+            .ingest("default", serde_json::to_vec(&body).unwrap(), &[])
+            .await;
     }
     for order in ["asc", "desc"] {
         let mut ids = Vec::new();
         let mut cursor = String::new();
         loop {
-            let page = server.api_ok(&format!("/events?limit=3&order={order}{cursor}")).await;
-            ids.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+            let page = server
+                .api_ok(&format!("/events?limit=3&order={order}{cursor}"))
+                .await;
+            ids.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_i64().unwrap()),
+            );
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = format!("&cursor={c}"),
                 None => break,
@@ -205,7 +275,10 @@ async fn the_request_log_keeps_body_and_headers_but_no_credentials() {
 
     let list = server.api_ok("/requests?topic=audits").await;
     assert_eq!(list["items"][0]["id"], id);
-    assert!(list["items"][0].get("body").is_none(), "lists leave bodies out");
+    assert!(
+        list["items"][0].get("body").is_none(),
+        "lists leave bodies out"
+    );
 
     let stats = server.stats().await;
     assert_eq!(stats["by_topic"]["audits"]["events"], 1);

@@ -23,7 +23,11 @@ fn stderr(o: &Output) -> String {
 }
 
 fn sample(name: &str) -> String {
-    support::shared_dir().join("mist/samples").join(name).display().to_string()
+    support::shared_dir()
+        .join("mist/samples")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -55,7 +59,14 @@ fn sign_prints_both_headers_and_verify_checks_them() {
     let bad = mistgate(&["verify", "--secret", "other", "--signature", v2, file]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stdout(&bad).starts_with("INVALID"));
-    let upper = mistgate(&["verify", "--secret", "k3y", "--signature", &v2.to_uppercase(), file]);
+    let upper = mistgate(&[
+        "verify",
+        "--secret",
+        "k3y",
+        "--signature",
+        &v2.to_uppercase(),
+        file,
+    ]);
     assert_eq!(upper.status.code(), Some(1));
 }
 
@@ -74,20 +85,35 @@ fn check_config_accepts_good_files_and_points_at_mistakes() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("ok") && stdout(&out).contains("hq (1 secret)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("ok") && stdout(&out).contains("hq (1 secret)"),
+        "{}",
+        stdout(&out)
+    );
     assert!(!stdout(&out).contains("abc"), "secrets are never printed");
 
     // Unset variable: named with its line.
     let out = mistgate(&["check-config", good.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("good.toml:4: environment variable CLI_TEST_SECRET is not set"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("good.toml:4: environment variable CLI_TEST_SECRET is not set"),
+        "{}",
+        stderr(&out)
+    );
 
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[ingest]\nmax_body_bytes = 10\ndedup_window = \"forever\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[ingest]\nmax_body_bytes = 10\ndedup_window = \"forever\"\n",
+    )
+    .unwrap();
     let out = mistgate(&["check-config", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("bad.toml") && err.contains("line 3") && err.contains("dedup_window"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("line 3") && err.contains("dedup_window"),
+        "{err}"
+    );
 
     let missing = mistgate(&["check-config", "/nonexistent/mistgate.toml"]);
     assert!(!missing.status.success());
@@ -96,13 +122,25 @@ fn check_config_accepts_good_files_and_points_at_mistakes() {
 
 #[tokio::test]
 async fn send_posts_samples_signed_and_reports_each_answer() {
-    let server = Server::start_with(Some("[[sources]]\nname = \"hq\"\nsecrets = [\"cli-secret\"]\n"));
+    let server = Server::start_with(Some(
+        "[[sources]]\nname = \"hq\"\nsecrets = [\"cli-secret\"]\n",
+    ));
     let url = server.url("/ingest/hq");
     let bare = sample("alarms__device-restarted_lukeroberson.json");
     let envelope = sample("device-events__rrm-action-and-configured_pradeepgadde.json");
     let out = tokio::task::spawn_blocking({
         let (url, bare, envelope) = (url.clone(), bare.clone(), envelope.clone());
-        move || mistgate(&["send", "--to", &url, "--secret", "cli-secret", &bare, &envelope])
+        move || {
+            mistgate(&[
+                "send",
+                "--to",
+                &url,
+                "--secret",
+                "cli-secret",
+                &bare,
+                &envelope,
+            ])
+        }
     })
     .await
     .unwrap();
@@ -125,7 +163,12 @@ async fn send_posts_samples_signed_and_reports_each_answer() {
     let dir = tempfile::tempdir().unwrap();
     let anonymous = dir.path().join("event.json");
     std::fs::write(&anonymous, "{\"type\": \"x\"}").unwrap();
-    let out = mistgate(&["send", "--to", "http://127.0.0.1:9/ingest/x", anonymous.to_str().unwrap()]);
+    let out = mistgate(&[
+        "send",
+        "--to",
+        "http://127.0.0.1:9/ingest/x",
+        anonymous.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--topic"), "{}", stderr(&out));
 }

@@ -13,9 +13,14 @@ const CLIENTS: usize = 24;
 /// Kill once this many requests were acknowledged (while the clients keep posting).
 const KILL_AFTER: usize = 400;
 
+/// An acknowledged request: its id and the markers of its events.
+type Acked = (i64, Vec<String>);
+
 fn body(client: usize, seq: usize) -> (Vec<u8>, Vec<String>) {
     let events = 1 + (client + seq) % 3;
-    let markers: Vec<String> = (0..events).map(|k| format!("c{client}-s{seq}-e{k}")).collect();
+    let markers: Vec<String> = (0..events)
+        .map(|k| format!("c{client}-s{seq}-e{k}"))
+        .collect();
     let items: Vec<String> = markers
         .iter()
         .map(|m| {
@@ -26,7 +31,10 @@ fn body(client: usize, seq: usize) -> (Vec<u8>, Vec<String>) {
             )
         })
         .collect();
-    let body = format!(r#"{{"topic":"device-events","events":[{}]}}"#, items.join(","));
+    let body = format!(
+        r#"{{"topic":"device-events","events":[{}]}}"#,
+        items.join(",")
+    );
     (body.into_bytes(), markers)
 }
 
@@ -34,7 +42,7 @@ fn body(client: usize, seq: usize) -> (Vec<u8>, Vec<String>) {
 async fn every_acknowledged_event_survives_sigkill_exactly_once() {
     let mut server = Server::start();
     let url = server.url("/ingest/default");
-    let acked: Arc<Mutex<Vec<(i64, Vec<String>)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let enough = Arc::new(Notify::new());
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
@@ -54,7 +62,9 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
                 if response.status() != 200 {
                     return;
                 }
-                let Ok(answer) = response.json::<serde_json::Value>().await else { return };
+                let Ok(answer) = response.json::<serde_json::Value>().await else {
+                    return;
+                };
                 let mut acked = acked.lock().unwrap();
                 acked.push((answer["request_id"].as_i64().unwrap(), markers));
                 if acked.len() == KILL_AFTER {
@@ -75,7 +85,9 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
     let events = server.all_events("").await;
     let mut seen: HashMap<String, usize> = HashMap::new();
     for e in &events {
-        *seen.entry(e["raw"]["id"].as_str().unwrap().to_string()).or_default() += 1;
+        *seen
+            .entry(e["raw"]["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     // Nothing is ever stored twice, acknowledged or not.
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
@@ -91,7 +103,12 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
         let (status, _) = server.api(&format!("/requests/{request_id}")).await;
         assert_eq!(status, 200, "acknowledged request {request_id} is missing");
     }
-    assert!(missing.is_empty(), "{} acknowledged events lost: {:?}", missing.len(), &missing[..missing.len().min(10)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
     let acked_events: usize = acked.iter().map(|(_, m)| m.len()).sum();
     assert!(events.len() >= acked_events);
 

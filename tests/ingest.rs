@@ -39,7 +39,10 @@ async fn quarantine_newest(server: &Server) -> Value {
 fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"], want_code, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail missing: {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail missing: {body}"
+    );
 }
 
 #[tokio::test]
@@ -50,7 +53,9 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
     let (status, ok) = server.ingest("open", good.clone(), &[]).await;
     assert_eq!(status, 200, "{ok}");
     let sig = signed("old-secret-1", &alarm_body("before-2"));
-    let (status, _) = server.ingest("hq", alarm_body("before-2"), &headers(&sig)).await;
+    let (status, _) = server
+        .ingest("hq", alarm_body("before-2"), &headers(&sig))
+        .await;
     assert_eq!(status, 200);
     let before = snapshot(&server).await;
     assert_eq!(before.0.len(), 2);
@@ -61,7 +66,10 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
     assert_error(status, &body, 404, "unknown_source");
 
     // Over the limit, declared by Content-Length: 413 (before reading it).
-    let big = format!(r#"{{"topic":"alarms","events":[{{"pad":"{}"}}]}}"#, "x".repeat(5000));
+    let big = format!(
+        r#"{{"topic":"alarms","events":[{{"pad":"{}"}}]}}"#,
+        "x".repeat(5000)
+    );
     let (status, body) = server.ingest("open", big.clone(), &[]).await;
     assert_error(status, &body, 413, "payload_too_large");
     assert!(body["detail"].as_str().unwrap().contains("4096"), "{body}");
@@ -108,7 +116,11 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
     let (status, body) = server.ingest("hq", b"{not json".to_vec(), &[]).await;
     assert_error(status, &body, 401, "missing_signature");
     let (status, body) = server
-        .ingest("hq", b"{not json".to_vec(), &[("X-Mist-Signature-v2", &"0".repeat(64))])
+        .ingest(
+            "hq",
+            b"{not json".to_vec(),
+            &[("X-Mist-Signature-v2", &"0".repeat(64))],
+        )
         .await;
     assert_error(status, &body, 401, "invalid_signature");
 
@@ -117,7 +129,10 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
     let (status, body) = server.ingest("open", broken.clone(), &[]).await;
     assert_error(status, &body, 400, "malformed_json");
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains("line 3") && detail.contains("column"), "{detail}");
+    assert!(
+        detail.contains("line 3") && detail.contains("column"),
+        "{detail}"
+    );
     quarantined += 1;
     let q = quarantine_newest(&server).await;
     assert_eq!(q["id"], body["quarantine_id"]);
@@ -144,12 +159,18 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
         (r#"{"topic": 7, "events": []}"#, "topic"),
         (r#"{"topic": "alarms"}"#, "events"),
         (r#"{"topic": "alarms", "events": {"a": 1}}"#, "events"),
-        (r#"{"topic": "alarms", "events": [{"a": 1}, "oops"]}"#, "events[1]"),
+        (
+            r#"{"topic": "alarms", "events": [{"a": 1}, "oops"]}"#,
+            "events[1]",
+        ),
     ];
     for (text, names) in invalid {
         let (status, body) = server.ingest("open", text.as_bytes().to_vec(), &[]).await;
         assert_error(status, &body, 422, "invalid_envelope");
-        assert!(body["detail"].as_str().unwrap().contains(names), "{text}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(names),
+            "{text}: {body}"
+        );
         quarantined += 1;
         let q = quarantine_newest(&server).await;
         assert_eq!(q["reason"], "invalid_envelope");
@@ -170,7 +191,10 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
     assert_eq!(after.1["requests"], before.1["requests"]);
     assert_eq!(after.1["quarantined"], json!(quarantined));
     let listed = server.api_ok("/quarantine?limit=100").await;
-    assert_eq!(listed["items"].as_array().unwrap().len(), quarantined as usize);
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        quarantined as usize
+    );
 
     // And the server still takes good traffic.
     let (status, body) = server.ingest("open", alarm_body("after"), &[]).await;
@@ -188,13 +212,19 @@ async fn the_default_body_limit_is_16_mib() {
     let (status, text) = raw_http(&server.base, request.as_bytes());
     let answer: Value = serde_json::from_str(&text).expect("JSON error body");
     assert_error(status, &answer, 413, "payload_too_large");
-    assert!(answer["detail"].as_str().unwrap().contains("16777216"), "{answer}");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("16777216"),
+        "{answer}"
+    );
     // Just under the limit is fine.
     let pad = "z".repeat(16 * 1024 * 1024 - 100);
     let body = format!(r#"{{"topic":"alarms","events":[{{"pad":"{pad}"}}]}}"#);
     let (status, answer) = server.ingest("default", body, &[]).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+/// A case of the signature test: name, body, headers, expected error code.
+type Rejected<'a> = (&'a str, Vec<u8>, Vec<(&'a str, String)>, &'a str);
 
 #[tokio::test]
 async fn signatures_are_verified_with_rotation_and_v1_only_where_allowed() {
@@ -219,8 +249,13 @@ async fn signatures_are_verified_with_rotation_and_v1_only_where_allowed() {
 
     let v2 = signed("old-secret-1", &body)[0].1.clone();
     let v1 = signed("old-secret-1", &body)[1].1.clone();
-    let rejected: Vec<(&str, Vec<u8>, Vec<(&str, String)>, &str)> = vec![
-        ("tampered body", alarm_body("sig!"), vec![("X-Mist-Signature-v2", v2.clone())], "invalid_signature"),
+    let rejected: Vec<Rejected> = vec![
+        (
+            "tampered body",
+            alarm_body("sig!"),
+            vec![("X-Mist-Signature-v2", v2.clone())],
+            "invalid_signature",
+        ),
         (
             "wrong secret",
             body.clone(),
@@ -228,9 +263,24 @@ async fn signatures_are_verified_with_rotation_and_v1_only_where_allowed() {
             "invalid_signature",
         ),
         ("missing header", body.clone(), vec![], "missing_signature"),
-        ("uppercase hex", body.clone(), vec![("X-Mist-Signature-v2", v2.to_uppercase())], "invalid_signature"),
-        ("truncated", body.clone(), vec![("X-Mist-Signature-v2", v2[..40].to_string())], "invalid_signature"),
-        ("v1 only where not allowed", body.clone(), vec![("X-Mist-Signature", v1.clone())], "missing_signature"),
+        (
+            "uppercase hex",
+            body.clone(),
+            vec![("X-Mist-Signature-v2", v2.to_uppercase())],
+            "invalid_signature",
+        ),
+        (
+            "truncated",
+            body.clone(),
+            vec![("X-Mist-Signature-v2", v2[..40].to_string())],
+            "invalid_signature",
+        ),
+        (
+            "v1 only where not allowed",
+            body.clone(),
+            vec![("X-Mist-Signature", v1.clone())],
+            "missing_signature",
+        ),
     ];
     for (case, body, hs, code) in rejected {
         let hs: Vec<(&str, &str)> = hs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -238,19 +288,30 @@ async fn signatures_are_verified_with_rotation_and_v1_only_where_allowed() {
         assert_eq!(status, 401, "{case}: {answer}");
         assert_eq!(answer["error"], code, "{case}: {answer}");
         let detail = answer["detail"].as_str().unwrap();
-        assert!(!detail.contains("old-secret-1") && !detail.contains(&v2), "{case}: detail leaks: {detail}");
+        assert!(
+            !detail.contains("old-secret-1") && !detail.contains(&v2),
+            "{case}: detail leaks: {detail}"
+        );
     }
 
     // v1 where allowed: accepted when right, refused when wrong.
     let legacy_body = alarm_body("legacy");
     let sha1 = signed("sha1-secret", &legacy_body)[1].1.clone();
     let (status, answer) = server
-        .ingest("legacy", legacy_body.clone(), &[("X-Mist-Signature", &sha1)])
+        .ingest(
+            "legacy",
+            legacy_body.clone(),
+            &[("X-Mist-Signature", &sha1)],
+        )
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(verdict_of(answer).await, "valid_v1");
     let (status, answer) = server
-        .ingest("legacy", alarm_body("legacy-2"), &[("X-Mist-Signature", &sha1)])
+        .ingest(
+            "legacy",
+            alarm_body("legacy-2"),
+            &[("X-Mist-Signature", &sha1)],
+        )
         .await;
     assert_error(status, &answer, 401, "invalid_signature");
 
@@ -258,10 +319,22 @@ async fn signatures_are_verified_with_rotation_and_v1_only_where_allowed() {
     let stats = server.stats().await;
     assert_eq!(stats["totals"]["requests"], 3);
     assert_eq!(stats["totals"]["quarantined"], 0);
-    let metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("mistgate_ingest_requests_total") && l.contains("source=\"hq\"") && l.contains("invalid_signature"))
+        .find(|l| {
+            l.starts_with("mistgate_ingest_requests_total")
+                && l.contains("source=\"hq\"")
+                && l.contains("invalid_signature")
+        })
         .unwrap_or_else(|| panic!("no invalid_signature counter in:\n{metrics}"));
     assert!(line.ends_with(" 4"), "{line}");
 }
@@ -277,10 +350,16 @@ async fn the_same_message_twice_stores_its_events_once() {
     .to_vec();
     let (status, first) = server.ingest("default", body.clone(), &[]).await;
     assert_eq!(status, 200);
-    assert_eq!((first["accepted"].as_u64(), first["duplicates"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (first["accepted"].as_u64(), first["duplicates"].as_u64()),
+        (Some(2), Some(0))
+    );
     let (status, second) = server.ingest("default", body, &[]).await;
     assert_eq!(status, 200);
-    assert_eq!((second["accepted"].as_u64(), second["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (second["accepted"].as_u64(), second["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
 
     // The same event with keys in another order and other whitespace is the same event;
     // a changed value is not.
@@ -289,17 +368,31 @@ async fn the_same_message_twice_stores_its_events_once() {
         .to_vec();
     let (status, third) = server.ingest("default", reordered, &[]).await;
     assert_eq!(status, 200);
-    assert_eq!((third["accepted"].as_u64(), third["duplicates"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (third["accepted"].as_u64(), third["duplicates"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     let events = server.all_events("&topic=device-events").await;
     assert_eq!(events.len(), 3, "stored once each");
-    let first_detail = server.api_ok(&format!("/requests/{}", first["request_id"])).await;
-    let second_detail = server.api_ok(&format!("/requests/{}", second["request_id"])).await;
+    let first_detail = server
+        .api_ok(&format!("/requests/{}", first["request_id"]))
+        .await;
+    let second_detail = server
+        .api_ok(&format!("/requests/{}", second["request_id"]))
+        .await;
     assert_eq!(second_detail["events"], json!([]));
-    assert_eq!(second_detail["duplicate_of"], first_detail["events"], "the request log says what it repeated");
+    assert_eq!(
+        second_detail["duplicate_of"], first_detail["events"],
+        "the request log says what it repeated"
+    );
     assert_eq!(second_detail["duplicates"], 2);
     let requests = server.api_ok("/requests").await;
-    assert_eq!(requests["items"].as_array().unwrap().len(), 3, "every arrival is in the request log");
+    assert_eq!(
+        requests["items"].as_array().unwrap().len(),
+        3,
+        "every arrival is in the request log"
+    );
     let stats = server.stats().await;
     assert_eq!(stats["totals"]["duplicates"], 3);
     assert_eq!(stats["totals"]["events"], 3);

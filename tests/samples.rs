@@ -529,7 +529,7 @@ async fn check_sample(server: &Server, sample: &Sample, failures: &mut Failures)
     let mut views = BTreeMap::new();
     for id in stored.iter().chain(&repeated) {
         let view = server.api_ok(&format!("/events/{id}")).await;
-        if stored.contains(id) && view["request_id"] != Value::from(request_id) {
+        if stored.contains(id) && view["request_id"] != request_id {
             failures.0.push(format!(
                 "{file}: event {id} is listed by request {request_id} but says request_id {}",
                 view["request_id"]

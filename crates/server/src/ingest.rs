@@ -103,12 +103,11 @@ async fn accept(
         }
     })?;
     let received_at = now_us();
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        if !is_json_content_type(ct.as_bytes()) {
-            return Err(ApiError::UnsupportedMediaType(
-                String::from_utf8_lossy(ct.as_bytes()).into_owned(),
-            ));
-        }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !is_json_content_type(ct.as_bytes())
+    {
+        let shown = String::from_utf8_lossy(ct.as_bytes()).into_owned();
+        return Err(ApiError::UnsupportedMediaType(shown));
     }
     let verdict = verify(src, headers, &body)?;
     metrics::counter!("mistgate_ingest_bytes_total").increment(body.len() as u64);

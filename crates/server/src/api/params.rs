@@ -54,10 +54,11 @@ pub fn instant(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError>
     let Some(v) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs.abs() < 1e11 {
-            return Ok(Some((secs * 1e6).round() as i64));
-        }
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs.abs() < 1e11
+    {
+        return Ok(Some((secs * 1e6).round() as i64));
     }
     OffsetDateTime::parse(v, &Rfc3339)
         .map(|t| Some((t.unix_timestamp_nanos() / 1_000) as i64))
