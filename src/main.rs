@@ -9,6 +9,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use server::Config;
 
+// The writer thread frees what the HTTP workers allocated (request bodies, events):
+// glibc's arenas serialise that on a lock, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mistgate",

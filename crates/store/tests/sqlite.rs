@@ -377,3 +377,55 @@ async fn retention_prunes_old_rows_and_keeps_new_ones() {
     assert_eq!(back.accepted, 1);
     store.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn duplicate_detection_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let store = open(dir.path());
+        store
+            .append(request("alarms", &[r#"{"k":1}"#, r#"{"k":2}"#], HOUR_US), 0)
+            .await
+            .unwrap()
+    };
+    // The duplicate index lives in the writer's memory: it is rebuilt from the log.
+    let store = open(dir.path());
+    let again = store
+        .append(
+            request("alarms", &[r#"{"k":2}"#, r#"{"k":3}"#], 2 * HOUR_US),
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.accepted, again.duplicates), (1, 1));
+    assert_eq!(again.event_ids[0], first.event_ids[1]);
+}
+
+#[tokio::test]
+async fn a_full_duplicate_index_forgets_the_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SqliteConfig::in_data_dir(dir.path());
+    config.synchronous = Synchronous::Off;
+    config.dedup_capacity = 2;
+    let store = SqliteStore::open(config).unwrap();
+    for k in 0..3 {
+        let e = format!(r#"{{"k":{k}}}"#);
+        store
+            .append(request("zone", &[&e], HOUR_US + k), 0)
+            .await
+            .unwrap();
+    }
+    let newest = store
+        .append(request("zone", &[r#"{"k":2}"#], 2 * HOUR_US), 0)
+        .await
+        .unwrap();
+    assert_eq!(newest.duplicates, 1, "the newest is still known");
+    let oldest = store
+        .append(request("zone", &[r#"{"k":0}"#], 2 * HOUR_US), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        oldest.accepted, 1,
+        "the oldest was forgotten to stay within capacity"
+    );
+}

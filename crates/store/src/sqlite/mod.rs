@@ -4,6 +4,7 @@
 //! use a small pool of their own connections on tokio's blocking threads, so a slow query
 //! never holds up ingest.
 
+mod dedup;
 mod read;
 mod schema;
 mod writer;
@@ -51,6 +52,8 @@ pub struct SqliteConfig {
     pub synchronous: Synchronous,
     /// Reader connections kept open.
     pub readers: usize,
+    /// Most fingerprints the duplicate index keeps in memory (about 60 bytes each).
+    pub dedup_capacity: usize,
 }
 
 impl SqliteConfig {
@@ -60,6 +63,7 @@ impl SqliteConfig {
             path: data_dir.join("mistgate.db"),
             synchronous: Synchronous::Full,
             readers: 4,
+            dedup_capacity: 2_000_000,
         }
     }
 }
@@ -91,7 +95,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
         conn.pragma_update(None, "busy_timeout", 5_000)?;
-        conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB
+        conn.pragma_update(None, "cache_size", -8_192)?; // 8 MiB
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
 
@@ -101,7 +105,10 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(4_096);
         std::thread::Builder::new()
             .name("mistgate-store-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn({
+                let capacity = config.dedup_capacity;
+                move || writer::run(conn, capacity, rx)
+            })
             .map_err(|source| StoreError::Open {
                 path: config.path.display().to_string(),
                 source,

@@ -166,7 +166,7 @@ pub(crate) fn requests(
 
 pub(crate) fn request(conn: &Connection, id: i64) -> Result<Option<RequestDetail>, StoreError> {
     let sql = format!(
-        "SELECT {REQUEST_COLUMNS}, headers, body, duplicate_of FROM requests WHERE id = ?1"
+        "SELECT {REQUEST_COLUMNS}, headers, body, duplicate_of, first_event_id FROM requests WHERE id = ?1"
     );
     let found = conn
         .prepare_cached(&sql)?
@@ -176,16 +176,17 @@ pub(crate) fn request(conn: &Connection, id: i64) -> Result<Option<RequestDetail
                 r.get::<_, String>(8)?,
                 r.get::<_, Vec<u8>>(9)?,
                 r.get::<_, Option<String>>(10)?,
+                r.get::<_, Option<i64>>(11)?,
             ))
         })
         .optional()?;
-    let Some((summary, headers, body, duplicate_of)) = found else {
+    let Some((summary, headers, body, duplicate_of, first_event_id)) = found else {
         return Ok(None);
     };
-    let event_ids = conn
-        .prepare_cached("SELECT id FROM events WHERE request_id = ?1 ORDER BY id")?
-        .query_map([id], |r| r.get(0))?
-        .collect::<Result<Vec<i64>, _>>()?;
+    let event_ids = match first_event_id {
+        Some(first) => (first..first + i64::from(summary.accepted)).collect(),
+        None => Vec::new(),
+    };
     Ok(Some(RequestDetail {
         summary,
         headers: parse_headers(&headers),

@@ -8,7 +8,7 @@ use crate::StoreError;
 /// Each entry moves the schema from version `index` to `index + 1`. Never edit one that
 /// has shipped: add a new one.
 const MIGRATIONS: &[&str] = &[
-    // 1: the request log, events, fingerprints, quarantine and running totals.
+    // 1: the request log, events, quarantine and running totals.
     r#"
     CREATE TABLE requests (
         id           INTEGER PRIMARY KEY,
@@ -20,7 +20,11 @@ const MIGRATIONS: &[&str] = &[
         body         BLOB    NOT NULL,          -- byte-exact
         accepted     INTEGER NOT NULL,
         duplicates   INTEGER NOT NULL,
-        duplicate_of TEXT                       -- JSON array of event ids, NULL when none
+        duplicate_of TEXT,                      -- JSON array of event ids, NULL when none
+        -- The events a request stores get consecutive ids (one writer hands them out),
+        -- so the range first_event_id .. first_event_id + accepted names them all
+        -- without an index on events.request_id.
+        first_event_id INTEGER
     );
     CREATE INDEX requests_received_at ON requests (received_at);
 
@@ -40,19 +44,15 @@ const MIGRATIONS: &[&str] = &[
         received_at INTEGER NOT NULL,
         source      TEXT    NOT NULL,
         raw_offset  INTEGER NOT NULL,
-        raw_len     INTEGER NOT NULL
+        raw_len     INTEGER NOT NULL,
+        -- Duplicate-detection key. Deliberately not indexed: the writer keeps the
+        -- recent ones in memory (see dedup.rs) and rebuilds them from here at start.
+        fingerprint BLOB    NOT NULL
     );
-    CREATE INDEX events_request ON events (request_id);
     CREATE INDEX events_topic ON events (topic, id);
     CREATE INDEX events_site ON events (site_id, id) WHERE site_id IS NOT NULL;
     CREATE INDEX events_mac ON events (mac, id) WHERE mac IS NOT NULL;
     CREATE INDEX events_time ON events (time);
-
-    CREATE TABLE fingerprints (
-        fp       BLOB    PRIMARY KEY,
-        event_id INTEGER NOT NULL,
-        seen_at  INTEGER NOT NULL
-    ) WITHOUT ROWID;
 
     CREATE TABLE quarantine (
         id          INTEGER PRIMARY KEY,

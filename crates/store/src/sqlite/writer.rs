@@ -8,9 +8,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::dedup::{self, DedupIndex, Staged, Verdict};
 use crate::{Appended, NewQuarantine, NewRequest, Pruned, Retention, StoreError};
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
@@ -61,12 +62,19 @@ impl NextIds {
     }
 }
 
-/// Runs the writer loop until every sender is gone.
-pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
-    let mut ids = match NextIds::load(&conn) {
-        Ok(ids) => ids,
+/// The writer's state: its connection, the ids it hands out, the duplicate index.
+struct Writer {
+    conn: Connection,
+    ids: NextIds,
+    dedup: DedupIndex,
+}
+
+/// Opens the writer's state and runs its loop until every sender is gone.
+pub(crate) fn run(conn: Connection, dedup_capacity: usize, mut rx: mpsc::Receiver<Op>) {
+    let mut writer = match Writer::open(conn, dedup_capacity) {
+        Ok(w) => w,
         Err(e) => {
-            tracing::error!(error = %e, "store writer cannot read its ids; stopping");
+            tracing::error!(error = %e, "store writer cannot start; stopping");
             return;
         }
     };
@@ -81,59 +89,204 @@ pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
         }
         let started = Instant::now();
         let n = ops.len();
-        commit_group(&mut conn, &mut ids, &mut ops);
+        writer.commit_group(&mut ops);
         metrics::histogram!("mistgate_store_commit_batch_size").record(n as f64);
         metrics::histogram!("mistgate_store_commit_seconds")
             .record(started.elapsed().as_secs_f64());
-    }
-}
-
-/// Commits `ops` as one transaction and answers each; when the group fails, retries each
-/// operation alone so that one bad operation cannot fail its neighbours.
-fn commit_group(conn: &mut Connection, ids: &mut NextIds, ops: &mut Vec<Op>) {
-    // Prunes run in their own transactions (they commit in chunks).
-    let (prunes, writes): (Vec<Op>, Vec<Op>) =
-        ops.drain(..).partition(|op| matches!(op, Op::Prune { .. }));
-    if !writes.is_empty() {
-        match apply_all(conn, ids, &writes) {
-            Ok(done) => {
-                for (op, result) in writes.into_iter().zip(done) {
-                    answer(op, Ok(result));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, ops = writes.len(), "group commit failed; retrying one by one");
-                reload_ids(conn, ids);
-                for op in writes {
-                    let one = std::slice::from_ref(&op);
-                    match apply_all(conn, ids, one) {
-                        Ok(mut done) => answer(op, Ok(done.remove(0))),
-                        Err(e) => {
-                            reload_ids(conn, ids);
-                            answer(op, Err(e));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for op in prunes {
-        if let Op::Prune { retention, reply } = op {
-            let _ = reply.send(prune(conn, retention));
-        }
-    }
-}
-
-fn reload_ids(conn: &Connection, ids: &mut NextIds) {
-    match NextIds::load(conn) {
-        Ok(fresh) => *ids = fresh,
-        Err(e) => tracing::error!(error = %e, "store writer cannot reload its ids"),
+        metrics::gauge!("mistgate_dedup_index_entries").set(writer.dedup.len() as f64);
     }
 }
 
 enum Outcome {
     Appended(Appended),
     Quarantined(i64),
+}
+
+impl Writer {
+    fn open(conn: Connection, dedup_capacity: usize) -> Result<Writer, StoreError> {
+        let ids = NextIds::load(&conn)?;
+        let mut dedup = DedupIndex::new(dedup_capacity);
+        let started = Instant::now();
+        let mut stmt = conn.prepare(
+            "SELECT fingerprint, id, received_at FROM
+               (SELECT fingerprint, id, received_at FROM events ORDER BY id DESC LIMIT ?1)
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map([dedup_capacity as i64], |r| {
+            let fp: Vec<u8> = r.get(0)?;
+            Ok((fp, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })?;
+        let mut loaded = Vec::new();
+        for row in rows {
+            let (fp, id, at) = row?;
+            if let Ok(fp) = <[u8; 16]>::try_from(fp.as_slice()) {
+                loaded.push((dedup::key(&fp), id, at));
+            }
+        }
+        drop(stmt);
+        dedup.load(loaded);
+        if dedup.len() > 0 {
+            tracing::info!(entries = dedup.len(), took = ?started.elapsed(), "rebuilt the duplicate index");
+        }
+        Ok(Writer { conn, ids, dedup })
+    }
+
+    /// Commits `ops` as one transaction and answers each; when the group fails, retries
+    /// each operation alone so that one bad operation cannot fail its neighbours.
+    fn commit_group(&mut self, ops: &mut Vec<Op>) {
+        // Prunes run in their own transactions (they commit in chunks).
+        let (prunes, writes): (Vec<Op>, Vec<Op>) =
+            ops.drain(..).partition(|op| matches!(op, Op::Prune { .. }));
+        if !writes.is_empty() {
+            match self.apply_all(&writes) {
+                Ok(done) => {
+                    for (op, result) in writes.into_iter().zip(done) {
+                        answer(op, Ok(result));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, ops = writes.len(), "group commit failed; retrying one by one");
+                    for op in writes {
+                        let result = self
+                            .apply_all(std::slice::from_ref(&op))
+                            .map(|mut done| done.remove(0));
+                        answer(op, result);
+                    }
+                }
+            }
+        }
+        for op in prunes {
+            if let Op::Prune { retention, reply } = op {
+                let _ = reply.send(self.prune(retention));
+            }
+        }
+    }
+
+    /// Applies every operation in one transaction. Ids and the duplicate index only
+    /// move on once it commits.
+    fn apply_all(&mut self, ops: &[Op]) -> Result<Vec<Outcome>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut next = NextIds {
+            request: self.ids.request,
+            event: self.ids.event,
+            quarantine: self.ids.quarantine,
+        };
+        let mut staged = Staged::default();
+        let mut totals: HashMap<(&str, &str), Total> = HashMap::new();
+        let mut quarantined = 0i64;
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::Append {
+                    request,
+                    dedup_since,
+                    ..
+                } => {
+                    let appended = append(
+                        &tx,
+                        &mut next,
+                        &self.dedup,
+                        &mut staged,
+                        request,
+                        *dedup_since,
+                    )?;
+                    let t = totals.entry((&request.source, &request.topic)).or_default();
+                    t.requests += 1;
+                    t.events += i64::from(appended.accepted);
+                    t.duplicates += i64::from(appended.duplicates);
+                    t.last = t.last.max(request.received_at);
+                    out.push(Outcome::Appended(appended));
+                }
+                Op::Quarantine { entry, .. } => {
+                    let id = next.quarantine;
+                    next.quarantine += 1;
+                    tx.prepare_cached(
+                        "INSERT INTO quarantine (id, source, received_at, reason, detail, headers, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![
+                        id,
+                        entry.source,
+                        entry.received_at,
+                        entry.reason,
+                        entry.detail,
+                        headers_json(&entry.headers),
+                        &entry.body[..],
+                    ])?;
+                    quarantined += 1;
+                    out.push(Outcome::Quarantined(id));
+                }
+                Op::Prune { .. } => unreachable!("prunes are split off before"),
+            }
+        }
+        for ((source, topic), t) in &totals {
+            tx.prepare_cached(
+                "INSERT INTO totals (source, topic, requests, events, duplicates, last_received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (source, topic) DO UPDATE SET
+                    requests = requests + excluded.requests,
+                    events = events + excluded.events,
+                    duplicates = duplicates + excluded.duplicates,
+                    last_received_at = MAX(last_received_at, excluded.last_received_at)",
+            )?
+            .execute(params![
+                source,
+                topic,
+                t.requests,
+                t.events,
+                t.duplicates,
+                t.last
+            ])?;
+        }
+        if quarantined > 0 {
+            tx.prepare_cached("UPDATE quarantine_total SET n = n + ?1")?
+                .execute([quarantined])?;
+        }
+        tx.commit()?;
+        self.ids = next;
+        self.dedup.commit(staged);
+        Ok(out)
+    }
+
+    /// Deletes in chunks, each its own transaction, so that ingest commits interleave.
+    fn prune(&mut self, retention: Retention) -> Result<Pruned, StoreError> {
+        let conn = &mut self.conn;
+        let mut pruned = Pruned::default();
+        let chunked = |sql: &str, before: i64| -> Result<u64, StoreError> {
+            let mut total = 0u64;
+            loop {
+                let n = conn.execute(sql, params![before, PRUNE_CHUNK])?;
+                total += n as u64;
+                if (n as i64) < PRUNE_CHUNK {
+                    return Ok(total);
+                }
+            }
+        };
+        if let Some(before) = retention.data_before {
+            pruned.events = chunked(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
+                before,
+            )?;
+            pruned.requests = chunked(
+                "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
+                before,
+            )?;
+            pruned.quarantine = chunked(
+                "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
+                before,
+            )?;
+        }
+        // A fingerprint must not outlive the event it points at, nor the duplicate window.
+        let fp_before = match retention.data_before {
+            Some(data) => data.max(retention.fingerprints_before),
+            None => retention.fingerprints_before,
+        };
+        pruned.fingerprints = self.dedup.expire(fp_before);
+        if self.dedup.evicted() > 0 {
+            metrics::gauge!("mistgate_dedup_evicted").set(self.dedup.evicted() as f64);
+        }
+        Ok(pruned)
+    }
 }
 
 fn answer(op: Op, result: Result<Outcome, StoreError>) {
@@ -154,86 +307,6 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
     }
 }
 
-/// Applies every operation in one transaction. Ids are only advanced once it commits.
-fn apply_all(
-    conn: &mut Connection,
-    ids: &mut NextIds,
-    ops: &[Op],
-) -> Result<Vec<Outcome>, StoreError> {
-    let tx = conn.transaction()?;
-    let mut next = NextIds {
-        request: ids.request,
-        event: ids.event,
-        quarantine: ids.quarantine,
-    };
-    let mut totals: HashMap<(&str, &str), Total> = HashMap::new();
-    let mut quarantined = 0i64;
-    let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
-        match op {
-            Op::Append {
-                request,
-                dedup_since,
-                ..
-            } => {
-                let appended = append(&tx, &mut next, request, *dedup_since)?;
-                let t = totals.entry((&request.source, &request.topic)).or_default();
-                t.requests += 1;
-                t.events += i64::from(appended.accepted);
-                t.duplicates += i64::from(appended.duplicates);
-                t.last = t.last.max(request.received_at);
-                out.push(Outcome::Appended(appended));
-            }
-            Op::Quarantine { entry, .. } => {
-                let id = next.quarantine;
-                next.quarantine += 1;
-                tx.prepare_cached(
-                    "INSERT INTO quarantine (id, source, received_at, reason, detail, headers, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    id,
-                    entry.source,
-                    entry.received_at,
-                    entry.reason,
-                    entry.detail,
-                    headers_json(&entry.headers),
-                    &entry.body[..],
-                ])?;
-                quarantined += 1;
-                out.push(Outcome::Quarantined(id));
-            }
-            Op::Prune { .. } => unreachable!("prunes are split off before"),
-        }
-    }
-    for ((source, topic), t) in &totals {
-        tx.prepare_cached(
-            "INSERT INTO totals (source, topic, requests, events, duplicates, last_received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (source, topic) DO UPDATE SET
-                requests = requests + excluded.requests,
-                events = events + excluded.events,
-                duplicates = duplicates + excluded.duplicates,
-                last_received_at = MAX(last_received_at, excluded.last_received_at)",
-        )?
-        .execute(params![
-            source,
-            topic,
-            t.requests,
-            t.events,
-            t.duplicates,
-            t.last
-        ])?;
-    }
-    if quarantined > 0 {
-        tx.prepare_cached("UPDATE quarantine_total SET n = n + ?1")?
-            .execute([quarantined])?;
-    }
-    tx.commit()?;
-    *ids = next;
-    Ok(out)
-}
-
 #[derive(Default)]
 struct Total {
     requests: i64,
@@ -245,32 +318,25 @@ struct Total {
 fn append(
     tx: &Transaction<'_>,
     next: &mut NextIds,
+    dedup: &DedupIndex,
+    staged: &mut Staged,
     request: &NewRequest,
     dedup_since: i64,
 ) -> Result<Appended, StoreError> {
     let request_id = next.request;
     next.request += 1;
-    let mut lookup =
-        tx.prepare_cached("SELECT event_id, seen_at FROM fingerprints WHERE fp = ?1")?;
     let mut insert_event = tx.prepare_cached(
         "INSERT INTO events (id, request_id, topic, org_id, site_id, type, mac, severity, time, time_source,
-                             received_at, source, raw_offset, raw_len)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?;
-    let mut remember = tx.prepare_cached(
-        "INSERT INTO fingerprints (fp, event_id, seen_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (fp) DO UPDATE SET event_id = excluded.event_id, seen_at = excluded.seen_at",
+                             received_at, source, raw_offset, raw_len, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
     let mut accepted = 0u32;
     let mut duplicate_of = Vec::new();
     let mut event_ids = Vec::with_capacity(request.events.len());
+    let first_event_id = next.event;
     for event in &request.events {
-        let seen: Option<(i64, i64)> = lookup
-            .query_row([&event.fingerprint[..]], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((original, seen_at)) = seen
-            && seen_at >= dedup_since
-        {
+        let fp = dedup::key(&event.fingerprint);
+        if let Verdict::DuplicateOf(original) = dedup.check(staged, fp, dedup_since) {
             duplicate_of.push(original);
             event_ids.push(original);
             continue;
@@ -292,8 +358,9 @@ fn append(
             request.source,
             event.raw_offset,
             event.raw_len,
+            &event.fingerprint[..],
         ])?;
-        remember.execute(params![&event.fingerprint[..], id, request.received_at])?;
+        staged.stage(fp, id, request.received_at);
         accepted += 1;
         event_ids.push(id);
     }
@@ -301,8 +368,9 @@ fn append(
     let duplicate_of = (!duplicate_of.is_empty())
         .then(|| serde_json::to_string(&duplicate_of).expect("ids serialise"));
     tx.prepare_cached(
-        "INSERT INTO requests (id, source, received_at, topic, verdict, headers, body, accepted, duplicates, duplicate_of)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO requests (id, source, received_at, topic, verdict, headers, body, accepted, duplicates,
+                               duplicate_of, first_event_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         request_id,
@@ -315,6 +383,7 @@ fn append(
         accepted,
         duplicates,
         duplicate_of,
+        (accepted > 0).then_some(first_event_id),
     ])?;
     Ok(Appended {
         request_id,
@@ -326,47 +395,4 @@ fn append(
 
 pub(crate) fn headers_json(headers: &[(String, String)]) -> String {
     serde_json::to_string(headers).expect("strings serialise")
-}
-
-/// Deletes in chunks, each its own transaction, so that ingest commits interleave.
-fn prune(conn: &mut Connection, retention: Retention) -> Result<Pruned, StoreError> {
-    let mut pruned = Pruned::default();
-    let chunked = |conn: &mut Connection, sql: &str, before: i64| -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        loop {
-            let n = conn.execute(sql, params![before, PRUNE_CHUNK])?;
-            total += n as u64;
-            if (n as i64) < PRUNE_CHUNK {
-                return Ok(total);
-            }
-        }
-    };
-    if let Some(before) = retention.data_before {
-        pruned.events = chunked(
-            conn,
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
-            before,
-        )?;
-        pruned.requests = chunked(
-            conn,
-            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
-            before,
-        )?;
-        pruned.quarantine = chunked(
-            conn,
-            "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
-            before,
-        )?;
-    }
-    // A fingerprint must not outlive the event it points at, nor the duplicate window.
-    let fp_before = match retention.data_before {
-        Some(data) => data.max(retention.fingerprints_before),
-        None => retention.fingerprints_before,
-    };
-    pruned.fingerprints = chunked(
-        conn,
-        "DELETE FROM fingerprints WHERE fp IN (SELECT fp FROM fingerprints WHERE seen_at < ?1 LIMIT ?2)",
-        fp_before,
-    )?;
-    Ok(pruned)
 }

@@ -1,0 +1,537 @@
+#!/usr/bin/env bash
+# bench/ingest.sh: how fast does mistgate take signed webhooks, next to a bare HTTP server?
+#
+# Run from the repository root:   bench/ingest.sh
+#
+# For each body (a 1-event alarms envelope and a 100-event location envelope) it loads,
+# one after the other in this one run:
+#   1. bench/baseline (`baseline-server`): same stack as mistgate (tokio + axum), reads
+#      the body and answers 200 without doing anything else. This is the floor.
+#   2. `mistgate serve` with one signed source, duplicate detection off and
+#      synchronous=full storage, in a fresh data dir.
+# Both get the same signed body, the same load generator and the same connection count,
+# and the table at the end gives mistgate's figures as a ratio of the baseline's. The
+# absolute numbers say as much about the host as about mistgate (the load generator
+# shares the cores with the server); the ratios are the point.
+#
+# Knobs (environment):
+#   CONNS=64  DURATION=10s  THREADS=2   wrk -t$THREADS -c$CONNS -d$DURATION
+#   WARMUP=2s          load applied to each server before it is measured (0 skips it)
+#   SYNCHRONOUS=full   mistgate [storage] synchronous (full, normal, off)
+#   DEDUP_WINDOW=0s    mistgate [ingest] dedup_window
+#   POOL_ALARM=100000 POOL_LOCATION=3000   distinct signed bodies per pool (cycled)
+#   LOADGEN=wrk        the load generator (see run_load)
+#   SKIP_BUILD=1       use the binaries already in target/ without building
+#   PROFILE=release    `debug` builds and runs debug binaries (only to check the script)
+#   SAMPLES=DIR        Mist sample events [default: <repo>/../shared/mist/samples]
+#   KEEP=1             keep the temporary directory (bodies, logs, wrk outputs)
+#   BENCH_MISTGATE=PATH, BENCH_BASELINE=PATH   binaries to run instead of target/'s
+# Any MISTGATE_* variable in the caller's environment is cleared so that it cannot
+# change the configuration under test.
+#
+# Needs: cargo, python3, curl, wrk (installed with apt-get when missing).
+# Exit status: 0; 1 when something could not be set up or a server did not start; 2 when
+# a run had non-2xx answers or mistgate stored fewer events than it acknowledged.
+# Progress and raw wrk output go to stderr; the report (Markdown) goes to stdout.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+ORIG_CMD="bench/ingest.sh${*:+ $*}"
+
+CONNS=${CONNS:-64}
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+WARMUP=${WARMUP:-2s}
+SYNCHRONOUS=${SYNCHRONOUS:-full}
+DEDUP_WINDOW=${DEDUP_WINDOW:-0s}
+LOADGEN=${LOADGEN:-wrk}
+PROFILE=${PROFILE:-release}
+SAMPLES=${SAMPLES:-$ROOT/../shared/mist/samples}
+SECRET=${SECRET:-mistgate-bench-secret-7f3a9c}
+POOL_ALARM=${POOL_ALARM:-100000}
+POOL_LOCATION=${POOL_LOCATION:-3000}
+TOKEN=${TOKEN:-mistgate-bench-token-5d81e6b2a4c0}
+
+START_TIMEOUT_S=30 # a server must print its `listening on` line within this
+STOP_TIMEOUT_S=10  # SIGTERM, then SIGKILL after this
+HTTP_TIMEOUT_S=10  # any single curl request
+
+LUA="$ROOT/bench/wrk_ingest.lua"
+TARGET_DIR="$ROOT/target/$PROFILE"
+MISTGATE=${BENCH_MISTGATE:-$TARGET_DIR/mistgate}
+BASELINE=${BENCH_BASELINE:-$TARGET_DIR/baseline-server}
+
+die() {
+    echo "ingest.sh: error: $*" >&2
+    exit 1
+}
+warn() { echo "ingest.sh: warning: $*" >&2; }
+note() { echo "== $*" >&2; }
+
+if [[ $# -gt 0 ]]; then
+    case $1 in
+    -h | --help)
+        sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+        exit 0
+        ;;
+    *) die "no arguments expected (settings are environment variables; see --help)" ;;
+    esac
+fi
+
+for v in $(compgen -e | grep '^MISTGATE_' || true); do
+    warn "ignoring $v from the environment"
+    unset "$v"
+done
+
+case $PROFILE in
+release) BUILD_FLAGS=(--release) ;;
+debug) BUILD_FLAGS=() ;;
+*) die "PROFILE must be release or debug, not '$PROFILE'" ;;
+esac
+[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
+[[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer, not '$THREADS'"
+((CONNS >= THREADS)) || die "CONNS ($CONNS) must be at least THREADS ($THREADS) for wrk"
+
+# wrk's duration syntax (a number, optionally followed by s, m or h) -> seconds.
+seconds_of() {
+    local d=$1
+    [[ $d =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$d' (expected e.g. 10s, 1m)"
+    case ${BASH_REMATCH[2]} in
+    '' | s) echo "${BASH_REMATCH[1]}" ;;
+    m) echo $((BASH_REMATCH[1] * 60)) ;;
+    h) echo $((BASH_REMATCH[1] * 3600)) ;;
+    esac
+}
+DURATION_S=$(seconds_of "$DURATION")
+WARMUP_S=$(seconds_of "$WARMUP")
+((DURATION_S > 0)) || die "DURATION must be longer than 0"
+
+# ---------------------------------------------------------------------------------------
+# Temporary files, child servers and their cleanup.
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-bench.XXXXXX")
+SERVER_PIDS=()
+LOAD_PID=
+
+# Stops one server: SIGTERM, bounded wait, then SIGKILL.
+stop_pid() {
+    local pid=$1 waited=0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((waited >= STOP_TIMEOUT_S * 20)); then
+            warn "process $pid ignored SIGTERM for ${STOP_TIMEOUT_S}s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.05
+        waited=$((waited + 1))
+    done
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    if [[ -n $LOAD_PID ]]; then
+        kill -TERM "$LOAD_PID" 2>/dev/null || true
+        wait "$LOAD_PID" 2>/dev/null || true
+    fi
+    for pid in "${SERVER_PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    SERVER_PIDS=()
+LOAD_PID=
+    if [[ ${KEEP:-0} == 1 ]]; then
+        echo "ingest.sh: kept $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_server NAME LOG CMD...: starts CMD in the background with stdout to a file and
+# stderr to LOG, waits (bounded) for its first stdout line, which must be
+# `listening on http://ADDR`. Sets SERVER_PID and SERVER_ADDR (host:port).
+start_server() {
+    local name=$1 log=$2
+    shift 2
+    local out="$WORK/$name.stdout" line="" polls=0
+    : >"$out"
+    "$@" >"$out" 2>"$log" </dev/null &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    while true; do
+        # `read` succeeds only once a whole line (newline included) is there.
+        if IFS= read -r line <"$out"; then
+            break
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            local status=0
+            wait "$SERVER_PID" || status=$?
+            echo "---- last lines of $name's log ($log):" >&2
+            tail -n 20 "$log" >&2 || true
+            die "$name exited with status $status before it was listening: $*"
+        fi
+        if ((polls >= START_TIMEOUT_S * 20)); then
+            tail -n 20 "$log" >&2 || true
+            die "$name printed no 'listening on' line within ${START_TIMEOUT_S}s: $*"
+        fi
+        sleep 0.05
+        polls=$((polls + 1))
+    done
+    [[ $line =~ ^listening\ on\ http://([^[:space:]/]+)$ ]] ||
+        die "$name's first stdout line is not 'listening on http://ADDR': '$line'"
+    SERVER_ADDR=${BASH_REMATCH[1]}
+}
+
+stop_server() {
+    local pid=$1 keep=() p
+    stop_pid "$pid"
+    for p in "${SERVER_PIDS[@]}"; do
+        [[ $p == "$pid" ]] || keep+=("$p")
+    done
+    SERVER_PIDS=(${keep[@]+"${keep[@]}"})
+}
+
+# ---------------------------------------------------------------------------------------
+# Load generation. run_load URL POOL_FILE [DURATION] applies load to URL with the pool's
+# signed bodies and prints the generator's output on stdout, which must contain one line
+#   RESULT requests=N duration_us=N errors_status=N errors_other=N p50_us=N p99_us=N
+# (errors_status: non-2xx answers; errors_other: socket errors) and may contain a line
+#   STATUS <code>=<count> ...            (or `STATUS none`)
+# POOL_FILE holds one request per line: `<X-Mist-Signature-v2 hex> <body>`.
+# A second generator (`mistgate simulate --flood`, planned) goes beside wrk as another
+# LOADGEN case printing the same RESULT line.
+
+run_load() {
+    local url=$1 pool=$2 dur=${3:-$DURATION}
+    local limit=$(($(seconds_of "$dur") + 30))
+    case $LOADGEN in
+    wrk)
+        # In the background so that a signal to this script is handled at once (bash
+        # runs traps only between foreground commands, but `wait` is interruptible).
+        timeout --kill-after=5 "$limit" \
+            wrk "-t$THREADS" "-c$CONNS" "-d$dur" --latency -s "$LUA" "$url" -- "$pool" "$THREADS" &
+        ;;
+    *) die "unknown LOADGEN '$LOADGEN' (only wrk so far)" ;;
+    esac
+    LOAD_PID=$!
+    local status=0
+    wait "$LOAD_PID" || status=$?
+    LOAD_PID=
+    return "$status"
+}
+
+# result_field FILE KEY: the value of KEY=... on the RESULT line of FILE.
+result_field() {
+    local v
+    v=$(grep -m1 '^RESULT ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p")
+    [[ -n $v ]] || die "no $2 in the RESULT line of $1"
+    echo "$v"
+}
+
+# One POST with curl before the load, to see the status and the answer in clear.
+# Prints the status code.
+probe() {
+    local url=$1 body=$2 sig=$3 answer=$4
+    local code
+    code=$(curl -sS --max-time "$HTTP_TIMEOUT_S" -o "$answer" -w '%{http_code}' \
+        -H 'Content-Type: application/json' \
+        -H "X-Mist-Signature-v2: $(sed -n 's/^X-Mist-Signature-v2:[[:space:]]*//p' "$sig")" \
+        --data-binary "@$body" "$url") || code=000
+    echo "$code"
+}
+
+# ---------------------------------------------------------------------------------------
+# Tools and build.
+
+if ! command -v wrk >/dev/null 2>&1; then
+    note "wrk is missing; installing it (apt-get, Debian package 'wrk')"
+    SUDO=()
+    if [[ $(id -u) != 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "wrk is missing and this is not root: install wrk"
+        SUDO=(sudo)
+    fi
+    if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y wrk; }; then
+        die "could not install wrk"
+    fi
+fi
+for tool in cargo python3 curl timeout; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
+done
+[[ -f $LUA ]] || die "missing $LUA"
+[[ -d $SAMPLES ]] || die "no Mist samples at $SAMPLES (set SAMPLES=DIR)"
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    note "building baseline-server ($PROFILE)"
+    cargo build "${BUILD_FLAGS[@]}" -p mistgate-bench-baseline --bin baseline-server ||
+        die "cargo build of baseline-server failed"
+    note "building mistgate ($PROFILE)"
+    cargo build "${BUILD_FLAGS[@]}" -p mistgate --bin mistgate ||
+        die "cargo build of mistgate failed"
+fi
+[[ -x $BASELINE ]] || die "no $BASELINE (build it, or drop SKIP_BUILD)"
+[[ -x $MISTGATE ]] || die "no $MISTGATE (build it, or drop SKIP_BUILD)"
+timeout 30 "$MISTGATE" serve --help >/dev/null 2>&1 ||
+    die "$MISTGATE has no working 'serve' subcommand: nothing to benchmark"
+
+# ---------------------------------------------------------------------------------------
+# Bodies and their signatures.
+
+# Each body kind is a pool of distinct signed requests, one per line (`<sig> <body>`):
+# the same pool goes to both servers. Distinct events matter: a server that stores them
+# must index each one, which a repeated body would let it skip.
+python3 - "$SAMPLES" "$WORK" "$SECRET" "$POOL_ALARM" "$POOL_LOCATION" <<'PY'
+import hashlib, hmac, json, random, sys
+samples, work, secret = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+pool_alarm, pool_location = int(sys.argv[4]), int(sys.argv[5])
+rng = random.Random(7)
+
+def load(name):
+    with open(f"{samples}/{name}", encoding="utf-8") as f:
+        return json.load(f)
+
+def write(name, bodies):
+    with open(f"{work}/{name}.pool", "w", encoding="utf-8") as pool:
+        for i, envelope in enumerate(bodies):
+            raw = json.dumps(envelope, separators=(",", ":"))
+            sig = hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
+            pool.write(f"{sig} {raw}\n")
+            if i == 0:  # the first body alone, for the probe and the signature check
+                with open(f"{work}/{name}.json", "w", encoding="utf-8") as f:
+                    f.write(raw)
+
+# (a) one alarm per request, as Mist sends it: an envelope around a one-element list.
+alarm = load("alarms__device-restarted_lukeroberson.json")
+def alarms():
+    for i in range(pool_alarm):
+        e = dict(alarm)
+        e["id"] = f"{i:08x}-5c5b-4e00-8000-{rng.getrandbits(48):012x}"
+        e["aps"] = [f"5c5b35{rng.getrandbits(24):06x}"]
+        e["timestamp"] = alarm["timestamp"] + i / 1000
+        yield {"topic": "alarms", "events": [e]}
+write("alarm-1", alarms())
+
+# (b) a hundred Wi-Fi location fixes per request, for a floor of 5,000 clients.
+fix = load("location__wifi_lukeroberson.json")
+def locations():
+    for i in range(pool_location):
+        events = []
+        for k in range(100):
+            e = dict(fix)
+            e["mac"] = f"5c5b35{rng.randrange(5000):06x}"
+            e["x"] = round(rng.uniform(0, 120), 5)
+            e["y"] = round(rng.uniform(0, 80), 5)
+            e["rssi"] = rng.randrange(-90, -40)
+            e["timestamp"] = int(fix["timestamp"]) + i
+            events.append(e)
+        yield {"topic": "location", "events": events}
+write("location-100", locations())
+PY
+
+BODIES=(alarm-1 location-100)
+
+# mistgate's own signer must agree with python's HMAC on the first body of each pool.
+for b in "${BODIES[@]}"; do
+    want=$(head -c 64 "$WORK/$b.pool")
+    printf 'X-Mist-Signature-v2: %s\n' "$want" >"$WORK/$b.sig"
+    if timeout 30 "$MISTGATE" sign --help >/dev/null 2>&1; then
+        got=$(timeout 30 "$MISTGATE" sign --secret "$SECRET" "$WORK/$b.json" | sed -n 's/^X-Mist-Signature-v2: //p')
+        [[ $got == "$want" ]] || die "mistgate sign ($got) and python3 ($want) disagree on $b"
+    else
+        warn "'mistgate sign' is not available; using python3's signatures unchecked"
+    fi
+done
+
+events_in() {
+    python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["events"]))' "$1"
+}
+
+CONFIG="$WORK/mistgate.toml"
+cat >"$CONFIG" <<EOF
+[[sources]]
+name = "bench"
+secrets = ["$SECRET"]
+accept_v1_signature = false
+
+[ingest]
+# The pools are cycled when a run outlasts them: with duplicate detection off, a body
+# seen before is stored again like fresh traffic instead of being skipped.
+dedup_window = "$DEDUP_WINDOW"
+
+[storage]
+# fsync on every group commit: the durable default.
+synchronous = "$SYNCHRONOUS"
+EOF
+
+# ---------------------------------------------------------------------------------------
+# The runs.
+
+RESULTS="$WORK/results.tsv" # body server events requests duration_us non2xx other p50 p99
+STORED="$WORK/stored.txt"   # one line per body: what mistgate's stats say it stored
+: >"$RESULTS"
+: >"$STORED"
+BAD=0
+
+# measure NAME BODY URL: probe, warm-up, measured run; appends to RESULTS. Sets
+# ACKED to the number of 2xx answers (probe + warm-up + run).
+measure() {
+    local name=$1 b=$2 url=$3
+    local body="$WORK/$b.json" sig="$WORK/$b.sig" out="$WORK/$b.$name.wrk"
+    local code
+    ACKED=0
+    code=$(probe "$url" "$body" "$sig" "$WORK/$b.$name.probe")
+    if [[ $code != 2?? ]]; then
+        BAD=1
+        warn "!!!!!!!! $name answered $code to a single $b POST (not 2xx): $(head -c 300 "$WORK/$b.$name.probe")"
+    else
+        ACKED=1
+    fi
+    if ((WARMUP_S > 0)); then
+        note "$name / $b: warm-up $WARMUP"
+        run_load "$url" "$WORK/$b.pool" "$WARMUP" >"$WORK/$b.$name.warmup" ||
+            die "warm-up load against $name failed: $(tail -n 5 "$WORK/$b.$name.warmup")"
+        grep -q '^RESULT ' "$WORK/$b.$name.warmup" ||
+            die "no RESULT line from the warm-up: $(cat "$WORK/$b.$name.warmup")"
+        ACKED=$((ACKED + $(result_field "$WORK/$b.$name.warmup" requests) -
+            $(result_field "$WORK/$b.$name.warmup" errors_status)))
+    fi
+    note "$name / $b: measuring $DURATION, $CONNS connections, $THREADS threads"
+    run_load "$url" "$WORK/$b.pool" >"$out" ||
+        die "load against $name failed: $(tail -n 5 "$out")"
+    grep -q '^RESULT ' "$out" || die "no RESULT line from the load generator: $(cat "$out")"
+    sed 's/^/    /' "$out" >&2
+    local requests non2xx other
+    requests=$(result_field "$out" requests)
+    non2xx=$(result_field "$out" errors_status)
+    other=$(result_field "$out" errors_other)
+    ACKED=$((ACKED + requests - non2xx))
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$name" "$(events_in "$body")" \
+        "$requests" "$(result_field "$out" duration_us)" "$non2xx" "$other" \
+        "$(result_field "$out" p50_us)" "$(result_field "$out" p99_us)" >>"$RESULTS"
+    if ((non2xx > 0)); then
+        BAD=1
+        warn "!!!!!!!! $name answered non-2xx $non2xx times out of $requests ($(grep -m1 '^STATUS' "$out")): its figures are MEANINGLESS"
+    fi
+    if ((other > 0)); then
+        warn "$name: $other socket errors (connect/read/write/timeout) during the run"
+    fi
+}
+
+# check_stored ADDR BODY: asks mistgate what it stored and compares with what was acked.
+check_stored() {
+    local addr=$1 b=$2
+    local stats="$WORK/$b.stats.json" code
+    code=$(curl -sS --max-time "$HTTP_TIMEOUT_S" -o "$stats" -w '%{http_code}' \
+        -H "Authorization: Token $TOKEN" "http://$addr/api/v1/stats") || code=000
+    if [[ $code != 200 ]]; then
+        warn "GET /api/v1/stats answered $code; cannot check what mistgate stored"
+        return 0
+    fi
+    {
+        echo "mistgate /api/v1/stats after $b:"
+        cat "$stats"
+        echo
+    } >&2
+    echo -n "- $b: " >>"$STORED"
+    python3 - "$stats" "$ACKED" "$(events_in "$WORK/$b.json")" "$DEDUP_WINDOW" \
+        <<'PY' >>"$STORED" || BAD=1
+import json, sys
+stats, acked, per_body = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+dedup_off = sys.argv[4] in ("0", "0s", "0ms", "0us")
+totals = stats.get("totals") if isinstance(stats, dict) else None
+if not isinstance(totals, dict) or not {"requests", "events", "duplicates"} <= totals.keys():
+    print("stored: no totals.requests/events/duplicates in the stats; not checked")
+    sys.exit(0)
+req, ev, dup = totals["requests"], totals["events"], totals["duplicates"]
+want = acked * per_body
+# Requests still in flight when the load stopped may be stored without being counted
+# as acknowledged by the load generator: stored >= acknowledged is the invariant.
+ok = req >= acked and ev + dup >= want
+print(f"stored: {req} requests, {ev} events + {dup} duplicates; acknowledged: {acked} "
+      f"requests, {want} events: " + ("OK" if ok else "!!!!!!!! FEWER STORED THAN ACKNOWLEDGED"))
+if dedup_off and dup > 0:
+    print(f"  !!!!!!!! dedup_window is {sys.argv[4]} yet {dup} events ({100 * dup / (ev + dup):.1f}%) "
+          "were taken as duplicates: those did not take the full insert path")
+sys.exit(0 if ok else 1)
+PY
+}
+
+for b in "${BODIES[@]}"; do
+    note "$b: baseline-server"
+    start_server "baseline-$b" "$WORK/baseline-$b.log" "$BASELINE" --listen 127.0.0.1:0
+    measure baseline "$b" "http://$SERVER_ADDR/ingest/bench"
+    stop_server "$SERVER_PID"
+
+    note "$b: mistgate serve"
+    data="$WORK/data-$b"
+    mkdir "$data"
+    start_server "mistgate-$b" "$WORK/mistgate-$b.log" \
+        env MISTGATE_API_TOKEN="$TOKEN" \
+        "$MISTGATE" serve --listen 127.0.0.1:0 --data-dir "$data" --config "$CONFIG"
+    addr=$SERVER_ADDR
+    measure mistgate "$b" "http://$addr/ingest/bench"
+    check_stored "$addr" "$b"
+    stop_server "$SERVER_PID"
+    if grep -qiE '\b(ERROR|panicked)\b' "$WORK/mistgate-$b.log"; then
+        warn "mistgate logged errors during $b; first ones:"
+        grep -iE '\b(ERROR|panicked)\b' "$WORK/mistgate-$b.log" | head -n 5 >&2
+    fi
+done
+
+# ---------------------------------------------------------------------------------------
+# Report.
+
+cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+rev=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+echo
+echo "## mistgate ingest benchmark"
+echo
+echo "- command: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS WARMUP=$WARMUP" \
+    "SYNCHRONOUS=$SYNCHRONOUS DEDUP_WINDOW=$DEDUP_WINDOW LOADGEN=$LOADGEN PROFILE=$PROFILE $ORIG_CMD"
+echo "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/wrk_ingest.lua URL -- POOL $THREADS" \
+    "($(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'))"
+echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+echo "- git: $rev"
+echo "- host: nproc=$(nproc), cpu: ${cpu:-unknown}, kernel: $(uname -srm)"
+echo "- bodies: alarm-1 ~$(wc -c <"$WORK/alarm-1.json") bytes (1 event, pool of $POOL_ALARM distinct)," \
+    "location-100 ~$(wc -c <"$WORK/location-100.json") bytes (100 events, pool of $POOL_LOCATION distinct)"
+echo "- mistgate: source with one secret (X-Mist-Signature-v2), dedup_window=$DEDUP_WINDOW," \
+    "synchronous=$SYNCHRONOUS, fresh data dir per body"
+echo
+python3 - "$RESULTS" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+print("| body | server | req/s | p50 ms | p99 ms | events/s | non-2xx |")
+print("|---|---|---:|---:|---:|---:|---:|")
+by = {}
+for body, server, events, req, dur, non2xx, other, p50, p99 in rows:
+    rps = int(req) / (int(dur) / 1e6)
+    by[(body, server)] = (rps, int(p99))
+    note = "" if int(other) == 0 else f" (+{other} socket errors)"
+    print(f"| {body} | {server} | {rps:,.0f} | {int(p50)/1000:.2f} | {int(p99)/1000:.2f} "
+          f"| {rps*int(events):,.0f} | {non2xx}{note} |")
+print()
+for body in dict.fromkeys(r[0] for r in rows):
+    m, b = by.get((body, "mistgate")), by.get((body, "baseline"))
+    if m and b:
+        print(f"- {body}: mistgate/baseline req/s = {m[0]/b[0]:.2f}, "
+              f"p99 = {m[1]/max(b[1],1):.2f}x")
+PY
+if [[ -s $STORED ]]; then
+    echo
+    echo "What mistgate stored (GET /api/v1/stats, after warm-up and run):"
+    echo
+    cat "$STORED"
+fi
+
+if ((BAD)); then
+    echo
+    echo "!!!!!!!! WARNING: some runs had non-2xx answers or lost events; see the warnings" \
+        "above. Those figures are meaningless." >&2
+    exit 2
+fi
