@@ -41,6 +41,10 @@ enum Command {
         /// Log line format on stderr.
         #[arg(long, env = "MISTGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// HTTP worker threads [default: one per core]. The store's writer has a thread
+        /// of its own besides these.
+        #[arg(long, env = "MISTGATE_WORKERS")]
+        workers: Option<usize>,
     },
     /// Validate a configuration file without starting anything.
     CheckConfig { file: PathBuf },
@@ -94,7 +98,8 @@ fn main() -> ExitCode {
             data_dir,
             config,
             log_format,
-        } => serve(listen, data_dir, config, log_format),
+            workers,
+        } => serve(listen, data_dir, config, log_format, workers),
         Command::CheckConfig { file } => check_config(&file),
         Command::Sign { secret, file } => sign(&secret, &file),
         Command::Verify {
@@ -132,9 +137,17 @@ fn init_logging(format: LogFormat) {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
+    runtime_with(None)
+}
+
+fn runtime_with(workers: Option<usize>) -> Result<tokio::runtime::Runtime> {
     // One TLS crypto provider for the whole process.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n.max(1));
+    }
+    builder
         .enable_all()
         .build()
         .context("starting the async runtime")
@@ -154,6 +167,7 @@ fn serve(
     data_dir: Option<PathBuf>,
     file: Option<PathBuf>,
     format: LogFormat,
+    workers: Option<usize>,
 ) -> Result<ExitCode> {
     init_logging(format);
     let mut config = load_config(file.as_deref())?;
@@ -165,7 +179,7 @@ fn serve(
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
-    runtime()?.block_on(server::serve(config, |addr| {
+    runtime_with(workers)?.block_on(server::serve(config, |addr| {
         // The first line on stdout, for scripts and tests that start with port 0.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");

@@ -429,3 +429,89 @@ async fn a_full_duplicate_index_forgets_the_oldest_first() {
         "the oldest was forgotten to stay within capacity"
     );
 }
+
+/// Walks every page of a MAC query and returns the ids.
+async fn ids_for_mac(store: &SqliteStore, mac: &str, order: Order, limit: u32) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let filter = EventFilter {
+            mac: Some(mac.into()),
+            ..Default::default()
+        };
+        let page = store
+            .events(
+                filter,
+                PageRequest {
+                    limit,
+                    after,
+                    order,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.items.iter().all(|e| e.mac.as_deref() == Some(mac)));
+        ids.extend(page.items.iter().map(|e| e.id));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test]
+async fn mac_queries_see_indexed_and_not_yet_indexed_events_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |dir: &std::path::Path| {
+        let mut c = SqliteConfig::in_data_dir(dir);
+        c.synchronous = Synchronous::Off;
+        c.mac_index_batch = 4; // flush often, so that both parts are exercised
+        c
+    };
+    let macs = ["aa0000000001", "aa0000000002", "aa0000000003"];
+    let mut expected: std::collections::HashMap<&str, Vec<i64>> = Default::default();
+    {
+        let store = SqliteStore::open(config(dir.path())).unwrap();
+        for i in 0..23 {
+            let e = format!(r#"{{"i":{i}}}"#);
+            let mut r = request("location", &[&e], HOUR_US + i);
+            let mac = macs[(i as usize * 7) % 3];
+            r.events[0].mac = Some(mac.into());
+            let a = store.append(r, 0).await.unwrap();
+            expected.entry(mac).or_default().push(a.event_ids[0]);
+        }
+        for mac in macs {
+            let want = &expected[mac];
+            assert_eq!(
+                &ids_for_mac(&store, mac, Order::Asc, 2).await,
+                want,
+                "{mac} asc"
+            );
+            let mut desc = want.clone();
+            desc.reverse();
+            assert_eq!(
+                ids_for_mac(&store, mac, Order::Desc, 3).await,
+                desc,
+                "{mac} desc"
+            );
+        }
+    }
+    // After a restart the tail that was not indexed yet is picked up again.
+    let store = SqliteStore::open(config(dir.path())).unwrap();
+    let mut r = request("location", &[r#"{"late":1}"#], 2 * HOUR_US);
+    r.events[0].mac = Some(macs[0].into());
+    let late = store.append(r, 0).await.unwrap();
+    expected.get_mut(macs[0]).unwrap().push(late.event_ids[0]);
+    for mac in macs {
+        assert_eq!(
+            &ids_for_mac(&store, mac, Order::Asc, 100).await,
+            &expected[mac],
+            "{mac} after restart"
+        );
+    }
+    assert!(
+        ids_for_mac(&store, "bb0000000000", Order::Desc, 10)
+            .await
+            .is_empty()
+    );
+}

@@ -33,8 +33,14 @@ impl Clause {
         }
     }
 
-    /// Adds the keyset condition and returns `WHERE ... ORDER BY ... LIMIT ?` for `id_col`.
-    fn finish(mut self, id_col: &str, page: PageRequest) -> (String, Vec<Value>) {
+    /// Adds the keyset condition and returns `WHERE ... ORDER BY ... LIMIT ?` for `id_col`,
+    /// asking one row more than the page holds (to know whether there is a next page).
+    fn finish(self, id_col: &str, page: PageRequest) -> (String, Vec<Value>) {
+        let rows = i64::from(limit(page)) + 1;
+        self.finish_with(id_col, page, rows)
+    }
+
+    fn finish_with(mut self, id_col: &str, page: PageRequest, rows: i64) -> (String, Vec<Value>) {
         let (cmp, dir) = match page.order {
             Order::Desc => ("<", "DESC"),
             Order::Asc => (">", "ASC"),
@@ -51,8 +57,7 @@ impl Clause {
             sql.push_str(" WHERE ");
             sql.push_str(&terms.join(" AND "));
         }
-        // One more than asked tells whether there is a next page.
-        self.values.push(Value::Integer(i64::from(limit(page)) + 1));
+        self.values.push(Value::Integer(rows));
         sql.push_str(&format!(" ORDER BY {id_col} {dir} LIMIT ?"));
         (sql, self.values)
     }
@@ -94,28 +99,85 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-pub(crate) fn events(
-    conn: &Connection,
-    filter: &EventFilter,
-    page: PageRequest,
-) -> Result<Page<StoredEvent>, StoreError> {
+/// The filters of `filter` other than the MAC.
+fn event_clause(filter: &EventFilter) -> Clause {
     let mut c = Clause::default();
     c.eq("e.topic = ?", &filter.topic);
     c.eq("e.org_id = ?", &filter.org_id);
     c.eq("e.site_id = ?", &filter.site_id);
     c.eq("e.type = ?", &filter.event_type);
-    c.eq("e.mac = ?", &filter.mac);
     c.eq("e.source = ?", &filter.source);
     c.int("e.time >= ?", filter.since);
     c.int("e.time <= ?", filter.until);
-    let (tail, values) = c.finish("e.id", page);
+    c
+}
+
+fn query_events(
+    conn: &Connection,
+    from: &str,
+    tail: &str,
+    values: Vec<Value>,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id{tail}"
+        "SELECT {EVENT_COLUMNS} FROM {from} LEFT JOIN requests r ON r.id = e.request_id{tail}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let items = stmt
         .query_map(params_from_iter(values), event_row)?
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(items)
+}
+
+pub(crate) fn events(
+    conn: &Connection,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> Result<Page<StoredEvent>, StoreError> {
+    let Some(mac) = &filter.mac else {
+        let (tail, values) = event_clause(filter).finish("e.id", page);
+        return Ok(paged(
+            query_events(conn, "events e", &tail, values)?,
+            page,
+            |e| e.id,
+        ));
+    };
+    // Two parts under one snapshot: events the MAC index covers (walked in its own key
+    // order), and the tail after its watermark (a bounded scan).
+    let tx = conn.unchecked_transaction()?;
+    let upto: i64 = tx.query_row("SELECT upto FROM index_state WHERE name = 'mac'", [], |r| {
+        r.get(0)
+    })?;
+    let wanted = i64::from(limit(page)) + 1;
+    let indexed = |rows: i64| -> Result<Vec<StoredEvent>, StoreError> {
+        let mut c = event_clause(filter);
+        c.eq("mi.mac = ?", &Some(mac.clone()));
+        c.int("mi.event_id <= ?", Some(upto));
+        let (tail, values) = c.finish_with("mi.event_id", page, rows);
+        query_events(
+            &tx,
+            "mac_index mi JOIN events e ON e.id = mi.event_id",
+            &tail,
+            values,
+        )
+    };
+    let recent = |rows: i64| -> Result<Vec<StoredEvent>, StoreError> {
+        let mut c = event_clause(filter);
+        c.eq("e.mac = ?", &Some(mac.clone()));
+        c.int("e.id > ?", Some(upto));
+        let (tail, values) = c.finish_with("e.id", page, rows);
+        query_events(&tx, "events e", &tail, values)
+    };
+    let mut items = match page.order {
+        Order::Desc => recent(wanted)?,
+        Order::Asc => indexed(wanted)?,
+    };
+    let more = wanted - items.len() as i64;
+    if more > 0 {
+        items.extend(match page.order {
+            Order::Desc => indexed(more)?,
+            Order::Asc => recent(more)?,
+        });
+    }
     Ok(paged(items, page, |e| e.id))
 }
 

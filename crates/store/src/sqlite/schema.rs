@@ -51,7 +51,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_topic ON events (topic, id);
     CREATE INDEX events_site ON events (site_id, id) WHERE site_id IS NOT NULL;
-    CREATE INDEX events_mac ON events (mac, id) WHERE mac IS NOT NULL;
+
+    -- The MAC index is written in large sorted batches by the writer (see mac_index.rs):
+    -- per event it would take a random page, since MACs arrive in no order. Events
+    -- after `index_state.upto` are not in it yet and are found by scanning that tail.
+    CREATE TABLE mac_index (
+        mac      TEXT    NOT NULL,
+        event_id INTEGER NOT NULL,
+        PRIMARY KEY (mac, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE index_state (
+        name TEXT    PRIMARY KEY,
+        upto INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO index_state (name, upto) VALUES ('mac', 0);
     CREATE INDEX events_time ON events (time);
 
     CREATE TABLE quarantine (

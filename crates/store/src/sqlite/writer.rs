@@ -12,6 +12,7 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::dedup::{self, DedupIndex, Staged, Verdict};
+use super::mac_index::MacIndex;
 use crate::{Appended, NewQuarantine, NewRequest, Pruned, Retention, StoreError};
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
@@ -62,16 +63,23 @@ impl NextIds {
     }
 }
 
-/// The writer's state: its connection, the ids it hands out, the duplicate index.
+/// The writer's state: its connection, the ids it hands out, the duplicate index and
+/// the MAC index entries not yet written.
 struct Writer {
     conn: Connection,
     ids: NextIds,
     dedup: DedupIndex,
+    macs: MacIndex,
 }
 
 /// Opens the writer's state and runs its loop until every sender is gone.
-pub(crate) fn run(conn: Connection, dedup_capacity: usize, mut rx: mpsc::Receiver<Op>) {
-    let mut writer = match Writer::open(conn, dedup_capacity) {
+pub(crate) fn run(
+    conn: Connection,
+    dedup_capacity: usize,
+    mac_batch: usize,
+    mut rx: mpsc::Receiver<Op>,
+) {
+    let mut writer = match Writer::open(conn, dedup_capacity, mac_batch) {
         Ok(w) => w,
         Err(e) => {
             tracing::error!(error = %e, "store writer cannot start; stopping");
@@ -103,7 +111,11 @@ enum Outcome {
 }
 
 impl Writer {
-    fn open(conn: Connection, dedup_capacity: usize) -> Result<Writer, StoreError> {
+    fn open(
+        conn: Connection,
+        dedup_capacity: usize,
+        mac_batch: usize,
+    ) -> Result<Writer, StoreError> {
         let ids = NextIds::load(&conn)?;
         let mut dedup = DedupIndex::new(dedup_capacity);
         let started = Instant::now();
@@ -128,7 +140,13 @@ impl Writer {
         if dedup.len() > 0 {
             tracing::info!(entries = dedup.len(), took = ?started.elapsed(), "rebuilt the duplicate index");
         }
-        Ok(Writer { conn, ids, dedup })
+        let macs = MacIndex::open(&conn, mac_batch)?;
+        Ok(Writer {
+            conn,
+            ids,
+            dedup,
+            macs,
+        })
     }
 
     /// Commits `ops` as one transaction and answers each; when the group fails, retries
@@ -166,12 +184,14 @@ impl Writer {
     /// move on once it commits.
     fn apply_all(&mut self, ops: &[Op]) -> Result<Vec<Outcome>, StoreError> {
         let tx = self.conn.transaction()?;
+        let mac_progress = self.macs.write_slice(&tx, self.ids.event - 1)?;
         let mut next = NextIds {
             request: self.ids.request,
             event: self.ids.event,
             quarantine: self.ids.quarantine,
         };
         let mut staged = Staged::default();
+        let mut staged_macs = Vec::new();
         let mut totals: HashMap<(&str, &str), Total> = HashMap::new();
         let mut quarantined = 0i64;
         let mut out = Vec::with_capacity(ops.len());
@@ -187,6 +207,7 @@ impl Writer {
                         &mut next,
                         &self.dedup,
                         &mut staged,
+                        &mut staged_macs,
                         request,
                         *dedup_since,
                     )?;
@@ -245,6 +266,10 @@ impl Writer {
         tx.commit()?;
         self.ids = next;
         self.dedup.commit(staged);
+        if let Some(progress) = mac_progress {
+            self.macs.committed(progress);
+        }
+        self.macs.extend(staged_macs);
         Ok(out)
     }
 
@@ -275,6 +300,14 @@ impl Writer {
                 "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
                 before,
             )?;
+        }
+        if retention.data_before.is_some() {
+            let first_kept: i64 = conn.query_row(
+                "SELECT COALESCE(MIN(id), ?1) FROM events",
+                [self.ids.event],
+                |r| r.get(0),
+            )?;
+            MacIndex::prune(conn, first_kept)?;
         }
         // A fingerprint must not outlive the event it points at, nor the duplicate window.
         let fp_before = match retention.data_before {
@@ -320,6 +353,7 @@ fn append(
     next: &mut NextIds,
     dedup: &DedupIndex,
     staged: &mut Staged,
+    staged_macs: &mut Vec<(String, i64)>,
     request: &NewRequest,
     dedup_since: i64,
 ) -> Result<Appended, StoreError> {
@@ -361,6 +395,9 @@ fn append(
             &event.fingerprint[..],
         ])?;
         staged.stage(fp, id, request.received_at);
+        if let Some(mac) = &event.mac {
+            staged_macs.push((mac.clone(), id));
+        }
         accepted += 1;
         event_ids.push(id);
     }
