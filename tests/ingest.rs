@@ -397,3 +397,26 @@ async fn the_same_message_twice_stores_its_events_once() {
     assert_eq!(stats["totals"]["duplicates"], 3);
     assert_eq!(stats["totals"]["events"], 3);
 }
+
+#[tokio::test]
+async fn a_sender_that_stalls_gets_408_and_is_not_stored() {
+    let server = Server::start_with(Some(
+        "[[sources]]\nname = \"default\"\n[ingest]\nrequest_timeout = \"1s\"\n",
+    ));
+    // Ten bytes of a declared hundred, then nothing.
+    let partial = "POST /ingest/default HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"topic\":";
+    let base = server.base.clone();
+    let (status, text) = tokio::task::spawn_blocking(move || raw_http(&base, partial.as_bytes()))
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(&text).expect("JSON error body");
+    assert_error(status, &body, 408, "request_timeout");
+    let stats = server.stats().await;
+    assert_eq!(stats["totals"]["requests"], 0);
+    assert_eq!(stats["totals"]["quarantined"], 0);
+    // The server is fine afterwards.
+    let (status, _) = server
+        .ingest("default", alarm_body("after-stall"), &[])
+        .await;
+    assert_eq!(status, 200);
+}

@@ -70,6 +70,10 @@ pub struct IngestConfig {
     /// duplicate detection off (every event is stored).
     #[serde(with = "humantime_serde")]
     pub dedup_window: Duration,
+    /// A request not answered within this time (slow sender, stalled disk) gets 408.
+    /// Mist gives a receiver 30 s before it counts a delivery as failed.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
 }
 
 impl Default for IngestConfig {
@@ -77,6 +81,7 @@ impl Default for IngestConfig {
         IngestConfig {
             max_body_bytes: 16 * 1024 * 1024,
             dedup_window: Duration::from_secs(24 * 3600),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

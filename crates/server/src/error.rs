@@ -37,6 +37,8 @@ pub enum ApiError {
     InvalidQuery { detail: String },
     #[error("a valid API token is required: send `Authorization: Token <key>`")]
     Unauthorized,
+    #[error("the request was not complete and answered within {0:?}")]
+    Timeout(std::time::Duration),
     #[error("the store failed: {0}")]
     Store(#[from] store::StoreError),
 }
@@ -55,6 +57,7 @@ impl ApiError {
             | ApiError::BodyRead(_)
             | ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidEnvelope { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::BodyRead(_) => "body_read_error",
             ApiError::InvalidQuery { .. } => "invalid_query",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(_) => "store_unavailable",
         }
     }

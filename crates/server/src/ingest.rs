@@ -53,7 +53,12 @@ pub async fn ingest(
         count("unknown", "unknown_source");
         return Err(ApiError::UnknownSource(source));
     };
-    let result = accept(&app, src, &headers, body).await;
+    // A slow sender must not hold a connection and a task forever. If the deadline falls
+    // while the store commits, the commit still completes: the sender's retry is then
+    // recognised as a duplicate.
+    let result = tokio::time::timeout(app.request_timeout, accept(&app, src, &headers, body))
+        .await
+        .unwrap_or(Err(ApiError::Timeout(app.request_timeout)));
     match &result {
         Ok(answer) => {
             src.accepted.increment(1);

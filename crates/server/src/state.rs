@@ -24,6 +24,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub sources: HashMap<String, Source>,
     pub max_body_bytes: usize,
+    pub request_timeout: std::time::Duration,
     /// The duplicate window in microseconds.
     pub dedup_window_us: i64,
     pub token: ApiToken,
@@ -70,6 +71,7 @@ impl AppState {
             store,
             sources,
             max_body_bytes: config.ingest.max_body_bytes,
+            request_timeout: config.ingest.request_timeout,
             dedup_window_us: config.ingest.dedup_window.as_micros().min(i64::MAX as u128) as i64,
             token,
             metrics,
