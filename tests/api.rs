@@ -251,16 +251,7 @@ async fn the_request_log_keeps_body_and_headers_but_no_credentials() {
     assert_eq!(status, 200);
     let id = answer["request_id"].as_i64().unwrap();
     let detail = server.api_ok(&format!("/requests/{id}")).await;
-    let text = server
-        .client
-        .get(server.url(&format!("/api/v1/requests/{id}")))
-        .header("authorization", format!("Token {TOKEN}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.text(&format!("/api/v1/requests/{id}"), true).await;
     let embedded = format!("\"body\":{}", std::str::from_utf8(body).unwrap());
     assert!(text.contains(&embedded), "body byte for byte in {text}");
     assert_eq!(detail["headers"]["user-agent"], "Mist-webhook");

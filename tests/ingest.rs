@@ -319,15 +319,7 @@ async fn signatures_are_verified_with_rotation_and_v1_only_where_allowed() {
     let stats = server.stats().await;
     assert_eq!(stats["totals"]["requests"], 3);
     assert_eq!(stats["totals"]["quarantined"], 0);
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.text("/metrics", false).await;
     let line = metrics
         .lines()
         .find(|l| {
@@ -375,6 +367,20 @@ async fn the_same_message_twice_stores_its_events_once() {
 
     let events = server.all_events("&topic=device-events").await;
     assert_eq!(events.len(), 3, "stored once each");
+
+    // The site-level copy of an alarm carries `for_site: true`; it is still the same alarm.
+    let org_copy = alarm_body("org-and-site");
+    let site_copy = String::from_utf8(org_copy.clone())
+        .unwrap()
+        .replace(r#""count":1,"#, r#""count":1,"for_site":true,"#);
+    assert_ne!(site_copy.as_bytes(), &org_copy[..]);
+    let (_, org) = server.ingest("default", org_copy, &[]).await;
+    let (_, site) = server.ingest("default", site_copy, &[]).await;
+    assert_eq!(org["accepted"], 1);
+    assert_eq!(
+        (site["accepted"].as_u64(), site["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
     let first_detail = server
         .api_ok(&format!("/requests/{}", first["request_id"]))
         .await;
@@ -390,12 +396,12 @@ async fn the_same_message_twice_stores_its_events_once() {
     let requests = server.api_ok("/requests").await;
     assert_eq!(
         requests["items"].as_array().unwrap().len(),
-        3,
+        5,
         "every arrival is in the request log"
     );
     let stats = server.stats().await;
-    assert_eq!(stats["totals"]["duplicates"], 3);
-    assert_eq!(stats["totals"]["events"], 3);
+    assert_eq!(stats["totals"]["duplicates"], 4);
+    assert_eq!(stats["totals"]["events"], 4);
 }
 
 #[tokio::test]

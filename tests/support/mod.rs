@@ -158,6 +158,15 @@ impl Server {
         }
     }
 
+    /// GET `path` and return the body as text, with the token when `token` is true.
+    pub async fn text(&self, path: &str, token: bool) -> String {
+        let mut req = self.client.get(self.url(path));
+        if token {
+            req = req.header("authorization", format!("Token {TOKEN}"));
+        }
+        req.send().await.expect("GET").text().await.expect("body")
+    }
+
     pub async fn stats(&self) -> Value {
         self.api_ok("/stats").await
     }

@@ -3,7 +3,8 @@
 //! Mist delivers an event once per webhook that subscribes to it, so a topic enabled at
 //! both the org and the site level arrives twice. The copies are the same event but not
 //! always the same bytes (key order and whitespace can differ), so the fingerprint hashes a
-//! canonical form: keys sorted, no whitespace.
+//! canonical form: keys sorted, no whitespace. Fields that describe the delivery rather
+//! than the event (see [`DELIVERY_FIELDS`]) are left out.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -40,13 +41,20 @@ impl fmt::Display for Fingerprint {
     }
 }
 
+/// Top-level event fields that say which webhook delivered the event, not what happened.
+///
+/// `for_site` is `true` on the copy a site-level webhook delivers (alarms, device-updowns
+/// and occupancy-alerts carry it, per Mist's webhook schemas), so the org-level and the
+/// site-level copy of one event differ in it and only in it.
+pub const DELIVERY_FIELDS: &[&str] = &["for_site"];
+
 /// Fingerprints one event of `topic`.
 ///
 /// The hash covers the canonical topic name (length-prefixed, so no topic name can run into
 /// the JSON) and the event in canonical JSON: object keys sorted by their bytes, no
 /// whitespace, strings escaped and numbers printed as serde_json prints them. Equal JSON
 /// gives equal fingerprints whatever the key order or spacing; any changed value, key or
-/// topic gives a different one.
+/// topic gives a different one, except the [`DELIVERY_FIELDS`] of the event object.
 ///
 /// ```
 /// use mist::{fingerprint, Topic};
@@ -60,7 +68,16 @@ pub fn fingerprint(topic: &Topic, event: &Value) -> Fingerprint {
     let name = topic.as_str().as_bytes();
     hasher.0.update((name.len() as u64).to_le_bytes());
     hasher.0.update(name);
-    write_canonical(&mut hasher, event);
+    match event {
+        Value::Object(map) if DELIVERY_FIELDS.iter().any(|f| map.contains_key(*f)) => {
+            let mut content = map.clone();
+            for field in DELIVERY_FIELDS {
+                content.remove(*field);
+            }
+            write_canonical(&mut hasher, &Value::Object(content));
+        }
+        other => write_canonical(&mut hasher, other),
+    }
     let digest = hasher.0.finalize();
     let mut out = [0u8; 16];
     out.copy_from_slice(&digest[..16]);
@@ -128,6 +145,30 @@ mod tests {
     use super::*;
     use crate::test_support::arb_json;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_org_and_the_site_copy_of_an_alarm_are_one_event() {
+        let org: Value = serde_json::from_str(
+            r#"{"id":"a1","type":"device_down","aps":["5c5b350e55c8"],"timestamp":1}"#,
+        )
+        .unwrap();
+        let site: Value = serde_json::from_str(r#"{"id":"a1","type":"device_down","aps":["5c5b350e55c8"],"timestamp":1,"for_site":true}"#).unwrap();
+        let site_false: Value = serde_json::from_str(r#"{"for_site":false,"id":"a1","type":"device_down","aps":["5c5b350e55c8"],"timestamp":1}"#).unwrap();
+        assert_eq!(
+            fingerprint(&Topic::Alarms, &org),
+            fingerprint(&Topic::Alarms, &site)
+        );
+        assert_eq!(
+            fingerprint(&Topic::Alarms, &org),
+            fingerprint(&Topic::Alarms, &site_false)
+        );
+        // Nested `for_site` is content, and so is every other field.
+        let nested: Value = serde_json::from_str(r#"{"id":"a1","type":"device_down","aps":["5c5b350e55c8"],"timestamp":1,"details":{"for_site":true}}"#).unwrap();
+        assert_ne!(
+            fingerprint(&Topic::Alarms, &org),
+            fingerprint(&Topic::Alarms, &nested)
+        );
+    }
     use serde_json::json;
 
     /// JSON text for `value` with every object's keys in reverse order and extra spaces,

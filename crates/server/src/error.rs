@@ -82,11 +82,17 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// The machine code clients match on (e.g. `invalid_signature`, `invalid_query`).
     error: &'a str,
+    /// What went wrong and where, for people.
     detail: String,
+    /// Where the refused body was kept: only on ingest's 400 `malformed_json` and
+    /// 422 `invalid_envelope` answers (`GET /api/v1/quarantine`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     quarantine_id: Option<i64>,
 }
 
@@ -100,7 +106,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Store(e) = &self {
             tracing::error!(error = %e, "store failure answered 503");
         }
-        let body = Body {
+        let body = ErrorBody {
             error: self.code(),
             detail: self.to_string(),
             quarantine_id,

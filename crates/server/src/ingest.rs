@@ -19,15 +19,46 @@ use serde::Serialize;
 use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
 
 use crate::clock::now_us;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, Source};
 
-/// The answer to an accepted request.
-#[derive(Debug, Serialize)]
+/// The answer to an accepted request: sent only after the request is committed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IngestAnswer {
+    /// The request's id in the log (`GET /api/v1/requests/{id}`).
     pub request_id: i64,
+    /// Events stored as new.
     pub accepted: u32,
+    /// Events that repeated one already stored within the duplicate window (not stored again).
     pub duplicates: u32,
+}
+
+/// The signature headers of `POST /ingest/{source}` (for the OpenAPI document only: the
+/// handler reads them from the header map).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct SignatureHeaders {
+    /// Lowercase hex HMAC-SHA256 of the raw body with one of the source's secrets.
+    /// Required when the source has a secret; when present, it is the one checked.
+    #[param(rename = "X-Mist-Signature-v2", nullable = false)]
+    v2: Option<String>,
+    /// Hex HMAC-SHA1 of the raw body, checked only when `X-Mist-Signature-v2` is absent and
+    /// only accepted where the source sets `accept_v1_signature`.
+    #[param(rename = "X-Mist-Signature", nullable = false)]
+    v1: Option<String>,
+}
+
+// For the OpenAPI document only: the body is parsed by `mist::parse_envelope`.
+/// A Mist webhook envelope: `{"topic": ..., "events": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MistEnvelope {
+    /// The topic, in any spelling (`device-events`, `device_events`); unknown topics are kept.
+    topic: String,
+    /// The events, each a JSON object as Mist defines it for the topic; may be empty.
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<serde_json::Value>,
 }
 
 /// Headers kept with a request (never credentials such as `authorization` or cookies).
@@ -42,6 +73,33 @@ const KEPT_HEADERS: &[&str] = &[
     "x-request-id",
 ];
 
+/// Receive a Mist webhook
+///
+/// Checks, in this order: the source exists (404), the body is within the size limit
+/// (413), the content type is JSON or absent (415), the signature (401), the body is
+/// JSON (400) and a Mist envelope (422). A 400 or 422 body is kept in quarantine; a 401
+/// body is never stored. A 200 answer means the request is committed to disk.
+#[utoipa::path(
+    post,
+    path = "/ingest/{source}",
+    tag = "ingest",
+    params(
+        ("source" = String, Path, description = "The configured source's name (`default` without a config file)."),
+        SignatureHeaders,
+    ),
+    request_body(content = MistEnvelope, content_type = "application/json", description = "The webhook body exactly as Mist sends it."),
+    responses(
+        (status = 200, description = "Committed.", body = IngestAnswer),
+        (status = 400, description = "`malformed_json` (kept in quarantine, `quarantine_id` set) or `body_read_error`.", body = ErrorBody),
+        (status = 401, description = "`missing_signature` or `invalid_signature`.", body = ErrorBody),
+        (status = 404, description = "`unknown_source`.", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the request was not complete and answered in time.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the content type is not JSON.", body = ErrorBody),
+        (status = 422, description = "`invalid_envelope`: JSON but not `{\"topic\", \"events\"}` (kept in quarantine, `quarantine_id` set).", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    )
+)]
 pub async fn ingest(
     State(app): State<Arc<AppState>>,
     Path(source): Path<String>,

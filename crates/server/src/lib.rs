@@ -38,6 +38,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/ingest/{source}", post(ingest::ingest))
         .nest("/api/v1", api)
+        // Outside the token layer: the document is open, like health and metrics.
+        .route("/api/v1/openapi.json", get(api::openapi::document))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -9,15 +9,19 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use store::{EventFilter, QuarantineEntry, RequestFilter, RequestSummary, StoredEvent};
+use utoipa::ToSchema;
 
-use super::params::{instant, page, rfc3339};
-use crate::error::ApiError;
+use super::params::{EventQuery, PageQuery, RequestQuery, instant, page, rfc3339};
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Every list answers `{"items": [...], "next_cursor": ...}`; `null` at the end.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct List<T> {
+    /// At most `limit` items, in the requested order.
     items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` when this page is the last.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -41,24 +45,43 @@ fn page_of(q: &Params) -> Result<store::PageRequest, ApiError> {
 }
 
 /// An event as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventView {
+    /// The event's id; ids grow in commit order.
     id: i64,
+    /// The topic's canonical name (e.g. `device-events`), whatever spelling was sent.
     topic: String,
+    /// The organisation id the event names, if any.
+    #[schema(required = true)]
     org_id: Option<String>,
+    /// The site id the event names, if any.
+    #[schema(required = true)]
     site_id: Option<String>,
+    /// The event's `type`, where it has one.
     #[serde(rename = "type")]
+    #[schema(required = true)]
     event_type: Option<String>,
+    /// The MAC the event is about, normalised to 12 lowercase hex digits.
+    #[schema(required = true)]
     mac: Option<String>,
+    /// Normalised severity (`critical`, `major`, `minor`, `warn`, `info`, `notice`, or
+    /// another value lowercased), where the event has one.
+    #[schema(required = true)]
     severity: Option<String>,
-    /// The event's own time, normalised.
+    /// The event's own time, normalised (RFC 3339 UTC with microseconds).
+    #[schema(format = DateTime)]
     time: String,
     /// Which field `time` came from, or `received` when the event carries no time.
     time_source: String,
+    /// When mistgate received the request (RFC 3339 UTC with microseconds).
+    #[schema(format = DateTime)]
     received_at: String,
+    /// The source (`/ingest/{source}`) it arrived on.
     source: String,
+    /// The request that carried it.
     request_id: i64,
-    /// The event exactly as received.
+    /// The event exactly as received, byte for byte.
+    #[schema(value_type = Object)]
     raw: Box<RawValue>,
 }
 
@@ -95,6 +118,26 @@ fn string_raw(s: &str) -> Box<RawValue> {
         .expect("a JSON string is JSON")
 }
 
+/// List events
+///
+/// Stored events (duplicates are stored once), filtered, newest first unless `order=asc`.
+/// Every filter given must match.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "log",
+    params(
+        EventQuery,
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of events.", body = List<EventView>),
+        (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn list_events(
     State(app): State<Arc<AppState>>,
     q: Params,
@@ -117,6 +160,22 @@ pub async fn list_events(
     )))
 }
 
+/// Get one event
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    tag = "log",
+    params(
+        ("id" = i64, Path, description = "The event's id."),
+    ),
+    responses(
+        (status = 200, description = "The event.", body = EventView),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no event with that id.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn get_event(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -131,16 +190,24 @@ pub async fn get_event(
 }
 
 /// A request of the log, without its body.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RequestView {
+    /// The request's id, as answered by the ingest (`request_id`).
     id: i64,
+    /// The source (`/ingest/{source}`) it arrived on.
     source: String,
+    /// When mistgate received it (RFC 3339 UTC with microseconds).
+    #[schema(format = DateTime)]
     received_at: String,
+    /// The envelope's topic, canonical name.
     topic: String,
     /// `unsigned`, `valid_v2` or `valid_v1`.
     verdict: String,
+    /// Events stored as new.
     accepted: u32,
+    /// Events that repeated earlier ones (not stored again).
     duplicates: u32,
+    /// Size of the body in bytes.
     body_bytes: i64,
 }
 
@@ -160,12 +227,14 @@ impl From<RequestSummary> for RequestView {
 }
 
 /// A request with everything kept about it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RequestDetailView {
     #[serde(flatten)]
     summary: RequestView,
+    /// The request headers that are kept (never credentials), by lowercase name.
     headers: BTreeMap<String, String>,
-    /// The body exactly as received.
+    /// The body exactly as received (a Mist envelope).
+    #[schema(value_type = Object)]
     body: Box<RawValue>,
     /// Events this request stored.
     events: Vec<i64>,
@@ -173,6 +242,25 @@ pub struct RequestDetailView {
     duplicate_of: Vec<i64>,
 }
 
+/// List requests
+///
+/// Accepted webhook requests, without their bodies, newest first unless `order=asc`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests",
+    tag = "log",
+    params(
+        RequestQuery,
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of requests.", body = List<RequestView>),
+        (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn list_requests(
     State(app): State<Arc<AppState>>,
     q: Params,
@@ -190,6 +278,25 @@ pub async fn list_requests(
     )))
 }
 
+/// Get one request
+///
+/// A request with its kept headers, its body exactly as received, and the ids of the
+/// events it stored or repeated.
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests/{id}",
+    tag = "log",
+    params(
+        ("id" = i64, Path, description = "The request's id (the ingest answer's `request_id`)."),
+    ),
+    responses(
+        (status = 200, description = "The request.", body = RequestDetailView),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request with that id.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn get_request(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -210,15 +317,24 @@ pub async fn get_request(
 
 /// A quarantined request. The body may be anything: it is shown as text when it is
 /// UTF-8, and always as base64 so that no byte is lost.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct QuarantineView {
     id: i64,
+    /// The source (`/ingest/{source}`) it arrived on.
     source: String,
+    /// When mistgate received it (RFC 3339 UTC with microseconds).
+    #[schema(format = DateTime)]
     received_at: String,
+    /// Why it was refused: `malformed_json` (400) or `invalid_envelope` (422).
     reason: String,
+    /// What was wrong and where.
     detail: String,
+    /// The request headers that are kept (never credentials), by lowercase name.
     headers: BTreeMap<String, String>,
+    /// The body as text; `null` when it is not UTF-8.
+    #[schema(required = true)]
     body: Option<String>,
+    /// The body, base64 (standard alphabet, padded).
     body_base64: String,
 }
 
@@ -237,6 +353,25 @@ impl From<QuarantineEntry> for QuarantineView {
     }
 }
 
+/// List quarantined requests
+///
+/// Requests refused as not JSON (400) or not a Mist envelope (422), kept with the reason,
+/// newest first unless `order=asc`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/quarantine",
+    tag = "log",
+    params(
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of quarantined requests.", body = List<QuarantineView>),
+        (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn list_quarantine(
     State(app): State<Arc<AppState>>,
     q: Params,
@@ -248,21 +383,28 @@ pub async fn list_quarantine(
     )))
 }
 
-#[derive(Serialize)]
+/// Running totals of the log.
+#[derive(Serialize, ToSchema)]
 pub struct StatsView {
     /// Totals since the data dir was created (retention does not lower them).
     totals: Totals,
+    /// The same totals per canonical topic name.
     by_topic: BTreeMap<String, Totals>,
+    /// The same totals per source.
     by_source: BTreeMap<String, Totals>,
+    /// One row per (source, topic) pair.
     rows: Vec<StatsRowView>,
 }
 
-#[derive(Serialize, Default)]
+/// Counts of accepted requests, stored events and duplicate events.
+#[derive(Serialize, Default, ToSchema)]
 struct Totals {
     requests: i64,
     events: i64,
     duplicates: i64,
+    /// Requests kept in quarantine; only in the overall `totals`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     quarantined: Option<i64>,
 }
 
@@ -274,16 +416,34 @@ impl Totals {
     }
 }
 
-#[derive(Serialize)]
+/// The totals of one (source, topic) pair.
+#[derive(Serialize, ToSchema)]
 struct StatsRowView {
     source: String,
     topic: String,
     requests: i64,
     events: i64,
     duplicates: i64,
+    /// When the last request of this pair arrived (RFC 3339 UTC with microseconds).
+    #[schema(format = DateTime)]
     last_received_at: String,
 }
 
+/// Totals
+///
+/// Request, event and duplicate counts since the data dir was created, overall, per topic,
+/// per source and per (source, topic).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "log",
+    responses(
+        (status = 200, description = "The totals.", body = StatsView),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn stats(State(app): State<Arc<AppState>>) -> Result<Json<StatsView>, ApiError> {
     let s = app.store.stats().await?;
     let mut totals = Totals {

@@ -1,6 +1,7 @@
-//! `/api/v1`: the token-protected JSON API.
+//! `/api/v1`: the token-protected JSON API, and its OpenAPI document (which is open).
 
 mod log;
+pub(crate) mod openapi;
 pub(crate) mod params;
 
 use std::sync::Arc;

@@ -84,6 +84,71 @@ pub fn rfc3339(us: i64) -> String {
     )
 }
 
+/// The query parameters of `GET /api/v1/events`, for the OpenAPI document only: the
+/// handler reads them as strings (see `list_events`) so that every mistake gets the JSON
+/// error body.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct EventQuery {
+    /// Topic, in any spelling (`device_events`, `Device-Events`): matched by canonical name.
+    topic: Option<String>,
+    /// Exact organisation id.
+    org_id: Option<String>,
+    /// Exact site id.
+    site_id: Option<String>,
+    /// Exact event `type` (e.g. `AP_DISCONNECTED`).
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// MAC in any notation (`5c:5b:35:0e:55:c8`, `5C5B-350E-55C8`, `5c5b.350e.55c8`).
+    mac: Option<String>,
+    /// Exact source name (`/ingest/{source}`).
+    source: Option<String>,
+    /// Events whose own time is at or after this: RFC 3339 or epoch seconds.
+    since: Option<String>,
+    /// Events whose own time is at or before this: RFC 3339 or epoch seconds.
+    until: Option<String>,
+}
+
+/// The query parameters of `GET /api/v1/requests`, for the OpenAPI document only.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RequestQuery {
+    /// Exact source name (`/ingest/{source}`).
+    source: Option<String>,
+    /// The envelope's topic, in any spelling: matched by canonical name.
+    topic: Option<String>,
+    /// Requests received at or after this: RFC 3339 or epoch seconds.
+    since: Option<String>,
+    /// Requests received at or before this: RFC 3339 or epoch seconds.
+    until: Option<String>,
+}
+
+/// The paging parameters of every list (see [`page`]), for the OpenAPI document only.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// How many items to answer, 1 to 1000.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    cursor: Option<String>,
+    /// `desc` (newest first) or `asc` (oldest first, the order for tailing the log).
+    #[param(inline)]
+    order: Option<OrderParam>,
+}
+
+// The values of `order`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase", default = "desc")]
+#[allow(dead_code)]
+pub enum OrderParam {
+    Desc,
+    Asc,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,260 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of every route, generated from
+//! the handlers' `#[utoipa::path]` attributes and the views' `ToSchema` derives. It is
+//! built once, on first request, and needs no token.
+
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::log;
+use crate::{health, ingest};
+
+/// The name of the token scheme that the `/api/v1` operations require.
+const TOKEN_SCHEME: &str = "api_token";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "mistgate",
+        description = "Self-hosted gateway for Juniper Mist webhooks: receives, verifies and \
+                       stores every Mist webhook, and serves the log as JSON. Errors answer \
+                       `{\"error\": code, \"detail\": text}`; lists answer `{\"items\": [...], \
+                       \"next_cursor\": ...}` and take `limit`, `cursor` and `order`; times are \
+                       RFC 3339 UTC with microseconds."
+    ),
+    paths(
+        ingest::ingest,
+        log::list_events,
+        log::get_event,
+        log::list_requests,
+        log::get_request,
+        log::list_quarantine,
+        log::stats,
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        document,
+    ),
+    modifiers(&TokenScheme),
+    tags(
+        (name = "ingest", description = "Webhooks in, from Mist or anything that speaks its dialect."),
+        (name = "log", description = "The stored log: events, requests, quarantine, totals. Needs the API token."),
+        (name = "operations", description = "Health, metrics and this document. No token."),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the API token scheme the `/api/v1` operations refer to.
+struct TokenScheme;
+
+impl Modify for TokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            TOKEN_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Authorization: Token <key>` (Mist's style); `Authorization: Bearer <key>` is \
+                 accepted too. The key is the configured `api_token`, or the one generated into \
+                 the data dir on first start.",
+            ))),
+        );
+    }
+}
+
+static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
+    Bytes::from(
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serialises"),
+    )
+});
+
+/// This document
+///
+/// The OpenAPI 3.1 description of every route. No token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This document.", body = Object, content_type = "application/json"))
+)]
+pub async fn document() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.clone(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{ApiToken, AppState, Config};
+
+    fn document_json() -> Value {
+        serde_json::from_slice(&DOCUMENT).expect("the document is JSON")
+    }
+
+    const EXPECTED: &[(&str, &str)] = &[
+        ("/ingest/{source}", "post"),
+        ("/api/v1/events", "get"),
+        ("/api/v1/events/{id}", "get"),
+        ("/api/v1/requests", "get"),
+        ("/api/v1/requests/{id}", "get"),
+        ("/api/v1/quarantine", "get"),
+        ("/api/v1/stats", "get"),
+        ("/api/v1/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+
+    #[test]
+    fn the_document_describes_every_route() {
+        let doc = document_json();
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3."),
+            "{}",
+            doc["openapi"]
+        );
+        let documented: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                    .map(move |method| (path.clone(), method.clone()))
+            })
+            .collect();
+        let expected: BTreeSet<(String, String)> = EXPECTED
+            .iter()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect();
+        assert_eq!(documented, expected);
+    }
+
+    #[test]
+    fn only_the_api_log_needs_the_token() {
+        let doc = document_json();
+        assert!(doc["components"]["securitySchemes"][TOKEN_SCHEME].is_object());
+        for (path, method) in EXPECTED {
+            let op = &doc["paths"][path][method];
+            let secured = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get(TOKEN_SCHEME).is_some()));
+            let needs = path.starts_with("/api/v1/") && *path != "/api/v1/openapi.json";
+            assert_eq!(secured, needs, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn schemas_carry_the_documented_fields() {
+        let doc = document_json();
+        let events = &doc["paths"]["/api/v1/events"]["get"];
+        let params: BTreeSet<&str> = events["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        let expected = [
+            "topic", "org_id", "site_id", "type", "mac", "source", "since", "until", "limit",
+            "cursor", "order",
+        ];
+        assert_eq!(params, expected.into_iter().collect());
+        let schemas = &doc["components"]["schemas"];
+        let event = &schemas["EventView"]["properties"];
+        for field in [
+            "id",
+            "topic",
+            "org_id",
+            "site_id",
+            "type",
+            "mac",
+            "time",
+            "received_at",
+            "source",
+            "raw",
+        ] {
+            assert!(event.get(field).is_some(), "EventView.{field}");
+        }
+        let answer = &schemas["IngestAnswer"]["properties"];
+        for field in ["request_id", "accepted", "duplicates"] {
+            assert!(answer.get(field).is_some(), "IngestAnswer.{field}");
+        }
+        let error = &schemas["ErrorBody"]["properties"];
+        for field in ["error", "detail", "quarantine_id"] {
+            assert!(error.get(field).is_some(), "ErrorBody.{field}");
+        }
+    }
+
+    /// Every documented path is served: after one ingest, each GET answers 200 with the
+    /// token, and the document itself answers 200 without it.
+    #[tokio::test]
+    async fn every_documented_path_is_routed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::SqliteStore::open(store::SqliteConfig::in_data_dir(dir.path())).unwrap();
+        let (token, _) = ApiToken::load_or_create(Some("unit-test-token"), dir.path()).unwrap();
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .build_recorder()
+            .handle();
+        let state = Arc::new(AppState::new(
+            &Config::zero(),
+            Arc::new(store),
+            token,
+            metrics,
+        ));
+        let app = crate::router(state);
+        let ingest = Request::post("/ingest/default")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"{"topic": "alarms", "events": [{"type": "x"}]}"#,
+            ))
+            .unwrap();
+        let response = app.clone().oneshot(ingest).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: Value = serde_json::from_slice(
+            &axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let id = answer["request_id"].as_i64().unwrap().to_string();
+        for (path, _) in EXPECTED.iter().filter(|(_, m)| *m == "get") {
+            let uri = path.replace("{id}", &id);
+            let request = Request::get(&uri)
+                .header("authorization", "Token unit-test-token")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
+        }
+        let request = Request::get("/api/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        assert_eq!(body, *DOCUMENT);
+        let request = Request::get("/api/v1/events").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+}
