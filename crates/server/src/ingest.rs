@@ -128,9 +128,11 @@ pub async fn ingest(
         }
         Err(e) => {
             count(&src.name, e.code());
-            if matches!(e, ApiError::MissingSignature(_) | ApiError::BadSignature(_)) {
-                // The detail names the header, never a secret or the expected value.
-                tracing::warn!(source = %src.name, error = e.code(), "rejected an unauthenticated request");
+            if matches!(e, ApiError::MissingSignature(_) | ApiError::BadSignature(_))
+                && let Some(n) = src.rejection_to_report(now_us(), 10_000_000)
+            {
+                // Never the secret or the expected value; at most one line per 10 s.
+                tracing::warn!(source = %src.name, error = e.code(), rejected = n, "rejected unauthenticated requests");
             }
         }
     }

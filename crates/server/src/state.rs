@@ -17,6 +17,29 @@ pub struct Source {
     /// `mistgate_ingest_requests_total{source, verdict="accepted"}`, registered once: the
     /// hot path does not build labels per request.
     pub accepted: metrics::Counter,
+    /// Unauthenticated requests since the last warning about them, and when (unix µs)
+    /// that warning was logged: a flood of bad signatures must not flood the log too.
+    pub rejected_since_warning: std::sync::atomic::AtomicU64,
+    pub last_rejection_warning: std::sync::atomic::AtomicI64,
+}
+
+impl Source {
+    /// Counts an unauthenticated request; returns how many to report when a warning is
+    /// due (at most one per `every_us`), `None` otherwise.
+    pub fn rejection_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.rejected_since_warning.fetch_add(1, Relaxed);
+        let last = self.last_rejection_warning.load(Relaxed);
+        if now_us - last < every_us
+            || self
+                .last_rejection_warning
+                .compare_exchange(last, now_us, Relaxed, Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        Some(self.rejected_since_warning.swap(0, Relaxed))
+    }
 }
 
 /// The shared state of the HTTP app.
@@ -58,6 +81,8 @@ impl AppState {
                     name: s.name.clone(),
                     secrets: s.secrets.iter().map(|k| k.as_bytes().to_vec()).collect(),
                     accept_v1: s.accept_v1_signature,
+                    rejected_since_warning: Default::default(),
+                    last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
                     accepted: metrics::counter!(
                         "mistgate_ingest_requests_total",
                         "source" => s.name.clone(),
@@ -77,5 +102,26 @@ impl AppState {
             metrics,
             ack_seconds: metrics::histogram!("mistgate_ingest_ack_seconds"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_warnings_are_rate_limited_and_count_what_they_skipped() {
+        let source = Source {
+            name: "hq".into(),
+            secrets: vec![],
+            accept_v1: false,
+            accepted: metrics::Counter::noop(),
+            rejected_since_warning: Default::default(),
+            last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+        };
+        assert_eq!(source.rejection_to_report(1_000, 100), Some(1));
+        assert_eq!(source.rejection_to_report(1_050, 100), None);
+        assert_eq!(source.rejection_to_report(1_090, 100), None);
+        assert_eq!(source.rejection_to_report(1_100, 100), Some(3));
     }
 }
