@@ -15,10 +15,12 @@
 //!   again; the request that repeated it still is.
 //! - The store never reads the clock: every time comes from the caller.
 
+mod correlation;
 mod error;
 mod model;
 pub mod sqlite;
 
+pub use correlation::*;
 pub use error::StoreError;
 pub use model::*;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
@@ -77,4 +79,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the store can be read and written (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Where stage `name` stands: its cursor and snapshot; `None` before its first commit.
+    async fn stage_load(&self, name: &str) -> Result<Option<StageState>, StoreError>;
+
+    /// Writes a stage's batch (rows, snapshot, cursor) in one transaction, once durable.
+    async fn stage_commit(&self, commit: StageCommit) -> Result<(), StoreError>;
+
+    /// Lists devices, ordered by their row id (`Order` applies; `after` is a row id).
+    async fn devices(
+        &self,
+        filter: DeviceFilter,
+        page: PageRequest,
+    ) -> Result<Page<DeviceRow>, StoreError>;
+
+    /// One device by normalised MAC (in any org; the first if the MAC is in several).
+    async fn device(&self, mac: &str) -> Result<Option<DeviceRow>, StoreError>;
+
+    /// Lists incidents, newest first unless asked otherwise.
+    async fn incidents(
+        &self,
+        filter: IncidentFilter,
+        page: PageRequest,
+    ) -> Result<Page<IncidentRow>, StoreError>;
+
+    /// One incident by id.
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError>;
 }

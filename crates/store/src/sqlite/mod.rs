@@ -8,6 +8,7 @@ mod dedup;
 mod mac_index;
 mod read;
 mod schema;
+mod stage;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,8 +19,9 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Appended, EventFilter, NewQuarantine, NewRequest, Page, PageRequest, Pruned, QuarantineEntry,
-    RequestDetail, RequestFilter, RequestSummary, Retention, Stats, Store, StoreError, StoredEvent,
+    Appended, DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, NewQuarantine,
+    NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail, RequestFilter,
+    RequestSummary, Retention, StageCommit, StageState, Stats, Store, StoreError, StoredEvent,
 };
 
 /// How hard a commit insists that the data reached the disk (SQLite's `synchronous`).
@@ -224,6 +226,40 @@ impl Store for SqliteStore {
 
     async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError> {
         self.write(|reply| Op::Prune { retention, reply }).await
+    }
+
+    async fn stage_load(&self, name: &str) -> Result<Option<StageState>, StoreError> {
+        let name = name.to_string();
+        self.read(move |c| stage::load(c, &name)).await
+    }
+
+    async fn stage_commit(&self, commit: StageCommit) -> Result<(), StoreError> {
+        self.write(|reply| Op::Stage { commit, reply }).await
+    }
+
+    async fn devices(
+        &self,
+        filter: DeviceFilter,
+        page: PageRequest,
+    ) -> Result<Page<DeviceRow>, StoreError> {
+        self.read(move |c| stage::devices(c, &filter, page)).await
+    }
+
+    async fn device(&self, mac: &str) -> Result<Option<DeviceRow>, StoreError> {
+        let mac = mac.to_string();
+        self.read(move |c| stage::device(c, &mac)).await
+    }
+
+    async fn incidents(
+        &self,
+        filter: IncidentFilter,
+        page: PageRequest,
+    ) -> Result<Page<IncidentRow>, StoreError> {
+        self.read(move |c| stage::incidents(c, &filter, page)).await
+    }
+
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
+        self.read(move |c| stage::incident(c, id)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

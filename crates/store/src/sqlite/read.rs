@@ -13,20 +13,20 @@ pub(crate) const MAX_LIMIT: u32 = 1_000;
 
 /// A WHERE clause built from optional filters, with its bound values.
 #[derive(Default)]
-struct Clause {
+pub(crate) struct Clause {
     terms: Vec<&'static str>,
     values: Vec<Value>,
 }
 
 impl Clause {
-    fn eq(&mut self, term: &'static str, value: &Option<String>) {
+    pub(crate) fn eq(&mut self, term: &'static str, value: &Option<String>) {
         if let Some(v) = value {
             self.terms.push(term);
             self.values.push(Value::Text(v.clone()));
         }
     }
 
-    fn int(&mut self, term: &'static str, value: Option<i64>) {
+    pub(crate) fn int(&mut self, term: &'static str, value: Option<i64>) {
         if let Some(v) = value {
             self.terms.push(term);
             self.values.push(Value::Integer(v));
@@ -35,7 +35,7 @@ impl Clause {
 
     /// Adds the keyset condition and returns `WHERE ... ORDER BY ... LIMIT ?` for `id_col`,
     /// asking one row more than the page holds (to know whether there is a next page).
-    fn finish(self, id_col: &str, page: PageRequest) -> (String, Vec<Value>) {
+    pub(crate) fn finish(self, id_col: &str, page: PageRequest) -> (String, Vec<Value>) {
         let rows = i64::from(limit(page)) + 1;
         self.finish_with(id_col, page, rows)
     }
@@ -67,7 +67,7 @@ fn limit(page: PageRequest) -> u32 {
     page.limit.clamp(1, MAX_LIMIT)
 }
 
-fn paged<T>(mut items: Vec<T>, page: PageRequest, id: impl Fn(&T) -> i64) -> Page<T> {
+pub(crate) fn paged<T>(mut items: Vec<T>, page: PageRequest, id: impl Fn(&T) -> i64) -> Page<T> {
     let limit = limit(page) as usize;
     let next = if items.len() > limit {
         items.truncate(limit);

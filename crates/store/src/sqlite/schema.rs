@@ -90,6 +90,44 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE quarantine_total (n INTEGER NOT NULL);
     INSERT INTO quarantine_total (n) VALUES (0);
     "#,
+    // 2: the correlation stage: its cursor and snapshot, devices, incidents.
+    r#"
+    CREATE TABLE stages (
+        name       TEXT    PRIMARY KEY,
+        cursor     INTEGER NOT NULL,
+        snapshot   BLOB    NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE devices (
+        id      INTEGER PRIMARY KEY,
+        org_id  TEXT    NOT NULL,
+        mac     TEXT    NOT NULL,
+        kind    TEXT    NOT NULL,
+        site_id TEXT,
+        state   TEXT    NOT NULL,
+        since   INTEGER NOT NULL,
+        record  TEXT    NOT NULL,
+        UNIQUE (org_id, mac)
+    );
+    CREATE INDEX devices_mac ON devices (mac);
+    CREATE INDEX devices_site ON devices (site_id, id);
+
+    CREATE TABLE incidents (
+        id           INTEGER PRIMARY KEY,
+        key          TEXT    NOT NULL,
+        kind         TEXT    NOT NULL,
+        state        TEXT    NOT NULL,
+        site_id      TEXT,
+        opened_at    INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        resolved_at  INTEGER,
+        record       TEXT    NOT NULL
+    );
+    CREATE INDEX incidents_state ON incidents (state, id);
+    CREATE INDEX incidents_site ON incidents (site_id, id);
+    CREATE INDEX incidents_opened ON incidents (opened_at);
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

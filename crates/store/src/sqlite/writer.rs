@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dedup::{self, DedupIndex, Staged, Verdict};
 use super::mac_index::MacIndex;
-use crate::{Appended, NewQuarantine, NewRequest, Pruned, Retention, StoreError};
+use crate::{Appended, NewQuarantine, NewRequest, Pruned, Retention, StageCommit, StoreError};
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
 /// concurrent clients commits together, small enough to bound one commit's latency.
@@ -36,6 +36,10 @@ pub(crate) enum Op {
     Prune {
         retention: Retention,
         reply: oneshot::Sender<Result<Pruned, StoreError>>,
+    },
+    Stage {
+        commit: StageCommit,
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
 }
 
@@ -108,6 +112,7 @@ pub(crate) fn run(
 enum Outcome {
     Appended(Appended),
     Quarantined(i64),
+    Staged,
 }
 
 impl Writer {
@@ -237,6 +242,10 @@ impl Writer {
                     quarantined += 1;
                     out.push(Outcome::Quarantined(id));
                 }
+                Op::Stage { commit, .. } => {
+                    super::stage::write(&tx, commit)?;
+                    out.push(Outcome::Staged);
+                }
                 Op::Prune { .. } => unreachable!("prunes are split off before"),
             }
         }
@@ -334,6 +343,12 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
             let _ = reply.send(Err(e));
         }
         (Op::Quarantine { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::Stage { reply, .. }, Ok(Outcome::Staged)) => {
+            let _ = reply.send(Ok(()));
+        }
+        (Op::Stage { reply, .. }, Err(e)) => {
             let _ = reply.send(Err(e));
         }
         (Op::Prune { .. }, _) | (_, Ok(_)) => unreachable!("outcome matches its operation"),

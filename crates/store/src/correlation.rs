@@ -1,0 +1,80 @@
+//! What the correlation stage keeps: its cursor and snapshot, and the device and
+//! incident records it produces, as rows the API can filter.
+//!
+//! The store does not know the correlator's types: records arrive as JSON next to the
+//! columns that queries filter on. The stage writes everything of one batch, and its new
+//! cursor, in one transaction (see [`crate::Store::stage_commit`]).
+
+/// A device as the stage last wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub org_id: String,
+    /// Normalised MAC.
+    pub mac: String,
+    /// `ap`, `switch`, `gateway`, `mxedge`.
+    pub kind: String,
+    pub site_id: Option<String>,
+    /// `up`, `down`, `unknown`.
+    pub state: String,
+    /// Since when (unix µs) the device is in `state`.
+    pub since: i64,
+    /// The whole record, JSON.
+    pub record: String,
+}
+
+/// An incident as the stage last wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub key: String,
+    /// `device_down`, `marvis`, `security`, `occupancy`, ...
+    pub kind: String,
+    /// `open`, `acknowledged`, `resolved`.
+    pub state: String,
+    pub site_id: Option<String>,
+    pub opened_at: i64,
+    pub last_seen_at: i64,
+    pub resolved_at: Option<i64>,
+    /// The whole record, JSON.
+    pub record: String,
+}
+
+/// One batch of a stage: the rows it changed, its snapshot and its new cursor.
+#[derive(Clone, Debug, Default)]
+pub struct StageCommit {
+    pub stage: String,
+    /// The last event id the stage has fully handled.
+    pub cursor: i64,
+    /// Everything the stage needs to resume (opaque to the store).
+    pub snapshot: Vec<u8>,
+    pub devices: Vec<DeviceRow>,
+    pub incidents: Vec<IncidentRow>,
+    /// When the batch was written (unix µs).
+    pub at: i64,
+}
+
+/// Where a stage stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageState {
+    pub cursor: i64,
+    pub snapshot: Vec<u8>,
+}
+
+/// Filters of the device list.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceFilter {
+    pub org_id: Option<String>,
+    pub site_id: Option<String>,
+    pub kind: Option<String>,
+    pub state: Option<String>,
+}
+
+/// Filters of the incident list. `since`/`until` bound the opening time (unix µs).
+#[derive(Clone, Debug, Default)]
+pub struct IncidentFilter {
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    pub site_id: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}

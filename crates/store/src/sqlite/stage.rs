@@ -1,0 +1,179 @@
+//! Writes and reads of the correlation stage's tables (devices, incidents, stages).
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+
+use super::read::{Clause, paged};
+use crate::{
+    DeviceFilter, DeviceRow, IncidentFilter, IncidentRow, Page, PageRequest, StageCommit,
+    StageState, StoreError,
+};
+
+/// Applies one stage batch inside the writer's transaction.
+pub(crate) fn write(tx: &Transaction<'_>, commit: &StageCommit) -> Result<(), StoreError> {
+    let mut device = tx.prepare_cached(
+        "INSERT INTO devices (org_id, mac, kind, site_id, state, since, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (org_id, mac) DO UPDATE SET kind = excluded.kind, site_id = excluded.site_id,
+             state = excluded.state, since = excluded.since, record = excluded.record",
+    )?;
+    for d in &commit.devices {
+        device.execute(params![
+            d.org_id, d.mac, d.kind, d.site_id, d.state, d.since, d.record
+        ])?;
+    }
+    let mut incident = tx.prepare_cached(
+        "INSERT INTO incidents (id, key, kind, state, site_id, opened_at, last_seen_at, resolved_at, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET key = excluded.key, kind = excluded.kind, state = excluded.state,
+             site_id = excluded.site_id, opened_at = excluded.opened_at, last_seen_at = excluded.last_seen_at,
+             resolved_at = excluded.resolved_at, record = excluded.record",
+    )?;
+    for i in &commit.incidents {
+        incident.execute(params![
+            i.id,
+            i.key,
+            i.kind,
+            i.state,
+            i.site_id,
+            i.opened_at,
+            i.last_seen_at,
+            i.resolved_at,
+            i.record
+        ])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO stages (name, cursor, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, snapshot = excluded.snapshot,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        commit.stage,
+        commit.cursor,
+        commit.snapshot,
+        commit.at
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn load(conn: &Connection, name: &str) -> Result<Option<StageState>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT cursor, snapshot FROM stages WHERE name = ?1")?
+        .query_row([name], |r| {
+            Ok(StageState {
+                cursor: r.get(0)?,
+                snapshot: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
+fn device_row(r: &Row<'_>) -> rusqlite::Result<(i64, DeviceRow)> {
+    Ok((
+        r.get(0)?,
+        DeviceRow {
+            org_id: r.get(1)?,
+            mac: r.get(2)?,
+            kind: r.get(3)?,
+            site_id: r.get(4)?,
+            state: r.get(5)?,
+            since: r.get(6)?,
+            record: r.get(7)?,
+        },
+    ))
+}
+
+const DEVICE_COLUMNS: &str = "id, org_id, mac, kind, site_id, state, since, record";
+
+pub(crate) fn devices(
+    conn: &Connection,
+    filter: &DeviceFilter,
+    page: PageRequest,
+) -> Result<Page<DeviceRow>, StoreError> {
+    let mut c = Clause::default();
+    c.eq("org_id = ?", &filter.org_id);
+    c.eq("site_id = ?", &filter.site_id);
+    c.eq("kind = ?", &filter.kind);
+    c.eq("state = ?", &filter.state);
+    let (tail, values) = c.finish("id", page);
+    let rows = query(
+        conn,
+        &format!("SELECT {DEVICE_COLUMNS} FROM devices{tail}"),
+        values,
+        device_row,
+    )?;
+    let page = paged(rows, page, |(id, _)| *id);
+    Ok(Page {
+        items: page.items.into_iter().map(|(_, d)| d).collect(),
+        next: page.next,
+    })
+}
+
+pub(crate) fn device(conn: &Connection, mac: &str) -> Result<Option<DeviceRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE mac = ?1 ORDER BY id LIMIT 1"
+        ))?
+        .query_row([mac], device_row)
+        .optional()?
+        .map(|(_, d)| d))
+}
+
+const INCIDENT_COLUMNS: &str =
+    "id, key, kind, state, site_id, opened_at, last_seen_at, resolved_at, record";
+
+fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
+    Ok(IncidentRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        kind: r.get(2)?,
+        state: r.get(3)?,
+        site_id: r.get(4)?,
+        opened_at: r.get(5)?,
+        last_seen_at: r.get(6)?,
+        resolved_at: r.get(7)?,
+        record: r.get(8)?,
+    })
+}
+
+pub(crate) fn incidents(
+    conn: &Connection,
+    filter: &IncidentFilter,
+    page: PageRequest,
+) -> Result<Page<IncidentRow>, StoreError> {
+    let mut c = Clause::default();
+    c.eq("state = ?", &filter.state);
+    c.eq("kind = ?", &filter.kind);
+    c.eq("site_id = ?", &filter.site_id);
+    c.int("opened_at >= ?", filter.since);
+    c.int("opened_at <= ?", filter.until);
+    let (tail, values) = c.finish("id", page);
+    let rows = query(
+        conn,
+        &format!("SELECT {INCIDENT_COLUMNS} FROM incidents{tail}"),
+        values,
+        incident_row,
+    )?;
+    Ok(paged(rows, page, |i| i.id))
+}
+
+pub(crate) fn incident(conn: &Connection, id: i64) -> Result<Option<IncidentRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"
+        ))?
+        .query_row([id], incident_row)
+        .optional()?)
+}
+
+fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<Value>,
+    row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(values), row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
