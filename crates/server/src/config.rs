@@ -31,6 +31,8 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub correlation: CorrelationConfig,
     /// True when no file was given: the built-in `default` source takes unsigned traffic.
     #[serde(skip)]
     pub zero_config: bool,
@@ -117,6 +119,66 @@ pub struct DeliveryConfig {
     pub allow_private_targets: bool,
 }
 
+/// How device-down incidents are grouped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    /// One incident per device (an alarm naming three APs opens three).
+    #[default]
+    Device,
+    /// One incident per alarm, with all the devices it names.
+    Alarm,
+}
+
+/// Device state and incident rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorrelationConfig {
+    pub grouping: Grouping,
+    /// A down and up inside this window is a flap, not an incident. `0s`: off.
+    #[serde(with = "humantime_serde")]
+    pub flap_hold_down: Duration,
+    /// A security incident resolves after this long without a new alarm.
+    #[serde(with = "humantime_serde")]
+    pub security_quiet_period: Duration,
+    /// A security incident never lives longer than this; then a new one starts.
+    #[serde(with = "humantime_serde")]
+    pub security_max_lifetime: Duration,
+    /// AP-down incidents starting this soon after their site's gateway or switch went
+    /// down are linked to it and suppressed.
+    #[serde(with = "humantime_serde")]
+    pub inhibition_window: Duration,
+}
+
+impl Default for CorrelationConfig {
+    fn default() -> Self {
+        CorrelationConfig {
+            grouping: Grouping::Device,
+            flap_hold_down: Duration::ZERO,
+            security_quiet_period: Duration::from_secs(24 * 3600),
+            security_max_lifetime: Duration::from_secs(7 * 24 * 3600),
+            inhibition_window: Duration::from_secs(600),
+        }
+    }
+}
+
+impl CorrelationConfig {
+    /// The pure core's settings.
+    pub fn settings(&self) -> correlate::Settings {
+        let us = |d: Duration| d.as_micros().min(i64::MAX as u128) as i64;
+        correlate::Settings {
+            grouping: match self.grouping {
+                Grouping::Device => correlate::Grouping::PerDevice,
+                Grouping::Alarm => correlate::Grouping::PerAlarm,
+            },
+            flap_hold_down_us: us(self.flap_hold_down),
+            security_quiet_us: us(self.security_quiet_period),
+            security_max_lifetime_us: us(self.security_max_lifetime),
+            inhibition_window_us: us(self.inhibition_window),
+        }
+    }
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
@@ -158,6 +220,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             storage: StorageConfig::default(),
             delivery: DeliveryConfig::default(),
+            correlation: CorrelationConfig::default(),
             zero_config: false,
         }
     }

@@ -35,6 +35,10 @@ pub enum ApiError {
     BodyRead(String),
     #[error("{detail}")]
     InvalidQuery { detail: String },
+    #[error("{detail}")]
+    InvalidBody { detail: String },
+    #[error("{0}")]
+    Conflict(String),
     #[error("a valid API token is required: send `Authorization: Token <key>`")]
     Unauthorized,
     #[error("the request was not complete and answered within {0:?}")]
@@ -56,7 +60,10 @@ impl ApiError {
             ApiError::MalformedJson { .. }
             | ApiError::BodyRead(_)
             | ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
-            ApiError::InvalidEnvelope { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidEnvelope { .. } | ApiError::InvalidBody { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -75,6 +82,8 @@ impl ApiError {
             ApiError::InvalidEnvelope { .. } => "invalid_envelope",
             ApiError::BodyRead(_) => "body_read_error",
             ApiError::InvalidQuery { .. } => "invalid_query",
+            ApiError::InvalidBody { .. } => "invalid_body",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(_) => "store_unavailable",

@@ -12,6 +12,8 @@ mod error;
 mod health;
 mod ingest;
 mod pruner;
+pub mod replay;
+mod stage;
 mod state;
 mod telemetry;
 
@@ -28,6 +30,18 @@ pub use auth::{ApiToken, TokenOrigin};
 pub use config::Config;
 pub use error::ApiError;
 pub use state::AppState;
+
+/// Parses a time as the API does: RFC 3339, or epoch seconds. Returns unix µs.
+pub fn parse_instant(value: &str) -> Result<i64, ApiError> {
+    api::params::instant("time", Some(value))?.ok_or_else(|| ApiError::InvalidQuery {
+        detail: "an empty time".into(),
+    })
+}
+
+/// Unix µs as the API shows times: RFC 3339 UTC with microseconds.
+pub fn format_instant(us: i64) -> String {
+    api::params::rfc3339(us)
+}
 
 /// The whole HTTP app over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -89,7 +103,10 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         config.ingest.dedup_window,
         config.storage.prune_interval,
     );
-    let state = Arc::new(AppState::new(&config, store, token, metrics));
+    let stage = stage::spawn(store.clone(), config.correlation.settings())
+        .await
+        .context("starting the correlation stage")?;
+    let state = Arc::new(AppState::new(&config, store, token, metrics, stage));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

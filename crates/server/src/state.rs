@@ -8,6 +8,7 @@ use store::Store;
 
 use crate::auth::ApiToken;
 use crate::config::Config;
+use crate::stage::StageHandle;
 
 /// A configured sender, ready for signature checks.
 pub struct Source {
@@ -54,6 +55,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// `mistgate_ingest_ack_seconds`: receipt to durable answer.
     pub ack_seconds: metrics::Histogram,
+    /// The correlation stage, for manual actions and to wake it after an append.
+    pub stage: StageHandle,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
         store: Arc<dyn Store>,
         token: ApiToken,
         metrics: PrometheusHandle,
+        stage: StageHandle,
     ) -> AppState {
         let sources = config
             .sources
@@ -101,6 +105,7 @@ impl AppState {
             token,
             metrics,
             ack_seconds: metrics::histogram!("mistgate_ingest_ack_seconds"),
+            stage,
         }
     }
 }

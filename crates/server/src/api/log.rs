@@ -394,6 +394,15 @@ pub struct StatsView {
     by_source: BTreeMap<String, Totals>,
     /// One row per (source, topic) pair.
     rows: Vec<StatsRowView>,
+    /// How far each stage has read the event log.
+    stages: BTreeMap<String, StageStatus>,
+}
+
+/// Where a stage stands in the event log.
+#[derive(Serialize, ToSchema)]
+struct StageStatus {
+    /// The last event id the stage has fully handled (0 before the first).
+    cursor: i64,
 }
 
 /// Counts of accepted requests, stored events and duplicate events.
@@ -469,10 +478,17 @@ pub async fn stats(State(app): State<Arc<AppState>>) -> Result<Json<StatsView>, 
             last_received_at: rfc3339(r.last_received_at),
         })
         .collect();
+    let cursor = app
+        .store
+        .stage_load(crate::stage::STAGE)
+        .await?
+        .map_or(0, |s| s.cursor);
+    let stages = BTreeMap::from([(crate::stage::STAGE.to_string(), StageStatus { cursor })]);
     Ok(Json(StatsView {
         totals,
         by_topic,
         by_source,
         rows,
+        stages,
     }))
 }

@@ -1,13 +1,14 @@
 //! `/api/v1`: the token-protected JSON API, and its OpenAPI document (which is open).
 
-mod log;
+mod correlation;
+pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
 
@@ -20,4 +21,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/requests/{id}", get(log::get_request))
         .route("/quarantine", get(log::list_quarantine))
         .route("/stats", get(log::stats))
+        .route("/devices", get(correlation::list_devices))
+        .route("/devices/{mac}", get(correlation::get_device))
+        .route("/incidents", get(correlation::list_incidents))
+        .route("/incidents/{id}", get(correlation::get_incident))
+        .route("/incidents/{id}/ack", post(correlation::acknowledge))
+        .route("/incidents/{id}/resolve", post(correlation::resolve))
+        .route(
+            "/silences",
+            get(correlation::list_silences).post(correlation::create_silence),
+        )
+        .route("/silences/{id}", delete(correlation::delete_silence))
 }

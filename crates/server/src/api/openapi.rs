@@ -213,12 +213,11 @@ mod tests {
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .build_recorder()
             .handle();
-        let state = Arc::new(AppState::new(
-            &Config::zero(),
-            Arc::new(store),
-            token,
-            metrics,
-        ));
+        let store: Arc<dyn store::Store> = Arc::new(store);
+        let stage = crate::stage::spawn(store.clone(), correlate::Settings::default())
+            .await
+            .unwrap();
+        let state = Arc::new(AppState::new(&Config::zero(), store, token, metrics, stage));
         let app = crate::router(state);
         let ingest = Request::post("/ingest/default")
             .header("content-type", "application/json")

@@ -1,0 +1,329 @@
+//! Devices, incidents and silences: what the correlation stage knows.
+//!
+//! Reads come from the store (the rows the stage committed); changes (ack, resolve,
+//! silences) go to the stage, which owns the correlator's state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use store::{DeviceFilter, IncidentFilter};
+
+use super::log::EventView;
+use super::params::{instant, page, rfc3339};
+use crate::error::ApiError;
+use crate::stage::{Command, CommandError};
+use crate::state::AppState;
+
+type Params = Query<HashMap<String, String>>;
+
+fn get<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
+    q.get(name).map(String::as_str)
+}
+
+fn owned(q: &Params, name: &str) -> Option<String> {
+    get(q, name).map(str::to_string)
+}
+
+/// Time fields of the core's records (unix µs) that the API shows as RFC 3339.
+const TIME_FIELDS: &[&str] = &[
+    "since",
+    "last_restart_at",
+    "last_event_time",
+    "state_observed_at",
+    "opened_at",
+    "last_seen_at",
+    "resolved_at",
+    "at",
+    "starts_at",
+    "ends_at",
+];
+
+/// Rewrites every time field, at any depth, as RFC 3339.
+fn with_times(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, item) in map.iter_mut() {
+                    if TIME_FIELDS.contains(&k.as_str())
+                        && let Some(us) = item.as_i64()
+                    {
+                        *item = Value::String(rfc3339(us));
+                    } else {
+                        walk(item);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+fn record(text: &str) -> Value {
+    with_times(serde_json::from_str(text).unwrap_or(Value::Null))
+}
+
+fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
+    Json(json!({"items": items, "next_cursor": next.map(|n| n.to_string())}))
+}
+
+pub async fn list_devices(
+    State(app): State<Arc<AppState>>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
+    let filter = DeviceFilter {
+        org_id: owned(&q, "org_id"),
+        site_id: owned(&q, "site_id"),
+        kind: owned(&q, "kind"),
+        state: owned(&q, "state"),
+    };
+    let p = page(get(&q, "limit"), get(&q, "cursor"), get(&q, "order"))?;
+    let rows = app.store.devices(filter, p).await?;
+    Ok(list(
+        rows.items.iter().map(|d| record(&d.record)).collect(),
+        rows.next,
+    ))
+}
+
+pub async fn get_device(
+    State(app): State<Arc<AppState>>,
+    Path(mac): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let normalised = mist::normalize_mac(&mac).unwrap_or_else(|| mac.to_ascii_lowercase());
+    let row = app.store.device(&normalised).await?;
+    row.map(|d| Json(record(&d.record)))
+        .ok_or_else(|| ApiError::NotFound(format!("no device with MAC `{mac}`")))
+}
+
+pub async fn list_incidents(
+    State(app): State<Arc<AppState>>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
+    let filter = IncidentFilter {
+        state: owned(&q, "state"),
+        kind: owned(&q, "kind"),
+        site_id: owned(&q, "site_id"),
+        since: instant("since", get(&q, "since"))?,
+        until: instant("until", get(&q, "until"))?,
+    };
+    let p = page(get(&q, "limit"), get(&q, "cursor"), get(&q, "order"))?;
+    let rows = app.store.incidents(filter, p).await?;
+    Ok(list(
+        rows.items.iter().map(|i| record(&i.record)).collect(),
+        rows.next,
+    ))
+}
+
+/// Most linked events shown with an incident (the timeline names them all by id).
+const LINKED_EVENTS: usize = 100;
+
+pub async fn get_incident(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let incident = incident_record(&app, &id).await?;
+    let mut events = Vec::new();
+    let ids: Vec<i64> = incident["event_ids"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    for event_id in ids.iter().rev().take(LINKED_EVENTS).rev() {
+        if let Some(e) = app.store.event(*event_id).await? {
+            events.push(serde_json::to_value(EventView::from(e)).expect("an event serialises"));
+        }
+    }
+    let mut answer = incident;
+    answer["events"] = Value::Array(events);
+    Ok(Json(answer))
+}
+
+async fn incident_record(app: &AppState, id: &str) -> Result<Value, ApiError> {
+    let row = match id.parse::<i64>() {
+        Ok(n) => app.store.incident(n).await?,
+        Err(_) => None,
+    };
+    row.map(|r| record(&r.record))
+        .ok_or_else(|| ApiError::NotFound(format!("no incident with id `{id}`")))
+}
+
+/// `{"by": "..."}` or nothing: who did it, for the timeline.
+fn actor(body: &Bytes) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok("api".into());
+    }
+    let v: Value = parse_body(body)?;
+    Ok(v.get("by")
+        .and_then(Value::as_str)
+        .unwrap_or("api")
+        .to_string())
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson {
+        detail: format!("the body is not JSON: {e}"),
+        quarantine_id: None,
+    })
+}
+
+fn stage_gone() -> ApiError {
+    ApiError::Store(store::StoreError::Task(
+        "the correlation stage is not running".into(),
+    ))
+}
+
+fn command_error(e: CommandError) -> ApiError {
+    match e {
+        CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
+        CommandError::Store(e) => ApiError::Store(e),
+    }
+}
+
+pub async fn acknowledge(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    manual(&app, &id, &body, true).await
+}
+
+pub async fn resolve(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    manual(&app, &id, &body, false).await
+}
+
+async fn manual(
+    app: &AppState,
+    id: &str,
+    body: &Bytes,
+    ack: bool,
+) -> Result<Json<Value>, ApiError> {
+    incident_record(app, id).await?;
+    let incident: i64 = id.parse().expect("found, so numeric");
+    let by = actor(body)?;
+    let answer = app
+        .stage
+        .ask(|reply| {
+            if ack {
+                Command::Acknowledge {
+                    incident,
+                    by,
+                    reply,
+                }
+            } else {
+                Command::Resolve {
+                    incident,
+                    by,
+                    reply,
+                }
+            }
+        })
+        .await
+        .ok_or_else(stage_gone)?;
+    answer.map_err(command_error)?;
+    Ok(Json(incident_record(app, id).await?))
+}
+
+pub async fn list_silences(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let silences = app
+        .stage
+        .ask(|reply| Command::Silences { reply })
+        .await
+        .ok_or_else(stage_gone)?;
+    let items = silences
+        .iter()
+        .map(|s| with_times(serde_json::to_value(s).expect("a silence serialises")))
+        .collect();
+    Ok(list(items, None))
+}
+
+pub async fn create_silence(
+    State(app): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let v = parse_body(&body)?;
+    let invalid = |detail: String| ApiError::InvalidBody { detail };
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(invalid(format!("`{name}` must be a string, found {other}"))),
+        }
+    };
+    let time = |name: &str| -> Result<Option<i64>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64().map(|s| (s * 1e6) as i64)),
+            Some(Value::String(s)) => instant(name, Some(s)).map_err(|_| {
+                invalid(format!(
+                    "`{name}` must be RFC 3339 or epoch seconds, found `{s}`"
+                ))
+            }),
+            Some(other) => Err(invalid(format!("`{name}` must be a time, found {other}"))),
+        }
+    };
+    let kind = match text("kind")? {
+        None => None,
+        Some(k) => Some(
+            serde_json::from_value::<correlate::IncidentKind>(Value::String(k.clone()))
+                .map_err(|_| invalid(format!("`kind` `{k}` is not an incident kind")))?,
+        ),
+    };
+    let starts_at = time("starts_at")?.unwrap_or_else(crate::clock::now_us);
+    let ends_at = time("ends_at")?.ok_or_else(|| invalid("`ends_at` is required".into()))?;
+    if ends_at <= starts_at {
+        return Err(invalid("`ends_at` must be after `starts_at`".into()));
+    }
+    let silence = correlate::Silence {
+        id: 0,
+        site_id: text("site_id")?,
+        device: text("device")?.map(|m| mist::normalize_mac(&m).unwrap_or(m)),
+        kind,
+        alarm_type: text("alarm_type")?,
+        starts_at,
+        ends_at,
+        comment: text("comment")?.unwrap_or_default(),
+        created_by: text("created_by")?.unwrap_or_else(|| "api".into()),
+    };
+    let added = app
+        .stage
+        .ask(|reply| Command::AddSilence { silence, reply })
+        .await
+        .ok_or_else(stage_gone)?
+        .map_err(command_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_times(
+            serde_json::to_value(added).expect("a silence serialises"),
+        )),
+    ))
+}
+
+pub async fn delete_silence(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let Ok(n) = id.parse::<i64>() else {
+        return Err(ApiError::NotFound(format!("no silence with id `{id}`")));
+    };
+    let removed = app
+        .stage
+        .ask(|reply| Command::RemoveSilence { id: n, reply })
+        .await
+        .ok_or_else(stage_gone)?
+        .map_err(command_error)?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no silence with id `{id}`")))
+    }
+}

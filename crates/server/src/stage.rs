@@ -1,0 +1,333 @@
+//! The correlation stage: the IO shell around the pure `correlate::Correlator`.
+//!
+//! It tails the event log with its own cursor, feeds each event to the correlator, and
+//! writes the records that changed, the correlator's snapshot and the new cursor in one
+//! transaction (`Store::stage_commit`). A crash anywhere therefore resumes exactly after
+//! the last committed batch, from the state that batch left: no event is handled twice
+//! and none is skipped. Manual actions (ack, resolve, silences) reach the correlator
+//! through this task too, so one owner changes its state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use correlate::{Correlator, Settings, Snapshot, Transition};
+use store::{
+    DeviceRow, EventFilter, IncidentRow, Order, PageRequest, StageCommit, Store, StoreError,
+};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::clock::now_us;
+
+/// The stage's name in the store.
+pub const STAGE: &str = "correlate";
+
+/// Events read and handled per transaction.
+const BATCH: u32 = 500;
+
+/// How long the stage sleeps when there is nothing to do and nobody wakes it.
+const IDLE: Duration = Duration::from_millis(250);
+
+/// What the API asks of the stage.
+pub enum Command {
+    Acknowledge {
+        incident: i64,
+        by: String,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    Resolve {
+        incident: i64,
+        by: String,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    AddSilence {
+        silence: correlate::Silence,
+        reply: oneshot::Sender<Result<correlate::Silence, CommandError>>,
+    },
+    RemoveSilence {
+        id: i64,
+        reply: oneshot::Sender<Result<bool, CommandError>>,
+    },
+    Silences {
+        reply: oneshot::Sender<Vec<correlate::Silence>>,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Rejected(#[from] correlate::CorrelateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The handle the API uses to reach the stage.
+#[derive(Clone)]
+pub struct StageHandle {
+    commands: mpsc::Sender<Command>,
+    /// Ingest pokes this after each append, so the stage does not wait for its idle tick.
+    pub wake: Arc<Notify>,
+}
+
+impl StageHandle {
+    /// Sends a command and waits for the stage's answer.
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(make(reply)).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+/// Loads the stage's state and runs it until the process ends.
+pub async fn spawn(store: Arc<dyn Store>, settings: Settings) -> Result<StageHandle, StoreError> {
+    let (correlator, cursor) = match store.stage_load(STAGE).await? {
+        Some(state) => match serde_json::from_slice::<Snapshot>(&state.snapshot) {
+            Ok(snapshot) => (Correlator::restore(settings, snapshot), state.cursor),
+            Err(e) => {
+                // A snapshot this build cannot read: start over from the beginning of the
+                // log rather than from a state that is not there.
+                tracing::warn!(error = %e, "correlation snapshot unreadable; rebuilding from the log");
+                (Correlator::new(settings), 0)
+            }
+        },
+        None => (Correlator::new(settings), 0),
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let wake = Arc::new(Notify::new());
+    let stage = Stage {
+        store,
+        correlator,
+        cursor,
+        commands: rx,
+        wake: wake.clone(),
+    };
+    tokio::spawn(stage.run());
+    Ok(StageHandle { commands: tx, wake })
+}
+
+struct Stage {
+    store: Arc<dyn Store>,
+    correlator: Correlator,
+    cursor: i64,
+    commands: mpsc::Receiver<Command>,
+    wake: Arc<Notify>,
+}
+
+/// The records one batch changed, latest version of each.
+#[derive(Default)]
+struct Changed {
+    devices: BTreeMap<(String, String), correlate::Device>,
+    incidents: BTreeMap<i64, correlate::Incident>,
+}
+
+impl Changed {
+    fn absorb(&mut self, transitions: Vec<Transition>) {
+        for t in transitions {
+            match t {
+                Transition::Device(d) => {
+                    self.devices.insert((d.org_id.clone(), d.mac.clone()), d);
+                }
+                Transition::Incident { incident, .. } => {
+                    self.incidents.insert(incident.id, incident);
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.devices.is_empty() && self.incidents.is_empty()
+    }
+}
+
+impl Stage {
+    async fn run(mut self) {
+        loop {
+            match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    // The correlator may be ahead of what was committed: go back to the
+                    // last committed state before trying again.
+                    tracing::warn!(error = %e, "correlation stage failed a batch; retrying from its last commit");
+                    self.reload().await;
+                }
+            }
+            let deadline = self
+                .correlator
+                .poll_timeout()
+                .map(|at| Duration::from_micros((at - now_us()).max(0) as u64))
+                .unwrap_or(IDLE)
+                .min(IDLE);
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(c) => self.command(c).await,
+                    None => return,
+                },
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(deadline) => {}
+            }
+        }
+    }
+
+    /// Handles due timers and the next batch of events; true when there may be more.
+    async fn step(&mut self) -> Result<bool, StoreError> {
+        let page = PageRequest {
+            limit: BATCH,
+            after: Some(self.cursor),
+            order: Order::Asc,
+        };
+        let events = self.store.events(EventFilter::default(), page).await?;
+        let now = now_us();
+        let mut changed = Changed::default();
+        let mut cursor = self.cursor;
+        for e in &events.items {
+            let raw: serde_json::Value =
+                serde_json::from_slice(&e.raw).unwrap_or(serde_json::Value::Null);
+            let topic = mist::Topic::parse(&e.topic);
+            let input = correlate::Input {
+                event_id: e.id,
+                topic: &topic,
+                time: e.time,
+                org_id: e.org_id.as_deref(),
+                site_id: e.site_id.as_deref(),
+                event_type: e.event_type.as_deref(),
+                raw: &raw,
+            };
+            changed.absorb(self.correlator.handle(&input, now));
+            cursor = e.id;
+        }
+        // Timers after the batch: a reconnect waiting in the batch must be seen before
+        // a hold-down that it would have cancelled fires.
+        if self.correlator.poll_timeout().is_some_and(|at| at <= now) {
+            changed.absorb(self.correlator.handle_timeout(now));
+        }
+        if changed.is_empty() && cursor == self.cursor {
+            return Ok(false);
+        }
+        self.commit(cursor, changed, now).await?;
+        Ok(events.next.is_some())
+    }
+
+    async fn reload(&mut self) {
+        let settings = self.correlator.settings().clone();
+        match self.store.stage_load(STAGE).await {
+            Ok(Some(state)) => {
+                if let Ok(snapshot) = serde_json::from_slice::<Snapshot>(&state.snapshot) {
+                    self.correlator = Correlator::restore(settings, snapshot);
+                    self.cursor = state.cursor;
+                }
+            }
+            Ok(None) => {
+                self.correlator = Correlator::new(settings);
+                self.cursor = 0;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reload the correlation state"),
+        }
+    }
+
+    async fn commit(&mut self, cursor: i64, changed: Changed, now: i64) -> Result<(), StoreError> {
+        let snapshot =
+            serde_json::to_vec(&self.correlator.snapshot()).expect("the snapshot serialises");
+        let commit = StageCommit {
+            stage: STAGE.to_string(),
+            cursor,
+            snapshot,
+            devices: changed
+                .devices
+                .into_values()
+                .map(|d| device_row(&d))
+                .collect(),
+            incidents: changed
+                .incidents
+                .into_values()
+                .map(|i| incident_row(&i))
+                .collect(),
+            at: now,
+        };
+        self.store.stage_commit(commit).await?;
+        self.cursor = cursor;
+        Ok(())
+    }
+
+    async fn command(&mut self, command: Command) {
+        let now = now_us();
+        match command {
+            Command::Acknowledge {
+                incident,
+                by,
+                reply,
+            } => {
+                let result = self.correlator.acknowledge(incident, &by, now);
+                let _ = reply.send(self.apply(result, now).await);
+            }
+            Command::Resolve {
+                incident,
+                by,
+                reply,
+            } => {
+                let result = self.correlator.resolve(incident, &by, now);
+                let _ = reply.send(self.apply(result, now).await);
+            }
+            Command::AddSilence { silence, reply } => {
+                let added = self.correlator.add_silence(silence);
+                let result = self.commit(self.cursor, Changed::default(), now).await;
+                let _ = reply.send(result.map(|()| added).map_err(CommandError::from));
+            }
+            Command::RemoveSilence { id, reply } => {
+                let removed = self.correlator.remove_silence(id);
+                let result = self.commit(self.cursor, Changed::default(), now).await;
+                let _ = reply.send(result.map(|()| removed).map_err(CommandError::from));
+            }
+            Command::Silences { reply } => {
+                let _ = reply.send(self.correlator.silences().to_vec());
+            }
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        result: Result<Vec<Transition>, correlate::CorrelateError>,
+        now: i64,
+    ) -> Result<(), CommandError> {
+        let mut changed = Changed::default();
+        changed.absorb(result?);
+        self.commit(self.cursor, changed, now).await?;
+        Ok(())
+    }
+}
+
+/// The API's row for a device: filterable columns plus the whole record.
+pub fn device_row(d: &correlate::Device) -> DeviceRow {
+    let record = serde_json::to_value(d).expect("a device serialises");
+    DeviceRow {
+        org_id: d.org_id.clone(),
+        mac: d.mac.clone(),
+        kind: text(&record["kind"]),
+        site_id: d.site_id.clone(),
+        state: text(&record["state"]),
+        since: d.since,
+        record: record.to_string(),
+    }
+}
+
+/// The API's row for an incident: filterable columns plus the whole record.
+pub fn incident_row(i: &correlate::Incident) -> IncidentRow {
+    let record = serde_json::to_value(i).expect("an incident serialises");
+    IncidentRow {
+        id: i.id,
+        key: i.key.clone(),
+        kind: text(&record["kind"]),
+        state: text(&record["state"]),
+        site_id: i.site_id.clone(),
+        opened_at: i.opened_at,
+        last_seen_at: i.last_seen_at,
+        resolved_at: i.resolved_at,
+        record: record.to_string(),
+    }
+}
+
+/// Enums serialise as their snake_case names.
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
