@@ -445,7 +445,11 @@ fn replay(
     })?;
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &incidents)?;
+        let shown: Vec<serde_json::Value> = incidents
+            .iter()
+            .map(|i| server::present(serde_json::to_value(i).expect("an incident serialises")))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &shown)?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -129,39 +129,317 @@ async fn alarms_become_device_states_and_incidents_that_resolve() {
     assert_eq!(devices["items"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn the_stage_resumes_after_a_kill_without_double_transitions() {
-    let mut server = Server::start();
+/// Posts the same history to `server`, killing and restarting it at the given steps.
+async fn outage_history(server: &mut Server, kill_at: &[i32]) -> Vec<Value> {
     let t0 = 1_749_998_000.0;
     let mut last = 0;
     for i in 0..20 {
         let ap = format!("5c5b35aa{i:04x}");
         last = post(
-            &server,
+            server,
             alarm("device_down", &[&ap], t0 + f64::from(i), json!({})),
         )
         .await;
         if i % 2 == 0 {
-            last = post(
-                &server,
-                alarm(
-                    "device_reconnected",
-                    &[&ap],
-                    t0 + 100.0 + f64::from(i),
-                    json!({}),
-                ),
-            )
-            .await;
+            let up = alarm(
+                "device_reconnected",
+                &[&ap],
+                t0 + 100.0 + f64::from(i),
+                json!({}),
+            );
+            last = post(server, up).await;
         }
-        if i == 9 {
-            server.kill();
-            server.restart();
+        if kill_at.contains(&i) {
+            server.restart(); // SIGKILL, then start again on the same data dir
         }
     }
+    caught_up(server, last).await;
+    let mut all = incidents(server, "&limit=1000").await;
+    for i in &mut all {
+        // Timeline notes are the same; keep what an operator compares.
+        *i = json!({"id": i["id"], "key": i["key"], "state": i["state"], "devices": i["devices"],
+                    "opened_at": i["opened_at"], "resolved_at": i["resolved_at"], "event_ids": i["event_ids"]});
+    }
+    all
+}
+
+#[tokio::test]
+async fn the_stage_resumes_after_a_kill_without_double_transitions() {
+    let mut uninterrupted = Server::start();
+    let expected = outage_history(&mut uninterrupted, &[]).await;
+    assert_eq!(expected.len(), 20, "one incident per device down");
+    assert_eq!(
+        expected.iter().filter(|i| i["state"] == "resolved").count(),
+        10
+    );
+
+    let mut killed = Server::start();
+    let got = outage_history(&mut killed, &[3, 9, 10, 15]).await;
+    assert_eq!(
+        got, expected,
+        "killed and restarted four times, the incidents are the same"
+    );
+}
+
+fn rogue(t: f64, ap: &str) -> Vec<u8> {
+    alarm(
+        "rogue_ap",
+        &[ap],
+        t,
+        json!({"group": "security", "severity": "warn", "id": format!("rogue-{t}")}),
+    )
+}
+
+fn replay(server: &Server, config: Option<&str>) -> Value {
+    let out = replay_output(server, config, &["--dry-run", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("replay --json prints JSON")
+}
+
+fn replay_output(server: &Server, config: Option<&str>, flags: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mistgate"));
+    cmd.args([
+        "replay",
+        "--since",
+        "2025-01-01T00:00:00Z",
+        "--until",
+        "2025-12-31T00:00:00Z",
+    ])
+    .args(flags)
+    .arg("--data-dir")
+    .arg(&server.data_dir)
+    .env_remove("MISTGATE_CONFIG");
+    if let Some(text) = config {
+        let path = dir.path().join("replay.toml");
+        std::fs::write(&path, text).unwrap();
+        cmd.arg("--config").arg(path);
+    }
+    cmd.output().expect("run mistgate replay")
+}
+
+#[tokio::test]
+async fn replay_with_another_quiet_period_shows_other_incidents_and_changes_nothing() {
+    let server = Server::start();
+    let t0 = 1_749_000_000.0;
+    let hour = 3600.0;
+    // Rogue-AP alarms at 0 h, 10 h and 30 h (Mist repeats them every 10 h).
+    let mut last = 0;
+    for (t, ap) in [
+        (t0, "5c5b35000001"),
+        (t0 + 10.0 * hour, "5c5b35000002"),
+        (t0 + 30.0 * hour, "5c5b35000003"),
+    ] {
+        last = post(&server, rogue(t, ap)).await;
+    }
     caught_up(&server, last).await;
-    let all = incidents(&server, "&limit=1000").await;
-    assert_eq!(all.len(), 20, "exactly one incident per device down");
-    assert_eq!(all.iter().filter(|i| i["state"] == "resolved").count(), 10);
-    let keys: std::collections::HashSet<_> = all.iter().map(|i| i["key"].to_string()).collect();
-    assert_eq!(keys.len(), 20);
+    let live_before = incidents(&server, "&kind=security").await;
+    assert_eq!(
+        live_before.len(),
+        1,
+        "a 20 h gap is inside the default 24 h quiet period"
+    );
+    let stats_before = server.stats().await;
+
+    // The same history with the default settings: the same single incident.
+    let default = replay(&server, None);
+    let default = default.as_array().unwrap();
+    assert_eq!(default.len(), 1, "{default:?}");
+    assert_eq!(default[0]["kind"], "security");
+
+    // With a 12 h quiet period the 20 h gap ends the first incident: two of them.
+    let shorter = replay(
+        &server,
+        Some("[correlation]\nsecurity_quiet_period = \"12h\"\n"),
+    );
+    let shorter = shorter.as_array().unwrap();
+    assert_eq!(shorter.len(), 2, "{shorter:?}");
+    // t0 is 2025-06-04T01:20:00Z.
+    assert_eq!(
+        shorter[0]["resolved_at"], "2025-06-04T23:20:00.000000Z",
+        "12 h after the 10 h alarm"
+    );
+    assert_eq!(shorter[1]["opened_at"], "2025-06-05T07:20:00.000000Z");
+    assert_eq!(
+        shorter[1]["state"], "resolved",
+        "quiet since its alarm, by the end of the history"
+    );
+    assert_eq!(
+        default[0]["resolved_at"], "2025-06-06T07:20:00.000000Z",
+        "24 h after the last alarm"
+    );
+
+    // The table says the same, and replay refuses to run without --dry-run.
+    let table = replay_output(
+        &server,
+        Some("[correlation]\nsecurity_quiet_period = \"12h\"\n"),
+        &["--dry-run"],
+    );
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("2 incidents: 2 resolved, 0 still open"),
+        "{text}"
+    );
+    assert!(text.contains("security"), "{text}");
+    let refused = replay_output(&server, None, &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--dry-run"));
+
+    // Live state is untouched.
+    assert_eq!(incidents(&server, "&kind=security").await, live_before);
+    assert_eq!(server.stats().await["stages"], stats_before["stages"]);
+}
+
+async fn send(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut req = server
+        .client
+        .request(method, server.url(&format!("/api/v1{path}")))
+        .header("authorization", format!("Token {}", support::TOKEN));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn silences_and_manual_actions_check_their_input_and_work() {
+    use reqwest::Method;
+    let server = Server::start();
+    let t0 = 1_749_998_000.0;
+    let last = post(
+        &server,
+        alarm("device_down", &["5c5b35bb0001"], t0, json!({})),
+    )
+    .await;
+    caught_up(&server, last).await;
+    let before = incidents(&server, "").await;
+    assert_eq!(before.len(), 1);
+
+    for (body, status, code) in [
+        ("{not json", 400, "malformed_json"),
+        (r#"{"site_id": "s"}"#, 422, "invalid_body"),
+        (r#"{"ends_at": "soon"}"#, 422, "invalid_body"),
+        (
+            r#"{"kind": "weather", "ends_at": "2030-01-01T00:00:00Z"}"#,
+            422,
+            "invalid_body",
+        ),
+        (
+            r#"{"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}"#,
+            422,
+            "invalid_body",
+        ),
+        (
+            r#"{"site_id": 7, "ends_at": "2030-01-01T00:00:00Z"}"#,
+            422,
+            "invalid_body",
+        ),
+    ] {
+        let (got, answer) = send(&server, Method::POST, "/silences", Some(body)).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
+        );
+        assert!(answer["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    let (status, answer) = send(&server, Method::DELETE, "/silences/99", None).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
+    let (status, answer) = send(&server, Method::POST, "/incidents/999/ack", None).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
+    let (status, answer) = send(&server, Method::GET, "/incidents?since=yesterday", None).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    assert_eq!(
+        incidents(&server, "").await,
+        before,
+        "bad input changed nothing"
+    );
+
+    // A maintenance window on a site silences what opens there, and can be removed.
+    let window = json!({"site_id": SITE, "kind": "device_down", "starts_at": "2025-01-01T00:00:00Z",
+                        "ends_at": "2026-01-01T00:00:00Z", "comment": "cabling work"});
+    let (status, silence) = send(
+        &server,
+        Method::POST,
+        "/silences",
+        Some(&window.to_string()),
+    )
+    .await;
+    assert_eq!(status, 201, "{silence}");
+    assert_eq!(silence["ends_at"], "2026-01-01T00:00:00.000000Z");
+    let last = post(
+        &server,
+        alarm("device_down", &["5c5b35bb0002"], t0 + 10.0, json!({})),
+    )
+    .await;
+    caught_up(&server, last).await;
+    let silenced: Vec<Value> = incidents(&server, "")
+        .await
+        .into_iter()
+        .filter(|i| i["silenced"] == true)
+        .collect();
+    assert_eq!(silenced.len(), 1);
+    assert_eq!(silenced[0]["devices"], json!(["5c5b35bb0002"]));
+    let listed = server.api_ok("/silences").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let id = silence["id"].as_i64().unwrap();
+    let (status, _) = send(&server, Method::DELETE, &format!("/silences/{id}"), None).await;
+    assert_eq!(status, 204);
+    assert!(
+        server.api_ok("/silences").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Manual resolve is recorded; acknowledging it afterwards is a conflict.
+    let first = before[0]["id"].as_i64().unwrap();
+    let (status, resolved) = send(
+        &server,
+        Method::POST,
+        &format!("/incidents/{first}/resolve"),
+        Some(r#"{"by": "ann"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["state"], "resolved");
+    let last_entry = resolved["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        last_entry["note"].as_str().unwrap_or("").contains("ann"),
+        "{last_entry}"
+    );
+    let (status, answer) = send(
+        &server,
+        Method::POST,
+        &format!("/incidents/{first}/ack"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("conflict")),
+        "{answer}"
+    );
 }

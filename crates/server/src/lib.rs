@@ -38,6 +38,12 @@ pub fn parse_instant(value: &str) -> Result<i64, ApiError> {
     })
 }
 
+/// A correlation record (device, incident, silence) as the API shows it: its unix-µs
+/// time fields as RFC 3339.
+pub fn present(record: serde_json::Value) -> serde_json::Value {
+    api::correlation::with_times(record)
+}
+
 /// Unix µs as the API shows times: RFC 3339 UTC with microseconds.
 pub fn format_instant(us: i64) -> String {
     api::params::rfc3339(us)

@@ -44,7 +44,7 @@ const TIME_FIELDS: &[&str] = &[
 ];
 
 /// Rewrites every time field, at any depth, as RFC 3339.
-fn with_times(mut v: Value) -> Value {
+pub(crate) fn with_times(mut v: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
             Value::Object(map) => {
