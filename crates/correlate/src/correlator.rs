@@ -67,6 +67,19 @@ impl Correlator {
         &self.settings
     }
 
+    /// Whether events of `topic` can change anything here. A shell may skip the others
+    /// without parsing them: [`Correlator::handle`] ignores them anyway.
+    pub fn reads(topic: &Topic) -> bool {
+        matches!(
+            topic,
+            Topic::Alarms
+                | Topic::DeviceEvents
+                | Topic::DeviceUpdowns
+                | Topic::MxedgeEvents
+                | Topic::OccupancyAlerts
+        )
+    }
+
     /// Handles one event and returns what changed.
     ///
     /// Ordering uses `input.time` (the event's own time), never arrival: a reconnect older
@@ -226,6 +239,16 @@ impl Correlator {
     pub fn snapshot(&self) -> Snapshot {
         self.state.to_snapshot()
     }
+
+    /// The snapshot without its device and incident records: for a shell that keeps those
+    /// records itself (it receives every change as a [`Transition`]) and puts them back
+    /// into [`Snapshot::devices`] and [`Snapshot::incidents`] (the open and acknowledged
+    /// ones) before [`Correlator::restore`]. What is left is small: timers, silences,
+    /// devices currently down, per-key marks and counters, so it can be written with
+    /// every batch while the inventory grows to thousands of devices.
+    pub fn snapshot_without_records(&self) -> Snapshot {
+        self.state.to_snapshot_without_records()
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +268,21 @@ mod tests {
     fn rogue(at: i64) -> Value {
         json!({"type": "rogue_ap", "group": "security", "aps": ["5c5b35500442"],
                "org_id": "o", "site_id": "s", "timestamp": at})
+    }
+
+    #[test]
+    fn the_slim_snapshot_plus_the_records_is_the_whole_snapshot() {
+        let mut c = Correlator::new(Settings::default());
+        feed(&mut c, 1, Topic::Alarms, rogue(T));
+        let down = json!({"type": "device_down", "aps": ["5c5b35000001"], "hostnames": ["ap1"],
+                          "org_id": "o", "site_id": "s", "timestamp": T + 5});
+        feed(&mut c, 2, Topic::Alarms, down);
+        let mut slim = c.snapshot_without_records();
+        assert!(slim.devices.is_empty() && slim.incidents.is_empty());
+        slim.devices = c.devices().cloned().collect();
+        slim.incidents = c.open_incidents().cloned().collect();
+        assert_eq!(slim, c.snapshot());
+        assert!(!slim.devices.is_empty() && slim.incidents.len() == 2);
     }
 
     fn incident_changes(out: &[Transition]) -> Vec<(i64, Change)> {

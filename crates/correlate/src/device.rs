@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How many entries a device keeps in its timeline; older ones are dropped first.
-pub const DEVICE_TIMELINE_LEN: usize = 50;
+pub const DEVICE_TIMELINE_LEN: usize = 20;
 
 /// What kind of device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -98,9 +98,17 @@ impl State {
 
     pub(crate) fn to_snapshot(&self) -> Snapshot {
         Snapshot {
-            version: SNAPSHOT_VERSION,
             devices: self.devices.values().cloned().collect(),
             incidents: self.incidents.values().cloned().collect(),
+            ..self.to_snapshot_without_records()
+        }
+    }
+
+    pub(crate) fn to_snapshot_without_records(&self) -> Snapshot {
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            devices: Vec::new(),
+            incidents: Vec::new(),
             timers: self.timers.to_list(),
             silences: self.silences.clone(),
             down_episodes: self.down.values().cloned().collect(),

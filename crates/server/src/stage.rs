@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use correlate::{Correlator, Settings, Snapshot, Transition};
 use store::{
-    DeviceRow, EventFilter, IncidentRow, Order, PageRequest, StageCommit, Store, StoreError,
+    DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, Order, PageRequest,
+    StageCommit, Store, StoreError,
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -22,8 +23,12 @@ use crate::clock::now_us;
 /// The stage's name in the store.
 pub const STAGE: &str = "correlate";
 
-/// Events read and handled per transaction.
-const BATCH: u32 = 500;
+/// Events read per page, and pages handled per transaction at most. Larger batches
+/// write a busy device once for more events, but a large stage commit holds up the
+/// ingest commits queued behind it: 20 pages raised ingest's p99 from ~15 ms to ~90 ms
+/// under load for a few percent of throughput.
+const PAGE: u32 = 1_000;
+const PAGES_PER_COMMIT: usize = 1;
 
 /// How long the stage sleeps when there is nothing to do and nobody wakes it.
 const IDLE: Duration = Duration::from_millis(250);
@@ -81,18 +86,7 @@ impl StageHandle {
 
 /// Loads the stage's state and runs it until the process ends.
 pub async fn spawn(store: Arc<dyn Store>, settings: Settings) -> Result<StageHandle, StoreError> {
-    let (correlator, cursor) = match store.stage_load(STAGE).await? {
-        Some(state) => match serde_json::from_slice::<Snapshot>(&state.snapshot) {
-            Ok(snapshot) => (Correlator::restore(settings, snapshot), state.cursor),
-            Err(e) => {
-                // A snapshot this build cannot read: start over from the beginning of the
-                // log rather than from a state that is not there.
-                tracing::warn!(error = %e, "correlation snapshot unreadable; rebuilding from the log");
-                (Correlator::new(settings), 0)
-            }
-        },
-        None => (Correlator::new(settings), 0),
-    };
+    let (correlator, cursor) = load(store.as_ref(), settings).await?;
     let (tx, rx) = mpsc::channel(64);
     let wake = Arc::new(Notify::new());
     let stage = Stage {
@@ -104,6 +98,67 @@ pub async fn spawn(store: Arc<dyn Store>, settings: Settings) -> Result<StageHan
     };
     tokio::spawn(stage.run());
     Ok(StageHandle { commands: tx, wake })
+}
+
+/// Rebuilds the correlator from what the stage last committed: the snapshot (timers,
+/// silences, marks, counters) plus the device and live incident records, which the
+/// stage keeps as rows rather than rewriting them with every batch.
+async fn load(store: &dyn Store, settings: Settings) -> Result<(Correlator, i64), StoreError> {
+    let Some(state) = store.stage_load(STAGE).await? else {
+        return Ok((Correlator::new(settings), 0));
+    };
+    let mut snapshot = match serde_json::from_slice::<Snapshot>(&state.snapshot) {
+        Ok(s) => s,
+        Err(e) => {
+            // A snapshot this build cannot read: rebuild from the start of the log
+            // rather than continue from a state that is not there.
+            tracing::warn!(error = %e, "correlation snapshot unreadable; rebuilding from the log");
+            return Ok((Correlator::new(settings), 0));
+        }
+    };
+    snapshot.devices = all_pages(|page| store.devices(DeviceFilter::default(), page))
+        .await?
+        .iter()
+        .filter_map(|row| serde_json::from_str(&row.record).ok())
+        .collect();
+    let mut incidents = Vec::new();
+    for state in ["open", "acknowledged"] {
+        let filter = || IncidentFilter {
+            state: Some(state.to_string()),
+            ..IncidentFilter::default()
+        };
+        let rows = all_pages(|page| store.incidents(filter(), page)).await?;
+        incidents.extend(
+            rows.iter()
+                .filter_map(|row| serde_json::from_str::<correlate::Incident>(&row.record).ok()),
+        );
+    }
+    incidents.sort_by_key(|i| i.id);
+    snapshot.incidents = incidents;
+    Ok((Correlator::restore(settings, snapshot), state.cursor))
+}
+
+/// Every row of a paged list, oldest first.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, StoreError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<store::Page<T>, StoreError>>,
+{
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = fetch(PageRequest {
+            limit: 1_000,
+            after,
+            order: Order::Asc,
+        })
+        .await?;
+        out.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
 }
 
 struct Stage {
@@ -172,30 +227,40 @@ impl Stage {
 
     /// Handles due timers and the next batch of events; true when there may be more.
     async fn step(&mut self) -> Result<bool, StoreError> {
-        let page = PageRequest {
-            limit: BATCH,
-            after: Some(self.cursor),
-            order: Order::Asc,
-        };
-        let events = self.store.events(EventFilter::default(), page).await?;
         let now = now_us();
         let mut changed = Changed::default();
         let mut cursor = self.cursor;
-        for e in &events.items {
-            let raw: serde_json::Value =
-                serde_json::from_slice(&e.raw).unwrap_or(serde_json::Value::Null);
-            let topic = mist::Topic::parse(&e.topic);
-            let input = correlate::Input {
-                event_id: e.id,
-                topic: &topic,
-                time: e.time,
-                org_id: e.org_id.as_deref(),
-                site_id: e.site_id.as_deref(),
-                event_type: e.event_type.as_deref(),
-                raw: &raw,
+        let mut more = false;
+        for _ in 0..PAGES_PER_COMMIT {
+            let page = PageRequest {
+                limit: PAGE,
+                after: Some(cursor),
+                order: Order::Asc,
             };
-            changed.absorb(self.correlator.handle(&input, now));
-            cursor = e.id;
+            let events = self.store.events(EventFilter::default(), page).await?;
+            for e in &events.items {
+                cursor = e.id;
+                let topic = mist::Topic::parse(&e.topic);
+                if !Correlator::reads(&topic) {
+                    continue;
+                }
+                let raw: serde_json::Value =
+                    serde_json::from_slice(&e.raw).unwrap_or(serde_json::Value::Null);
+                let input = correlate::Input {
+                    event_id: e.id,
+                    topic: &topic,
+                    time: e.time,
+                    org_id: e.org_id.as_deref(),
+                    site_id: e.site_id.as_deref(),
+                    event_type: e.event_type.as_deref(),
+                    raw: &raw,
+                };
+                changed.absorb(self.correlator.handle(&input, now));
+            }
+            more = events.next.is_some();
+            if !more {
+                break;
+            }
         }
         // Timers after the batch: a reconnect waiting in the batch must be seen before
         // a hold-down that it would have cancelled fires.
@@ -206,29 +271,23 @@ impl Stage {
             return Ok(false);
         }
         self.commit(cursor, changed, now).await?;
-        Ok(events.next.is_some())
+        Ok(more)
     }
 
     async fn reload(&mut self) {
         let settings = self.correlator.settings().clone();
-        match self.store.stage_load(STAGE).await {
-            Ok(Some(state)) => {
-                if let Ok(snapshot) = serde_json::from_slice::<Snapshot>(&state.snapshot) {
-                    self.correlator = Correlator::restore(settings, snapshot);
-                    self.cursor = state.cursor;
-                }
-            }
-            Ok(None) => {
-                self.correlator = Correlator::new(settings);
-                self.cursor = 0;
+        match load(self.store.as_ref(), settings).await {
+            Ok((correlator, cursor)) => {
+                self.correlator = correlator;
+                self.cursor = cursor;
             }
             Err(e) => tracing::warn!(error = %e, "cannot reload the correlation state"),
         }
     }
 
     async fn commit(&mut self, cursor: i64, changed: Changed, now: i64) -> Result<(), StoreError> {
-        let snapshot =
-            serde_json::to_vec(&self.correlator.snapshot()).expect("the snapshot serialises");
+        let snapshot = serde_json::to_vec(&self.correlator.snapshot_without_records())
+            .expect("the snapshot serialises");
         let commit = StageCommit {
             stage: STAGE.to_string(),
             cursor,

@@ -13,9 +13,13 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use store::{DeviceFilter, IncidentFilter};
 
+use super::correlation_doc::{
+    ActorDoc, DeviceDoc, DeviceListDoc, DeviceQuery, IncidentDetailDoc, IncidentDoc,
+    IncidentListDoc, IncidentQuery, SilenceDoc, SilenceListDoc, SilenceRequestDoc,
+};
 use super::log::EventView;
-use super::params::{instant, page, rfc3339};
-use crate::error::ApiError;
+use super::params::{PageQuery, instant, page, rfc3339};
+use crate::error::{ApiError, ErrorBody};
 use crate::stage::{Command, CommandError};
 use crate::state::AppState;
 
@@ -74,6 +78,27 @@ fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
     Json(json!({"items": items, "next_cursor": next.map(|n| n.to_string())}))
 }
 
+/// List devices
+///
+/// The device inventory the correlation stage keeps from alarms, device events and
+/// up/down events: one record per organisation and MAC, in the order devices were first
+/// seen, newest first unless `order=asc`. Every filter given must match.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "correlation",
+    params(
+        DeviceQuery,
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of devices.", body = DeviceListDoc),
+        (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn list_devices(
     State(app): State<Arc<AppState>>,
     q: Params,
@@ -92,6 +117,25 @@ pub async fn list_devices(
     ))
 }
 
+/// Get one device
+///
+/// A device by MAC, in any notation. When the same MAC is known in several
+/// organisations, the one seen first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{mac}",
+    tag = "correlation",
+    params(
+        ("mac" = String, Path, description = "The device's MAC in any notation (`5c:5b:35:0e:55:c8`, `5C5B-350E-55C8`, `5c5b.350e.55c8`), or a Mist Edge's id (case ignored)."),
+    ),
+    responses(
+        (status = 200, description = "The device.", body = DeviceDoc),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no device with that MAC.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn get_device(
     State(app): State<Arc<AppState>>,
     Path(mac): Path<String>,
@@ -102,6 +146,26 @@ pub async fn get_device(
         .ok_or_else(|| ApiError::NotFound(format!("no device with MAC `{mac}`")))
 }
 
+/// List incidents
+///
+/// Incidents opened by the correlation rules, in id order, newest first unless
+/// `order=asc`. Every filter given must match; `since` and `until` bound the opening time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "correlation",
+    params(
+        IncidentQuery,
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of incidents.", body = IncidentListDoc),
+        (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn list_incidents(
     State(app): State<Arc<AppState>>,
     q: Params,
@@ -124,6 +188,25 @@ pub async fn list_incidents(
 /// Most linked events shown with an incident (the timeline names them all by id).
 const LINKED_EVENTS: usize = 100;
 
+/// Get one incident
+///
+/// An incident with its timeline, and the events behind it: the last (at most) 100 of
+/// `event_ids` that are still in the log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "correlation",
+    params(
+        ("id" = i64, Path, description = "The incident's id."),
+    ),
+    responses(
+        (status = 200, description = "The incident and its events.", body = IncidentDetailDoc),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn get_incident(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -185,6 +268,29 @@ fn command_error(e: CommandError) -> ApiError {
     }
 }
 
+/// Acknowledge an incident
+///
+/// Records that a person is on it (state `acknowledged`, a timeline entry `acknowledged
+/// by <by>`); it still resolves by itself. Acknowledging an acknowledged incident changes
+/// nothing. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/ack",
+    tag = "correlation",
+    params(
+        ("id" = i64, Path, description = "The incident's id."),
+    ),
+    request_body(content = Option<ActorDoc>, content_type = "application/json", description = "Who acknowledges, for the timeline; empty body: `api`."),
+    responses(
+        (status = 200, description = "The incident as it is now (without `events`).", body = IncidentDoc),
+        (status = 400, description = "`malformed_json`: the body is neither empty nor JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the incident is already resolved.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn acknowledge(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -193,6 +299,29 @@ pub async fn acknowledge(
     manual(&app, &id, &body, true).await
 }
 
+/// Resolve an incident
+///
+/// Ends it by hand (state `resolved`, a timeline entry `resolved by <by>`). The devices
+/// keep their state; the next event that would open it opens a new incident. The body is
+/// optional.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/resolve",
+    tag = "correlation",
+    params(
+        ("id" = i64, Path, description = "The incident's id."),
+    ),
+    request_body(content = Option<ActorDoc>, content_type = "application/json", description = "Who resolves, for the timeline; empty body: `api`."),
+    responses(
+        (status = 200, description = "The incident as it is now (without `events`).", body = IncidentDoc),
+        (status = 400, description = "`malformed_json`: the body is neither empty nor JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the incident is already resolved.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn resolve(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -233,6 +362,20 @@ async fn manual(
     Ok(Json(incident_record(app, id).await?))
 }
 
+/// List silences
+///
+/// Every silence, expired ones included, in the order they were added. Not paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/silences",
+    tag = "correlation",
+    responses(
+        (status = 200, description = "The silences.", body = SilenceListDoc),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn list_silences(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let silences = app
         .stage
@@ -246,6 +389,25 @@ pub async fn list_silences(State(app): State<Arc<AppState>>) -> Result<Json<Valu
     Ok(list(items, None))
 }
 
+/// Add a silence
+///
+/// A maintenance window: incidents that open inside it (by event time) and match every
+/// matcher set open with `silenced: true`; their resolution is still reported. It applies
+/// to incidents that open from now on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/silences",
+    tag = "correlation",
+    request_body(content = SilenceRequestDoc, content_type = "application/json", description = "The window and its matchers."),
+    responses(
+        (status = 201, description = "Added, with its id.", body = SilenceDoc),
+        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: `ends_at` missing or not after `starts_at`, a time that is neither RFC 3339 nor epoch seconds, an unknown `kind`, or a field of the wrong type.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn create_silence(
     State(app): State<Arc<AppState>>,
     body: Bytes,
@@ -308,6 +470,24 @@ pub async fn create_silence(
     ))
 }
 
+/// Remove a silence
+///
+/// Incidents it already silenced stay silenced.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/silences/{id}",
+    tag = "correlation",
+    params(
+        ("id" = i64, Path, description = "The silence's id."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no silence with that id.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
 pub async fn delete_silence(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,

@@ -1,6 +1,7 @@
 //! `/api/v1`: the token-protected JSON API, and its OpenAPI document (which is open).
 
 pub(crate) mod correlation;
+pub(crate) mod correlation_doc;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::log;
+use super::{correlation, log};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -34,6 +34,15 @@ const TOKEN_SCHEME: &str = "api_token";
         log::get_request,
         log::list_quarantine,
         log::stats,
+        correlation::list_devices,
+        correlation::get_device,
+        correlation::list_incidents,
+        correlation::get_incident,
+        correlation::acknowledge,
+        correlation::resolve,
+        correlation::list_silences,
+        correlation::create_silence,
+        correlation::delete_silence,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -43,6 +52,7 @@ const TOKEN_SCHEME: &str = "api_token";
     tags(
         (name = "ingest", description = "Webhooks in, from Mist or anything that speaks its dialect."),
         (name = "log", description = "The stored log: events, requests, quarantine, totals. Needs the API token."),
+        (name = "correlation", description = "What the correlation stage makes of the log: the device inventory, incidents (with acknowledge and resolve) and silences. Needs the API token."),
         (name = "operations", description = "Health, metrics and this document. No token."),
     )
 )]
@@ -115,6 +125,15 @@ mod tests {
         ("/api/v1/requests/{id}", "get"),
         ("/api/v1/quarantine", "get"),
         ("/api/v1/stats", "get"),
+        ("/api/v1/devices", "get"),
+        ("/api/v1/devices/{mac}", "get"),
+        ("/api/v1/incidents", "get"),
+        ("/api/v1/incidents/{id}", "get"),
+        ("/api/v1/incidents/{id}/ack", "post"),
+        ("/api/v1/incidents/{id}/resolve", "post"),
+        ("/api/v1/silences", "get"),
+        ("/api/v1/silences", "post"),
+        ("/api/v1/silences/{id}", "delete"),
         ("/api/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -203,8 +222,50 @@ mod tests {
         }
     }
 
-    /// Every documented path is served: after one ingest, each GET answers 200 with the
-    /// token, and the document itself answers 200 without it.
+    /// The MAC of the AP the routed test reports down, normalised.
+    const AP: &str = "5c5b350e0001";
+
+    async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", "Token unit-test-token")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// The answer has exactly the fields the schema names (`extra` ones besides).
+    fn has_schema_fields(doc: &Value, schema: &str, answer: &Value, extra: &[&str]) {
+        let documented: BTreeSet<&str> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {schema}"))
+            .keys()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+            .collect();
+        let answered: BTreeSet<&str> = answer
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema}: {answer}"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(answered, documented, "{schema}");
+    }
+
+    /// Every documented path is served: after one ingest (a `device_down` alarm, so that
+    /// the correlation stage makes a device and an incident), each GET answers 200 with the
+    /// token, the other methods answer their success status, the correlation answers carry
+    /// the documented fields, and the document itself answers 200 without it.
     #[tokio::test]
     async fn every_documented_path_is_routed() {
         let dir = tempfile::tempdir().unwrap();
@@ -222,7 +283,9 @@ mod tests {
         let ingest = Request::post("/ingest/default")
             .header("content-type", "application/json")
             .body(Body::from(
-                r#"{"topic": "alarms", "events": [{"type": "x"}]}"#,
+                r#"{"topic": "alarms", "events": [{"type": "device_down", "org_id": "o",
+                    "site_id": "s", "aps": ["5C:5B:35:0E:00:01"], "hostnames": ["ap-1"],
+                    "severity": "warn", "timestamp": 1749998000}]}"#,
             ))
             .unwrap();
         let response = app.clone().oneshot(ingest).await.unwrap();
@@ -234,15 +297,65 @@ mod tests {
         )
         .unwrap();
         let id = answer["request_id"].as_i64().unwrap().to_string();
+        // The stage works behind the ingest: wait for the incident it opens.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let incident = loop {
+            let (_, list) = call(&app, "GET", "/api/v1/incidents", "").await;
+            if let Some(first) = list["items"].get(0) {
+                break first["id"].as_i64().unwrap().to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "no incident: {list}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let (status, silence) = call(
+            &app,
+            "POST",
+            "/api/v1/silences",
+            r#"{"site_id": "s", "ends_at": "2100-01-01T00:00:00Z", "comment": "test"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{silence}");
+        let silence_id = silence["id"].as_i64().unwrap().to_string();
         for (path, _) in EXPECTED.iter().filter(|(_, m)| *m == "get") {
-            let uri = path.replace("{id}", &id);
-            let request = Request::get(&uri)
-                .header("authorization", "Token unit-test-token")
-                .body(Body::empty())
-                .unwrap();
-            let response = app.clone().oneshot(request).await.unwrap();
-            assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
+            let uri = if path.starts_with("/api/v1/incidents/") {
+                path.replace("{id}", &incident)
+            } else {
+                path.replace("{id}", &id)
+            };
+            let uri = uri.replace("{mac}", "5C-5B-35-0E-00-01");
+            let (status, _) = call(&app, "GET", &uri, "").await;
+            assert_eq!(status, StatusCode::OK, "GET {uri}");
         }
+
+        let doc = document_json();
+        let (_, device) = call(&app, "GET", &format!("/api/v1/devices/{AP}"), "").await;
+        has_schema_fields(&doc, "DeviceDoc", &device, &[]);
+        has_schema_fields(&doc, "DeviceChangeDoc", &device["timeline"][0], &[]);
+        let (_, devices) = call(&app, "GET", "/api/v1/devices", "").await;
+        has_schema_fields(&doc, "DeviceListDoc", &devices, &[]);
+        let uri = format!("/api/v1/incidents/{incident}");
+        let (_, detail) = call(&app, "GET", &uri, "").await;
+        has_schema_fields(&doc, "IncidentDoc", &detail, &["events"]);
+        has_schema_fields(&doc, "TimelineEntryDoc", &detail["timeline"][0], &[]);
+        has_schema_fields(&doc, "EventView", &detail["events"][0], &[]);
+        let (_, incidents) = call(&app, "GET", "/api/v1/incidents", "").await;
+        has_schema_fields(&doc, "IncidentListDoc", &incidents, &[]);
+        has_schema_fields(&doc, "SilenceDoc", &silence, &[]);
+        let (_, silences) = call(&app, "GET", "/api/v1/silences", "").await;
+        has_schema_fields(&doc, "SilenceListDoc", &silences, &[]);
+        assert_eq!(silences["items"][0], silence);
+
+        let (status, acked) = call(&app, "POST", &format!("{uri}/ack"), "").await;
+        assert_eq!(status, StatusCode::OK, "{acked}");
+        has_schema_fields(&doc, "IncidentDoc", &acked, &[]);
+        let body = r#"{"by": "unit test"}"#;
+        let (status, resolved) = call(&app, "POST", &format!("{uri}/resolve"), body).await;
+        assert_eq!(status, StatusCode::OK, "{resolved}");
+        assert_eq!(resolved["state"], "resolved");
+        let uri = format!("/api/v1/silences/{silence_id}");
+        let (status, _) = call(&app, "DELETE", &uri, "").await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
         let request = Request::get("/api/v1/openapi.json")
             .body(Body::empty())
             .unwrap();
