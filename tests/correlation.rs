@@ -400,6 +400,39 @@ async fn silences_and_manual_actions_check_their_input_and_work() {
     let listed = server.api_ok("/silences").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let id = silence["id"].as_i64().unwrap();
+    let longer = json!({"site_id": SITE, "kind": "device_down", "starts_at": "2025-01-01T00:00:00Z",
+                        "ends_at": "2027-01-01T00:00:00Z", "comment": "cabling work, extended"});
+    let (status, replaced) = send(
+        &server,
+        Method::PUT,
+        &format!("/silences/{id}"),
+        Some(&longer.to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(
+        (replaced["id"].as_i64(), replaced["ends_at"].as_str()),
+        (Some(id), Some("2027-01-01T00:00:00.000000Z"))
+    );
+    let (status, answer) = send(
+        &server,
+        Method::PUT,
+        "/silences/777",
+        Some(&longer.to_string()),
+    )
+    .await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
+    let (status, answer) = send(
+        &server,
+        Method::PUT,
+        &format!("/silences/{id}"),
+        Some(r#"{"ends_at": 5, "starts_at": 9}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (422, Some("invalid_body"))
+    );
     let (status, _) = send(&server, Method::DELETE, &format!("/silences/{id}"), None).await;
     assert_eq!(status, 204);
     assert!(

@@ -67,17 +67,19 @@ impl Correlator {
         &self.settings
     }
 
-    /// Whether events of `topic` can change anything here. A shell may skip the others
-    /// without parsing them: [`Correlator::handle`] ignores them anyway.
+    /// The topics whose events can change anything here. A shell may skip the others
+    /// without reading them: [`Correlator::handle`] ignores them anyway.
+    pub const TOPICS: &'static [Topic] = &[
+        Topic::Alarms,
+        Topic::DeviceEvents,
+        Topic::DeviceUpdowns,
+        Topic::MxedgeEvents,
+        Topic::OccupancyAlerts,
+    ];
+
+    /// Whether events of `topic` can change anything here.
     pub fn reads(topic: &Topic) -> bool {
-        matches!(
-            topic,
-            Topic::Alarms
-                | Topic::DeviceEvents
-                | Topic::DeviceUpdowns
-                | Topic::MxedgeEvents
-                | Topic::OccupancyAlerts
-        )
+        Self::TOPICS.contains(topic)
     }
 
     /// Handles one event and returns what changed.
@@ -207,6 +209,19 @@ impl Correlator {
         self.state.silences.len() != before
     }
 
+    /// Replaces the silence with `silence.id` (its matchers, window, comment); `None`
+    /// if there is none with this id. Incidents already open keep their flag: a silence
+    /// marks incidents when they open.
+    pub fn replace_silence(&mut self, silence: Silence) -> Option<Silence> {
+        let slot = self
+            .state
+            .silences
+            .iter_mut()
+            .find(|s| s.id == silence.id)?;
+        *slot = silence.clone();
+        Some(silence)
+    }
+
     /// The silences, in the order they were added.
     pub fn silences(&self) -> &[Silence] {
         &self.state.silences
@@ -268,6 +283,26 @@ mod tests {
     fn rogue(at: i64) -> Value {
         json!({"type": "rogue_ap", "group": "security", "aps": ["5c5b35500442"],
                "org_id": "o", "site_id": "s", "timestamp": at})
+    }
+
+    #[test]
+    fn a_silence_can_be_replaced_in_place() {
+        let mut c = Correlator::new(Settings::default());
+        let first = c.add_silence(Silence {
+            site_id: Some("s".into()),
+            starts_at: 0,
+            ends_at: 10,
+            ..Silence::default()
+        });
+        let mut changed = first.clone();
+        changed.ends_at = 20;
+        assert_eq!(c.replace_silence(changed.clone()), Some(changed.clone()));
+        assert_eq!(c.silences(), &[changed]);
+        let missing = Silence {
+            id: 99,
+            ..Silence::default()
+        };
+        assert_eq!(c.replace_silence(missing), None);
     }
 
     #[test]

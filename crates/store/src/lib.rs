@@ -58,6 +58,18 @@ pub trait Store: Send + Sync + 'static {
     /// One event with its raw JSON.
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
 
+    /// For a stage tailing the log: up to `limit` events after `after` whose topic is one
+    /// of `topics`, oldest first, and the id up to which the log was read (past the last
+    /// event returned when the rest of the log, as of this read, holds none of those
+    /// topics). The stage's cursor can move to that id without reading, event by event,
+    /// what it does not look at.
+    async fn tail(
+        &self,
+        after: i64,
+        topics: Vec<String>,
+        limit: u32,
+    ) -> Result<(Vec<StoredEvent>, i64), StoreError>;
+
     /// Lists requests of the log (without bodies).
     async fn requests(
         &self,

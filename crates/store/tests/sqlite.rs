@@ -644,3 +644,44 @@ async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
         .unwrap();
     assert_eq!(recent.items.len(), 1);
 }
+
+#[tokio::test]
+async fn a_tail_returns_only_the_topics_asked_and_how_far_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = store
+        .append(request("alarms", &[r#"{"a":1}"#], HOUR_US), 0)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let e = format!(r#"{{"l":{i}}}"#);
+        store
+            .append(request("location", &[&e], HOUR_US + i), 0)
+            .await
+            .unwrap();
+    }
+    let last = store
+        .append(request("location", &[r#"{"l":9}"#], 2 * HOUR_US), 0)
+        .await
+        .unwrap();
+    let topics = vec!["alarms".to_string(), "device-events".to_string()];
+    let (events, covered) = store.tail(0, topics.clone(), 10).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), a.event_ids);
+    assert_eq!(
+        covered, last.event_ids[0],
+        "read past the location events it skipped"
+    );
+    let (events, again) = store.tail(covered, topics.clone(), 10).await.unwrap();
+    assert!(events.is_empty());
+    assert_eq!(again, covered);
+    // A full page stops at its last event.
+    let b = store
+        .append(
+            request("alarms", &[r#"{"a":2}"#, r#"{"a":3}"#], 3 * HOUR_US),
+            0,
+        )
+        .await
+        .unwrap();
+    let (events, covered) = store.tail(last.event_ids[0], topics, 1).await.unwrap();
+    assert_eq!((events.len(), covered), (1, b.event_ids[0]));
+}

@@ -412,7 +412,66 @@ pub async fn create_silence(
     State(app): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let v = parse_body(&body)?;
+    let silence = silence_from(&body, 0)?;
+    let added = app
+        .stage
+        .ask(|reply| Command::AddSilence { silence, reply })
+        .await
+        .ok_or_else(stage_gone)?
+        .map_err(command_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_times(
+            serde_json::to_value(added).expect("a silence serialises"),
+        )),
+    ))
+}
+
+/// Replace a silence
+///
+/// The whole silence is replaced by the body (same fields as when adding it); its id
+/// stays. Incidents already open keep their flag.
+#[utoipa::path(
+    put,
+    path = "/api/v1/silences/{id}",
+    tag = "correlation",
+    params(
+        ("id" = i64, Path, description = "The silence's id."),
+    ),
+    request_body(content = SilenceRequestDoc, content_type = "application/json", description = "The window and its matchers."),
+    responses(
+        (status = 200, description = "Replaced.", body = SilenceDoc),
+        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no silence with that id.", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: as when adding a silence.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+pub async fn replace_silence(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no silence with id `{id}`"));
+    let n = id.parse::<i64>().map_err(|_| not_found())?;
+    let silence = silence_from(&body, n)?;
+    let replaced = app
+        .stage
+        .ask(|reply| Command::ReplaceSilence { silence, reply })
+        .await
+        .ok_or_else(stage_gone)?
+        .map_err(command_error)?
+        .ok_or_else(not_found)?;
+    Ok(Json(with_times(
+        serde_json::to_value(replaced).expect("a silence serialises"),
+    )))
+}
+
+/// A silence from a request body, with the given id.
+fn silence_from(body: &Bytes, id: i64) -> Result<correlate::Silence, ApiError> {
+    let v = parse_body(body)?;
     let invalid = |detail: String| ApiError::InvalidBody { detail };
     let text = |name: &str| -> Result<Option<String>, ApiError> {
         match v.get(name) {
@@ -445,8 +504,8 @@ pub async fn create_silence(
     if ends_at <= starts_at {
         return Err(invalid("`ends_at` must be after `starts_at`".into()));
     }
-    let silence = correlate::Silence {
-        id: 0,
+    Ok(correlate::Silence {
+        id,
         site_id: text("site_id")?,
         device: text("device")?.map(|m| mist::normalize_mac(&m).unwrap_or(m)),
         kind,
@@ -455,19 +514,7 @@ pub async fn create_silence(
         ends_at,
         comment: text("comment")?.unwrap_or_default(),
         created_by: text("created_by")?.unwrap_or_else(|| "api".into()),
-    };
-    let added = app
-        .stage
-        .ask(|reply| Command::AddSilence { silence, reply })
-        .await
-        .ok_or_else(stage_gone)?
-        .map_err(command_error)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(with_times(
-            serde_json::to_value(added).expect("a silence serialises"),
-        )),
-    ))
+    })
 }
 
 /// Remove a silence

@@ -32,5 +32,8 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/silences",
             get(correlation::list_silences).post(correlation::create_silence),
         )
-        .route("/silences/{id}", delete(correlation::delete_silence))
+        .route(
+            "/silences/{id}",
+            delete(correlation::delete_silence).put(correlation::replace_silence),
+        )
 }

@@ -204,6 +204,16 @@ impl Store for SqliteStore {
         self.read(move |c| read::event(c, id)).await
     }
 
+    async fn tail(
+        &self,
+        after: i64,
+        topics: Vec<String>,
+        limit: u32,
+    ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+        self.read(move |c| read::tail(c, after, &topics, limit))
+            .await
+    }
+
     async fn requests(
         &self,
         filter: RequestFilter,

@@ -181,6 +181,38 @@ pub(crate) fn events(
     Ok(paged(items, page, |e| e.id))
 }
 
+pub(crate) fn tail(
+    conn: &Connection,
+    after: i64,
+    topics: &[String],
+    limit: u32,
+) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+    let limit = limit.clamp(1, MAX_LIMIT);
+    // One snapshot for both statements: ids only grow, so "nothing of these topics up
+    // to MAX(id)" is a fact about this snapshot and stays true.
+    let tx = conn.unchecked_transaction()?;
+    let marks = vec!["?"; topics.len()].join(", ");
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id
+         WHERE e.id > ? AND e.topic IN ({marks}) ORDER BY e.id LIMIT ?"
+    );
+    let mut values = vec![Value::Integer(after)];
+    values.extend(topics.iter().map(|t| Value::Text(t.clone())));
+    values.push(Value::Integer(i64::from(limit)));
+    let items = tx
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), event_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let covered = if items.len() as u32 == limit {
+        items.last().map_or(after, |e| e.id)
+    } else {
+        tx.query_row("SELECT COALESCE(MAX(id), ?1) FROM events", [after], |r| {
+            r.get(0)
+        })?
+    };
+    Ok((items, covered.max(after)))
+}
+
 pub(crate) fn event(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, StoreError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id WHERE e.id = ?1"
