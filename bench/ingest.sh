@@ -20,6 +20,7 @@
 #   SYNCHRONOUS=full   mistgate [storage] synchronous (full, normal, off)
 #   DEDUP_WINDOW=0s    mistgate [ingest] dedup_window
 #   POOL_ALARM=100000 POOL_LOCATION=3000   distinct signed bodies per pool (cycled)
+#   CORRELATION=on     mistgate [correlation] enabled (off: ingest and the log alone)
 #   LOADGEN=wrk        the load generator (see run_load)
 #   SKIP_BUILD=1       use the binaries already in target/ without building
 #   PROFILE=release    `debug` builds and runs debug binaries (only to check the script)
@@ -47,6 +48,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2s}
 SYNCHRONOUS=${SYNCHRONOUS:-full}
 DEDUP_WINDOW=${DEDUP_WINDOW:-0s}
+CORRELATION=${CORRELATION:-on}
 LOADGEN=${LOADGEN:-wrk}
 PROFILE=${PROFILE:-release}
 SAMPLES=${SAMPLES:-$ROOT/../shared/mist/samples}
@@ -366,6 +368,9 @@ dedup_window = "$DEDUP_WINDOW"
 [storage]
 # fsync on every group commit: the durable default.
 synchronous = "$SYNCHRONOUS"
+
+[correlation]
+enabled = $([[ $CORRELATION == off ]] && echo false || echo true)
 EOF
 
 # ---------------------------------------------------------------------------------------
@@ -492,7 +497,7 @@ echo
 echo "## mistgate ingest benchmark"
 echo
 echo "- command: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS WARMUP=$WARMUP" \
-    "SYNCHRONOUS=$SYNCHRONOUS DEDUP_WINDOW=$DEDUP_WINDOW LOADGEN=$LOADGEN PROFILE=$PROFILE $ORIG_CMD"
+    "SYNCHRONOUS=$SYNCHRONOUS DEDUP_WINDOW=$DEDUP_WINDOW CORRELATION=$CORRELATION LOADGEN=$LOADGEN PROFILE=$PROFILE $ORIG_CMD"
 echo "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/wrk_ingest.lua URL -- POOL $THREADS" \
     "($(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'))"
 echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"

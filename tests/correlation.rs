@@ -476,3 +476,28 @@ async fn silences_and_manual_actions_check_their_input_and_work() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn with_correlation_off_only_the_log_is_kept() {
+    let server = Server::start_with(Some(
+        "[[sources]]\nname = \"default\"\n[correlation]\nenabled = false\n",
+    ));
+    post(
+        &server,
+        alarm("device_down", &["5c5b35cc0001"], 1_749_998_000.0, json!({})),
+    )
+    .await;
+    assert_eq!(
+        server.all_events("&topic=alarms").await.len(),
+        1,
+        "the event is stored"
+    );
+    assert!(incidents(&server, "").await.is_empty());
+    assert_eq!(server.stats().await["stages"]["correlate"]["cursor"], 0);
+    let (status, answer) = server.api("/silences").await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("store_unavailable")),
+        "{answer}"
+    );
+}

@@ -134,6 +134,9 @@ pub enum Grouping {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorrelationConfig {
+    /// Run the correlation stage (device states, incidents). Off, mistgate only keeps
+    /// the log; the device and incident API then answers empty lists.
+    pub enabled: bool,
     pub grouping: Grouping,
     /// A down and up inside this window is a flap, not an incident. `0s`: off.
     #[serde(with = "humantime_serde")]
@@ -153,6 +156,7 @@ pub struct CorrelationConfig {
 impl Default for CorrelationConfig {
     fn default() -> Self {
         CorrelationConfig {
+            enabled: true,
             grouping: Grouping::Device,
             flap_hold_down: Duration::ZERO,
             security_quiet_period: Duration::from_secs(24 * 3600),

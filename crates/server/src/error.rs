@@ -43,6 +43,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("the request was not complete and answered within {0:?}")]
     Timeout(std::time::Duration),
+    #[error("the correlation stage is not running (is `[correlation] enabled` false?)")]
+    CorrelationUnavailable,
     #[error("the store failed: {0}")]
     Store(#[from] store::StoreError),
 }
@@ -65,7 +67,9 @@ impl ApiError {
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::CorrelationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(_) => "store_unavailable",
+            ApiError::CorrelationUnavailable => "correlation_unavailable",
         }
     }
 }

@@ -109,9 +109,19 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         config.ingest.dedup_window,
         config.storage.prune_interval,
     );
-    let stage = stage::spawn(store.clone(), config.correlation.settings())
-        .await
-        .context("starting the correlation stage")?;
+    let stage = if config.correlation.enabled {
+        config
+            .correlation
+            .settings()
+            .validate()
+            .context("[correlation] settings")?;
+        stage::spawn(store.clone(), config.correlation.settings())
+            .await
+            .context("starting the correlation stage")?
+    } else {
+        tracing::info!("correlation is turned off: only the log is kept");
+        stage::disabled()
+    };
     let state = Arc::new(AppState::new(&config, store, token, metrics, stage));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

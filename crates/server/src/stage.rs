@@ -86,6 +86,15 @@ impl StageHandle {
     }
 }
 
+/// A handle to no stage (correlation turned off): every command answers `None`.
+pub fn disabled() -> StageHandle {
+    let (tx, _) = mpsc::channel(1);
+    StageHandle {
+        commands: tx,
+        wake: Arc::new(Notify::new()),
+    }
+}
+
 /// Loads the stage's state and runs it until the process ends.
 pub async fn spawn(store: Arc<dyn Store>, settings: Settings) -> Result<StageHandle, StoreError> {
     let (correlator, cursor) = load(store.as_ref(), settings).await?;

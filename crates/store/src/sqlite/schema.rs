@@ -108,9 +108,9 @@ const MIGRATIONS: &[&str] = &[
         state   TEXT    NOT NULL,
         since   INTEGER NOT NULL,
         record  TEXT    NOT NULL,
-        UNIQUE (org_id, mac)
+        -- MAC first: the same index serves the upsert and the lookup by MAC alone.
+        UNIQUE (mac, org_id)
     );
-    CREATE INDEX devices_mac ON devices (mac);
     CREATE INDEX devices_site ON devices (site_id, id);
 
     CREATE TABLE incidents (

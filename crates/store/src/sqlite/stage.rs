@@ -13,7 +13,7 @@ use crate::{
 pub(crate) fn write(tx: &Transaction<'_>, commit: &StageCommit) -> Result<(), StoreError> {
     let mut device = tx.prepare_cached(
         "INSERT INTO devices (org_id, mac, kind, site_id, state, since, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (org_id, mac) DO UPDATE SET kind = excluded.kind, site_id = excluded.site_id,
+         ON CONFLICT (mac, org_id) DO UPDATE SET kind = excluded.kind, site_id = excluded.site_id,
              state = excluded.state, since = excluded.since, record = excluded.record",
     )?;
     for d in &commit.devices {
