@@ -51,19 +51,7 @@ pub async fn replay(
             while let Some(at) = correlator.poll_timeout().filter(|at| *at <= e.time) {
                 keep(correlator.handle_timeout(at));
             }
-            let raw: serde_json::Value =
-                serde_json::from_slice(&e.raw).unwrap_or(serde_json::Value::Null);
-            let topic = mist::Topic::parse(&e.topic);
-            let input = correlate::Input {
-                event_id: e.id,
-                topic: &topic,
-                time: e.time,
-                org_id: e.org_id.as_deref(),
-                site_id: e.site_id.as_deref(),
-                event_type: e.event_type.as_deref(),
-                raw: &raw,
-            };
-            keep(correlator.handle(&input, e.time));
+            keep(crate::stage::feed(&mut correlator, e, e.time));
             handled += 1;
         }
         progress(handled);

@@ -246,19 +246,7 @@ impl Stage {
             .collect();
         let (events, covered) = self.store.tail(self.cursor, topics, PAGE).await?;
         for e in &events {
-            let topic = mist::Topic::parse(&e.topic);
-            let raw: serde_json::Value =
-                serde_json::from_slice(&e.raw).unwrap_or(serde_json::Value::Null);
-            let input = correlate::Input {
-                event_id: e.id,
-                topic: &topic,
-                time: e.time,
-                org_id: e.org_id.as_deref(),
-                site_id: e.site_id.as_deref(),
-                event_type: e.event_type.as_deref(),
-                raw: &raw,
-            };
-            changed.absorb(self.correlator.handle(&input, now));
+            changed.absorb(feed(&mut self.correlator, e, now));
         }
         // Timers after the batch: a reconnect waiting in the batch must be seen before
         // a hold-down that it would have cancelled fires.
@@ -360,6 +348,26 @@ impl Stage {
         self.commit(self.cursor, changed, now).await?;
         Ok(())
     }
+}
+
+/// Hands one stored event to the correlator (the stage and the replay share this).
+pub(crate) fn feed(
+    correlator: &mut Correlator,
+    e: &store::StoredEvent,
+    now: i64,
+) -> Vec<Transition> {
+    let topic = mist::Topic::parse(&e.topic);
+    let raw: serde_json::Value = serde_json::from_slice(&e.raw).unwrap_or(serde_json::Value::Null);
+    let input = correlate::Input {
+        event_id: e.id,
+        topic: &topic,
+        time: e.time,
+        org_id: e.org_id.as_deref(),
+        site_id: e.site_id.as_deref(),
+        event_type: e.event_type.as_deref(),
+        raw: &raw,
+    };
+    correlator.handle(&input, now)
 }
 
 /// The API's row for a device: filterable columns plus the whole record.
