@@ -105,12 +105,18 @@ pub const EVENT_DOWN: &[&str] = &[
     "ME_DISCONNECTED",
 ];
 
-/// Event types meaning "(re-)established to cloud".
+/// Event types meaning "(re-)established to cloud". The `_RECONNECTED` spellings are not
+/// in the catalog, but Mist describes device-updowns as carrying "the _disconnected,
+/// _reconnected and _restarted events", so they are taken as what they say.
 pub const EVENT_UP: &[&str] = &[
     "AP_CONNECTED",
     "SW_CONNECTED",
     "GW_CONNECTED",
     "ME_CONNECTED",
+    "AP_RECONNECTED",
+    "SW_RECONNECTED",
+    "GW_RECONNECTED",
+    "ME_RECONNECTED",
 ];
 
 /// Event types meaning the device rebooted, with the why in `reason` when Mist knows.

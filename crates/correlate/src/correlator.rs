@@ -286,6 +286,25 @@ mod tests {
     }
 
     #[test]
+    fn a_reconnected_spelling_closes_the_outage_too() {
+        let mut c = Correlator::new(Settings::default());
+        let ev = |t: &str, at: i64| json!({"type": t, "ap": "5c5b35000009", "org_id": "o", "site_id": "s", "timestamp": at});
+        feed(&mut c, 1, Topic::DeviceUpdowns, ev("AP_DISCONNECTED", T));
+        assert_eq!(c.open_incidents().count(), 1);
+        feed(
+            &mut c,
+            2,
+            Topic::DeviceUpdowns,
+            ev("AP_RECONNECTED", T + 30),
+        );
+        assert_eq!(c.open_incidents().count(), 0);
+        assert_eq!(
+            c.device("o", "5c5b35000009").map(|d| d.state),
+            Some(crate::DeviceState::Up)
+        );
+    }
+
+    #[test]
     fn a_silence_can_be_replaced_in_place() {
         let mut c = Correlator::new(Settings::default());
         let first = c.add_silence(Silence {
