@@ -1,1 +1,25 @@
-//! Outbound delivery (being written).
+//! Outbound delivery of mistgate: the pure cores.
+//!
+//! Everything here is sans-IO: time arrives as an argument (unix microseconds, `i64`),
+//! randomness is passed in, and nothing touches the network, the database or the clock.
+//! The IO shell that sends requests and stores the outbox wires these together.
+//!
+//! - [`schedule`]: classify an attempt's outcome and decide when (or whether) to retry.
+//! - [`aggregate`]: batch events per (subscription, topic) into Mist-format bodies.
+//! - [`breaker`]: pause a subscription whose receiver keeps failing.
+//! - [`headers`]: the headers of a Mist-format webhook request, signatures included.
+//! - [`ssrf`]: refuse targets on loopback, private and link-local addresses.
+
+pub mod aggregate;
+pub mod breaker;
+pub mod headers;
+pub mod schedule;
+pub mod ssrf;
+
+pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending, envelope};
+pub use breaker::{Breaker, BreakerPolicy, BreakerState};
+pub use headers::{DELIVERY_ID_HEADER, request_headers};
+pub use schedule::{
+    Class, DeadReason, Decision, Outcome, RetryPolicy, classify, next_attempt, parse_retry_after,
+};
+pub use ssrf::{AddressKind, TargetError, check_target};
