@@ -78,3 +78,16 @@ pub struct IncidentFilter {
     pub since: Option<i64>,
     pub until: Option<i64>,
 }
+
+/// A webhook subscription as the store keeps it: where it belongs and its whole record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    /// `org` or `site`.
+    pub scope: String,
+    /// The org or site id the subscription belongs to.
+    pub scope_id: String,
+    /// The whole object, JSON, secrets included.
+    pub record: String,
+    pub modified_at: i64,
+}

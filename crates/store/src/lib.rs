@@ -117,4 +117,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// One incident by id.
     async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError>;
+
+    /// Creates or replaces a subscription (by id), once durable.
+    async fn put_subscription(&self, row: SubscriptionRow) -> Result<(), StoreError>;
+
+    /// Deletes a subscription; false when there was none with this id.
+    async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// One subscription by id.
+    async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError>;
+
+    /// The subscriptions of one scope (`org`/`site` and its id), oldest first; every
+    /// subscription when `scope` is `None`.
+    async fn subscriptions(
+        &self,
+        scope: Option<(String, String)>,
+    ) -> Result<Vec<SubscriptionRow>, StoreError>;
 }

@@ -174,3 +174,59 @@ async fn a_tail_returns_only_the_topics_asked_and_how_far_it_read() {
     let (events, covered) = store.tail(last.event_ids[0], topics, 1).await.unwrap();
     assert_eq!((events.len(), covered), (1, b.event_ids[0]));
 }
+
+#[tokio::test]
+async fn subscriptions_are_kept_per_scope_replaced_in_place_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let row = |id: &str, scope: &str, scope_id: &str, name: &str| store::SubscriptionRow {
+        id: id.into(),
+        scope: scope.into(),
+        scope_id: scope_id.into(),
+        record: format!(r#"{{"name":"{name}"}}"#),
+        modified_at: HOUR_US,
+    };
+    store
+        .put_subscription(row("w1", "org", "o1", "first"))
+        .await
+        .unwrap();
+    store
+        .put_subscription(row("w2", "site", "s1", "second"))
+        .await
+        .unwrap();
+    store
+        .put_subscription(row("w3", "org", "o1", "third"))
+        .await
+        .unwrap();
+    let org = store
+        .subscriptions(Some(("org".into(), "o1".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        org.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["w1", "w3"]
+    );
+    assert_eq!(store.subscriptions(None).await.unwrap().len(), 3);
+
+    store
+        .put_subscription(row("w1", "org", "o1", "renamed"))
+        .await
+        .unwrap();
+    let w1 = store.subscription("w1").await.unwrap().unwrap();
+    assert_eq!(w1.record, r#"{"name":"renamed"}"#);
+    let org = store
+        .subscriptions(Some(("org".into(), "o1".into())))
+        .await
+        .unwrap();
+    assert_eq!(org[0].id, "w1", "a replaced subscription keeps its place");
+
+    assert!(store.delete_subscription("w1").await.unwrap());
+    assert!(!store.delete_subscription("w1").await.unwrap());
+    assert!(store.subscription("w1").await.unwrap().is_none());
+    // The log's own ids are untouched by all this.
+    let a = store
+        .append(request("alarms", &[r#"{"a":1}"#], HOUR_US), 0)
+        .await
+        .unwrap();
+    assert_eq!(a.request_id, 1);
+}

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::SubscriptionRow;
 use crate::{
     Appended, DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, NewQuarantine,
     NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail, RequestFilter,
@@ -270,6 +271,29 @@ impl Store for SqliteStore {
 
     async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
         self.read(move |c| stage::incident(c, id)).await
+    }
+
+    async fn put_subscription(&self, row: SubscriptionRow) -> Result<(), StoreError> {
+        self.write(|reply| Op::PutSubscription { row, reply }).await
+    }
+
+    async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(|reply| Op::DeleteSubscription { id, reply })
+            .await
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| stage::subscription(c, &id)).await
+    }
+
+    async fn subscriptions(
+        &self,
+        scope: Option<(String, String)>,
+    ) -> Result<Vec<SubscriptionRow>, StoreError> {
+        self.read(move |c| stage::subscriptions(c, scope.as_ref()))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

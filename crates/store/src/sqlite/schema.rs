@@ -128,6 +128,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX incidents_site ON incidents (site_id, id);
     CREATE INDEX incidents_opened ON incidents (opened_at);
     "#,
+    // 3: Mist-format webhook subscriptions (the record holds the secrets: it is what
+    // signs deliveries; the API never returns them).
+    r#"
+    CREATE TABLE subscriptions (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT    NOT NULL UNIQUE,
+        scope       TEXT    NOT NULL,           -- 'org' or 'site'
+        scope_id    TEXT    NOT NULL,
+        record      TEXT    NOT NULL,
+        modified_at INTEGER NOT NULL
+    );
+    CREATE INDEX subscriptions_scope ON subscriptions (scope, scope_id, seq);
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

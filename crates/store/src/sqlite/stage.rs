@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_f
 use super::read::{Clause, paged};
 use crate::{
     DeviceFilter, DeviceRow, IncidentFilter, IncidentRow, Page, PageRequest, StageCommit,
-    StageState, StoreError,
+    StageState, StoreError, SubscriptionRow,
 };
 
 /// Applies one stage batch inside the writer's transaction.
@@ -176,4 +176,56 @@ fn query<T>(
         .query_map(params_from_iter(values), row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+pub(crate) fn put_subscription(
+    tx: &Transaction<'_>,
+    row: &SubscriptionRow,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO subscriptions (id, scope, scope_id, record, modified_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, scope_id = excluded.scope_id,
+             record = excluded.record, modified_at = excluded.modified_at",
+    )?
+    .execute(params![row.id, row.scope, row.scope_id, row.record, row.modified_at])?;
+    Ok(())
+}
+
+fn subscription_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
+    Ok(SubscriptionRow {
+        id: r.get(0)?,
+        scope: r.get(1)?,
+        scope_id: r.get(2)?,
+        record: r.get(3)?,
+        modified_at: r.get(4)?,
+    })
+}
+
+pub(crate) fn subscription(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<SubscriptionRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, scope, scope_id, record, modified_at FROM subscriptions WHERE id = ?1",
+        )?
+        .query_row([id], subscription_row)
+        .optional()?)
+}
+
+pub(crate) fn subscriptions(
+    conn: &Connection,
+    scope: Option<&(String, String)>,
+) -> Result<Vec<SubscriptionRow>, StoreError> {
+    let (sql, values) = match scope {
+        Some((kind, id)) => (
+            "SELECT id, scope, scope_id, record, modified_at FROM subscriptions WHERE scope = ? AND scope_id = ? ORDER BY seq",
+            vec![Value::Text(kind.clone()), Value::Text(id.clone())],
+        ),
+        None => (
+            "SELECT id, scope, scope_id, record, modified_at FROM subscriptions ORDER BY seq",
+            vec![],
+        ),
+    };
+    query(conn, sql, values, subscription_row)
 }

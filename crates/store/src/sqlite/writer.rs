@@ -13,7 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dedup::{self, DedupIndex, Staged, Verdict};
 use super::mac_index::MacIndex;
-use crate::{Appended, NewQuarantine, NewRequest, Pruned, Retention, StageCommit, StoreError};
+use crate::{
+    Appended, NewQuarantine, NewRequest, Pruned, Retention, StageCommit, StoreError,
+    SubscriptionRow,
+};
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
 /// concurrent clients commits together, small enough to bound one commit's latency.
@@ -40,6 +43,14 @@ pub(crate) enum Op {
     Stage {
         commit: StageCommit,
         reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    PutSubscription {
+        row: SubscriptionRow,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    DeleteSubscription {
+        id: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
     },
 }
 
@@ -113,6 +124,7 @@ enum Outcome {
     Appended(Appended),
     Quarantined(i64),
     Staged,
+    Deleted(bool),
 }
 
 impl Writer {
@@ -246,6 +258,16 @@ impl Writer {
                     super::stage::write(&tx, commit)?;
                     out.push(Outcome::Staged);
                 }
+                Op::PutSubscription { row, .. } => {
+                    super::stage::put_subscription(&tx, row)?;
+                    out.push(Outcome::Staged);
+                }
+                Op::DeleteSubscription { id, .. } => {
+                    let n = tx
+                        .prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
+                        .execute([id])?;
+                    out.push(Outcome::Deleted(n > 0));
+                }
                 Op::Prune { .. } => unreachable!("prunes are split off before"),
             }
         }
@@ -349,6 +371,18 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
             let _ = reply.send(Ok(()));
         }
         (Op::Stage { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::PutSubscription { reply, .. }, Ok(Outcome::Staged)) => {
+            let _ = reply.send(Ok(()));
+        }
+        (Op::PutSubscription { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::DeleteSubscription { reply, .. }, Ok(Outcome::Deleted(found))) => {
+            let _ = reply.send(Ok(found));
+        }
+        (Op::DeleteSubscription { reply, .. }, Err(e)) => {
             let _ = reply.send(Err(e));
         }
         (Op::Prune { .. }, _) | (_, Ok(_)) => unreachable!("outcome matches its operation"),
