@@ -9,12 +9,14 @@
 //! - [`breaker`]: pause a subscription whose receiver keeps failing.
 //! - [`headers`]: the headers of a Mist-format webhook request, signatures included.
 //! - [`ssrf`]: refuse targets on loopback, private and link-local addresses.
+//! - [`subscription`]: the Mist `webhook` object of the subscriptions API, parsed and checked.
 
 pub mod aggregate;
 pub mod breaker;
 pub mod headers;
 pub mod schedule;
 pub mod ssrf;
+pub mod subscription;
 
 pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending, envelope};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState};
@@ -23,3 +25,4 @@ pub use schedule::{
     Class, DeadReason, Decision, Outcome, RetryPolicy, classify, next_attempt, parse_retry_after,
 };
 pub use ssrf::{AddressKind, TargetError, check_target};
+pub use subscription::{Invalid, Oauth2Grant, Scope, Subscription, WebhookType, parse_request};

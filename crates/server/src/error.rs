@@ -39,6 +39,13 @@ pub enum ApiError {
     InvalidBody { detail: String },
     #[error("{0}")]
     Conflict(String),
+    /// A field of a request body is wrong; `code` says how, the detail names the field.
+    #[error("{detail}")]
+    Field {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
     #[error("a valid API token is required: send `Authorization: Token <key>`")]
     Unauthorized,
     #[error("the request was not complete and answered within {0:?}")]
@@ -66,6 +73,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Field { status, .. } => *status,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Store(_) | ApiError::CorrelationUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -88,6 +96,7 @@ impl ApiError {
             ApiError::InvalidQuery { .. } => "invalid_query",
             ApiError::InvalidBody { .. } => "invalid_body",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Field { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(_) => "store_unavailable",

@@ -5,6 +5,7 @@ pub(crate) mod correlation_doc;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -31,6 +32,26 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/silences",
             get(correlation::list_silences).post(correlation::create_silence),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks",
+            get(webhooks::org::list).post(webhooks::org::create),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}",
+            get(webhooks::org::get)
+                .put(webhooks::org::update)
+                .delete(webhooks::org::delete),
+        )
+        .route(
+            "/sites/{site_id}/webhooks",
+            get(webhooks::site::list).post(webhooks::site::create),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}",
+            get(webhooks::site::get)
+                .put(webhooks::site::update)
+                .delete(webhooks::site::delete),
         )
         .route(
             "/silences/{id}",

@@ -1,0 +1,916 @@
+//! Subscriptions: the Mist `webhook` object as mistgate's subscriptions API takes and returns it.
+//!
+//! Field names, defaults and validation follow `components.schemas.webhook` of the Mist
+//! OpenAPI description. [`parse_request`] turns a client's POST/PUT body into a checked
+//! [`Subscription`]; [`Subscription::public_view`] is what the API shows back, with the
+//! write-only secrets replaced by `has_*` booleans.
+//!
+//! Choices worth knowing:
+//! - Unknown fields are rejected, except the read-only ones a client may echo back from a GET
+//!   (`id`, `org_id`, `site_id`, `for_site`, `created_time`, `modified_time`), which are
+//!   ignored: the server decides them.
+//! - `null` counts as absent for every field, except the write-only secrets where `null`
+//!   explicitly clears the stored value.
+//! - On PUT the body replaces the object, but a write-only secret (`secret`, `splunk_token`,
+//!   `oauth2_client_secret`, `oauth2_password`) that is absent from the body keeps its previous
+//!   value: such fields are never returned, so clients cannot echo them.
+//! - `google-pubsub` and `aws-sns` are valid Mist types this server does not deliver to; they
+//!   are refused with code `unsupported_type`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use mist::Topic;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where a subscription lives: the org or site id of the request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// An org-level webhook (`/orgs/{org_id}/webhooks`).
+    Org(String),
+    /// A site-level webhook (`/sites/{site_id}/webhooks`).
+    Site(String),
+}
+
+/// How deliveries are made. Mist's `aws-sns` and `google-pubsub` are not supported here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookType {
+    /// `http-post`: a plain POST of the Mist-format body (the default).
+    HttpPost,
+    /// `splunk`: a POST to a Splunk HTTP Event Collector with `splunk_token`.
+    Splunk,
+    /// `oauth2`: a POST with a bearer token fetched from `oauth2_token_url`.
+    Oauth2,
+}
+
+/// The OAuth2 grant used to fetch a token for `oauth2` webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Oauth2Grant {
+    /// `client_credentials`: needs `oauth2_client_id` and `oauth2_client_secret`.
+    ClientCredentials,
+    /// `password`: needs `oauth2_username` and `oauth2_password`.
+    Password,
+}
+
+/// Why a request body was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    /// 400 when the body is not JSON or not an object, 422 when the object is invalid.
+    pub status: u16,
+    /// `"malformed_json"`, `"invalid_field"` or `"unsupported_type"`.
+    pub code: &'static str,
+    /// The offending field, when one is to blame.
+    pub field: Option<String>,
+    /// A human-readable explanation.
+    pub detail: String,
+}
+
+impl Invalid {
+    fn malformed(detail: impl Into<String>) -> Self {
+        Invalid {
+            status: 400,
+            code: "malformed_json",
+            field: None,
+            detail: detail.into(),
+        }
+    }
+
+    fn field(field: &str, detail: impl Into<String>) -> Self {
+        Invalid {
+            status: 422,
+            code: "invalid_field",
+            field: Some(field.to_string()),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: {}: {}", self.code, field, self.detail),
+            None => write!(f, "{}: {}", self.code, self.detail),
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// A checked webhook subscription, secrets included (this is the stored form).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Server-assigned id.
+    pub id: String,
+    /// The org, for org-level webhooks.
+    pub org_id: Option<String>,
+    /// The site, for site-level webhooks.
+    pub site_id: Option<String>,
+    /// Whether this is a site-level webhook.
+    pub for_site: bool,
+    /// Optional display name.
+    pub name: Option<String>,
+    /// Target URL (http or https, with a host).
+    pub url: String,
+    /// Whether deliveries are made (default true).
+    pub enabled: bool,
+    /// Delivery type (default `http-post`).
+    #[serde(rename = "type")]
+    pub webhook_type: WebhookType,
+    /// Canonical topic names, deduplicated, at least one.
+    pub topics: Vec<String>,
+    /// HMAC secret for `X-Mist-Signature(-v2)`. Write-only.
+    pub secret: Option<String>,
+    /// Extra headers (`http-post` only); names and values total under 1000 bytes.
+    pub headers: BTreeMap<String, String>,
+    /// Whether to verify the receiver's TLS certificate (default true).
+    pub verify_cert: bool,
+    /// Splunk HEC token, required for `splunk`. Write-only.
+    pub splunk_token: Option<String>,
+    /// OAuth2 grant, required for `oauth2`.
+    pub oauth2_grant_type: Option<Oauth2Grant>,
+    /// OAuth2 client id (client_credentials).
+    pub oauth2_client_id: Option<String>,
+    /// OAuth2 client secret (client_credentials). Write-only.
+    pub oauth2_client_secret: Option<String>,
+    /// OAuth2 user name (password grant).
+    pub oauth2_username: Option<String>,
+    /// OAuth2 password (password grant). Write-only.
+    pub oauth2_password: Option<String>,
+    /// OAuth2 token endpoint, required for `oauth2`.
+    pub oauth2_token_url: Option<String>,
+    /// OAuth2 scopes for the token request.
+    pub oauth2_scopes: Vec<String>,
+    /// Send one event per message (default false).
+    pub single_event_per_message: bool,
+    /// Asset filters, only with the `asset-raw-rssi` topic.
+    pub assetfilter_ids: Vec<String>,
+    /// Creation time, unix seconds.
+    pub created_time: f64,
+    /// Last modification time, unix seconds.
+    pub modified_time: f64,
+}
+
+/// The write-only fields and the boolean that replaces each in [`Subscription::public_view`].
+const WRITE_ONLY: [(&str, &str); 4] = [
+    ("secret", "has_secret"),
+    ("splunk_token", "has_splunk_token"),
+    ("oauth2_client_secret", "has_oauth2_client_secret"),
+    ("oauth2_password", "has_oauth2_password"),
+];
+
+/// Server-decided fields a client may echo back; they are ignored.
+const READ_ONLY: [&str; 6] = [
+    "id",
+    "org_id",
+    "site_id",
+    "for_site",
+    "created_time",
+    "modified_time",
+];
+
+/// Header names and values together must stay under this many bytes.
+const HEADERS_MAX_BYTES: usize = 1000;
+
+impl Subscription {
+    /// The object as the API shows it: every field except the write-only secrets, which
+    /// become `has_secret`, `has_splunk_token`, `has_oauth2_client_secret` and
+    /// `has_oauth2_password`.
+    pub fn public_view(&self) -> Value {
+        let mut value = serde_json::to_value(self).expect("a subscription always serializes");
+        let map = value
+            .as_object_mut()
+            .expect("a subscription serializes to an object");
+        for (field, flag) in WRITE_ONLY {
+            let set = !matches!(map.remove(field), None | Some(Value::Null));
+            map.insert(flag.to_string(), Value::Bool(set));
+        }
+        value
+    }
+}
+
+/// A write-only field in a body: absent (keep the previous value), `null` (clear) or a value.
+enum Secret {
+    Absent,
+    Clear,
+    Set(String),
+}
+
+/// Parses and checks a POST/PUT body for the webhook `id` in `scope`.
+///
+/// `previous` is the stored object on PUT (`None` on POST): its `created_time` and any
+/// write-only secret the body leaves out are kept.
+pub fn parse_request(
+    body: &[u8],
+    scope: &Scope,
+    id: &str,
+    now_s: f64,
+    previous: Option<&Subscription>,
+) -> Result<Subscription, Invalid> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Invalid::malformed(format!("body is not valid JSON: {e}")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(Invalid::malformed("body must be a JSON object"));
+    };
+
+    // Unknown fields first, so a typo is reported as such rather than as a missing field.
+    for key in obj.keys() {
+        if !is_known_field(key) {
+            return Err(Invalid::field(key, "unknown field"));
+        }
+    }
+    for key in READ_ONLY {
+        obj.remove(key);
+    }
+
+    let webhook_type = match take_string(&mut obj, "type")?.as_deref() {
+        None | Some("http-post") => WebhookType::HttpPost,
+        Some("splunk") => WebhookType::Splunk,
+        Some("oauth2") => WebhookType::Oauth2,
+        Some(t @ ("google-pubsub" | "aws-sns")) => {
+            return Err(Invalid {
+                status: 422,
+                code: "unsupported_type",
+                field: Some("type".into()),
+                detail: format!("type {t:?} is not supported by this server"),
+            });
+        }
+        Some(other) => {
+            return Err(Invalid::field(
+                "type",
+                format!("unknown type {other:?}; expected http-post, splunk or oauth2"),
+            ));
+        }
+    };
+
+    let url = take_string(&mut obj, "url")?.ok_or_else(|| Invalid::field("url", "required"))?;
+    check_url("url", &url)?;
+
+    let for_site = matches!(scope, Scope::Site(_));
+    let topics = check_topics(take_string_list(&mut obj, "topics")?, for_site)?;
+    let headers = check_headers(take_headers(&mut obj)?, webhook_type)?;
+
+    let prev_secret = |f: fn(&Subscription) -> &Option<String>| previous.and_then(|p| f(p).clone());
+    let secret = resolve_secret(take_secret(&mut obj, "secret")?, prev_secret(|p| &p.secret));
+    let splunk_token = resolve_secret(
+        take_secret(&mut obj, "splunk_token")?,
+        prev_secret(|p| &p.splunk_token),
+    );
+    let oauth2_client_secret = resolve_secret(
+        take_secret(&mut obj, "oauth2_client_secret")?,
+        prev_secret(|p| &p.oauth2_client_secret),
+    );
+    let oauth2_password = resolve_secret(
+        take_secret(&mut obj, "oauth2_password")?,
+        prev_secret(|p| &p.oauth2_password),
+    );
+
+    let oauth2_grant_type = match take_string(&mut obj, "oauth2_grant_type")?.as_deref() {
+        None => None,
+        Some("client_credentials") => Some(Oauth2Grant::ClientCredentials),
+        Some("password") => Some(Oauth2Grant::Password),
+        Some(other) => {
+            return Err(Invalid::field(
+                "oauth2_grant_type",
+                format!("unknown grant {other:?}; expected client_credentials or password"),
+            ));
+        }
+    };
+    let oauth2_client_id = take_string(&mut obj, "oauth2_client_id")?;
+    let oauth2_username = take_string(&mut obj, "oauth2_username")?;
+    let oauth2_token_url = take_string(&mut obj, "oauth2_token_url")?;
+    let oauth2_scopes = take_string_list(&mut obj, "oauth2_scopes")?;
+
+    match webhook_type {
+        WebhookType::Splunk if splunk_token.is_none() => {
+            return Err(Invalid::field(
+                "splunk_token",
+                "required when type is splunk",
+            ));
+        }
+        WebhookType::Oauth2 => {
+            let Some(token_url) = &oauth2_token_url else {
+                return Err(Invalid::field(
+                    "oauth2_token_url",
+                    "required when type is oauth2",
+                ));
+            };
+            check_url("oauth2_token_url", token_url)?;
+            let required: [(&str, bool); 2] = match oauth2_grant_type {
+                None => {
+                    return Err(Invalid::field(
+                        "oauth2_grant_type",
+                        "required when type is oauth2",
+                    ));
+                }
+                Some(Oauth2Grant::ClientCredentials) => [
+                    ("oauth2_client_id", oauth2_client_id.is_some()),
+                    ("oauth2_client_secret", oauth2_client_secret.is_some()),
+                ],
+                Some(Oauth2Grant::Password) => [
+                    ("oauth2_username", oauth2_username.is_some()),
+                    ("oauth2_password", oauth2_password.is_some()),
+                ],
+            };
+            if let Some((field, _)) = required.iter().find(|(_, present)| !present) {
+                return Err(Invalid::field(field, "required for this oauth2_grant_type"));
+            }
+        }
+        _ => {}
+    }
+
+    let assetfilter_ids = take_string_list(&mut obj, "assetfilter_ids")?;
+    if !assetfilter_ids.is_empty() && !topics.iter().any(|t| t == Topic::AssetRawRssi.as_str()) {
+        return Err(Invalid::field(
+            "assetfilter_ids",
+            "only allowed with the asset-raw-rssi topic",
+        ));
+    }
+
+    let name = take_string(&mut obj, "name")?;
+    let enabled = take_bool(&mut obj, "enabled")?.unwrap_or(true);
+    let verify_cert = take_bool(&mut obj, "verify_cert")?.unwrap_or(true);
+    let single_event_per_message =
+        take_bool(&mut obj, "single_event_per_message")?.unwrap_or(false);
+    debug_assert!(obj.is_empty(), "every known field is taken: {obj:?}");
+
+    let (org_id, site_id) = match scope {
+        Scope::Org(org) => (Some(org.clone()), None),
+        Scope::Site(site) => (None, Some(site.clone())),
+    };
+    Ok(Subscription {
+        id: id.to_string(),
+        org_id,
+        site_id,
+        for_site,
+        name,
+        url,
+        enabled,
+        webhook_type,
+        topics,
+        secret,
+        headers,
+        verify_cert,
+        splunk_token,
+        oauth2_grant_type,
+        oauth2_client_id,
+        oauth2_client_secret,
+        oauth2_username,
+        oauth2_password,
+        oauth2_token_url,
+        oauth2_scopes,
+        single_event_per_message,
+        assetfilter_ids,
+        created_time: previous.map_or(now_s, |p| p.created_time),
+        modified_time: now_s,
+    })
+}
+
+fn is_known_field(key: &str) -> bool {
+    READ_ONLY.contains(&key)
+        || WRITE_ONLY.iter().any(|(f, _)| *f == key)
+        || matches!(
+            key,
+            "name"
+                | "url"
+                | "enabled"
+                | "type"
+                | "topics"
+                | "headers"
+                | "verify_cert"
+                | "oauth2_grant_type"
+                | "oauth2_client_id"
+                | "oauth2_username"
+                | "oauth2_token_url"
+                | "oauth2_scopes"
+                | "single_event_per_message"
+                | "assetfilter_ids"
+        )
+}
+
+/// Removes `field`; `null` and absence are both `None`.
+fn take(obj: &mut Map<String, Value>, field: &str) -> Option<Value> {
+    obj.remove(field).filter(|v| !v.is_null())
+}
+
+fn take_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, Invalid> {
+    match take(obj, field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Invalid::field(field, "must be a string")),
+    }
+}
+
+fn take_bool(obj: &mut Map<String, Value>, field: &str) -> Result<Option<bool>, Invalid> {
+    match take(obj, field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(_) => Err(Invalid::field(field, "must be a boolean")),
+    }
+}
+
+fn take_string_list(obj: &mut Map<String, Value>, field: &str) -> Result<Vec<String>, Invalid> {
+    match take(obj, field) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                _ => Err(Invalid::field(field, "must be an array of strings")),
+            })
+            .collect(),
+        Some(_) => Err(Invalid::field(field, "must be an array of strings")),
+    }
+}
+
+fn take_headers(obj: &mut Map<String, Value>) -> Result<BTreeMap<String, String>, Invalid> {
+    match take(obj, "headers") {
+        None => Ok(BTreeMap::new()),
+        Some(Value::Object(map)) => map
+            .into_iter()
+            .map(|(name, value)| match value {
+                Value::String(v) => Ok((name, v)),
+                _ => Err(Invalid::field(
+                    "headers",
+                    format!("value of {name:?} must be a string"),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(Invalid::field("headers", "must be an object of strings")),
+    }
+}
+
+fn take_secret(obj: &mut Map<String, Value>, field: &str) -> Result<Secret, Invalid> {
+    match obj.remove(field) {
+        None => Ok(Secret::Absent),
+        Some(Value::Null) => Ok(Secret::Clear),
+        Some(Value::String(s)) if s.is_empty() => Err(Invalid::field(
+            field,
+            "must not be empty (use null to clear it)",
+        )),
+        Some(Value::String(s)) => Ok(Secret::Set(s)),
+        Some(_) => Err(Invalid::field(field, "must be a string or null")),
+    }
+}
+
+fn resolve_secret(given: Secret, previous: Option<String>) -> Option<String> {
+    match given {
+        Secret::Absent => previous,
+        Secret::Clear => None,
+        Secret::Set(s) => Some(s),
+    }
+}
+
+fn check_url(field: &str, raw: &str) -> Result<(), Invalid> {
+    let parsed =
+        url::Url::parse(raw).map_err(|e| Invalid::field(field, format!("not a valid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Invalid::field(field, "scheme must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Invalid::field(field, "URL must have a host"));
+    }
+    Ok(())
+}
+
+fn check_topics(raw: Vec<String>, for_site: bool) -> Result<Vec<String>, Invalid> {
+    let mut seen = BTreeSet::new();
+    let mut topics = Vec::new();
+    for name in raw {
+        let topic = Topic::parse(&name);
+        if let Topic::Other(_) = topic {
+            return Err(Invalid::field("topics", format!("unknown topic {name:?}")));
+        }
+        if topic.is_site_only() && !for_site {
+            return Err(Invalid::field(
+                "topics",
+                format!(
+                    "topic {:?} is only available on site webhooks",
+                    topic.as_str()
+                ),
+            ));
+        }
+        let canonical = topic.as_str().to_string();
+        if seen.insert(canonical.clone()) {
+            topics.push(canonical);
+        }
+    }
+    if topics.is_empty() {
+        return Err(Invalid::field("topics", "at least one topic is required"));
+    }
+    Ok(topics)
+}
+
+fn check_headers(
+    headers: BTreeMap<String, String>,
+    webhook_type: WebhookType,
+) -> Result<BTreeMap<String, String>, Invalid> {
+    if headers.is_empty() {
+        return Ok(headers);
+    }
+    if webhook_type != WebhookType::HttpPost {
+        return Err(Invalid::field(
+            "headers",
+            "only allowed when type is http-post",
+        ));
+    }
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    for (name, value) in &headers {
+        if name.is_empty() || !name.chars().all(is_token_char) {
+            return Err(Invalid::field(
+                "headers",
+                format!("invalid header name {name:?}"),
+            ));
+        }
+        if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            return Err(Invalid::field(
+                "headers",
+                format!("value of {name:?} contains a control character"),
+            ));
+        }
+    }
+    let total: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if total >= HEADERS_MAX_BYTES {
+        return Err(Invalid::field(
+            "headers",
+            format!("names and values total {total} bytes; must be under {HEADERS_MAX_BYTES}"),
+        ));
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: f64 = 1_700_000_000.5;
+
+    fn org() -> Scope {
+        Scope::Org("org-1".into())
+    }
+
+    fn site() -> Scope {
+        Scope::Site("site-1".into())
+    }
+
+    fn parse(body: Value, scope: &Scope) -> Result<Subscription, Invalid> {
+        parse_request(body.to_string().as_bytes(), scope, "wh-1", NOW, None)
+    }
+
+    #[test]
+    fn minimal_post_gets_the_defaults() {
+        let sub = parse(
+            json!({"url": "https://example.com/hook", "topics": ["alarms"]}),
+            &org(),
+        )
+        .unwrap();
+        assert_eq!(sub.id, "wh-1");
+        assert_eq!(sub.org_id.as_deref(), Some("org-1"));
+        assert_eq!(sub.site_id, None);
+        assert!(!sub.for_site);
+        assert!(sub.enabled);
+        assert!(sub.verify_cert);
+        assert!(!sub.single_event_per_message);
+        assert_eq!(sub.webhook_type, WebhookType::HttpPost);
+        assert_eq!(sub.topics, vec!["alarms"]);
+        assert_eq!(sub.secret, None);
+        assert!(sub.headers.is_empty());
+        assert_eq!(sub.created_time, NOW);
+        assert_eq!(sub.modified_time, NOW);
+    }
+
+    #[test]
+    fn read_only_fields_are_ignored_and_scope_wins() {
+        let sub = parse(
+            json!({"url": "http://h", "topics": ["zone"], "id": "other", "org_id": "x",
+                   "site_id": "y", "for_site": false, "created_time": 1, "modified_time": 2}),
+            &site(),
+        )
+        .unwrap();
+        assert_eq!(sub.id, "wh-1");
+        assert_eq!(sub.site_id.as_deref(), Some("site-1"));
+        assert_eq!(sub.org_id, None);
+        assert!(sub.for_site);
+        assert_eq!(sub.created_time, NOW);
+    }
+
+    #[test]
+    fn not_json_or_not_object_is_400() {
+        for body in [&b"{not json"[..], b"[1,2]", b"\"s\"", b""] {
+            let err = parse_request(body, &org(), "wh-1", NOW, None).unwrap_err();
+            assert_eq!(
+                (err.status, err.code, err.field),
+                (400, "malformed_json", None)
+            );
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let long = "v".repeat(997); // 3 + 997 = 1000 bytes: not under 1000
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (json!({"topics": ["alarms"]}), "url", "invalid_field"),
+            (
+                json!({"url": "not a url", "topics": ["alarms"]}),
+                "url",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "ftp://h/x", "topics": ["alarms"]}),
+                "url",
+                "invalid_field",
+            ),
+            (
+                json!({"url": 5, "topics": ["alarms"]}),
+                "url",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "bogus": 1}),
+                "bogus",
+                "invalid_field",
+            ),
+            (json!({"url": "http://h"}), "topics", "invalid_field"),
+            (
+                json!({"url": "http://h", "topics": []}),
+                "topics",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": "alarms"}),
+                "topics",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": [1]}),
+                "topics",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["no-such-topic"]}),
+                "topics",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "enabled": "yes"}),
+                "enabled",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "verify_cert": 1}),
+                "verify_cert",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "name": 3}),
+                "name",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "ftp"}),
+                "type",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "google-pubsub"}),
+                "type",
+                "unsupported_type",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "aws-sns"}),
+                "type",
+                "unsupported_type",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "secret": ""}),
+                "secret",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "secret": 1}),
+                "secret",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "headers": {"x": 1}}),
+                "headers",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "headers": ["x"]}),
+                "headers",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "headers": {"x-a": long}}),
+                "headers",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "headers": {"bad name": "v"}}),
+                "headers",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "headers": {"x": "a\r\nb: c"}}),
+                "headers",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "splunk", "splunk_token": "t",
+                    "headers": {"x": "v"}}),
+                "headers",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "splunk"}),
+                "splunk_token",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2",
+                    "oauth2_grant_type": "password", "oauth2_username": "u", "oauth2_password": "p"}),
+                "oauth2_token_url",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2",
+                    "oauth2_token_url": "https://idp/token"}),
+                "oauth2_grant_type",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "oauth2_grant_type": "implicit"}),
+                "oauth2_grant_type",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2", "oauth2_token_url": "https://idp/t",
+                    "oauth2_grant_type": "client_credentials", "oauth2_client_secret": "s"}),
+                "oauth2_client_id",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2", "oauth2_token_url": "https://idp/t",
+                    "oauth2_grant_type": "client_credentials", "oauth2_client_id": "c"}),
+                "oauth2_client_secret",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2", "oauth2_token_url": "https://idp/t",
+                    "oauth2_grant_type": "password", "oauth2_password": "p"}),
+                "oauth2_username",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2", "oauth2_token_url": "https://idp/t",
+                    "oauth2_grant_type": "password", "oauth2_username": "u"}),
+                "oauth2_password",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "type": "oauth2", "oauth2_token_url": "idp",
+                    "oauth2_grant_type": "password", "oauth2_username": "u", "oauth2_password": "p"}),
+                "oauth2_token_url",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "oauth2_scopes": "a b"}),
+                "oauth2_scopes",
+                "invalid_field",
+            ),
+            (
+                json!({"url": "http://h", "topics": ["alarms"], "assetfilter_ids": ["f1"]}),
+                "assetfilter_ids",
+                "invalid_field",
+            ),
+        ];
+        for (body, field, code) in cases {
+            let err = parse(body.clone(), &site()).expect_err(&body.to_string());
+            assert_eq!(err.status, 422, "{body}");
+            assert_eq!(err.code, code, "{body}");
+            assert_eq!(err.field.as_deref(), Some(field), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn valid_splunk_oauth2_and_asset_filter_objects_pass() {
+        let splunk = parse(
+            json!({"url": "https://splunk:8088/services/collector", "topics": ["audits"],
+                   "type": "splunk", "splunk_token": "tok"}),
+            &org(),
+        )
+        .unwrap();
+        assert_eq!(splunk.webhook_type, WebhookType::Splunk);
+        let oauth = parse(
+            json!({"url": "https://r/x", "topics": ["alarms"], "type": "oauth2",
+                   "oauth2_token_url": "https://idp/token", "oauth2_grant_type": "client_credentials",
+                   "oauth2_client_id": "c", "oauth2_client_secret": "s", "oauth2_scopes": ["a"]}),
+            &org(),
+        )
+        .unwrap();
+        assert_eq!(
+            oauth.oauth2_grant_type,
+            Some(Oauth2Grant::ClientCredentials)
+        );
+        let assets = parse(
+            json!({"url": "https://r/x", "topics": ["asset-raw-rssi"], "assetfilter_ids": ["f1"]}),
+            &site(),
+        )
+        .unwrap();
+        assert_eq!(assets.assetfilter_ids, vec!["f1"]);
+        let headers = parse(
+            json!({"url": "https://r/x", "topics": ["alarms"], "headers": {"x-a": "b"}}),
+            &org(),
+        )
+        .unwrap();
+        assert_eq!(headers.headers.get("x-a").map(String::as_str), Some("b"));
+        let at_limit = json!({"url": "https://r/x", "topics": ["alarms"],
+                              "headers": {"x-a": "v".repeat(996)}});
+        assert!(parse(at_limit, &org()).is_ok(), "999 bytes is under 1000");
+    }
+
+    #[test]
+    fn site_only_topic_needs_a_site_webhook() {
+        let body = json!({"url": "https://r/x", "topics": ["alarms", "location_client"]});
+        let err = parse(body.clone(), &org()).unwrap_err();
+        assert_eq!((err.status, err.field.as_deref()), (422, Some("topics")));
+        let sub = parse(body, &site()).unwrap();
+        assert_eq!(sub.topics, vec!["alarms", "location-client"]);
+    }
+
+    #[test]
+    fn topics_are_canonical_and_deduplicated() {
+        let sub = parse(
+            json!({"url": "https://r/x",
+                   "topics": ["Device_Events", "device-events", " device_updowns ", "ALARMS"]}),
+            &org(),
+        )
+        .unwrap();
+        assert_eq!(
+            sub.topics,
+            vec!["device-events", "device-updowns", "alarms"]
+        );
+    }
+
+    #[test]
+    fn public_view_hides_every_secret() {
+        let sub = parse(
+            json!({"url": "https://r/x", "topics": ["alarms"], "type": "oauth2",
+                   "secret": "SECRET-HMAC", "splunk_token": "SECRET-SPLUNK",
+                   "oauth2_token_url": "https://idp/token", "oauth2_grant_type": "password",
+                   "oauth2_username": "u", "oauth2_password": "SECRET-PASSWORD",
+                   "oauth2_client_secret": "SECRET-CLIENT"}),
+            &org(),
+        )
+        .unwrap();
+        let view = sub.public_view();
+        let text = view.to_string();
+        assert!(!text.contains("SECRET-"), "{text}");
+        for (field, flag) in WRITE_ONLY {
+            assert!(view.get(field).is_none(), "{field}");
+            assert_eq!(view[flag], json!(true), "{flag}");
+        }
+        assert_eq!(view["type"], json!("oauth2"));
+        assert_eq!(view["oauth2_grant_type"], json!("password"));
+
+        let plain = parse(json!({"url": "https://r/x", "topics": ["alarms"]}), &org()).unwrap();
+        assert_eq!(plain.public_view()["has_secret"], json!(false));
+    }
+
+    #[test]
+    fn put_keeps_secret_and_created_time() {
+        let first = parse(
+            json!({"url": "https://r/x", "topics": ["alarms"], "secret": "s3cret", "name": "a"}),
+            &org(),
+        )
+        .unwrap();
+        let body = json!({"url": "https://r/y", "topics": ["audits"]}).to_string();
+        let later = NOW + 60.0;
+        let second = parse_request(body.as_bytes(), &org(), "wh-1", later, Some(&first)).unwrap();
+        assert_eq!(second.secret.as_deref(), Some("s3cret"));
+        assert_eq!(second.created_time, NOW);
+        assert_eq!(second.modified_time, later);
+        assert_eq!(second.url, "https://r/y");
+        assert_eq!(second.name, None, "PUT replaces the object");
+
+        let clear = json!({"url": "https://r/y", "topics": ["audits"], "secret": null}).to_string();
+        let third = parse_request(clear.as_bytes(), &org(), "wh-1", later, Some(&second)).unwrap();
+        assert_eq!(third.secret, None);
+    }
+
+    #[test]
+    fn stored_form_round_trips_through_serde() {
+        let sub = parse(
+            json!({"url": "https://r/x", "topics": ["alarms"], "secret": "s"}),
+            &org(),
+        )
+        .unwrap();
+        let text = serde_json::to_string(&sub).unwrap();
+        assert!(text.contains("\"type\":\"http-post\""));
+        assert_eq!(serde_json::from_str::<Subscription>(&text).unwrap(), sub);
+    }
+}

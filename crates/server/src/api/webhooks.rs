@@ -1,0 +1,165 @@
+//! Mist-compatible webhook subscriptions: `/orgs/{org_id}/webhooks` and
+//! `/sites/{site_id}/webhooks`, with the Mist `webhook` object's fields, defaults and
+//! validation (`deliver::subscription`). Lists are bare JSON arrays, as Mist answers them,
+//! so that tools written for Mist's API work unchanged. Secrets are write-only.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bytes::Bytes;
+use deliver::subscription::{Invalid, Scope, Subscription, parse_request};
+use serde_json::Value;
+use store::SubscriptionRow;
+
+use crate::clock::now_us;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn scope_key(scope: &Scope) -> (String, String) {
+    match scope {
+        Scope::Org(id) => ("org".into(), id.clone()),
+        Scope::Site(id) => ("site".into(), id.clone()),
+    }
+}
+
+fn invalid(e: Invalid) -> ApiError {
+    let detail = match &e.field {
+        Some(field) if !e.detail.contains(field.as_str()) => format!("`{field}`: {}", e.detail),
+        _ => e.detail,
+    };
+    ApiError::Field {
+        status: StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+        code: e.code,
+        detail,
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no webhook with id `{id}` here"))
+}
+
+/// The stored subscription `id`, if it belongs to `scope`.
+async fn load(app: &AppState, scope: &Scope, id: &str) -> Result<Subscription, ApiError> {
+    let (kind, scope_id) = scope_key(scope);
+    let row = app
+        .store
+        .subscription(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if row.scope != kind || row.scope_id != scope_id {
+        return Err(not_found(id));
+    }
+    serde_json::from_str(&row.record).map_err(|e| {
+        ApiError::Store(store::StoreError::Task(format!(
+            "webhook `{id}` is unreadable: {e}"
+        )))
+    })
+}
+
+async fn save(app: &AppState, scope: &Scope, subscription: &Subscription) -> Result<(), ApiError> {
+    let (kind, scope_id) = scope_key(scope);
+    let row = SubscriptionRow {
+        id: subscription.id.clone(),
+        scope: kind,
+        scope_id,
+        record: serde_json::to_string(subscription).expect("a subscription serialises"),
+        modified_at: now_us(),
+    };
+    app.store.put_subscription(row).await?;
+    Ok(())
+}
+
+fn now_s() -> f64 {
+    now_us() as f64 / 1e6
+}
+
+async fn list(app: &AppState, scope: Scope) -> Result<Json<Value>, ApiError> {
+    let rows = app.store.subscriptions(Some(scope_key(&scope))).await?;
+    let items = rows
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Subscription>(&r.record).ok())
+        .map(|s| s.public_view())
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+async fn create(app: &AppState, scope: Scope, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let subscription = parse_request(&body, &scope, &id, now_s(), None).map_err(invalid)?;
+    save(app, &scope, &subscription).await?;
+    Ok(Json(subscription.public_view()))
+}
+
+async fn get(app: &AppState, scope: Scope, id: String) -> Result<Json<Value>, ApiError> {
+    Ok(Json(load(app, &scope, &id).await?.public_view()))
+}
+
+async fn update(
+    app: &AppState,
+    scope: Scope,
+    id: String,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let previous = load(app, &scope, &id).await?;
+    let subscription =
+        parse_request(&body, &scope, &id, now_s(), Some(&previous)).map_err(invalid)?;
+    save(app, &scope, &subscription).await?;
+    Ok(Json(subscription.public_view()))
+}
+
+async fn delete(app: &AppState, scope: Scope, id: String) -> Result<Json<Value>, ApiError> {
+    load(app, &scope, &id).await?;
+    app.store.delete_subscription(&id).await?;
+    Ok(Json(Value::Object(Default::default())))
+}
+
+/// The handlers of one scope kind (`Scope::Org` or `Scope::Site`), for the router.
+macro_rules! scoped {
+    ($module:ident, $scope:path) => {
+        pub mod $module {
+            use super::*;
+
+            pub async fn list(
+                State(app): State<Arc<AppState>>,
+                Path(scope): Path<String>,
+            ) -> Result<Json<Value>, ApiError> {
+                super::list(&app, $scope(scope)).await
+            }
+
+            pub async fn create(
+                State(app): State<Arc<AppState>>,
+                Path(scope): Path<String>,
+                body: Bytes,
+            ) -> Result<Json<Value>, ApiError> {
+                super::create(&app, $scope(scope), body).await
+            }
+
+            pub async fn get(
+                State(app): State<Arc<AppState>>,
+                Path((scope, id)): Path<(String, String)>,
+            ) -> Result<Json<Value>, ApiError> {
+                super::get(&app, $scope(scope), id).await
+            }
+
+            pub async fn update(
+                State(app): State<Arc<AppState>>,
+                Path((scope, id)): Path<(String, String)>,
+                body: Bytes,
+            ) -> Result<Json<Value>, ApiError> {
+                super::update(&app, $scope(scope), id, body).await
+            }
+
+            pub async fn delete(
+                State(app): State<Arc<AppState>>,
+                Path((scope, id)): Path<(String, String)>,
+            ) -> Result<Json<Value>, ApiError> {
+                super::delete(&app, $scope(scope), id).await
+            }
+        }
+    };
+}
+
+scoped!(org, Scope::Org);
+scoped!(site, Scope::Site);
