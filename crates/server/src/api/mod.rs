@@ -6,6 +6,7 @@ pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
 mod webhooks;
+mod webhooks_doc;
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{correlation, log};
+use super::{correlation, log, webhooks};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -44,6 +44,16 @@ const TOKEN_SCHEME: &str = "api_token";
         correlation::create_silence,
         correlation::delete_silence,
         correlation::replace_silence,
+        webhooks::org::list,
+        webhooks::org::create,
+        webhooks::org::get,
+        webhooks::org::update,
+        webhooks::org::delete,
+        webhooks::site::list,
+        webhooks::site::create,
+        webhooks::site::get,
+        webhooks::site::update,
+        webhooks::site::delete,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -54,6 +64,7 @@ const TOKEN_SCHEME: &str = "api_token";
         (name = "ingest", description = "Webhooks in, from Mist or anything that speaks its dialect."),
         (name = "log", description = "The stored log: events, requests, quarantine, totals. Needs the API token."),
         (name = "correlation", description = "What the correlation stage makes of the log: the device inventory, incidents (with acknowledge and resolve) and silences. Needs the API token."),
+        (name = "webhooks", description = "Mist-compatible webhook subscriptions, per org and per site: the Mist `webhook` object, lists as bare JSON arrays, write-only secrets. Needs the API token."),
         (name = "operations", description = "Health, metrics and this document. No token."),
     )
 )]
@@ -136,6 +147,16 @@ mod tests {
         ("/api/v1/silences", "post"),
         ("/api/v1/silences/{id}", "delete"),
         ("/api/v1/silences/{id}", "put"),
+        ("/api/v1/orgs/{org_id}/webhooks", "get"),
+        ("/api/v1/orgs/{org_id}/webhooks", "post"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}", "get"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}", "put"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}", "delete"),
+        ("/api/v1/sites/{site_id}/webhooks", "get"),
+        ("/api/v1/sites/{site_id}/webhooks", "post"),
+        ("/api/v1/sites/{site_id}/webhooks/{id}", "get"),
+        ("/api/v1/sites/{site_id}/webhooks/{id}", "put"),
+        ("/api/v1/sites/{site_id}/webhooks/{id}", "delete"),
         ("/api/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -266,8 +287,8 @@ mod tests {
 
     /// Every documented path is served: after one ingest (a `device_down` alarm, so that
     /// the correlation stage makes a device and an incident), each GET answers 200 with the
-    /// token, the other methods answer their success status, the correlation answers carry
-    /// the documented fields, and the document itself answers 200 without it.
+    /// token, the other methods answer their success status, the correlation and webhook
+    /// answers carry the documented fields, and the document itself answers 200 without it.
     #[tokio::test]
     async fn every_documented_path_is_routed() {
         let dir = tempfile::tempdir().unwrap();
@@ -318,13 +339,28 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{silence}");
         let silence_id = silence["id"].as_i64().unwrap().to_string();
+        let webhook =
+            r#"{"url": "https://example.com/hook", "topics": ["alarms"], "secret": "s3"}"#;
+        let (status, org_hook) = call(&app, "POST", "/api/v1/orgs/o/webhooks", webhook).await;
+        assert_eq!(status, StatusCode::OK, "{org_hook}");
+        let org_hook_id = org_hook["id"].as_str().unwrap().to_string();
+        let (status, site_hook) = call(&app, "POST", "/api/v1/sites/s/webhooks", webhook).await;
+        assert_eq!(status, StatusCode::OK, "{site_hook}");
+        let site_hook_id = site_hook["id"].as_str().unwrap().to_string();
         for (path, _) in EXPECTED.iter().filter(|(_, m)| *m == "get") {
             let uri = if path.starts_with("/api/v1/incidents/") {
                 path.replace("{id}", &incident)
+            } else if path.starts_with("/api/v1/orgs/") {
+                path.replace("{id}", &org_hook_id)
+            } else if path.starts_with("/api/v1/sites/") {
+                path.replace("{id}", &site_hook_id)
             } else {
                 path.replace("{id}", &id)
             };
-            let uri = uri.replace("{mac}", "5C-5B-35-0E-00-01");
+            let uri = uri
+                .replace("{mac}", "5C-5B-35-0E-00-01")
+                .replace("{org_id}", "o")
+                .replace("{site_id}", "s");
             let (status, _) = call(&app, "GET", &uri, "").await;
             assert_eq!(status, StatusCode::OK, "GET {uri}");
         }
@@ -357,6 +393,27 @@ mod tests {
         let uri = format!("/api/v1/silences/{silence_id}");
         let (status, _) = call(&app, "DELETE", &uri, "").await;
         assert_eq!(status, StatusCode::NO_CONTENT);
+
+        has_schema_fields(&doc, "WebhookDoc", &org_hook, &[]);
+        has_schema_fields(&doc, "WebhookDoc", &site_hook, &[]);
+        let (_, hooks) = call(&app, "GET", "/api/v1/sites/s/webhooks", "").await;
+        assert_eq!(hooks, Value::Array(vec![site_hook.clone()]));
+        for (scope, hook_id) in [("orgs/o", &org_hook_id), ("sites/s", &site_hook_id)] {
+            let uri = format!("/api/v1/{scope}/webhooks/{hook_id}");
+            let body = r#"{"url": "https://example.com/other", "topics": ["audits"]}"#;
+            let (status, replaced) = call(&app, "PUT", &uri, body).await;
+            assert_eq!(status, StatusCode::OK, "{replaced}");
+            has_schema_fields(&doc, "WebhookDoc", &replaced, &[]);
+            assert_eq!(replaced["has_secret"], true);
+            let (status, removed) = call(&app, "DELETE", &uri, "").await;
+            assert_eq!(status, StatusCode::OK, "{removed}");
+            assert_eq!(removed, serde_json::json!({}));
+            assert_eq!(
+                doc["components"]["schemas"]["EmptyDoc"]["type"], "object",
+                "{}",
+                doc["components"]["schemas"]["EmptyDoc"]
+            );
+        }
 
         let request = Request::get("/api/v1/openapi.json")
             .body(Body::empty())

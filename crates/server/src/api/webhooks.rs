@@ -115,12 +115,35 @@ async fn delete(app: &AppState, scope: Scope, id: String) -> Result<Json<Value>,
     Ok(Json(Value::Object(Default::default())))
 }
 
-/// The handlers of one scope kind (`Scope::Org` or `Scope::Site`), for the router.
+/// The handlers of one scope kind (`Scope::Org` or `Scope::Site`), for the router, with
+/// their OpenAPI descriptions: `$list` and `$item` are the collection and item paths,
+/// `$param` the name of the scope's path parameter.
 macro_rules! scoped {
-    ($module:ident, $scope:path) => {
+    ($module:ident, $scope:path, list = $list:literal, item = $item:literal, param = $param:literal, param_doc = $param_doc:literal) => {
         pub mod $module {
             use super::*;
+            #[allow(unused_imports)]
+            use crate::api::webhooks_doc::{EmptyDoc, WebhookDoc, WebhookRequestDoc};
+            #[allow(unused_imports)]
+            use crate::error::ErrorBody;
 
+            /// List webhooks
+            ///
+            /// Every webhook of the org or site in the path, as a bare JSON array (as Mist
+            /// answers it).
+            #[utoipa::path(
+                get,
+                path = $list,
+                operation_id = concat!(stringify!($module), "_list_webhooks"),
+                tag = "webhooks",
+                params(($param = String, Path, description = $param_doc)),
+                responses(
+                    (status = 200, description = "Every webhook here, in no particular order.", body = [WebhookDoc]),
+                    (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+                ),
+                security(("api_token" = []))
+            )]
             pub async fn list(
                 State(app): State<Arc<AppState>>,
                 Path(scope): Path<String>,
@@ -128,6 +151,26 @@ macro_rules! scoped {
                 super::list(&app, $scope(scope)).await
             }
 
+            /// Add a webhook
+            ///
+            /// Checks the body as Mist does (field names, defaults, validation) and stores
+            /// it with a new id. Answers 200 with the object, as Mist does.
+            #[utoipa::path(
+                post,
+                path = $list,
+                operation_id = concat!(stringify!($module), "_create_webhook"),
+                tag = "webhooks",
+                params(($param = String, Path, description = $param_doc)),
+                request_body(content = WebhookRequestDoc, content_type = "application/json", description = "The Mist `webhook` object."),
+                responses(
+                    (status = 200, description = "Added, with its id.", body = WebhookDoc),
+                    (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
+                    (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+                    (status = 422, description = "`invalid_field`: an unknown field, a field of the wrong type or value, or a missing required one, named in `detail`; `unsupported_type`: `type` is `google-pubsub` or `aws-sns`.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+                ),
+                security(("api_token" = []))
+            )]
             pub async fn create(
                 State(app): State<Arc<AppState>>,
                 Path(scope): Path<String>,
@@ -136,6 +179,24 @@ macro_rules! scoped {
                 super::create(&app, $scope(scope), body).await
             }
 
+            /// Get a webhook
+            #[utoipa::path(
+                get,
+                path = $item,
+                operation_id = concat!(stringify!($module), "_get_webhook"),
+                tag = "webhooks",
+                params(
+                    ($param = String, Path, description = $param_doc),
+                    ("id" = String, Path, description = "The webhook's id."),
+                ),
+                responses(
+                    (status = 200, description = "The webhook.", body = WebhookDoc),
+                    (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+                    (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+                ),
+                security(("api_token" = []))
+            )]
             pub async fn get(
                 State(app): State<Arc<AppState>>,
                 Path((scope, id)): Path<(String, String)>,
@@ -143,6 +204,30 @@ macro_rules! scoped {
                 super::get(&app, $scope(scope), id).await
             }
 
+            /// Replace a webhook
+            ///
+            /// The body replaces the object, checked as when adding one; a write-only
+            /// secret the body leaves out keeps its value, and `created_time` is kept.
+            #[utoipa::path(
+                put,
+                path = $item,
+                operation_id = concat!(stringify!($module), "_update_webhook"),
+                tag = "webhooks",
+                params(
+                    ($param = String, Path, description = $param_doc),
+                    ("id" = String, Path, description = "The webhook's id."),
+                ),
+                request_body(content = WebhookRequestDoc, content_type = "application/json", description = "The Mist `webhook` object."),
+                responses(
+                    (status = 200, description = "Replaced.", body = WebhookDoc),
+                    (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
+                    (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+                    (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+                    (status = 422, description = "`invalid_field` or `unsupported_type`: as when adding a webhook.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+                ),
+                security(("api_token" = []))
+            )]
             pub async fn update(
                 State(app): State<Arc<AppState>>,
                 Path((scope, id)): Path<(String, String)>,
@@ -151,6 +236,24 @@ macro_rules! scoped {
                 super::update(&app, $scope(scope), id, body).await
             }
 
+            /// Remove a webhook
+            #[utoipa::path(
+                delete,
+                path = $item,
+                operation_id = concat!(stringify!($module), "_delete_webhook"),
+                tag = "webhooks",
+                params(
+                    ($param = String, Path, description = $param_doc),
+                    ("id" = String, Path, description = "The webhook's id."),
+                ),
+                responses(
+                    (status = 200, description = "Removed: `{}`.", body = EmptyDoc),
+                    (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+                    (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+                ),
+                security(("api_token" = []))
+            )]
             pub async fn delete(
                 State(app): State<Arc<AppState>>,
                 Path((scope, id)): Path<(String, String)>,
@@ -161,5 +264,19 @@ macro_rules! scoped {
     };
 }
 
-scoped!(org, Scope::Org);
-scoped!(site, Scope::Site);
+scoped!(
+    org,
+    Scope::Org,
+    list = "/api/v1/orgs/{org_id}/webhooks",
+    item = "/api/v1/orgs/{org_id}/webhooks/{id}",
+    param = "org_id",
+    param_doc = "The organisation."
+);
+scoped!(
+    site,
+    Scope::Site,
+    list = "/api/v1/sites/{site_id}/webhooks",
+    item = "/api/v1/sites/{site_id}/webhooks/{id}",
+    param = "site_id",
+    param_doc = "The site."
+);
