@@ -3,31 +3,24 @@
 //! Reads come from the store (the rows the stage committed); changes (ack, resolve,
 //! silences) go to the stage, which owns the correlator's state.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::{DeviceFilter, IncidentFilter};
 
 use super::correlation_doc::{
     ActorDoc, DeviceDoc, DeviceListDoc, DeviceQuery, IncidentDetailDoc, IncidentDoc,
     IncidentListDoc, IncidentQuery, SilenceDoc, SilenceListDoc, SilenceRequestDoc,
 };
-use super::log::EventView;
-use super::params::{PageQuery, instant, page, rfc3339};
+use super::log::{EventView, List};
+use super::params::{PageQuery, Params, get, instant, page_of, rfc3339};
 use crate::error::{ApiError, ErrorBody};
 use crate::stage::{Command, CommandError};
 use crate::state::AppState;
-
-type Params = Query<HashMap<String, String>>;
-
-fn get<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
-    q.get(name).map(String::as_str)
-}
 
 fn owned(q: &Params, name: &str) -> Option<String> {
     get(q, name).map(str::to_string)
@@ -75,7 +68,7 @@ fn record(text: &str) -> Value {
 }
 
 fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
-    Json(json!({"items": items, "next_cursor": next.map(|n| n.to_string())}))
+    Json(serde_json::to_value(List::new(items, next)).expect("a list serialises"))
 }
 
 /// List devices
@@ -109,7 +102,7 @@ pub async fn list_devices(
         kind: owned(&q, "kind"),
         state: owned(&q, "state"),
     };
-    let p = page(get(&q, "limit"), get(&q, "cursor"), get(&q, "order"))?;
+    let p = page_of(&q)?;
     let rows = app.store.devices(filter, p).await?;
     Ok(list(
         rows.items.iter().map(|d| record(&d.record)).collect(),
@@ -177,7 +170,7 @@ pub async fn list_incidents(
         since: instant("since", get(&q, "since"))?,
         until: instant("until", get(&q, "until"))?,
     };
-    let p = page(get(&q, "limit"), get(&q, "cursor"), get(&q, "order"))?;
+    let p = page_of(&q)?;
     let rows = app.store.incidents(filter, p).await?;
     Ok(list(
         rows.items.iter().map(|i| record(&i.record)).collect(),

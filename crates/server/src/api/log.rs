@@ -1,17 +1,17 @@
 //! The read side of the log: events, requests, quarantine and totals.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use base64::Engine;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use store::{EventFilter, QuarantineEntry, RequestFilter, RequestSummary, StoredEvent};
 use utoipa::ToSchema;
 
-use super::params::{EventQuery, PageQuery, RequestQuery, instant, page, rfc3339};
+use super::params::{EventQuery, PageQuery, Params, RequestQuery, get, instant, page_of, rfc3339};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -26,22 +26,12 @@ pub struct List<T> {
 }
 
 impl<T> List<T> {
-    fn new(items: Vec<T>, next: Option<i64>) -> List<T> {
+    pub(crate) fn new(items: Vec<T>, next: Option<i64>) -> List<T> {
         List {
             items,
             next_cursor: next.map(|n| n.to_string()),
         }
     }
-}
-
-type Params = Query<HashMap<String, String>>;
-
-fn get<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
-    q.get(name).map(String::as_str)
-}
-
-fn page_of(q: &Params) -> Result<store::PageRequest, ApiError> {
-    page(get(q, "limit"), get(q, "cursor"), get(q, "order"))
 }
 
 /// An event as the API shows it.

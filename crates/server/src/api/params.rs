@@ -3,11 +3,27 @@
 //! Parameters arrive as plain strings and are parsed here, so that every mistake gets
 //! the JSON error body instead of the framework's plain-text rejection.
 
+use std::collections::HashMap;
+
+use axum::extract::Query;
 use store::{Order, PageRequest};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::ApiError;
+
+/// Query parameters as strings, so that every mistake gets the JSON error body.
+pub(crate) type Params = Query<HashMap<String, String>>;
+
+/// One query parameter.
+pub(crate) fn get<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
+    q.get(name).map(String::as_str)
+}
+
+/// `limit`, `cursor` and `order` of a list request.
+pub(crate) fn page_of(q: &Params) -> Result<PageRequest, ApiError> {
+    page(get(q, "limit"), get(q, "cursor"), get(q, "order"))
+}
 
 fn invalid(detail: String) -> ApiError {
     ApiError::InvalidQuery { detail }
