@@ -172,3 +172,41 @@ async fn send_posts_samples_signed_and_reports_each_answer() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--topic"), "{}", stderr(&out));
 }
+
+#[test]
+fn replay_refuses_bad_times_and_missing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = mistgate(&[
+        "replay",
+        "--since",
+        "yesterday",
+        "--dry-run",
+        "--data-dir",
+        data,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--since `yesterday`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mistgate(&[
+        "replay",
+        "--since",
+        "2025-01-01T00:00:00Z",
+        "--dry-run",
+        "--data-dir",
+        data,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no mistgate data"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("mistgate.db").exists(),
+        "a failed replay creates nothing"
+    );
+}
