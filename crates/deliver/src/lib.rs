@@ -1,6 +1,6 @@
 //! Outbound delivery of mistgate: the pure cores.
 //!
-//! Everything here is sans-IO: time arrives as an argument (unix microseconds, `i64`),
+//! The pure cores are sans-IO: time arrives as an argument (unix microseconds, `i64`),
 //! randomness is passed in, and nothing touches the network, the database or the clock.
 //! The IO shell that sends requests and stores the outbox wires these together.
 //!
@@ -13,14 +13,20 @@
 
 pub mod aggregate;
 pub mod breaker;
+pub mod client;
+pub mod engine;
 pub mod headers;
+pub mod registry;
 pub mod schedule;
 pub mod ssrf;
 pub mod subscription;
 
 pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending, envelope};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState};
+pub use client::ClientSettings;
+pub use engine::{Engine, EngineSettings, StartError};
 pub use headers::{DELIVERY_ID_HEADER, request_headers};
+pub use registry::Registry;
 pub use schedule::{
     Class, DeadReason, Decision, Outcome, RetryPolicy, classify, next_attempt, parse_retry_after,
 };

@@ -104,6 +104,9 @@ pub enum Outcome {
     Dns,
     /// Any other transport failure, described for the logs.
     Other(String),
+    /// The target may not be reached at all (the SSRF guard refused its address): retrying
+    /// cannot help until the subscription or the settings change.
+    Refused(String),
 }
 
 /// The meaning of an [`Outcome`].
@@ -142,6 +145,7 @@ pub fn classify(outcome: &Outcome) -> Class {
             _ => Class::Fail,
         },
         Outcome::Timeout | Outcome::Connect | Outcome::Dns | Outcome::Other(_) => Class::Retry,
+        Outcome::Refused(_) => Class::Fail,
     }
 }
 

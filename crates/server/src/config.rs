@@ -111,12 +111,140 @@ impl Default for StorageConfig {
     }
 }
 
-/// Outbound delivery (the settings that exist so far).
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Outbound delivery to webhook subscribers.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
+    /// Run the delivery stage. Off, webhooks can be managed but nothing is sent.
+    pub enabled: bool,
     /// SSRF guard: loopback, private and link-local target URLs are refused unless true.
     pub allow_private_targets: bool,
+    /// How long events of one webhook and topic are gathered into one message.
+    #[serde(with = "humantime_serde")]
+    pub aggregation_window: Duration,
+    /// Most events in one message.
+    pub max_batch_events: usize,
+    /// Time allowed for one request (at most 30 s, Mist's own limit).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Requests in flight per webhook; 1 keeps a healthy receiver's messages in order.
+    pub max_in_flight: usize,
+    /// Base delays after the 1st, 2nd, ... failed attempt (full jitter); the last repeats.
+    #[serde(with = "humantime_serde_list")]
+    pub retry_delays: Vec<Duration>,
+    /// The shortest wait between two attempts of a batch.
+    #[serde(with = "humantime_serde")]
+    pub retry_min_delay: Duration,
+    /// A batch still failing this long after its first attempt goes to the dead letters.
+    #[serde(with = "humantime_serde")]
+    pub retry_max_age: Duration,
+    /// `Retry-After` answers are honoured up to this long.
+    #[serde(with = "humantime_serde")]
+    pub retry_after_max: Duration,
+    /// Consecutive failures that pause a webhook (circuit breaker).
+    pub breaker_failures: u32,
+    /// The first pause; it doubles with each failed probe.
+    #[serde(with = "humantime_serde")]
+    pub breaker_pause: Duration,
+    /// The longest pause.
+    #[serde(with = "humantime_serde")]
+    pub breaker_max_pause: Duration,
+    /// Bytes of request and response bodies kept in each delivery result.
+    pub record_body_bytes: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        let retry = deliver::RetryPolicy::default();
+        let breaker = deliver::BreakerPolicy::default();
+        let d = |us: i64| Duration::from_micros(us as u64);
+        DeliveryConfig {
+            enabled: true,
+            allow_private_targets: false,
+            aggregation_window: Duration::from_secs(1),
+            max_batch_events: 100,
+            timeout: Duration::from_secs(10),
+            max_in_flight: 1,
+            retry_delays: retry.delays_us.iter().map(|&us| d(us)).collect(),
+            retry_min_delay: d(retry.min_delay_us),
+            retry_max_age: d(retry.max_age_us),
+            retry_after_max: d(retry.retry_after_max_us),
+            breaker_failures: breaker.failures_to_open,
+            breaker_pause: d(breaker.open_for_us),
+            breaker_max_pause: d(breaker.max_open_for_us),
+            record_body_bytes: 4_096,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// The engine's settings.
+    pub fn settings(&self) -> deliver::EngineSettings {
+        let us = |d: Duration| d.as_micros().min(i64::MAX as u128) as i64;
+        let defaults = deliver::RetryPolicy::default();
+        deliver::EngineSettings {
+            aggregation_window: self.aggregation_window,
+            max_batch_events: self.max_batch_events,
+            max_in_flight: self.max_in_flight,
+            retry: deliver::RetryPolicy {
+                delays_us: self.retry_delays.iter().map(|&d| us(d)).collect(),
+                max_age_us: us(self.retry_max_age),
+                min_delay_us: us(self.retry_min_delay),
+                retry_after_min_us: defaults.retry_after_min_us.min(us(self.retry_after_max)),
+                retry_after_max_us: us(self.retry_after_max),
+            },
+            breaker: deliver::BreakerPolicy {
+                failures_to_open: self.breaker_failures,
+                open_for_us: us(self.breaker_pause),
+                max_open_for_us: us(self.breaker_max_pause),
+            },
+            client: deliver::ClientSettings {
+                timeout: self.timeout,
+                allow_private_targets: self.allow_private_targets,
+                record_body_bytes: self.record_body_bytes,
+            },
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(30) {
+            return Err(
+                "[delivery] timeout must be above 0 and at most 30s (Mist's own limit)".into(),
+            );
+        }
+        if self.max_batch_events == 0 {
+            return Err("[delivery] max_batch_events must be at least 1".into());
+        }
+        if self.max_in_flight == 0 {
+            return Err("[delivery] max_in_flight must be at least 1".into());
+        }
+        if self.retry_delays.is_empty() || self.retry_delays.iter().any(|d| d.is_zero()) {
+            return Err(
+                "[delivery] retry_delays must list at least one delay, none of them 0".into(),
+            );
+        }
+        if self.breaker_failures == 0
+            || self.breaker_pause.is_zero()
+            || self.breaker_max_pause < self.breaker_pause
+        {
+            return Err("[delivery] breaker_failures must be at least 1, breaker_pause above 0 and breaker_max_pause at least breaker_pause".into());
+        }
+        Ok(())
+    }
+}
+
+/// `humantime` for a list of durations (`["5s", "30s", "2m"]`).
+mod humantime_serde_list {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| humantime::parse_duration(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
 }
 
 /// How device-down incidents are grouped.
@@ -318,6 +446,12 @@ impl Config {
                 }
             };
         }
+        if let Some(v) = env("MISTGATE_ALLOW_PRIVATE_TARGETS") {
+            self.delivery.allow_private_targets = parse("MISTGATE_ALLOW_PRIVATE_TARGETS", &v)?;
+        }
+        if let Some(v) = env("MISTGATE_AGGREGATION_WINDOW") {
+            self.delivery.aggregation_window = duration("MISTGATE_AGGREGATION_WINDOW", &v)?;
+        }
         self.validate("environment")
     }
 
@@ -356,6 +490,7 @@ impl Config {
                 )));
             }
         }
+        self.delivery.check().map_err(invalid)?;
         if self.ingest.max_body_bytes == 0 {
             return Err(invalid(
                 "ingest.max_body_bytes must be greater than 0".into(),

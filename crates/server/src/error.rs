@@ -52,6 +52,8 @@ pub enum ApiError {
     Timeout(std::time::Duration),
     #[error("the correlation stage is not running (is `[correlation] enabled` false?)")]
     CorrelationUnavailable,
+    #[error("the delivery engine is not running (is `[delivery] enabled` false?)")]
+    DeliveryUnavailable,
     #[error("the store failed: {0}")]
     Store(#[from] store::StoreError),
 }
@@ -75,9 +77,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Field { status, .. } => *status,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Store(_) | ApiError::CorrelationUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Store(_)
+            | ApiError::CorrelationUnavailable
+            | ApiError::DeliveryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -101,6 +103,7 @@ impl ApiError {
             ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(_) => "store_unavailable",
             ApiError::CorrelationUnavailable => "correlation_unavailable",
+            ApiError::DeliveryUnavailable => "delivery_unavailable",
         }
     }
 }

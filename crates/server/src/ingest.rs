@@ -188,6 +188,11 @@ async fn accept(
         .append(request, received_at - app.dedup_window_us)
         .await?;
     metrics::counter!("mistgate_ingest_events_total", "topic" => topic_label).increment(events);
+    if appended.accepted > 0
+        && let Some(delivery) = &app.delivery
+    {
+        delivery.wake();
+    }
     Ok(IngestAnswer {
         request_id: appended.request_id,
         accepted: appended.accepted,

@@ -122,7 +122,18 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         tracing::info!("correlation is turned off: only the log is kept");
         stage::disabled()
     };
-    let state = Arc::new(AppState::new(&config, store, token, metrics, stage));
+    let delivery = if config.delivery.enabled {
+        let engine = deliver::Engine::start(store.clone(), config.delivery.settings())
+            .await
+            .context("starting the delivery engine")?;
+        Some(Arc::new(engine))
+    } else {
+        tracing::info!("delivery is turned off: webhooks are kept but nothing is sent");
+        None
+    };
+    let state = Arc::new(AppState::new(
+        &config, store, token, metrics, stage, delivery,
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

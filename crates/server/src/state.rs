@@ -57,6 +57,8 @@ pub struct AppState {
     pub ack_seconds: metrics::Histogram,
     /// The correlation stage, for manual actions and to wake it after an append.
     pub stage: StageHandle,
+    /// The delivery engine (webhook subscribers); `None` when `[delivery] enabled = false`.
+    pub delivery: Option<Arc<deliver::Engine>>,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
         token: ApiToken,
         metrics: PrometheusHandle,
         stage: StageHandle,
+        delivery: Option<Arc<deliver::Engine>>,
     ) -> AppState {
         let sources = config
             .sources
@@ -106,6 +109,7 @@ impl AppState {
             metrics,
             ack_seconds: metrics::histogram!("mistgate_ingest_ack_seconds"),
             stage,
+            delivery,
         }
     }
 }

@@ -18,11 +18,13 @@
 mod correlation;
 mod error;
 mod model;
+mod outbox;
 pub mod sqlite;
 
 pub use correlation::*;
 pub use error::StoreError;
 pub use model::*;
+pub use outbox::*;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
@@ -121,11 +123,49 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces a subscription (by id), once durable.
     async fn put_subscription(&self, row: SubscriptionRow) -> Result<(), StoreError>;
 
-    /// Deletes a subscription; false when there was none with this id.
+    /// Deletes a subscription with its batches and attempts; false when there was none.
     async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError>;
 
     /// One subscription by id.
     async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError>;
+
+    /// Writes the delivery stage's new batches and its cursor in one transaction; returns
+    /// the batch ids, in order, once durable.
+    async fn outbox_commit(&self, commit: OutboxCommit) -> Result<Vec<i64>, StoreError>;
+
+    /// Records delivery attempts and the state each leaves its batch in.
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> Result<(), StoreError>;
+
+    /// Puts dead batches back in the queue, due at `request.now`; returns their ids.
+    async fn replay_batches(&self, request: ReplayRequest) -> Result<Vec<i64>, StoreError>;
+
+    /// Pending batches after id `after`, oldest first, without bodies (for loading the queue).
+    async fn pending_batches(&self, after: i64, limit: u32) -> Result<Vec<BatchRow>, StoreError>;
+
+    /// One batch with its body.
+    async fn batch(&self, id: i64) -> Result<Option<BatchRow>, StoreError>;
+
+    /// Lists batches without bodies, newest first unless asked otherwise.
+    async fn batches(
+        &self,
+        filter: BatchFilter,
+        page: PageRequest,
+    ) -> Result<Page<BatchRow>, StoreError>;
+
+    /// Lists delivery attempts, newest first unless asked otherwise.
+    async fn attempts(
+        &self,
+        filter: AttemptFilter,
+        page: PageRequest,
+    ) -> Result<Page<AttemptRow>, StoreError>;
+
+    /// Counts attempts grouped by `distinct` (`status`, `status_code`, `topic` or
+    /// `webhook_id`), largest group first.
+    async fn count_attempts(
+        &self,
+        filter: AttemptFilter,
+        distinct: String,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// The subscriptions of one scope (`org`/`site` and its id), oldest first; every
     /// subscription when `scope` is `None`.

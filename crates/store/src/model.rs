@@ -233,4 +233,8 @@ pub struct Pruned {
     pub events: u64,
     pub quarantine: u64,
     pub fingerprints: u64,
+    /// Delivered and dead outbox batches.
+    pub batches: u64,
+    /// Delivery attempt records.
+    pub attempts: u64,
 }

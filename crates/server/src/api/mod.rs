@@ -2,6 +2,7 @@
 
 pub(crate) mod correlation;
 pub(crate) mod correlation_doc;
+mod deliveries;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
@@ -53,6 +54,54 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(webhooks::site::get)
                 .put(webhooks::site::update)
                 .delete(webhooks::site::delete),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}/ping",
+            post(deliveries::org::ping),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}/events/search",
+            get(deliveries::org::search),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}/events/count",
+            get(deliveries::org::count),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}/deliveries",
+            get(deliveries::org::batches),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}/deliveries/replay",
+            post(deliveries::org::replay_all),
+        )
+        .route(
+            "/orgs/{org_id}/webhooks/{id}/deliveries/{batch_id}/replay",
+            post(deliveries::org::replay_one),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}/ping",
+            post(deliveries::site::ping),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}/events/search",
+            get(deliveries::site::search),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}/events/count",
+            get(deliveries::site::count),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}/deliveries",
+            get(deliveries::site::batches),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}/deliveries/replay",
+            post(deliveries::site::replay_all),
+        )
+        .route(
+            "/sites/{site_id}/webhooks/{id}/deliveries/{batch_id}/replay",
+            post(deliveries::site::replay_one),
         )
         .route(
             "/silences/{id}",

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{correlation, log, webhooks};
+use super::{correlation, deliveries, log, webhooks};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -54,6 +54,18 @@ const TOKEN_SCHEME: &str = "api_token";
         webhooks::site::get,
         webhooks::site::update,
         webhooks::site::delete,
+        deliveries::org::ping,
+        deliveries::org::search,
+        deliveries::org::count,
+        deliveries::org::batches,
+        deliveries::org::replay_all,
+        deliveries::org::replay_one,
+        deliveries::site::ping,
+        deliveries::site::search,
+        deliveries::site::count,
+        deliveries::site::batches,
+        deliveries::site::replay_all,
+        deliveries::site::replay_one,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -157,6 +169,30 @@ mod tests {
         ("/api/v1/sites/{site_id}/webhooks/{id}", "get"),
         ("/api/v1/sites/{site_id}/webhooks/{id}", "put"),
         ("/api/v1/sites/{site_id}/webhooks/{id}", "delete"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}/ping", "post"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}/events/search", "get"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}/events/count", "get"),
+        ("/api/v1/orgs/{org_id}/webhooks/{id}/deliveries", "get"),
+        (
+            "/api/v1/orgs/{org_id}/webhooks/{id}/deliveries/replay",
+            "post",
+        ),
+        (
+            "/api/v1/orgs/{org_id}/webhooks/{id}/deliveries/{batch_id}/replay",
+            "post",
+        ),
+        ("/api/v1/sites/{site_id}/webhooks/{id}/ping", "post"),
+        ("/api/v1/sites/{site_id}/webhooks/{id}/events/search", "get"),
+        ("/api/v1/sites/{site_id}/webhooks/{id}/events/count", "get"),
+        ("/api/v1/sites/{site_id}/webhooks/{id}/deliveries", "get"),
+        (
+            "/api/v1/sites/{site_id}/webhooks/{id}/deliveries/replay",
+            "post",
+        ),
+        (
+            "/api/v1/sites/{site_id}/webhooks/{id}/deliveries/{batch_id}/replay",
+            "post",
+        ),
         ("/api/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -301,7 +337,14 @@ mod tests {
         let stage = crate::stage::spawn(store.clone(), correlate::Settings::default())
             .await
             .unwrap();
-        let state = Arc::new(AppState::new(&Config::zero(), store, token, metrics, stage));
+        let state = Arc::new(AppState::new(
+            &Config::zero(),
+            store,
+            token,
+            metrics,
+            stage,
+            None,
+        ));
         let app = crate::router(state);
         let ingest = Request::post("/ingest/default")
             .header("content-type", "application/json")

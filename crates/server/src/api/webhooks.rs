@@ -17,7 +17,7 @@ use crate::clock::now_us;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn scope_key(scope: &Scope) -> (String, String) {
+pub(crate) fn scope_key(scope: &Scope) -> (String, String) {
     match scope {
         Scope::Org(id) => ("org".into(), id.clone()),
         Scope::Site(id) => ("site".into(), id.clone()),
@@ -41,7 +41,11 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// The stored subscription `id`, if it belongs to `scope`.
-async fn load(app: &AppState, scope: &Scope, id: &str) -> Result<Subscription, ApiError> {
+pub(crate) async fn load(
+    app: &AppState,
+    scope: &Scope,
+    id: &str,
+) -> Result<Subscription, ApiError> {
     let (kind, scope_id) = scope_key(scope);
     let row = app
         .store
@@ -68,6 +72,14 @@ async fn save(app: &AppState, scope: &Scope, subscription: &Subscription) -> Res
         modified_at: now_us(),
     };
     app.store.put_subscription(row).await?;
+    changed(app).await
+}
+
+/// Tells the delivery engine that the subscriptions changed.
+async fn changed(app: &AppState) -> Result<(), ApiError> {
+    if let Some(delivery) = &app.delivery {
+        delivery.subscriptions_changed().await?;
+    }
     Ok(())
 }
 
@@ -112,6 +124,7 @@ async fn update(
 async fn delete(app: &AppState, scope: Scope, id: String) -> Result<Json<Value>, ApiError> {
     load(app, &scope, &id).await?;
     app.store.delete_subscription(&id).await?;
+    changed(app).await?;
     Ok(Json(Value::Object(Default::default())))
 }
 

@@ -158,3 +158,113 @@ pub struct WebhookRequestDoc {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct EmptyDoc {}
+
+/// One delivery attempt: Mist's `webhook_delivery` object, plus mistgate's fields.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DeliveryDoc {
+    /// The attempt's id.
+    id: i64,
+    org_id: Option<String>,
+    site_id: Option<String>,
+    webhook_id: String,
+    /// Canonical topic, or `ping`.
+    topic: String,
+    /// `success` (a 2xx answer) or `failure`.
+    status: String,
+    /// The answer's HTTP status; null when there was no answer (timeout, refused connection).
+    status_code: Option<u16>,
+    /// When the request was sent, epoch seconds.
+    timestamp: f64,
+    req_url: String,
+    /// Request headers as JSON text, `{"Name": ["value"]}`; credentials and custom header
+    /// values are redacted.
+    req_headers: String,
+    /// The request body, truncated to `[delivery] record_body_bytes`.
+    req_payload: String,
+    resp_headers: String,
+    /// The answer's body, truncated.
+    resp_body: String,
+    /// What went wrong, if anything.
+    error: Option<String>,
+    /// 1 for the message's first attempt.
+    attempt: u32,
+    latency_ms: f64,
+    /// The message (outbox batch) this attempt sent.
+    batch_id: i64,
+    /// The message's state after this attempt: `pending` (a retry follows), `delivered`, `dead`.
+    batch_state: String,
+    /// When the retry is due, for `pending`.
+    next_attempt_at: Option<String>,
+}
+
+/// A page of delivery results.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DeliverySearchDoc {
+    results: Vec<DeliveryDoc>,
+    /// The time filter, epoch seconds.
+    start: Option<f64>,
+    end: Option<f64>,
+    limit: u32,
+    /// Pass as `cursor` for the next page; null at the end.
+    next_cursor: Option<String>,
+}
+
+/// Delivery results counted by one field.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DeliveryCountDoc {
+    /// The field counted by.
+    distinct: String,
+    /// `{"<distinct>": value, "count": n}`, largest first.
+    results: Vec<serde_json::Value>,
+    start: Option<f64>,
+    end: Option<f64>,
+    total: i64,
+}
+
+/// The answer of a ping.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PingDoc {
+    /// The message queued; see `/deliveries` and `/events/search`.
+    batch_id: i64,
+}
+
+/// One message of a webhook's outbox.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BatchDoc {
+    id: i64,
+    webhook_id: String,
+    topic: String,
+    /// `pending`, `delivered` or `dead`.
+    state: String,
+    event_count: u32,
+    /// The events of the log it carries.
+    event_ids: Vec<i64>,
+    /// The `X-Mistgate-Delivery-Id` header it is sent with (the same on every attempt).
+    delivery_id: String,
+    created_at: String,
+    next_attempt_at: Option<String>,
+    attempts: u32,
+    last_attempt_at: Option<String>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+}
+
+/// A page of outbox messages.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BatchListDoc {
+    items: Vec<BatchDoc>,
+    next_cursor: Option<String>,
+}
+
+/// The messages a replay queued again.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReplayedDoc {
+    replayed: Vec<i64>,
+}

@@ -6,6 +6,7 @@
 
 mod dedup;
 mod mac_index;
+mod outbox;
 mod read;
 mod schema;
 mod stage;
@@ -18,11 +19,14 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::SubscriptionRow;
 use crate::{
     Appended, DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, NewQuarantine,
     NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail, RequestFilter,
     RequestSummary, Retention, StageCommit, StageState, Stats, Store, StoreError, StoredEvent,
+};
+use crate::{
+    AttemptFilter, AttemptRecord, AttemptRow, BatchFilter, BatchRow, OutboxCommit, ReplayRequest,
+    SubscriptionRow,
 };
 
 /// How hard a commit insists that the data reached the disk (SQLite's `synchronous`).
@@ -293,6 +297,51 @@ impl Store for SqliteStore {
         scope: Option<(String, String)>,
     ) -> Result<Vec<SubscriptionRow>, StoreError> {
         self.read(move |c| stage::subscriptions(c, scope.as_ref()))
+            .await
+    }
+
+    async fn outbox_commit(&self, commit: OutboxCommit) -> Result<Vec<i64>, StoreError> {
+        self.write(|reply| Op::Outbox { commit, reply }).await
+    }
+
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> Result<(), StoreError> {
+        self.write(|reply| Op::Attempts { records, reply }).await
+    }
+
+    async fn replay_batches(&self, request: ReplayRequest) -> Result<Vec<i64>, StoreError> {
+        self.write(|reply| Op::Replay { request, reply }).await
+    }
+
+    async fn pending_batches(&self, after: i64, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+        self.read(move |c| outbox::pending(c, after, limit)).await
+    }
+
+    async fn batch(&self, id: i64) -> Result<Option<BatchRow>, StoreError> {
+        self.read(move |c| outbox::batch(c, id)).await
+    }
+
+    async fn batches(
+        &self,
+        filter: BatchFilter,
+        page: PageRequest,
+    ) -> Result<Page<BatchRow>, StoreError> {
+        self.read(move |c| outbox::batches(c, &filter, page)).await
+    }
+
+    async fn attempts(
+        &self,
+        filter: AttemptFilter,
+        page: PageRequest,
+    ) -> Result<Page<AttemptRow>, StoreError> {
+        self.read(move |c| outbox::attempts(c, &filter, page)).await
+    }
+
+    async fn count_attempts(
+        &self,
+        filter: AttemptFilter,
+        distinct: String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(move |c| outbox::count_attempts(c, &filter, &distinct))
             .await
     }
 

@@ -40,6 +40,16 @@ impl Clause {
         self.finish_with(id_col, page, rows)
     }
 
+    /// `WHERE ...` of the terms alone (`WHERE 1` when there are none), with their values.
+    pub(crate) fn finish_where(self) -> (String, Vec<Value>) {
+        let sql = if self.terms.is_empty() {
+            "WHERE 1".to_string()
+        } else {
+            format!("WHERE {}", self.terms.join(" AND "))
+        };
+        (sql, self.values)
+    }
+
     fn finish_with(mut self, id_col: &str, page: PageRequest, rows: i64) -> (String, Vec<Value>) {
         let (cmp, dir) = match page.order {
             Order::Desc => ("<", "DESC"),

@@ -141,6 +141,56 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX subscriptions_scope ON subscriptions (scope, scope_id, seq);
     "#,
+    // 4: the delivery outbox and the record of attempts.
+    r#"
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY,
+        subscription_id  TEXT    NOT NULL,
+        topic            TEXT    NOT NULL,
+        state            TEXT    NOT NULL,      -- 'pending', 'delivered', 'dead'
+        event_count      INTEGER NOT NULL,
+        event_ids        TEXT    NOT NULL,      -- JSON array of event ids
+        delivery_id      TEXT    NOT NULL,
+        created_at       INTEGER NOT NULL,
+        due_at           INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        -- Attempts since the batch was built or last replayed: the retry schedule's count.
+        round_attempts   INTEGER NOT NULL DEFAULT 0,
+        first_attempt_at INTEGER,
+        last_attempt_at  INTEGER,
+        last_status      INTEGER,
+        last_error       TEXT,
+        body             BLOB    NOT NULL       -- the exact request body
+    );
+    -- Pending batches are loaded once at start; the partial index keeps that cheap
+    -- however many delivered batches the outbox holds.
+    CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
+    CREATE INDEX outbox_subscription ON outbox (subscription_id, state, id);
+    CREATE INDEX outbox_created ON outbox (created_at);
+
+    CREATE TABLE attempts (
+        id               INTEGER PRIMARY KEY,
+        batch_id         INTEGER NOT NULL,
+        subscription_id  TEXT    NOT NULL,
+        topic            TEXT    NOT NULL,
+        attempt          INTEGER NOT NULL,
+        at               INTEGER NOT NULL,
+        success          INTEGER NOT NULL,
+        status_code      INTEGER,
+        latency_us       INTEGER NOT NULL,
+        error            TEXT,
+        url              TEXT    NOT NULL,
+        request_headers  TEXT    NOT NULL,
+        request_body     TEXT    NOT NULL,
+        response_headers TEXT    NOT NULL,
+        response_body    TEXT    NOT NULL,
+        next_state       TEXT    NOT NULL,
+        next_due_at      INTEGER NOT NULL,
+        first_attempt_at INTEGER NOT NULL
+    );
+    CREATE INDEX attempts_subscription ON attempts (subscription_id, id);
+    CREATE INDEX attempts_at ON attempts (at);
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

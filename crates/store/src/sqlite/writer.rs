@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::dedup::{self, DedupIndex, Staged, Verdict};
 use super::mac_index::MacIndex;
 use crate::{
-    Appended, NewQuarantine, NewRequest, Pruned, Retention, StageCommit, StoreError,
-    SubscriptionRow,
+    Appended, AttemptRecord, NewQuarantine, NewRequest, OutboxCommit, Pruned, ReplayRequest,
+    Retention, StageCommit, StoreError, SubscriptionRow,
 };
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
@@ -51,6 +51,18 @@ pub(crate) enum Op {
     DeleteSubscription {
         id: String,
         reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Outbox {
+        commit: OutboxCommit,
+        reply: oneshot::Sender<Result<Vec<i64>, StoreError>>,
+    },
+    Attempts {
+        records: Vec<AttemptRecord>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Replay {
+        request: ReplayRequest,
+        reply: oneshot::Sender<Result<Vec<i64>, StoreError>>,
     },
 }
 
@@ -125,6 +137,7 @@ enum Outcome {
     Quarantined(i64),
     Staged,
     Deleted(bool),
+    Ids(Vec<i64>),
 }
 
 impl Writer {
@@ -266,7 +279,18 @@ impl Writer {
                     let n = tx
                         .prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
                         .execute([id])?;
+                    super::outbox::forget_subscription(&tx, id)?;
                     out.push(Outcome::Deleted(n > 0));
+                }
+                Op::Outbox { commit, .. } => {
+                    out.push(Outcome::Ids(super::outbox::commit(&tx, commit)?));
+                }
+                Op::Attempts { records, .. } => {
+                    super::outbox::record(&tx, records)?;
+                    out.push(Outcome::Staged);
+                }
+                Op::Replay { request, .. } => {
+                    out.push(Outcome::Ids(super::outbox::replay(&tx, request)?));
                 }
                 Op::Prune { .. } => unreachable!("prunes are split off before"),
             }
@@ -331,6 +355,15 @@ impl Writer {
                 "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 ORDER BY id LIMIT ?2)",
                 before,
             )?;
+            // Pending batches are kept whatever their age: the retry schedule ends them.
+            pruned.batches = chunked(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?1 AND state != 'pending' ORDER BY id LIMIT ?2)",
+                before,
+            )?;
+            pruned.attempts = chunked(
+                "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ?1 ORDER BY id LIMIT ?2)",
+                before,
+            )?;
         }
         if retention.data_before.is_some() {
             let first_kept: i64 = conn.query_row(
@@ -383,6 +416,18 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
             let _ = reply.send(Ok(found));
         }
         (Op::DeleteSubscription { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::Outbox { reply, .. } | Op::Replay { reply, .. }, Ok(Outcome::Ids(ids))) => {
+            let _ = reply.send(Ok(ids));
+        }
+        (Op::Outbox { reply, .. } | Op::Replay { reply, .. }, Err(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Op::Attempts { reply, .. }, Ok(Outcome::Staged)) => {
+            let _ = reply.send(Ok(()));
+        }
+        (Op::Attempts { reply, .. }, Err(e)) => {
             let _ = reply.send(Err(e));
         }
         (Op::Prune { .. }, _) | (_, Ok(_)) => unreachable!("outcome matches its operation"),

@@ -1,0 +1,307 @@
+//! The delivery engine: the IO shell around the pure cores.
+//!
+//! - The **stage** ([`stage`]) tails the event log with its own cursor, matches events to
+//!   subscriptions, aggregates them per (subscription, topic) and writes the batches to
+//!   the outbox in the same transaction that moves its cursor.
+//! - The **lanes** ([`lane`]), one per subscription, send due batches in order with at
+//!   most `max_in_flight` requests at a time, behind the subscription's circuit breaker,
+//!   and decide retries with [`crate::schedule::next_attempt`].
+//! - The **recorder** ([`recorder`]) writes attempt records and batch states in groups.
+//!
+//! Delivery is at least once: a batch is marked delivered after its 2xx, so a crash in
+//! between sends it again after restart, with the same delivery id header.
+
+mod lane;
+mod recorder;
+mod stage;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use store::{BatchRow, NewBatch, OutboxCommit, ReplayRequest, Store, StoreError};
+use tokio::sync::{Notify, mpsc};
+
+use crate::breaker::BreakerPolicy;
+use crate::client::{Client, ClientSettings};
+use crate::registry::Registry;
+use crate::schedule::RetryPolicy;
+use crate::subscription::{Subscription, WebhookType};
+
+/// The stage's name in the store.
+pub const STAGE: &str = "deliver";
+
+/// How the engine batches, sends and retries.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// How long events of one (subscription, topic) are gathered before they are sent.
+    pub aggregation_window: Duration,
+    /// Most events in one message.
+    pub max_batch_events: usize,
+    /// Requests in flight per subscription (1 keeps a healthy receiver's messages in order).
+    pub max_in_flight: usize,
+    pub retry: RetryPolicy,
+    pub breaker: BreakerPolicy,
+    pub client: ClientSettings,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            aggregation_window: Duration::from_secs(1),
+            max_batch_events: 100,
+            max_in_flight: 1,
+            retry: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
+            client: ClientSettings::default(),
+        }
+    }
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// A batch a lane holds: what it needs to send and to decide about retries.
+#[derive(Clone, Debug)]
+pub(crate) struct Queued {
+    pub id: i64,
+    pub subscription_id: String,
+    pub topic: String,
+    pub delivery_id: String,
+    pub due_at: i64,
+    pub attempts: u32,
+    pub round_attempts: u32,
+    pub first_attempt_at: Option<i64>,
+    /// The body when it is at hand; read from the outbox otherwise.
+    pub body: Option<Bytes>,
+}
+
+impl From<BatchRow> for Queued {
+    fn from(row: BatchRow) -> Queued {
+        Queued {
+            id: row.id,
+            subscription_id: row.subscription_id,
+            topic: row.topic,
+            delivery_id: row.delivery_id,
+            due_at: row.due_at,
+            attempts: row.attempts,
+            round_attempts: row.round_attempts,
+            first_attempt_at: row.first_attempt_at,
+            body: (!row.body.is_empty()).then_some(row.body),
+        }
+    }
+}
+
+/// What the lanes share.
+pub(crate) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub client: Client,
+    pub settings: EngineSettings,
+    pub recorder: mpsc::UnboundedSender<store::AttemptRecord>,
+}
+
+/// Hands batches to the lane of their subscription, starting lanes as needed.
+pub(crate) struct Dispatcher {
+    shared: Arc<Shared>,
+    lanes: Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>,
+}
+
+impl Dispatcher {
+    pub fn enqueue(&self, batches: impl IntoIterator<Item = Queued>) {
+        let mut lanes = self.lanes.lock().expect("lanes lock");
+        for batch in batches {
+            let mut batch = batch;
+            loop {
+                let sender = lanes
+                    .entry(batch.subscription_id.clone())
+                    .or_insert_with(|| lane::spawn(self.shared.clone(), &batch.subscription_id));
+                match sender.send(batch) {
+                    Ok(()) => break,
+                    Err(mpsc::error::SendError(back)) => {
+                        // The lane ended: its subscription was deleted (its batches went
+                        // with it), unless it exists again.
+                        lanes.remove(&back.subscription_id);
+                        if self
+                            .shared
+                            .registry
+                            .current()
+                            .get(&back.subscription_id)
+                            .is_none()
+                        {
+                            break;
+                        }
+                        batch = back;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The running engine, as the server holds it.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
+    wake: Arc<Notify>,
+}
+
+impl Engine {
+    /// Loads the subscriptions and the pending batches, then starts the lanes and the stage.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: EngineSettings,
+    ) -> Result<Engine, StartError> {
+        let registry = Arc::new(Registry::load(store.as_ref()).await?);
+        let client = Client::new(settings.client.clone())?;
+        let recorder = recorder::spawn(store.clone());
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            registry: registry.clone(),
+            client,
+            settings: settings.clone(),
+            recorder,
+        });
+        let dispatcher = Arc::new(Dispatcher {
+            shared,
+            lanes: Mutex::new(HashMap::new()),
+        });
+        // Pending batches first, so that none is both loaded here and handed over by the
+        // stage below.
+        let mut after = 0;
+        let mut loaded = 0usize;
+        loop {
+            let rows = store.pending_batches(after, 1_000).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            loaded += rows.len();
+            dispatcher.enqueue(rows.into_iter().map(Queued::from));
+        }
+        if loaded > 0 {
+            tracing::info!(batches = loaded, "resuming pending deliveries");
+        }
+        let cursor = match store.stage_load(STAGE).await? {
+            Some(state) => state.cursor,
+            // First start: subscriptions get what arrives from now on, not the history.
+            None => store.tail(0, Vec::new(), 1).await?.1,
+        };
+        let wake = Arc::new(Notify::new());
+        stage::spawn(
+            store.clone(),
+            registry.clone(),
+            dispatcher.clone(),
+            wake.clone(),
+            cursor,
+            &settings,
+        );
+        Ok(Engine {
+            store,
+            registry,
+            dispatcher,
+            wake,
+        })
+    }
+
+    /// Tells the stage that the log grew.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The handle ingest pokes after an append.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The subscriptions as the engine sees them.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Reads the subscriptions again after the API changed one.
+    pub async fn subscriptions_changed(&self) -> Result<(), StoreError> {
+        self.registry.reload(self.store.as_ref()).await
+    }
+
+    /// Queues a Mist `ping` message to `sub` (sent even when it is disabled); returns the
+    /// batch id.
+    pub async fn ping(&self, sub: &Subscription) -> Result<i64, StoreError> {
+        let now = now_us();
+        let event = serde_json::json!({
+            "id": sub.id,
+            "name": sub.name.clone().unwrap_or_default(),
+            "org_id": sub.org_id,
+            // Mist names org-level things with the all-zero site id.
+            "site_id": sub.site_id.clone().unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into()),
+            "timestamp": now as f64 / 1e6,
+        });
+        let raw = event.to_string();
+        let body = match sub.webhook_type {
+            WebhookType::Splunk => stage::hec_body(
+                "ping",
+                [(
+                    now,
+                    sub.org_id.as_deref(),
+                    sub.site_id.as_deref(),
+                    raw.as_str(),
+                )],
+            ),
+            _ => crate::aggregate::envelope(&mist::Topic::parse("ping"), [raw.as_str()]),
+        };
+        let batch = NewBatch {
+            subscription_id: sub.id.clone(),
+            topic: "ping".into(),
+            event_ids: Vec::new(),
+            body: Bytes::from(body),
+            delivery_id: uuid::Uuid::new_v4().to_string(),
+            created_at: now,
+        };
+        let ids = self
+            .store
+            .outbox_commit(OutboxCommit {
+                stage: None,
+                batches: vec![batch.clone()],
+                at: now,
+            })
+            .await?;
+        let id = ids[0];
+        self.dispatcher.enqueue([Queued {
+            id,
+            subscription_id: batch.subscription_id,
+            topic: batch.topic,
+            delivery_id: batch.delivery_id,
+            due_at: now,
+            attempts: 0,
+            round_attempts: 0,
+            first_attempt_at: None,
+            body: Some(batch.body),
+        }]);
+        Ok(id)
+    }
+
+    /// Puts dead batches back in their subscription's queue; returns their ids.
+    pub async fn replay(&self, request: ReplayRequest) -> Result<Vec<i64>, StoreError> {
+        let ids = self.store.replay_batches(request).await?;
+        for &id in &ids {
+            if let Some(row) = self.store.batch(id).await? {
+                self.dispatcher.enqueue([Queued::from(row)]);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// Now, in unix microseconds.
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
