@@ -298,3 +298,445 @@ async fn wait_results(server: &Server, path: &str, done: impl Fn(&[Value]) -> bo
     }
     panic!("delivery results at {path} never got there");
 }
+
+/// An alarms message with three events carrying `marker`.
+fn three_alarms(marker: &str) -> Vec<u8> {
+    let events: Vec<String> = (0..3)
+        .map(|i| {
+            format!(
+                r#"{{"id":"{marker}-{i}","org_id":"{ORG}","site_id":"{SITE}","type":"device_down","aps":["5c5b350e000{i}"],"count":1,"timestamp":174999807{i}}}"#
+            )
+        })
+        .collect();
+    format!(r#"{{"topic":"alarms","events":[{}]}}"#, events.join(",")).into_bytes()
+}
+
+fn carries_all(r: &Received, marker: &str) -> bool {
+    let body = String::from_utf8_lossy(&r.body);
+    (0..3).all(|i| body.contains(&format!("{marker}-{i}")))
+}
+
+#[tokio::test]
+async fn failing_receivers_get_every_batch_once_they_recover() {
+    let server = Server::start_with(Some(&config("")));
+    let hook = |url: String| json!({"url": url, "topics": ["alarms"]});
+    let scope = format!("orgs/{ORG}");
+
+    let errors = Receiver::start().await;
+    errors.script([
+        Answer::status(500),
+        Answer::status(503),
+        Answer::status(500),
+    ]);
+    let errors_hook = webhook(&server, &scope, hook(errors.url("/"))).await;
+
+    let busy = Receiver::start().await;
+    busy.script([Answer::status(429).header("Retry-After", "1")]);
+    let busy_hook = webhook(&server, &scope, hook(busy.url("/"))).await;
+
+    let slow = Receiver::start().await;
+    let stall = Duration::from_secs(3); // the server's timeout is 1 s
+    slow.script([
+        Answer::status(200).delay(stall),
+        Answer::status(200).delay(stall),
+    ]);
+    let slow_hook = webhook(&server, &scope, hook(slow.url("/"))).await;
+
+    // Nothing listens on this port until the receiver "comes back".
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let down_hook = webhook(
+        &server,
+        &scope,
+        hook(format!("http://127.0.0.1:{port}/back-later")),
+    )
+    .await;
+
+    let refusing = Receiver::start().await;
+    refusing.script([Answer::status(400).body("unknown field")]);
+    let refusing_hook = webhook(&server, &scope, hook(refusing.url("/"))).await;
+
+    let (status, _) = server.ingest("default", three_alarms("retry"), &[]).await;
+    assert_eq!(status, 200);
+    let search = |id: &str| format!("/orgs/{ORG}/webhooks/{id}/events/search?order=asc");
+    let succeeded = |r: &[Value]| r.iter().any(|d| d["status"] == "success");
+
+    // 500, 503, 500, then 200: four attempts of one batch, recorded in order.
+    let got = errors
+        .wait_until(WAIT, "the fourth attempt", |r| r.len() >= 4)
+        .await;
+    assert!(got.iter().all(|r| carries_all(r, "retry")));
+    let ids: BTreeSet<_> = got
+        .iter()
+        .map(|r| r.header("x-mistgate-delivery-id").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "one delivery id across attempts");
+    let results = wait_results(&server, &search(&errors_hook), succeeded).await;
+    let codes: Vec<_> = results
+        .iter()
+        .map(|d| d["status_code"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 503, 500, 200]);
+    let attempts: Vec<_> = results
+        .iter()
+        .map(|d| d["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    assert_eq!(results[0]["batch_state"], "pending");
+    assert_eq!(results[3]["batch_state"], "delivered");
+
+    // 429 with Retry-After: 1 — the retry waits the second the receiver asked for.
+    let got = busy
+        .wait_until(WAIT, "the retry after 429", |r| r.len() >= 2)
+        .await;
+    let gap = got[1].at - got[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    let results = wait_results(&server, &search(&busy_hook), succeeded).await;
+    assert_eq!(results[0]["status_code"], 429);
+
+    // Two answers slower than the timeout, then a quick one.
+    let results = wait_results(&server, &search(&slow_hook), succeeded).await;
+    assert_eq!(results.len(), 3, "{results:#?}");
+    for timed_out in &results[..2] {
+        assert_eq!(timed_out["status"], "failure");
+        assert!(timed_out["status_code"].is_null());
+        assert!(
+            timed_out["error"].as_str().unwrap().contains("timed out"),
+            "{timed_out}"
+        );
+    }
+    assert!(carries_all(&slow.received()[2], "retry"));
+
+    // Connection refused until something listens.
+    wait_results(&server, &search(&down_hook), |r| r.len() >= 2).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let back = Receiver::on(listener);
+    let got = back
+        .wait_until(WAIT, "the delivery after the outage", |r| !r.is_empty())
+        .await;
+    assert!(carries_all(&got[0], "retry"));
+    assert_eq!(got[0].path, "/back-later");
+    let results = wait_results(&server, &search(&down_hook), succeeded).await;
+    assert!(
+        results
+            .iter()
+            .filter(|d| d["status"] == "failure")
+            .all(|d| d["status_code"].is_null()
+                && d["error"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .contains("connect")),
+        "{results:#?}"
+    );
+
+    // 400: no retry, straight to the dead letters; a replay delivers it.
+    let results = wait_results(&server, &search(&refusing_hook), |r| !r.is_empty()).await;
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["status_code"], 400);
+    assert_eq!(results[0]["batch_state"], "dead");
+    assert_eq!(results[0]["resp_body"], "unknown field");
+    let dead = server
+        .api_ok(&format!(
+            "/orgs/{ORG}/webhooks/{refusing_hook}/deliveries?state=dead"
+        ))
+        .await;
+    let dead = dead["items"].as_array().unwrap().clone();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["event_count"], 3);
+    assert_eq!(
+        refusing.received().len(),
+        1,
+        "a refused batch is not retried"
+    );
+    let batch = dead[0]["id"].as_i64().unwrap();
+    let (status, replayed) = call(
+        &server,
+        "POST",
+        &format!("/orgs/{ORG}/webhooks/{refusing_hook}/deliveries/{batch}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["replayed"], json!([batch]));
+    let got = refusing
+        .wait_until(WAIT, "the replay", |r| r.len() >= 2)
+        .await;
+    assert_eq!(got[1].body, got[0].body, "the same message");
+    assert_eq!(
+        got[1].header("x-mistgate-delivery-id"),
+        got[0].header("x-mistgate-delivery-id")
+    );
+    let results = wait_results(&server, &search(&refusing_hook), succeeded).await;
+    assert_eq!(results[1]["attempt"], 2);
+    let delivered = server
+        .api_ok(&format!(
+            "/orgs/{ORG}/webhooks/{refusing_hook}/deliveries?state=delivered"
+        ))
+        .await;
+    assert_eq!(delivered["items"][0]["id"], batch);
+
+    // Replaying what is not dead, or not there, says so and changes nothing.
+    let (status, body) = call(
+        &server,
+        "POST",
+        &format!("/orgs/{ORG}/webhooks/{refusing_hook}/deliveries/{batch}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let (status, body) = call(
+        &server,
+        "POST",
+        &format!("/orgs/{ORG}/webhooks/{errors_hook}/deliveries/{batch}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_found")),
+        "another webhook's batch: {body}"
+    );
+    assert_eq!(refusing.received().len(), 2);
+}
+
+fn form(r: &Received) -> BTreeMap<String, String> {
+    url_decode_pairs(&String::from_utf8_lossy(&r.body))
+}
+
+fn url_decode_pairs(text: &str) -> BTreeMap<String, String> {
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let decode = |s: &str| {
+                let s = s.replace('+', " ");
+                let bytes = s.as_bytes();
+                let mut out = Vec::new();
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
+                        out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                        i += 3;
+                    } else {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+                String::from_utf8(out).unwrap()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn splunk_and_oauth2_webhooks_send_what_their_contracts_require() {
+    let server = Server::start_with(Some(&config("")));
+    let scope = format!("orgs/{ORG}");
+
+    // Splunk HEC: busy once (503, code 9), then accepts.
+    let splunk = Receiver::start().await;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    splunk.respond_with(move |r| {
+        let auth_ok = r.header("authorization") == Some("Splunk hec-token-1");
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(if !auth_ok {
+            Answer::status(403).body(r#"{"text":"Invalid token","code":4}"#)
+        } else if n == 0 {
+            Answer::status(503).body(r#"{"text":"Server is busy","code":9}"#)
+        } else {
+            Answer::status(200).body(r#"{"text":"Success","code":0}"#)
+        })
+    });
+    webhook(
+        &server,
+        &scope,
+        json!({"type": "splunk", "url": splunk.url("/services/collector/event"),
+               "splunk_token": "hec-token-1", "topics": ["alarms"]}),
+    )
+    .await;
+
+    // OAuth2 client credentials: the first token is refused once (revoked), a fresh
+    // one is fetched and used.
+    let oauth = Receiver::start().await;
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    oauth.respond_with({
+        let issued = issued.clone();
+        move |r| {
+            if r.path == "/token" {
+                let n = issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let body = format!(
+                    r#"{{"access_token":"tok-{n}","token_type":"Bearer","expires_in":3600}}"#
+                );
+                return Some(
+                    Answer::status(200)
+                        .header("content-type", "application/json")
+                        .body(&body),
+                );
+            }
+            match r.header("authorization") {
+                Some("Bearer tok-2") => Some(Answer::status(200)),
+                _ => Some(Answer::status(401)),
+            }
+        }
+    });
+    webhook(
+        &server,
+        &scope,
+        json!({"type": "oauth2", "url": oauth.url("/hook"), "topics": ["alarms"],
+               "oauth2_grant_type": "client_credentials", "oauth2_client_id": "mistgate",
+               "oauth2_client_secret": "cs-1", "oauth2_token_url": oauth.url("/token"),
+               "oauth2_scopes": ["events.write", "events.read"]}),
+    )
+    .await;
+
+    // OAuth2 password grant.
+    let password = Receiver::start().await;
+    password.respond_with(|r| {
+        if r.path == "/oauth/token" {
+            return Some(
+                Answer::status(200)
+                    .header("content-type", "application/json")
+                    .body(r#"{"access_token":"pw-token","token_type":"bearer"}"#),
+            );
+        }
+        Some(Answer::status(
+            if r.header("authorization") == Some("Bearer pw-token") {
+                200
+            } else {
+                401
+            },
+        ))
+    });
+    webhook(
+        &server,
+        &scope,
+        json!({"type": "oauth2", "url": password.url("/in"), "topics": ["alarms"],
+               "oauth2_grant_type": "password", "oauth2_username": "noc", "oauth2_password": "p w&d",
+               "oauth2_client_id": "cli", "oauth2_token_url": password.url("/oauth/token")}),
+    )
+    .await;
+
+    let body = three_alarms("contract");
+    let sent = raw_events(&body);
+    let (status, _) = server.ingest("default", body, &[]).await;
+    assert_eq!(status, 200);
+
+    // Splunk: POST to the collector path with the Splunk scheme; the body is HEC event
+    // objects, concatenated, one per Mist event, raw event inside, time in seconds.
+    let got = splunk
+        .wait_until(WAIT, "the HEC retry", |r| r.len() >= 2)
+        .await;
+    for r in &got {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/services/collector/event");
+        assert_eq!(r.header("authorization"), Some("Splunk hec-token-1"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    assert_eq!(got[0].body, got[1].body, "the same batch after the 503");
+    let text = String::from_utf8(got[1].body.to_vec()).unwrap();
+    let objects: Vec<Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(objects.len(), 3);
+    for (object, (raw, value)) in objects.iter().zip(&sent) {
+        assert_eq!(&object["event"], value);
+        assert!(
+            text.contains(&format!(r#""event":{raw}}}"#)),
+            "raw event verbatim"
+        );
+        assert_eq!(object["sourcetype"], "mist:alarms");
+        assert_eq!(object["fields"]["site_id"], SITE);
+        let time = object["time"].as_f64().unwrap();
+        assert!(
+            (time - value["timestamp"].as_f64().unwrap()).abs() < 1e-3,
+            "{object}"
+        );
+    }
+
+    // OAuth2: token fetched with the client credentials grant as a form, used as Bearer,
+    // refreshed after a 401.
+    let got = oauth
+        .wait_until(WAIT, "the delivery with a fresh token", |r| {
+            r.iter()
+                .any(|r| r.path == "/hook" && r.header("authorization") == Some("Bearer tok-2"))
+        })
+        .await;
+    let tokens: Vec<&Received> = got.iter().filter(|r| r.path == "/token").collect();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(
+        tokens[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let f = form(tokens[0]);
+    assert_eq!(f["grant_type"], "client_credentials");
+    assert_eq!(f["client_id"], "mistgate");
+    assert_eq!(f["client_secret"], "cs-1");
+    assert_eq!(f["scope"], "events.write events.read");
+    let hooks: Vec<&Received> = got.iter().filter(|r| r.path == "/hook").collect();
+    assert_eq!(hooks[0].header("authorization"), Some("Bearer tok-1"));
+    assert!(carries_all(hooks.last().unwrap(), "contract"));
+
+    let got = password
+        .wait_until(WAIT, "the password-grant delivery", |r| {
+            r.iter().any(|r| r.path == "/in")
+        })
+        .await;
+    let f = form(got.iter().find(|r| r.path == "/oauth/token").unwrap());
+    assert_eq!(f["grant_type"], "password");
+    assert_eq!(f["username"], "noc");
+    assert_eq!(f["password"], "p w&d");
+    assert_eq!(f["client_id"], "cli");
+    let delivered = got.iter().find(|r| r.path == "/in").unwrap();
+    assert_eq!(delivered.header("authorization"), Some("Bearer pw-token"));
+}
+
+#[tokio::test]
+async fn private_targets_are_refused_unless_allowed() {
+    // The default configuration: the SSRF guard is on.
+    let server = Server::start_with(Some("[[sources]]\nname = \"default\"\n"));
+    let rx = Receiver::start().await;
+    let scope = format!("orgs/{ORG}");
+    let by_ip = webhook(
+        &server,
+        &scope,
+        json!({"url": rx.url("/"), "topics": ["alarms"]}),
+    )
+    .await;
+    let by_name = webhook(
+        &server,
+        &scope,
+        json!({"url": format!("http://localhost:{}/", rx.addr.port()), "topics": ["alarms"]}),
+    )
+    .await;
+    let (status, _) = server.ingest("default", three_alarms("ssrf"), &[]).await;
+    assert_eq!(status, 200);
+    for hook in [&by_ip, &by_name] {
+        let path = format!("/orgs/{ORG}/webhooks/{hook}/events/search");
+        let results = wait_results(&server, &path, |r| !r.is_empty()).await;
+        assert_eq!(
+            results.len(),
+            1,
+            "refused targets are not retried: {results:#?}"
+        );
+        assert_eq!(results[0]["batch_state"], "dead", "{results:#?}");
+        let error = results[0]["error"].as_str().unwrap();
+        assert!(
+            error.contains("SSRF") && error.contains("loopback"),
+            "{error}"
+        );
+    }
+    assert!(
+        rx.received().is_empty(),
+        "nothing reached the loopback receiver"
+    );
+}

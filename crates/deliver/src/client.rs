@@ -80,14 +80,15 @@ impl Resolve for GuardedResolver {
                 })?
                 .collect();
             if addrs.is_empty() {
-                return Err(Box::new(LookupFailed(format!("{host}: no addresses"))).into());
+                let failed = LookupFailed(format!("{host}: no addresses"));
+                return Err(Box::new(failed) as Box<dyn StdError + Send + Sync>);
             }
             for a in &addrs {
                 if let Some(kind) = address_kind(a.ip())
                     && !(allow_private && kind.allowed_when_private_allowed())
                 {
                     let refused = Refused(TargetError::Forbidden { addr: a.ip(), kind });
-                    return Err(Box::new(refused).into());
+                    return Err(Box::new(refused) as Box<dyn StdError + Send + Sync>);
                 }
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
