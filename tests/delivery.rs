@@ -740,3 +740,181 @@ async fn private_targets_are_refused_unless_allowed() {
         "nothing reached the loopback receiver"
     );
 }
+
+#[tokio::test]
+async fn every_batch_is_delivered_after_a_kill() {
+    let mut server = Server::start_with(Some(&config("").replace("1500ms", "200ms")));
+    let rx = Receiver::start().await;
+    // Failing at first, so that retries are pending at the kill; then slow enough that
+    // requests are in flight.
+    rx.respond_with({
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        move |_| {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(if n < 4 {
+                Answer::status(500)
+            } else {
+                Answer::status(200).delay(Duration::from_millis(30))
+            })
+        }
+    });
+    webhook(
+        &server,
+        &format!("orgs/{ORG}"),
+        json!({"url": rx.url("/"), "topics": ["alarms"]}),
+    )
+    .await;
+
+    let mut acked = Vec::new();
+    let mut killed = false;
+    let mut seen_at_kill = BTreeSet::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    for i in 0.. {
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+        let marker = format!("crash-{i:05}");
+        let (status, _) = server.ingest("default", sentinel(&marker), &[]).await;
+        assert_eq!(status, 200);
+        acked.push(marker);
+        if rx.received().len() >= 8 {
+            // Right after an acknowledged append: its event is still in the stage's
+            // window, earlier batches are pending or in flight.
+            server.kill();
+            killed = true;
+            seen_at_kill = markers_in(&rx.received());
+            break;
+        }
+    }
+    assert!(killed, "the receiver never got 8 requests");
+    let unseen = acked.iter().filter(|m| !seen_at_kill.contains(*m)).count();
+    assert!(
+        unseen > 0,
+        "the kill left nothing to deliver: the test shows nothing"
+    );
+    server.restart();
+    for i in 0..20 {
+        let marker = format!("after-{i:02}");
+        let (status, _) = server.ingest("default", sentinel(&marker), &[]).await;
+        assert_eq!(status, 200);
+        acked.push(marker);
+    }
+    let got = rx
+        .wait_until(WAIT, "every acknowledged event", |r| {
+            let seen = markers_in(r);
+            acked.iter().all(|m| seen.contains(m))
+        })
+        .await;
+    // At least once: a batch in flight at the kill may come twice, with the same
+    // delivery id so the receiver can tell.
+    let mut by_delivery: BTreeMap<String, Vec<&Received>> = BTreeMap::new();
+    for r in &got {
+        by_delivery
+            .entry(r.header("x-mistgate-delivery-id").unwrap().to_string())
+            .or_default()
+            .push(r);
+    }
+    eprintln!(
+        "acknowledged {}, unseen at the kill {unseen}, requests {}, distinct deliveries {}",
+        acked.len(),
+        got.len(),
+        by_delivery.len()
+    );
+    for (id, copies) in &by_delivery {
+        assert!(
+            copies.iter().all(|c| c.body == copies[0].body),
+            "delivery {id} changed between attempts"
+        );
+    }
+}
+
+/// The event ids (markers) of every message received.
+fn markers_in(received: &[Received]) -> BTreeSet<String> {
+    received
+        .iter()
+        .flat_map(|r| r.raw_events())
+        .filter_map(|raw| serde_json::from_str::<Value>(&raw).ok())
+        .filter_map(|e| e["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn delivery_endpoints_check_their_input() {
+    let server = Server::start_with(Some(&config("")));
+    let rx = Receiver::start().await;
+    let hook = webhook(
+        &server,
+        &format!("sites/{SITE}"),
+        json!({"url": rx.url("/"), "topics": ["alarms"]}),
+    )
+    .await;
+    let base = format!("/sites/{SITE}/webhooks/{hook}");
+    for (query, needle) in [
+        ("/events/search?status=maybe", "status `maybe`"),
+        ("/events/search?status_code=700", "status_code `700`"),
+        ("/events/search?since=yesterday", "since `yesterday`"),
+        (
+            "/events/search?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "after",
+        ),
+        ("/events/search?limit=0", "limit `0`"),
+        ("/events/count?distinct=colour", "distinct `colour`"),
+        ("/deliveries?state=lost", "state `lost`"),
+    ] {
+        let (status, body) = server.api(&format!("{base}{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"], "invalid_query", "{query}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(needle),
+            "{query}: {body}"
+        );
+    }
+    // Another scope's path, an unknown webhook, an unknown batch: 404.
+    for (method, path) in [
+        ("GET", format!("/orgs/{ORG}/webhooks/{hook}/events/search")),
+        ("POST", format!("/orgs/{ORG}/webhooks/{hook}/ping")),
+        ("GET", format!("/sites/{SITE}/webhooks/nope/events/count")),
+        ("POST", format!("{base}/deliveries/12345/replay")),
+        ("POST", format!("{base}/deliveries/twelve/replay")),
+    ] {
+        let (status, body) = call(&server, method, &path, None).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert_eq!(body["error"], "not_found");
+    }
+    // Without the token: 401, nothing sent.
+    let status = server
+        .client
+        .post(server.url(&format!("/api/v1{base}/ping")))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    // Replaying a range with no dead batch queues nothing.
+    let (status, body) = call(&server, "POST", &format!("{base}/deliveries/replay"), None).await;
+    assert_eq!((status, body["replayed"].clone()), (200, json!([])));
+    assert!(rx.received().is_empty());
+
+    // With delivery turned off the webhooks API works but ping says why it cannot.
+    let off = Server::start_with(Some(
+        "[[sources]]\nname = \"default\"\n[delivery]\nenabled = false\n",
+    ));
+    let hook = webhook(
+        &off,
+        &format!("orgs/{ORG}"),
+        json!({"url": rx.url("/"), "topics": ["alarms"]}),
+    )
+    .await;
+    let (status, body) = call(
+        &off,
+        "POST",
+        &format!("/orgs/{ORG}/webhooks/{hook}/ping"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("delivery_unavailable")),
+        "{body}"
+    );
+}
