@@ -112,6 +112,7 @@ async fn events_reach_org_and_site_webhooks_aggregated_signed_and_unchanged() {
 
     // Every alarms and device-events sample, as Mist posted it.
     let mut expected: BTreeMap<(&str, &str), BTreeSet<String>> = BTreeMap::new();
+    let mut org_alarm_order = Vec::new();
     let samples: Vec<_> = samples()
         .into_iter()
         .filter(|s| s.topic == "alarms" || s.topic == "device-events")
@@ -120,6 +121,9 @@ async fn events_reach_org_and_site_webhooks_aggregated_signed_and_unchanged() {
         let (status, answer) = server.ingest("default", sample.body.clone(), &[]).await;
         assert_eq!(status, 200, "{}: {answer}", sample.file);
         for (raw, value) in raw_events(&sample.body) {
+            if value["org_id"] == ORG && sample.topic == "alarms" {
+                org_alarm_order.push(raw.clone());
+            }
             if value["org_id"] == ORG {
                 expected
                     .entry(("org", sample.topic.as_str()))
@@ -213,10 +217,14 @@ async fn events_reach_org_and_site_webhooks_aggregated_signed_and_unchanged() {
     );
     assert!(got.iter().all(|r| r.json()["topic"] == "alarms"));
 
-    // single_event_per_message: one POST per event.
+    // single_event_per_message: one POST per event, in the order they arrived (one
+    // request in flight per webhook).
     let got = single_rx.received();
     assert!(got.iter().all(|r| r.raw_events().len() == 1));
-    assert_eq!(got.len(), expected[&("org", "alarms")].len() + 1);
+    let order: Vec<String> = got.iter().flat_map(|r| r.raw_events()).collect();
+    assert_eq!(order.len(), org_alarm_order.len() + 1);
+    assert_eq!(order[..org_alarm_order.len()], org_alarm_order[..]);
+    assert!(order.last().unwrap().contains("sentinel-1"));
 
     // Ping: a Mist ping message with the webhook's id and name.
     let (status, pinged) = call(

@@ -292,6 +292,8 @@ impl Client {
         request_body: String,
         _now_us: i64,
     ) -> Exchange {
+        // The URL may carry credentials in its user info; errors are shown by the API.
+        let e = e.without_url();
         let outcome = transport_outcome(&e);
         Exchange {
             error: Some(describe(&e)),
@@ -409,7 +411,6 @@ fn describe(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    // The URL may carry credentials in its user info; reqwest includes it in messages.
     text
 }
 
@@ -485,6 +486,17 @@ async fn read_prefix(mut response: reqwest::Response, limit: usize) -> (String, 
     (text, None)
 }
 
+/// `url` as delivery results show it: a password in its user info is replaced by `***`.
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Whether `ip` may be reached under these settings (for callers checking literals).
 pub fn reachable(ip: IpAddr, allow_private: bool) -> bool {
     address_kind(ip).is_none_or(|k| allow_private && k.allowed_when_private_allowed())
@@ -493,6 +505,18 @@ pub fn reachable(ip: IpAddr, allow_private: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_urls_hide_passwords() {
+        assert_eq!(
+            shown_url("https://noc:s3cret@hooks.example.net/mist?x=1"),
+            "https://noc:***@hooks.example.net/mist?x=1"
+        );
+        assert_eq!(
+            shown_url("https://hooks.example.net/a"),
+            "https://hooks.example.net/a"
+        );
+    }
 
     #[test]
     fn recorded_bodies_are_cut_and_say_so() {

@@ -198,7 +198,7 @@ impl Lane {
                 .registry
                 .current()
                 .get(&self.id)
-                .map(|s| s.url.clone())
+                .map(|s| crate::client::shown_url(&s.url))
                 .unwrap_or_default(),
             request_headers: exchange.request_headers,
             request_body: exchange.request_body,
