@@ -926,3 +926,50 @@ async fn delivery_endpoints_check_their_input() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn verify_cert_false_skips_certificate_checks_for_that_webhook_only() {
+    let server = Server::start_with(Some(&config("")));
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start_tls(dir.path()).await;
+    let scope = format!("orgs/{ORG}");
+    let lax = webhook(
+        &server,
+        &scope,
+        json!({"url": rx.https_url("/lax"), "topics": ["alarms"], "verify_cert": false}),
+    )
+    .await;
+    let strict = webhook(
+        &server,
+        &scope,
+        json!({"url": rx.https_url("/strict"), "topics": ["alarms"]}),
+    )
+    .await;
+    let (status, _) = server.ingest("default", three_alarms("tls"), &[]).await;
+    assert_eq!(status, 200);
+    let got = rx
+        .wait_until(WAIT, "the delivery over TLS", |r| !r.is_empty())
+        .await;
+    assert_eq!(got[0].path, "/lax");
+    assert!(carries_all(&got[0], "tls"));
+    wait_results(
+        &server,
+        &format!("/orgs/{ORG}/webhooks/{lax}/events/search"),
+        |r| r.iter().any(|d| d["status"] == "success"),
+    )
+    .await;
+    // The self-signed certificate is refused where verification is on (and retried:
+    // a receiver may fix its certificate).
+    let results = wait_results(
+        &server,
+        &format!("/orgs/{ORG}/webhooks/{strict}/events/search"),
+        |r| r.len() >= 2,
+    )
+    .await;
+    for r in &results {
+        assert_eq!(r["status"], "failure");
+        let error = r["error"].as_str().unwrap().to_lowercase();
+        assert!(error.contains("certificate"), "{error}");
+    }
+    assert!(rx.received().iter().all(|r| r.path == "/lax"));
+}

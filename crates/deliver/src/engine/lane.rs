@@ -145,6 +145,9 @@ impl Lane {
         let Some(exchange) = exchange else {
             return; // the batch is gone from the outbox
         };
+        if self.shared.registry.current().get(&self.id).is_none() {
+            return; // deleted while the request was out: its batches and results went with it
+        }
         let now = now_us();
         let settings = &self.shared.settings;
         let attempt = batch.attempts + 1;
