@@ -613,6 +613,41 @@ allow_private_targets = false
     }
 
     #[test]
+    fn delivery_settings_are_read_and_checked() {
+        let c = Config::from_toml(
+            "[delivery]\nretry_delays = [\"1s\", \"1m\"]\ntimeout = \"30s\"\nmax_in_flight = 2\n",
+            "f.toml",
+            &env,
+        )
+        .unwrap();
+        let settings = c.delivery.settings();
+        assert_eq!(settings.retry.delays_us, [1_000_000, 60_000_000]);
+        assert_eq!(settings.client.timeout, Duration::from_secs(30));
+        assert_eq!(settings.max_in_flight, 2);
+        assert!(
+            !settings.client.allow_private_targets,
+            "the SSRF guard is on by default"
+        );
+        let defaults = DeliveryConfig::default().settings();
+        assert_eq!(defaults.retry, deliver::RetryPolicy::default());
+        assert_eq!(defaults.breaker, deliver::BreakerPolicy::default());
+        for (bad, needle) in [
+            ("timeout = \"31s\"", "at most 30s"),
+            ("timeout = \"0s\"", "at most 30s"),
+            ("max_batch_events = 0", "max_batch_events"),
+            ("max_in_flight = 0", "max_in_flight"),
+            ("retry_delays = []", "retry_delays"),
+            ("retry_delays = [\"soon\"]", "soon"),
+            ("breaker_failures = 0", "breaker_failures"),
+        ] {
+            let err = Config::from_toml(&format!("[delivery]\n{bad}\n"), "f.toml", &env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn errors_say_where() {
         let err =
             Config::from_toml("[ingest]\nmax_body_bytes = \"big\"\n", "f.toml", &env).unwrap_err();

@@ -24,6 +24,8 @@ use crate::subscription::Subscription;
 pub(crate) fn spawn(shared: Arc<Shared>, subscription_id: &str) -> mpsc::UnboundedSender<Queued> {
     let (tx, rx) = mpsc::unbounded_channel();
     let lane = Lane {
+        queued: metrics::gauge!("mistgate_delivery_queued", "webhook" => subscription_id.to_string()),
+        paused: metrics::gauge!("mistgate_delivery_paused", "webhook" => subscription_id.to_string()),
         id: subscription_id.to_string(),
         breaker: Breaker::new(shared.settings.breaker.clone()),
         changes: shared.registry.changes(),
@@ -50,6 +52,10 @@ struct Lane {
     in_flight: JoinSet<Sent>,
     flying: HashSet<i64>,
     changes: tokio::sync::watch::Receiver<u64>,
+    /// Batches not yet delivered or dead, for `/metrics`.
+    queued: metrics::Gauge,
+    /// 1 while the breaker holds the webhook back.
+    paused: metrics::Gauge,
 }
 
 /// A finished request: the batch, what happened, and when it was sent.
@@ -73,9 +79,18 @@ impl Lane {
             let Some(sub) = self.shared.registry.current().get(&self.id).cloned() else {
                 // Deleted: its batches were deleted with it.
                 tracing::debug!(subscription = %self.id, "webhook deleted; its lane ends");
+                self.queued.set(0.0);
+                self.paused.set(0.0);
                 return;
             };
             self.start_sends(&sub, now);
+            self.queued
+                .set((self.due.len() + self.waiting.len() + self.flying.len()) as f64);
+            self.paused.set(if self.breaker.poll_timeout().is_some() {
+                1.0
+            } else {
+                0.0
+            });
             let mut wake_at = self.waiting.first_key_value().map(|(k, _)| k.0);
             if !self.due.is_empty()
                 && let Some(until) = self.breaker.poll_timeout()
