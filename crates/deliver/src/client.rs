@@ -109,6 +109,50 @@ pub struct Exchange {
     pub response_body: String,
 }
 
+/// Most bytes of an answer a routing target may read.
+pub const ANSWER_LIMIT: usize = 1 << 20;
+
+/// One HTTP request a routing target wants sent.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Whether the receiver's certificate is checked.
+    pub verify_cert: bool,
+    /// Header names whose values are hidden in delivery results (`Authorization` always is).
+    pub redact: Vec<String>,
+}
+
+impl HttpRequest {
+    /// A JSON POST to `url` with certificate checks on.
+    pub fn post_json(url: &str, body: impl Into<Bytes>) -> HttpRequest {
+        HttpRequest {
+            method: reqwest::Method::POST,
+            url: url.to_string(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into(),
+            verify_cert: true,
+            redact: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> HttpRequest {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// An answer, with its body (up to [`ANSWER_LIMIT`]).
+#[derive(Clone, Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
 /// A cached OAuth2 access token.
 struct Token {
     value: String,
@@ -269,6 +313,98 @@ impl Client {
             }
             Err(e) => self.failed(e, started, shown_headers, request_body, now_us),
         }
+    }
+
+    /// Sends one request for a routing target. The answer's body is kept whole up to
+    /// [`ANSWER_LIMIT`] bytes, for targets that read ids from it (a Slack message
+    /// timestamp, a ServiceNow `sys_id`); the exchange is classified by status only
+    /// (2xx success), which a target may refine.
+    pub async fn request(&self, req: &HttpRequest, now_us: i64) -> (Exchange, Option<HttpAnswer>) {
+        let started = Instant::now();
+        let shown_headers = headers_json(req.headers.iter().map(|(name, value)| {
+            let hidden = name.eq_ignore_ascii_case("authorization")
+                || req.redact.iter().any(|r| r.eq_ignore_ascii_case(name));
+            (
+                name.as_str(),
+                if hidden { "<redacted>" } else { value.as_str() },
+            )
+        }));
+        let request_body = truncate(&req.body, self.settings.record_body_bytes);
+        if let Err(e) = self.check_literal(&req.url) {
+            let exchange = Exchange {
+                outcome: Outcome::Refused(e.to_string()),
+                status_code: None,
+                latency: started.elapsed(),
+                error: Some(Refused(e).to_string()),
+                request_headers: shown_headers,
+                request_body,
+                response_headers: "{}".into(),
+                response_body: String::new(),
+            };
+            return (exchange, None);
+        }
+        let http = if req.verify_cert {
+            &self.verified
+        } else {
+            &self.unverified
+        };
+        let mut builder = http
+            .request(req.method.clone(), &req.url)
+            .body(req.body.clone());
+        for (name, value) in &req.headers {
+            builder = builder.header(name, value);
+        }
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    self.failed(e, started, shown_headers, request_body, now_us),
+                    None,
+                );
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let retry_after_us = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now_us));
+        let response_headers = headers_json(
+            headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes()))),
+        );
+        let (body, body_error) = read_whole(response, ANSWER_LIMIT).await;
+        let outcome = if (200..300).contains(&status) {
+            Outcome::Success
+        } else {
+            Outcome::Status {
+                code: status,
+                retry_after_us,
+            }
+        };
+        let exchange = Exchange {
+            error: match (&outcome, &body_error) {
+                (Outcome::Success, _) => None,
+                (_, Some(e)) => Some(format!("HTTP {status}; reading the answer: {e}")),
+                (_, None) => Some(format!("HTTP {status}")),
+            },
+            outcome,
+            status_code: Some(status),
+            latency: started.elapsed(),
+            request_headers: shown_headers,
+            request_body,
+            response_headers,
+            response_body: truncate(&body, self.settings.record_body_bytes),
+        };
+        (
+            exchange,
+            Some(HttpAnswer {
+                status,
+                headers,
+                body,
+            }),
+        )
     }
 
     async fn post(
@@ -495,6 +631,28 @@ pub fn shown_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Reads up to `limit` bytes of a response body.
+async fn read_whole(mut response: reqwest::Response, limit: usize) -> (Bytes, Option<String>) {
+    let mut kept = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if room < chunk.len() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let e = e.without_url();
+                return (Bytes::from(kept), Some(describe(&e)));
+            }
+        }
+    }
+    (Bytes::from(kept), None)
 }
 
 /// Whether `ip` may be reached under these settings (for callers checking literals).

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod schedule;
 pub mod ssrf;
 pub mod subscription;
+pub mod targets;
 
 pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending, envelope};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState};

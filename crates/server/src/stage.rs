@@ -185,6 +185,8 @@ struct Stage {
 struct Changed {
     devices: BTreeMap<(String, String), correlate::Device>,
     incidents: BTreeMap<i64, correlate::Incident>,
+    /// Every incident change in order, for the routing stage.
+    changes: Vec<store::IncidentChange>,
 }
 
 impl Changed {
@@ -194,7 +196,18 @@ impl Changed {
                 Transition::Device(d) => {
                     self.devices.insert((d.org_id.clone(), d.mac.clone()), d);
                 }
-                Transition::Incident { incident, .. } => {
+                Transition::Incident { incident, change } => {
+                    let record = serde_json::to_value(&incident).expect("an incident serialises");
+                    self.changes.push(store::IncidentChange {
+                        id: 0,
+                        incident_id: incident.id,
+                        change: text(&serde_json::to_value(change).expect("a change serialises")),
+                        at: incident
+                            .timeline
+                            .last()
+                            .map_or(incident.last_seen_at, |t| t.at),
+                        record: record.to_string(),
+                    });
                     self.incidents.insert(incident.id, incident);
                 }
             }
@@ -291,6 +304,7 @@ impl Stage {
                 .into_values()
                 .map(|i| incident_row(&i))
                 .collect(),
+            changes: changed.changes,
             at: now,
         };
         self.store.stage_commit(commit).await?;

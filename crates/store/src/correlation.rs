@@ -49,8 +49,24 @@ pub struct StageCommit {
     pub snapshot: Vec<u8>,
     pub devices: Vec<DeviceRow>,
     pub incidents: Vec<IncidentRow>,
+    /// The incident changes of the batch, in the order they happened (for routing).
+    pub changes: Vec<IncidentChange>,
     /// When the batch was written (unix µs).
     pub at: i64,
+}
+
+/// One change of an incident, as the routing stage reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentChange {
+    /// Assigned by the store, in commit order (0 when writing).
+    pub id: i64,
+    pub incident_id: i64,
+    /// `opened`, `updated`, `resolved`, `acknowledged`, `suppressed`.
+    pub change: String,
+    /// When it happened (unix µs).
+    pub at: i64,
+    /// The incident after the change, JSON.
+    pub record: String,
 }
 
 /// Where a stage stands.

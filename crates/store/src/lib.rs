@@ -72,6 +72,29 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<(Vec<StoredEvent>, i64), StoreError>;
 
+    /// Up to `limit` events after `after`, every topic, oldest first.
+    async fn tail_all(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Incident changes after id `after`, oldest first (what the routing stage reads).
+    async fn incident_changes(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<IncidentChange>, StoreError>;
+
+    /// What target `target` remembers under `key` (e.g. the message it posted for an
+    /// incident).
+    async fn target_state(&self, target: &str, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Remembers `value` for target `target` under `key`, once durable.
+    async fn put_target_state(
+        &self,
+        target: &str,
+        key: &str,
+        value: &str,
+        at: i64,
+    ) -> Result<(), StoreError>;
+
     /// Lists requests of the log (without bodies).
     async fn requests(
         &self,

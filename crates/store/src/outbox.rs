@@ -58,6 +58,8 @@ pub struct NewBatch {
 pub struct OutboxCommit {
     /// The stage and its new cursor; `None` for batches made outside it (pings).
     pub stage: Option<(String, i64)>,
+    /// The stage's new snapshot, when it keeps one beside its cursor.
+    pub snapshot: Option<Vec<u8>>,
     pub batches: Vec<NewBatch>,
     pub at: i64,
 }

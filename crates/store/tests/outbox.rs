@@ -63,6 +63,7 @@ async fn batches_land_with_the_cursor_and_move_through_their_states() {
     let ids = store
         .outbox_commit(OutboxCommit {
             stage: Some(("deliver".into(), 42)),
+            snapshot: None,
             batches: vec![batch("a", &[1, 2], 10), batch("b", &[2], 10)],
             at: 10,
         })
@@ -77,6 +78,7 @@ async fn batches_land_with_the_cursor_and_move_through_their_states() {
     store
         .outbox_commit(OutboxCommit {
             stage: None,
+            snapshot: None,
             batches: vec![batch("a", &[], 11)],
             at: 11,
         })
@@ -215,6 +217,7 @@ async fn deleting_a_subscription_takes_its_batches_and_pruning_keeps_pending_one
     let ids = store
         .outbox_commit(OutboxCommit {
             stage: Some(("deliver".into(), 1)),
+            snapshot: None,
             batches: vec![
                 batch("keep", &[1], 0),
                 batch("keep", &[2], 0),

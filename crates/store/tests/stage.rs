@@ -46,6 +46,7 @@ async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
                 device_row("aa02", "site-2", "up", 6),
             ],
             incidents: vec![incident_row(1, "open", 5)],
+            changes: Vec::new(),
             at: HOUR_US,
         })
         .await
@@ -58,6 +59,7 @@ async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
             snapshot: b"snap-2".to_vec(),
             devices: vec![device_row("aa01", "site-1", "up", 9)],
             incidents: vec![incident_row(1, "resolved", 5), incident_row(2, "open", 11)],
+            changes: Vec::new(),
             at: HOUR_US,
         })
         .await

@@ -267,6 +267,7 @@ impl Engine {
             .store
             .outbox_commit(OutboxCommit {
                 stage: None,
+                snapshot: None,
                 batches: vec![batch.clone()],
                 at: now,
             })

@@ -248,6 +248,7 @@ impl Stage {
             .store
             .outbox_commit(OutboxCommit {
                 stage: Some((STAGE.to_string(), self.read)),
+                snapshot: None,
                 batches: batches.clone(),
                 at: now,
             })

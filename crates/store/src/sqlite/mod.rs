@@ -219,6 +219,43 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn tail_all(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |c| read::tail_all(c, after, limit)).await
+    }
+
+    async fn incident_changes(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::IncidentChange>, StoreError> {
+        self.read(move |c| stage::incident_changes(c, after, limit))
+            .await
+    }
+
+    async fn target_state(&self, target: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let (target, key) = (target.to_string(), key.to_string());
+        self.read(move |c| stage::target_state(c, &target, &key))
+            .await
+    }
+
+    async fn put_target_state(
+        &self,
+        target: &str,
+        key: &str,
+        value: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let (target, key, value) = (target.to_string(), key.to_string(), value.to_string());
+        self.write(|reply| Op::TargetState {
+            target,
+            key,
+            value,
+            at,
+            reply,
+        })
+        .await
+    }
+
     async fn requests(
         &self,
         filter: RequestFilter,

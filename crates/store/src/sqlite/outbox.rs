@@ -30,11 +30,13 @@ pub(crate) fn commit(tx: &Transaction<'_>, commit: &OutboxCommit) -> Result<Vec<
         ids.push(tx.last_insert_rowid());
     }
     if let Some((stage, cursor)) = &commit.stage {
+        let snapshot: &[u8] = commit.snapshot.as_deref().unwrap_or_default();
         tx.prepare_cached(
-            "INSERT INTO stages (name, cursor, snapshot, updated_at) VALUES (?1, ?2, x'', ?3)
-             ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            "INSERT INTO stages (name, cursor, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
+                 snapshot = CASE WHEN ?5 THEN excluded.snapshot ELSE snapshot END",
         )?
-        .execute(params![stage, cursor, commit.at])?;
+        .execute(params![stage, cursor, snapshot, commit.at, commit.snapshot.is_some()])?;
     }
     Ok(ids)
 }

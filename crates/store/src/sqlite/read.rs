@@ -223,6 +223,24 @@ pub(crate) fn tail(
     Ok((items, covered.max(after)))
 }
 
+/// Like [`tail`], for every topic.
+pub(crate) fn tail_all(
+    conn: &Connection,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    );
+    let items = conn
+        .prepare_cached(&sql)?
+        .query_map(params![after, limit], event_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(items)
+}
+
 pub(crate) fn event(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, StoreError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN requests r ON r.id = e.request_id WHERE e.id = ?1"

@@ -191,6 +191,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX attempts_subscription ON attempts (subscription_id, id);
     CREATE INDEX attempts_at ON attempts (at);
     "#,
+    // 5: routing: the incident changes the correlation stage made (a log the routing
+    // stage tails), and what targets remember per incident (a Slack message, a
+    // ServiceNow record).
+    r#"
+    CREATE TABLE incident_changes (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        change      TEXT    NOT NULL,          -- opened, updated, resolved, acknowledged, suppressed
+        at          INTEGER NOT NULL,
+        record      TEXT    NOT NULL           -- the incident after the change
+    );
+    CREATE INDEX incident_changes_at ON incident_changes (at);
+
+    CREATE TABLE target_state (
+        target     TEXT    NOT NULL,
+        key        TEXT    NOT NULL,
+        value      TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (target, key)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

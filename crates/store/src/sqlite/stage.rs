@@ -41,6 +41,12 @@ pub(crate) fn write(tx: &Transaction<'_>, commit: &StageCommit) -> Result<(), St
             i.record
         ])?;
     }
+    let mut change = tx.prepare_cached(
+        "INSERT INTO incident_changes (incident_id, change, at, record) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for c in &commit.changes {
+        change.execute(params![c.incident_id, c.change, c.at, c.record])?;
+    }
     tx.prepare_cached(
         "INSERT INTO stages (name, cursor, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, snapshot = excluded.snapshot,
@@ -228,4 +234,54 @@ pub(crate) fn subscriptions(
         ),
     };
     query(conn, sql, values, subscription_row)
+}
+
+/// Incident changes after `after`, oldest first.
+pub(crate) fn incident_changes(
+    conn: &Connection,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<crate::IncidentChange>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, incident_id, change, at, record FROM incident_changes WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![after, limit], |r| {
+            Ok(crate::IncidentChange {
+                id: r.get(0)?,
+                incident_id: r.get(1)?,
+                change: r.get(2)?,
+                at: r.get(3)?,
+                record: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// What a target remembers under `key`.
+pub(crate) fn target_state(
+    conn: &Connection,
+    target: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM target_state WHERE target = ?1 AND key = ?2")?
+        .query_row([target, key], |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn put_target_state(
+    tx: &Transaction<'_>,
+    target: &str,
+    key: &str,
+    value: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO target_state (target, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (target, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )?
+    .execute(params![target, key, value, at])?;
+    Ok(())
 }

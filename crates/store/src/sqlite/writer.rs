@@ -64,6 +64,13 @@ pub(crate) enum Op {
         request: ReplayRequest,
         reply: oneshot::Sender<Result<Vec<i64>, StoreError>>,
     },
+    TargetState {
+        target: String,
+        key: String,
+        value: String,
+        at: i64,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// Ids the writer hands out next. Read from the database at start and after a rollback.
@@ -289,6 +296,16 @@ impl Writer {
                     super::outbox::record(&tx, records)?;
                     out.push(Outcome::Staged);
                 }
+                Op::TargetState {
+                    target,
+                    key,
+                    value,
+                    at,
+                    ..
+                } => {
+                    super::stage::put_target_state(&tx, target, key, value, *at)?;
+                    out.push(Outcome::Staged);
+                }
                 Op::Replay { request, .. } => {
                     out.push(Outcome::Ids(super::outbox::replay(&tx, request)?));
                 }
@@ -360,6 +377,10 @@ impl Writer {
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?1 AND state != 'pending' ORDER BY id LIMIT ?2)",
                 before,
             )?;
+            chunked(
+                "DELETE FROM incident_changes WHERE id IN (SELECT id FROM incident_changes WHERE at < ?1 ORDER BY id LIMIT ?2)",
+                before,
+            )?;
             pruned.attempts = chunked(
                 "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ?1 ORDER BY id LIMIT ?2)",
                 before,
@@ -424,10 +445,10 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
         (Op::Outbox { reply, .. } | Op::Replay { reply, .. }, Err(e)) => {
             let _ = reply.send(Err(e));
         }
-        (Op::Attempts { reply, .. }, Ok(Outcome::Staged)) => {
+        (Op::Attempts { reply, .. } | Op::TargetState { reply, .. }, Ok(Outcome::Staged)) => {
             let _ = reply.send(Ok(()));
         }
-        (Op::Attempts { reply, .. }, Err(e)) => {
+        (Op::Attempts { reply, .. } | Op::TargetState { reply, .. }, Err(e)) => {
             let _ = reply.send(Err(e));
         }
         (Op::Prune { .. }, _) | (_, Ok(_)) => unreachable!("outcome matches its operation"),

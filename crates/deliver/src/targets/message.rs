@@ -1,0 +1,196 @@
+//! What the routing stage hands to targets: an event of the log or an incident change,
+//! in mistgate's own JSON, with the names a person would want to read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One thing to notify.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "flow", rename_all = "snake_case")]
+pub enum Message {
+    /// An event of the log.
+    Event(EventMessage),
+    /// An incident opened, changed, was acknowledged or resolved.
+    Incident(IncidentMessage),
+}
+
+/// An event as the API shows it, plus names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventMessage {
+    /// The event's id in the log (unique, stable: targets deduplicate on it).
+    pub id: i64,
+    /// Canonical topic.
+    pub topic: String,
+    pub org_id: Option<String>,
+    pub site_id: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub mac: Option<String>,
+    pub severity: Option<String>,
+    /// The event's own time, unix µs.
+    pub time: i64,
+    /// When mistgate received it, unix µs.
+    pub received_at: i64,
+    /// The ingest source it came through.
+    pub source: String,
+    /// The event exactly as Mist sent it.
+    pub raw: serde_json::Value,
+    /// The site's name, when known.
+    #[serde(default)]
+    pub site_name: Option<String>,
+    /// The device's name, when known.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// One change of an incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentMessage {
+    /// The change's id (unique, stable: targets deduplicate on it).
+    pub change_id: i64,
+    /// `opened`, `updated`, `acknowledged`, `resolved`, `suppressed`.
+    pub change: String,
+    /// When it happened, unix µs.
+    pub at: i64,
+    pub incident: IncidentView,
+    /// The site's name, when known.
+    #[serde(default)]
+    pub site_name: Option<String>,
+    /// Device names by MAC, where known.
+    #[serde(default)]
+    pub device_names: BTreeMap<String, String>,
+    /// A link to the incident in mistgate's API, when `[routing] public_url` is set.
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// The parts of an incident targets use (the correlator's record, read leniently).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IncidentView {
+    pub id: i64,
+    pub key: String,
+    /// `device_down`, `marvis`, `security`, `occupancy`.
+    pub kind: String,
+    /// `open`, `acknowledged`, `resolved`.
+    pub state: String,
+    /// As Mist rates it: `critical`, `major`, `minor`, `warn`, `info`.
+    pub severity: String,
+    pub alarm_type: Option<String>,
+    pub org_id: Option<String>,
+    pub site_id: Option<String>,
+    /// MACs.
+    pub devices: Vec<String>,
+    /// Unix µs.
+    pub opened_at: i64,
+    pub last_seen_at: i64,
+    pub resolved_at: Option<i64>,
+    pub summary: String,
+    pub suppressed: bool,
+    pub silenced: bool,
+    pub caused_by: Option<i64>,
+}
+
+impl IncidentMessage {
+    /// The site as a person reads it: its name, else its id.
+    pub fn site_label(&self) -> String {
+        self.site_name
+            .clone()
+            .or_else(|| self.incident.site_id.clone())
+            .unwrap_or_else(|| "(no site)".into())
+    }
+
+    /// The devices as a person reads them: names where known, else MACs.
+    pub fn device_labels(&self) -> Vec<String> {
+        self.incident
+            .devices
+            .iter()
+            .map(|mac| {
+                self.device_names
+                    .get(mac)
+                    .cloned()
+                    .unwrap_or_else(|| mac.clone())
+            })
+            .collect()
+    }
+
+    /// How long the incident lasted, for a resolution (`"12m 5s"`).
+    pub fn duration(&self) -> Option<String> {
+        let end = self.incident.resolved_at?;
+        let secs = ((end - self.incident.opened_at) / 1_000_000).max(0);
+        let (d, h, m, s) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60, secs % 60);
+        Some(match (d, h, m) {
+            (0, 0, 0) => format!("{s}s"),
+            (0, 0, _) => format!("{m}m {s}s"),
+            (0, _, _) => format!("{h}h {m}m"),
+            _ => format!("{d}d {h}h"),
+        })
+    }
+}
+
+impl EventMessage {
+    /// The site as a person reads it.
+    pub fn site_label(&self) -> String {
+        self.site_name
+            .clone()
+            .or_else(|| self.site_id.clone())
+            .unwrap_or_else(|| "(no site)".into())
+    }
+
+    /// The device as a person reads it, if the event names one.
+    pub fn device_label(&self) -> Option<String> {
+        self.device_name.clone().or_else(|| self.mac.clone())
+    }
+}
+
+/// Mist severities in order, lowest first. Unknown values rank with `info`.
+pub fn severity_rank(severity: &str) -> u8 {
+    match severity.to_ascii_lowercase().as_str() {
+        "critical" => 4,
+        "major" => 3,
+        "minor" => 2,
+        "warn" | "warning" => 1,
+        _ => 0,
+    }
+}
+
+/// Unix µs as RFC 3339 UTC (seconds).
+pub fn rfc3339(us: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(us.div_euclid(1_000_000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_prefer_names_and_durations_read_well() {
+        let m = IncidentMessage {
+            change_id: 1,
+            change: "resolved".into(),
+            at: 0,
+            incident: IncidentView {
+                devices: vec!["5c5b350e0001".into(), "5c5b350e0002".into()],
+                site_id: Some("s-1".into()),
+                opened_at: 0,
+                resolved_at: Some(725_000_000),
+                ..IncidentView::default()
+            },
+            site_name: Some("HQ".into()),
+            device_names: [("5c5b350e0001".to_string(), "ap-lobby".to_string())].into(),
+            link: None,
+        };
+        assert_eq!(m.site_label(), "HQ");
+        assert_eq!(m.device_labels(), ["ap-lobby", "5c5b350e0002"]);
+        assert_eq!(m.duration().as_deref(), Some("12m 5s"));
+        assert!(severity_rank("critical") > severity_rank("major"));
+        assert_eq!(rfc3339(1_700_000_000_500_000), "2023-11-14T22:13:20Z");
+    }
+}

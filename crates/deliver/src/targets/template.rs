@@ -1,0 +1,157 @@
+//! Message text from small templates (minijinja), with defaults that read well.
+//!
+//! Targets call [`title`] and [`text`] with the template the config names (or `None` for
+//! the default). Templates see, for incidents: `change` (`opened`, ...), `verb`
+//! (`Opened`, `Resolved`, ...), `kind`, `severity`, `summary`, `site` (name, else id),
+//! `devices` (names, else MACs, joined), `duration`, `link`, `id`, `key`; for events:
+//! `topic`, `type`, `severity`, `site`, `device`, `time`.
+
+use minijinja::{Environment, Value, context};
+
+use super::message::{Message, rfc3339};
+
+/// The default one-line title.
+pub const DEFAULT_TITLE: &str = "{% if flow == 'incident' %}[{{ verb }}] {{ summary }} at {{ site }}\
+{% else %}{{ type or topic }} at {{ site }}{% if device %} ({{ device }}){% endif %}{% endif %}";
+
+/// The default body text.
+pub const DEFAULT_TEXT: &str = "{% if flow == 'incident' %}{{ kind }} incident {{ verb | lower }}: {{ summary }}\n\
+Site: {{ site }}\nDevices: {{ devices or '-' }}\nSeverity: {{ severity }}\
+{% if duration %}\nDuration: {{ duration }}{% endif %}{% if link %}\n{{ link }}{% endif %}\
+{% else %}{{ topic }} event {{ type or '' }} at {{ site }}{% if device %} on {{ device }}{% endif %} ({{ time }}){% endif %}";
+
+/// The values a template sees for `message`.
+pub fn values(message: &Message) -> Value {
+    match message {
+        Message::Incident(m) => {
+            let i = &m.incident;
+            let verb = match m.change.as_str() {
+                "opened" => "Opened",
+                "resolved" => "Resolved",
+                "acknowledged" => "Acknowledged",
+                "suppressed" => "Suppressed",
+                _ => "Updated",
+            };
+            context! {
+                flow => "incident",
+                change => m.change,
+                verb => verb,
+                kind => i.kind,
+                severity => i.severity,
+                summary => i.summary,
+                site => m.site_label(),
+                devices => m.device_labels().join(", "),
+                duration => m.duration(),
+                link => m.link,
+                id => i.id,
+                key => i.key,
+                opened_at => rfc3339(i.opened_at),
+                resolved_at => i.resolved_at.map(rfc3339),
+            }
+        }
+        Message::Event(e) => context! {
+            flow => "event",
+            topic => e.topic,
+            type => e.event_type,
+            severity => e.severity,
+            site => e.site_label(),
+            device => e.device_label(),
+            time => rfc3339(e.time),
+        },
+    }
+}
+
+/// Renders `template` for `message`; a broken template says where.
+pub fn render(template: &str, message: &Message) -> Result<String, String> {
+    let mut env = Environment::new();
+    env.set_keep_trailing_newline(false);
+    env.render_str(template, values(message))
+        .map_err(|e| format!("template: {e}"))
+}
+
+/// The title for `message` with `custom` or the default template.
+pub fn title(custom: Option<&str>, message: &Message) -> String {
+    render(custom.unwrap_or(DEFAULT_TITLE), message).unwrap_or_else(|e| format!("(mistgate: {e})"))
+}
+
+/// The body text for `message` with `custom` or the default template.
+pub fn text(custom: Option<&str>, message: &Message) -> String {
+    render(custom.unwrap_or(DEFAULT_TEXT), message).unwrap_or_else(|e| format!("(mistgate: {e})"))
+}
+
+/// Checks that `template` parses (config load).
+pub fn check(template: &str) -> Result<(), String> {
+    Environment::new()
+        .template_from_str(template)
+        .map(|_| ())
+        .map_err(|e| format!("template does not parse: {e}"))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::targets::message::{EventMessage, IncidentMessage, IncidentView};
+
+    pub(crate) fn incident(change: &str) -> Message {
+        Message::Incident(IncidentMessage {
+            change_id: 7,
+            change: change.into(),
+            at: 1_700_000_600_000_000,
+            incident: IncidentView {
+                id: 3,
+                key: "device_down:o:5c5b350e0001".into(),
+                kind: "device_down".into(),
+                state: if change == "resolved" {
+                    "resolved"
+                } else {
+                    "open"
+                }
+                .into(),
+                severity: "critical".into(),
+                site_id: Some("s-1".into()),
+                devices: vec!["5c5b350e0001".into()],
+                opened_at: 1_700_000_000_000_000,
+                resolved_at: (change == "resolved").then_some(1_700_000_600_000_000),
+                summary: "AP ap-lobby is down".into(),
+                ..IncidentView::default()
+            },
+            site_name: Some("HQ".into()),
+            device_names: [("5c5b350e0001".into(), "ap-lobby".into())].into(),
+            link: Some("https://mistgate.example.net/api/v1/incidents/3".into()),
+        })
+    }
+
+    #[test]
+    fn default_titles_and_texts_use_names() {
+        assert_eq!(
+            title(None, &incident("opened")),
+            "[Opened] AP ap-lobby is down at HQ"
+        );
+        let text = text(None, &incident("resolved"));
+        assert!(
+            text.contains("Devices: ap-lobby") && text.contains("Duration: 10m 0s"),
+            "{text}"
+        );
+        let event = Message::Event(EventMessage {
+            id: 1,
+            topic: "device-events".into(),
+            org_id: None,
+            site_id: Some("s-1".into()),
+            event_type: Some("AP_RESTARTED".into()),
+            mac: Some("5c5b350e0001".into()),
+            severity: None,
+            time: 0,
+            received_at: 0,
+            source: "default".into(),
+            raw: serde_json::json!({}),
+            site_name: Some("HQ".into()),
+            device_name: Some("ap-lobby".into()),
+        });
+        assert_eq!(title(None, &event), "AP_RESTARTED at HQ (ap-lobby)");
+        assert_eq!(
+            title(Some("{{ verb }} {{ kind }}"), &incident("acknowledged")),
+            "Acknowledged device_down"
+        );
+        assert!(check("{{ unclosed").is_err());
+    }
+}
