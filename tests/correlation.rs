@@ -10,24 +10,7 @@ const ORG: &str = "2818e386-8dec-2562-9ede-5b8a0fbbdc71";
 const SITE: &str = "4ac1dcf4-9d8b-7211-65c4-057819f0862b";
 
 fn alarm(kind: &str, aps: &[&str], t: f64, extra: Value) -> Vec<u8> {
-    let mut event = json!({
-        "id": format!("{kind}-{t}"),
-        "org_id": ORG,
-        "site_id": SITE,
-        "site_name": "HQ",
-        "type": kind,
-        "group": "infrastructure",
-        "severity": "warn",
-        "aps": aps,
-        "hostnames": aps.iter().map(|m| format!("ap-{m}")).collect::<Vec<_>>(),
-        "count": aps.len(),
-        "timestamp": t,
-        "last_seen": t,
-    });
-    if let (Value::Object(e), Value::Object(x)) = (&mut event, extra) {
-        e.extend(x);
-    }
-    serde_json::to_vec(&json!({"topic": "alarms", "events": [event]})).unwrap()
+    support::site_alarm(ORG, SITE, kind, aps, t, extra)
 }
 
 /// Waits until the correlation stage has handled every event up to `event_id`.

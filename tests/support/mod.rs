@@ -316,3 +316,33 @@ pub fn raw_http(base: &str, request: &[u8]) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// An alarms envelope with one alarm of `kind` for `aps` (named `ap-<mac>`) at `t`
+/// (epoch seconds) in `org`/`site` ("HQ"), with `extra` fields merged in.
+pub fn site_alarm(
+    org: &str,
+    site: &str,
+    kind: &str,
+    aps: &[&str],
+    t: f64,
+    extra: Value,
+) -> Vec<u8> {
+    let mut event = serde_json::json!({
+        "id": format!("{kind}-{t}"),
+        "org_id": org,
+        "site_id": site,
+        "site_name": "HQ",
+        "type": kind,
+        "group": "infrastructure",
+        "severity": "warn",
+        "aps": aps,
+        "hostnames": aps.iter().map(|m| format!("ap-{m}")).collect::<Vec<_>>(),
+        "count": aps.len(),
+        "timestamp": t,
+        "last_seen": t,
+    });
+    if let (Value::Object(e), Value::Object(x)) = (&mut event, extra) {
+        e.extend(x);
+    }
+    serde_json::to_vec(&serde_json::json!({"topic": "alarms", "events": [event]})).unwrap()
+}

@@ -17,6 +17,7 @@ pub mod client;
 pub mod engine;
 pub mod headers;
 pub mod registry;
+pub mod route;
 pub mod schedule;
 pub mod ssrf;
 pub mod subscription;

@@ -3,7 +3,7 @@
 //!
 //! Precedence, strongest first: command-line flag, environment variable, file, default.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +33,14 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub correlation: CorrelationConfig,
+    /// Routing targets by name (`[targets.<name>]`).
+    #[serde(default)]
+    pub targets: BTreeMap<String, deliver::targets::TargetConfig>,
+    /// Routes to the targets, tried in order (`[[routes]]`).
+    #[serde(default)]
+    pub routes: Vec<deliver::route::RouteConfig>,
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// True when no file was given: the built-in `default` source takes unsigned traffic.
     #[serde(skip)]
     pub zero_config: bool,
@@ -203,6 +211,7 @@ impl DeliveryConfig {
                 allow_private_targets: self.allow_private_targets,
                 record_body_bytes: self.record_body_bytes,
             },
+            ..deliver::EngineSettings::default()
         }
     }
 
@@ -245,6 +254,16 @@ mod humantime_serde_list {
             .map(|s| humantime::parse_duration(s).map_err(serde::de::Error::custom))
             .collect()
     }
+}
+
+/// Settings of routing beside routes and targets.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// The base URL people reach mistgate at; notifications link to incidents under it.
+    pub public_url: Option<String>,
+    /// Site names by site id, for sites whose events do not name them.
+    pub site_names: BTreeMap<String, String>,
 }
 
 /// How device-down incidents are grouped.
@@ -319,6 +338,20 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from("./mistgate-data")
 }
 
+/// The 1-based line of the `nth` (0-based) header `[name]` (or `[[routes]]` for
+/// `"[routes]"`) in `text`, if it is written as a table header.
+fn table_line(text: &str, name: &str, nth: usize) -> Option<usize> {
+    let wanted = format!("[{name}]");
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim();
+            line == wanted || line.replace(['"', '\''], "") == wanted
+        })
+        .nth(nth)
+        .map(|(i, _)| i + 1)
+}
+
 /// Why a configuration cannot be used. The message says where.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -353,6 +386,9 @@ impl Default for Config {
             storage: StorageConfig::default(),
             delivery: DeliveryConfig::default(),
             correlation: CorrelationConfig::default(),
+            targets: BTreeMap::new(),
+            routes: Vec::new(),
+            routing: RoutingConfig::default(),
             zero_config: false,
         }
     }
@@ -395,7 +431,73 @@ impl Config {
             message: e.to_string(),
         })?;
         config.validate(origin)?;
+        config.check_routing(&expanded, origin)?;
         Ok(config)
+    }
+
+    /// Checks targets and routes; an error names the line of the table it is about.
+    fn check_routing(&self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let at = |line: Option<usize>, message: String| ConfigError::Invalid {
+            path: match line {
+                Some(n) => format!("{origin}:{n}"),
+                None => origin.to_string(),
+            },
+            message,
+        };
+        for (name, target) in &self.targets {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            {
+                return Err(at(
+                    table_line(text, &format!("targets.{name}"), 0),
+                    format!("targets.{name}: a target name is letters, digits, `-` and `_`"),
+                ));
+            }
+            target.check().map_err(|e| {
+                at(
+                    table_line(text, &format!("targets.{name}"), 0),
+                    format!("[targets.{name}] ({}): {e}", target.kind()),
+                )
+            })?;
+        }
+        self.compiled_routes()
+            .map_err(|e| at(table_line(text, "[routes]", e.index), e.to_string()))?;
+        if let Some(url) = &self.routing.public_url {
+            url::Url::parse(url).map_err(|e| {
+                at(
+                    table_line(text, "routing", 0),
+                    format!("[routing] public_url `{url}`: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The routes, checked against the targets.
+    pub fn compiled_routes(&self) -> Result<deliver::route::Routes, deliver::route::RouteError> {
+        let names: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+        deliver::route::Routes::compile(&self.routes, &names)
+    }
+
+    /// Everything the delivery engine needs: delivery settings, targets, routes.
+    pub fn engine_settings(&self) -> Result<deliver::EngineSettings, deliver::route::RouteError> {
+        let mut settings = self.delivery.settings();
+        settings.routes = self.compiled_routes()?;
+        settings.targets = self
+            .targets
+            .iter()
+            .map(|(name, config)| deliver::targets::Target {
+                name: name.clone(),
+                config: config.clone(),
+            })
+            .collect();
+        settings.routing = deliver::engine::RoutingSettings {
+            public_url: self.routing.public_url.clone(),
+            site_names: self.routing.site_names.clone(),
+        };
+        Ok(settings)
     }
 
     /// Applies `MISTGATE_*` variables over what the file said.

@@ -123,12 +123,13 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         stage::disabled()
     };
     let delivery = if config.delivery.enabled {
-        let engine = deliver::Engine::start(store.clone(), config.delivery.settings())
+        let settings = config.engine_settings().context("[[routes]]")?;
+        let engine = deliver::Engine::start(store.clone(), settings)
             .await
             .context("starting the delivery engine")?;
         Some(Arc::new(engine))
     } else {
-        tracing::info!("delivery is turned off: webhooks are kept but nothing is sent");
+        tracing::info!("delivery is turned off: webhooks and routes are kept but nothing is sent");
         None
     };
     let state = Arc::new(AppState::new(

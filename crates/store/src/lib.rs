@@ -82,6 +82,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<IncidentChange>, StoreError>;
 
+    /// The id of the newest incident change (0 when none).
+    async fn last_incident_change(&self) -> Result<i64, StoreError>;
+
     /// What target `target` remembers under `key` (e.g. the message it posted for an
     /// incident).
     async fn target_state(&self, target: &str, key: &str) -> Result<Option<String>, StoreError>;

@@ -19,6 +19,7 @@ use crate::breaker::Breaker;
 use crate::client::Exchange;
 use crate::schedule::{Class, Decision, Outcome, classify, next_attempt};
 use crate::subscription::Subscription;
+use crate::targets::{Context, Target, local_failure, messages_of};
 
 /// Starts the lane of `subscription_id`; batches reach it through the returned sender.
 pub(crate) fn spawn(shared: Arc<Shared>, subscription_id: &str) -> mpsc::UnboundedSender<Queued> {
@@ -76,14 +77,14 @@ impl Lane {
                 let batch = entry.remove();
                 self.due.insert(batch.id, batch);
             }
-            let Some(sub) = self.shared.registry.current().get(&self.id).cloned() else {
+            let Some(dest) = self.destination() else {
                 // Deleted: its batches were deleted with it.
                 tracing::debug!(subscription = %self.id, "webhook deleted; its lane ends");
                 self.queued.set(0.0);
                 self.paused.set(0.0);
                 return;
             };
-            self.start_sends(&sub, now);
+            self.start_sends(&dest, now);
             self.queued
                 .set((self.due.len() + self.waiting.len() + self.flying.len()) as f64);
             self.paused.set(if self.breaker.poll_timeout().is_some() {
@@ -129,14 +130,30 @@ impl Lane {
         }
     }
 
-    fn start_sends(&mut self, sub: &Arc<Subscription>, now: i64) {
+    /// What this lane sends to: a routing target, or a webhook (gone once deleted).
+    fn destination(&self) -> Option<Destination> {
+        if let Some(target) = self.shared.targets.get(&self.id) {
+            return Some(Destination::Target(target.clone()));
+        }
+        self.shared
+            .registry
+            .current()
+            .get(&self.id)
+            .cloned()
+            .map(Destination::Webhook)
+    }
+
+    fn start_sends(&mut self, dest: &Destination, now: i64) {
         let limit = self.shared.settings.max_in_flight.max(1);
         while self.in_flight.len() < limit {
             let Some((_, first)) = self.due.first_key_value() else {
                 return;
             };
             // A disabled webhook keeps its queue but sends nothing, pings excepted.
-            if !sub.enabled && first.topic != "ping" {
+            if let Destination::Webhook(sub) = dest
+                && !sub.enabled
+                && first.topic != "ping"
+            {
                 return;
             }
             if !self.breaker.allow(now) {
@@ -145,8 +162,7 @@ impl Lane {
             let (_, batch) = self.due.pop_first().expect("checked above");
             self.flying.insert(batch.id);
             let shared = self.shared.clone();
-            let sub = sub.clone();
-            self.in_flight.spawn(send(shared, sub, batch));
+            self.in_flight.spawn(send(shared, dest.clone(), batch));
         }
     }
 
@@ -160,9 +176,9 @@ impl Lane {
         let Some(exchange) = exchange else {
             return; // the batch is gone from the outbox
         };
-        if self.shared.registry.current().get(&self.id).is_none() {
+        let Some(dest) = self.destination() else {
             return; // deleted while the request was out: its batches and results went with it
-        }
+        };
         let now = now_us();
         let settings = &self.shared.settings;
         let attempt = batch.attempts + 1;
@@ -211,13 +227,10 @@ impl Lane {
             status_code: exchange.status_code,
             latency_us: exchange.latency.as_micros() as i64,
             error: exchange.error,
-            url: self
-                .shared
-                .registry
-                .current()
-                .get(&self.id)
-                .map(|s| crate::client::shown_url(&s.url))
-                .unwrap_or_default(),
+            url: match &dest {
+                Destination::Webhook(sub) => crate::client::shown_url(&sub.url),
+                Destination::Target(t) => format!("{}:{}", t.config.kind(), t.name),
+            },
             request_headers: exchange.request_headers,
             request_body: exchange.request_body,
             response_headers: exchange.response_headers,
@@ -240,7 +253,14 @@ impl Lane {
     }
 }
 
-async fn send(shared: Arc<Shared>, sub: Arc<Subscription>, mut batch: Queued) -> Sent {
+/// Where a lane's batches go.
+#[derive(Clone)]
+enum Destination {
+    Webhook(Arc<Subscription>),
+    Target(Arc<Target>),
+}
+
+async fn send(shared: Arc<Shared>, dest: Destination, mut batch: Queued) -> Sent {
     let body = match batch.body.take() {
         Some(body) => body,
         None => match shared.store.batch(batch.id).await {
@@ -272,10 +292,25 @@ async fn send(shared: Arc<Shared>, sub: Arc<Subscription>, mut batch: Queued) ->
         },
     };
     let at = now_us();
-    let exchange = shared
-        .client
-        .send(&sub, &body, &batch.delivery_id, at)
-        .await;
+    let exchange = match &dest {
+        Destination::Webhook(sub) => shared.client.send(sub, &body, &batch.delivery_id, at).await,
+        Destination::Target(target) => match messages_of(&body) {
+            Ok(messages) => {
+                let ctx = Context {
+                    client: &shared.client,
+                    store: shared.store.as_ref(),
+                    target: &target.name,
+                    delivery_id: &batch.delivery_id,
+                    now_us: at,
+                };
+                target.config.send(&messages, &ctx).await
+            }
+            Err(e) => local_failure(
+                Outcome::Refused(format!("unreadable batch: {e}")),
+                format!("the batch cannot be read: {e}"),
+            ),
+        },
+    };
     Sent {
         batch,
         exchange: Some(exchange),

@@ -13,7 +13,10 @@
 
 mod lane;
 mod recorder;
+mod route_stage;
 mod stage;
+
+pub use route_stage::RoutingSettings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,8 +29,10 @@ use tokio::sync::{Notify, mpsc};
 use crate::breaker::BreakerPolicy;
 use crate::client::{Client, ClientSettings};
 use crate::registry::Registry;
+use crate::route::Routes;
 use crate::schedule::RetryPolicy;
 use crate::subscription::{Subscription, WebhookType};
+use crate::targets::Target;
 
 /// The stage's name in the store.
 pub const STAGE: &str = "deliver";
@@ -44,6 +49,11 @@ pub struct EngineSettings {
     pub retry: RetryPolicy,
     pub breaker: BreakerPolicy,
     pub client: ClientSettings,
+    /// Routing targets (Slack, PagerDuty, ...), by name.
+    pub targets: Vec<Target>,
+    /// The routes to them.
+    pub routes: Routes,
+    pub routing: RoutingSettings,
 }
 
 impl Default for EngineSettings {
@@ -55,6 +65,9 @@ impl Default for EngineSettings {
             retry: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
             client: ClientSettings::default(),
+            targets: Vec::new(),
+            routes: Routes::default(),
+            routing: RoutingSettings::default(),
         }
     }
 }
@@ -103,6 +116,8 @@ impl From<BatchRow> for Queued {
 pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
+    /// Routing targets by destination id (`target:<name>`).
+    pub targets: HashMap<String, Arc<Target>>,
     pub client: Client,
     pub settings: EngineSettings,
     pub recorder: mpsc::UnboundedSender<store::AttemptRecord>,
@@ -129,13 +144,14 @@ impl Dispatcher {
                         // The lane ended: its subscription was deleted (its batches went
                         // with it), unless it exists again.
                         lanes.remove(&back.subscription_id);
-                        if self
-                            .shared
-                            .registry
-                            .current()
-                            .get(&back.subscription_id)
-                            .is_none()
-                        {
+                        let known = self.shared.targets.contains_key(&back.subscription_id)
+                            || self
+                                .shared
+                                .registry
+                                .current()
+                                .get(&back.subscription_id)
+                                .is_some();
+                        if !known {
                             break;
                         }
                         batch = back;
@@ -152,6 +168,7 @@ pub struct Engine {
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
     wake: Arc<Notify>,
+    route_wake: Arc<Notify>,
 }
 
 impl Engine {
@@ -163,9 +180,14 @@ impl Engine {
         let registry = Arc::new(Registry::load(store.as_ref()).await?);
         let client = Client::new(settings.client.clone())?;
         let recorder = recorder::spawn(store.clone());
+        let targets: Vec<Arc<Target>> = settings.targets.iter().cloned().map(Arc::new).collect();
         let shared = Arc::new(Shared {
             store: store.clone(),
             registry: registry.clone(),
+            targets: targets
+                .iter()
+                .map(|t| (t.destination(), t.clone()))
+                .collect(),
             client,
             settings: settings.clone(),
             recorder,
@@ -202,17 +224,33 @@ impl Engine {
             cursor,
             &settings,
         );
+        let route_wake = Arc::new(Notify::new());
+        if !settings.routes.is_empty() {
+            let stage = route_stage::RouteStage::load(
+                store.clone(),
+                dispatcher.clone(),
+                route_wake.clone(),
+                settings.routes.clone(),
+                targets,
+                settings.routing.clone(),
+                settings.aggregation_window,
+            )
+            .await?;
+            tokio::spawn(stage.run());
+        }
         Ok(Engine {
             store,
             registry,
             dispatcher,
             wake,
+            route_wake,
         })
     }
 
-    /// Tells the stage that the log grew.
+    /// Tells the stages that the log grew.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.route_wake.notify_one();
     }
 
     /// The handle ingest pokes after an append.

@@ -232,6 +232,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn last_incident_change(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM incident_changes",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     async fn target_state(&self, target: &str, key: &str) -> Result<Option<String>, StoreError> {
         let (target, key) = (target.to_string(), key.to_string());
         self.read(move |c| stage::target_state(c, &target, &key))

@@ -1,0 +1,395 @@
+//! The routing stage: from the event log and the incident change log to the targets'
+//! outbox.
+//!
+//! It reads events and incident changes after its two cursors, asks the routes which
+//! targets each goes to, builds the target's message (mistgate's JSON, with site and
+//! device names where known), and gathers messages per target: one per batch for chat,
+//! pages and tickets, several over the aggregation window for Splunk, syslog and NATS.
+//! Batches are written with both cursors in one transaction, as in the delivery stage:
+//! a crash re-reads, nothing is lost or routed twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mist::Topic;
+use serde::{Deserialize, Serialize};
+use store::{IncidentChange, NewBatch, OutboxCommit, Store, StoreError, StoredEvent};
+use tokio::sync::Notify;
+
+use super::{Dispatcher, Queued, now_us};
+use crate::aggregate::{AggregationPolicy, Aggregator, BatchKey, Pending};
+use crate::route::{Flow, Routes, Subject};
+use crate::targets::{Batching, EventMessage, IncidentMessage, IncidentView, Message, Target};
+
+/// The stage's name in the store.
+pub const STAGE: &str = "route";
+
+const PAGE: u32 = 1_000;
+const FLUSH_MESSAGES: usize = 20_000;
+const IDLE: Duration = Duration::from_millis(500);
+const CURSOR_EVERY_US: i64 = 2_000_000;
+
+/// What routing needs besides routes and targets.
+#[derive(Clone, Debug, Default)]
+pub struct RoutingSettings {
+    /// The base URL people reach mistgate at; incident messages link to
+    /// `<public_url>/api/v1/incidents/<id>` when set.
+    pub public_url: Option<String>,
+    /// Site names by id, for sites whose events do not carry `site_name`.
+    pub site_names: BTreeMap<String, String>,
+}
+
+/// What the stage keeps beside its event cursor.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Snapshot {
+    /// The last incident change routed.
+    changes: i64,
+    /// Site names learned from events.
+    site_names: BTreeMap<String, String>,
+}
+
+pub(crate) struct RouteStage {
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+    wake: Arc<Notify>,
+    routes: Routes,
+    targets: Vec<Arc<Target>>,
+    by_name: HashMap<String, usize>,
+    settings: RoutingSettings,
+    window_us: i64,
+    /// Committed: events and changes up to these are in the outbox or went nowhere.
+    events: i64,
+    snapshot: Snapshot,
+    /// Read into the buffer.
+    read_events: i64,
+    read_changes: i64,
+    written_at: i64,
+    buffer: Aggregator,
+}
+
+impl RouteStage {
+    /// Loads where the stage stands (a first start begins at the end of both logs: routes
+    /// notify what happens from now on, not history).
+    pub(crate) async fn load(
+        store: Arc<dyn Store>,
+        dispatcher: Arc<Dispatcher>,
+        wake: Arc<Notify>,
+        routes: Routes,
+        targets: Vec<Arc<Target>>,
+        settings: RoutingSettings,
+        window: Duration,
+    ) -> Result<RouteStage, StoreError> {
+        let (events, snapshot) = match store.stage_load(STAGE).await? {
+            Some(state) => (
+                state.cursor,
+                serde_json::from_slice(&state.snapshot).unwrap_or_default(),
+            ),
+            None => (
+                store.tail(0, Vec::new(), 1).await?.1,
+                Snapshot {
+                    changes: store.last_incident_change().await?,
+                    site_names: BTreeMap::new(),
+                },
+            ),
+        };
+        let by_name = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        Ok(RouteStage {
+            store,
+            dispatcher,
+            wake,
+            routes,
+            targets,
+            by_name,
+            settings,
+            window_us: window.as_micros() as i64,
+            read_events: events,
+            read_changes: snapshot.changes,
+            events,
+            snapshot,
+            written_at: 0,
+            buffer: Aggregator::new(),
+        })
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "routing stage failed a batch; retrying from its last commit");
+                    self.buffer = Aggregator::new();
+                    self.read_events = self.events;
+                    self.read_changes = self.snapshot.changes;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            let sleep = match self.buffer.poll_timeout() {
+                Some(at) => Duration::from_micros((at - now_us()).max(0) as u64).min(IDLE),
+                None => IDLE,
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    async fn step(&mut self) -> Result<bool, StoreError> {
+        let mut more = false;
+        let now = now_us();
+        if self.routes.takes_incidents() {
+            let changes = self.store.incident_changes(self.read_changes, PAGE).await?;
+            more |= changes.len() as u32 == PAGE;
+            for change in changes {
+                self.read_changes = change.id;
+                self.take_change(change, now).await?;
+            }
+        }
+        if self.routes.takes_events() {
+            let events = self.store.tail_all(self.read_events, PAGE).await?;
+            more |= events.len() as u32 == PAGE;
+            for event in events {
+                self.read_events = event.id;
+                self.take_event(event);
+            }
+        }
+        let moved = self.read_events > self.events || self.read_changes > self.snapshot.changes;
+        if !self.buffer.is_empty() {
+            let due = self.buffer.poll_timeout().is_some_and(|at| at <= now);
+            if due || self.buffer.len() >= FLUSH_MESSAGES {
+                self.flush(now).await?;
+            }
+        } else if moved && (more || now - self.written_at >= CURSOR_EVERY_US) {
+            self.commit(Vec::new(), now).await?;
+        }
+        Ok(more)
+    }
+
+    fn push(&mut self, targets: Vec<&str>, flow: &str, message: &Message, at: i64) {
+        if targets.is_empty() {
+            return;
+        }
+        let raw: Arc<str> = Arc::from(serde_json::to_string(message).expect("messages serialise"));
+        let topic = Topic::parse(flow);
+        for name in targets {
+            let Some(&index) = self.by_name.get(name) else {
+                continue;
+            };
+            let policy = match self.targets[index].config.batching() {
+                Batching::One => AggregationPolicy {
+                    window_us: 0,
+                    max_events: 1,
+                    single_event_per_message: true,
+                },
+                Batching::Many(max) => AggregationPolicy {
+                    window_us: self.window_us,
+                    max_events: max.max(1),
+                    single_event_per_message: false,
+                },
+            };
+            self.buffer.push(
+                BatchKey {
+                    subscription_id: index as i64,
+                    topic: topic.clone(),
+                },
+                Pending {
+                    event_id: 0,
+                    raw: raw.clone(),
+                },
+                &policy,
+                at,
+            );
+        }
+    }
+
+    fn take_event(&mut self, event: StoredEvent) {
+        let raw: serde_json::Value = serde_json::from_slice(&event.raw).unwrap_or_default();
+        if let (Some(site), Some(name)) = (
+            &event.site_id,
+            raw.get("site_name").and_then(|n| n.as_str()),
+        ) && !name.is_empty()
+            && self.snapshot.site_names.get(site).map(String::as_str) != Some(name)
+        {
+            self.snapshot
+                .site_names
+                .insert(site.clone(), name.to_string());
+        }
+        let subject = Subject {
+            flow: Flow::Event,
+            topic: Some(&event.topic),
+            event_type: event.event_type.as_deref(),
+            severity: event.severity.as_deref(),
+            org_id: event.org_id.as_deref(),
+            site_id: event.site_id.as_deref(),
+            kind: None,
+            transition: None,
+            quiet: false,
+        };
+        let targets: Vec<String> = self
+            .routes
+            .targets(&subject)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        let device_name = [
+            "device_name",
+            "ap_name",
+            "hostname",
+            "switch_name",
+            "gateway_name",
+        ]
+        .iter()
+        .find_map(|k| raw.get(*k).and_then(|v| v.as_str()))
+        .or_else(|| {
+            raw.get("hostnames")
+                .and_then(|h| h.get(0))
+                .and_then(|v| v.as_str())
+        })
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+        let site_name = event.site_id.as_ref().and_then(|s| self.site_name(s));
+        let message = Message::Event(EventMessage {
+            id: event.id,
+            topic: event.topic,
+            org_id: event.org_id,
+            site_id: event.site_id,
+            event_type: event.event_type,
+            mac: event.mac,
+            severity: event.severity,
+            time: event.time,
+            received_at: event.received_at,
+            source: event.source,
+            raw,
+            site_name,
+            device_name,
+        });
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        self.push(targets, "event", &message, event.received_at);
+    }
+
+    async fn take_change(&mut self, change: IncidentChange, now: i64) -> Result<(), StoreError> {
+        let incident: IncidentView = serde_json::from_str(&change.record).unwrap_or_default();
+        let subject = Subject {
+            flow: Flow::Incident,
+            topic: None,
+            event_type: incident.alarm_type.as_deref(),
+            severity: Some(&incident.severity),
+            org_id: incident.org_id.as_deref(),
+            site_id: incident.site_id.as_deref(),
+            kind: Some(&incident.kind),
+            transition: Some(&change.change),
+            quiet: incident.suppressed || incident.silenced,
+        };
+        let targets: Vec<String> = self
+            .routes
+            .targets(&subject)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let mut device_names = BTreeMap::new();
+        for mac in &incident.devices {
+            if let Some(row) = self.store.device(mac).await?
+                && let Ok(record) = serde_json::from_str::<serde_json::Value>(&row.record)
+                && let Some(name) = record.get("name").and_then(|n| n.as_str())
+                && !name.is_empty()
+            {
+                device_names.insert(mac.clone(), name.to_string());
+            }
+        }
+        let link = self.settings.public_url.as_ref().map(|base| {
+            format!(
+                "{}/api/v1/incidents/{}",
+                base.trim_end_matches('/'),
+                incident.id
+            )
+        });
+        let site_name = incident.site_id.as_ref().and_then(|s| self.site_name(s));
+        let message = Message::Incident(IncidentMessage {
+            change_id: change.id,
+            change: change.change,
+            at: change.at,
+            incident,
+            site_name,
+            device_names,
+            link,
+        });
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        self.push(targets, "incident", &message, now);
+        Ok(())
+    }
+
+    fn site_name(&self, site_id: &str) -> Option<String> {
+        self.settings
+            .site_names
+            .get(site_id)
+            .or_else(|| self.snapshot.site_names.get(site_id))
+            .cloned()
+    }
+
+    async fn flush(&mut self, now: i64) -> Result<(), StoreError> {
+        let batches = self
+            .buffer
+            .drain()
+            .into_iter()
+            .map(|batch| {
+                let target = &self.targets[batch.subscription_id as usize];
+                NewBatch {
+                    subscription_id: target.destination(),
+                    topic: batch.topic.as_str().to_string(),
+                    event_ids: Vec::new(),
+                    body: Bytes::from(batch.body),
+                    delivery_id: uuid::Uuid::new_v4().to_string(),
+                    created_at: now,
+                }
+            })
+            .collect();
+        self.commit(batches, now).await
+    }
+
+    async fn commit(&mut self, batches: Vec<NewBatch>, now: i64) -> Result<(), StoreError> {
+        let mut snapshot = self.snapshot.clone();
+        snapshot.changes = self.read_changes;
+        let ids = self
+            .store
+            .outbox_commit(OutboxCommit {
+                stage: Some((STAGE.to_string(), self.read_events)),
+                snapshot: Some(serde_json::to_vec(&snapshot).expect("the snapshot serialises")),
+                batches: batches.clone(),
+                at: now,
+            })
+            .await?;
+        self.events = self.read_events;
+        self.snapshot = snapshot;
+        self.written_at = now;
+        if !batches.is_empty() {
+            metrics::counter!("mistgate_routing_batches_total").increment(batches.len() as u64);
+            self.dispatcher
+                .enqueue(ids.into_iter().zip(batches).map(|(id, b)| Queued {
+                    id,
+                    subscription_id: b.subscription_id,
+                    topic: b.topic,
+                    delivery_id: b.delivery_id,
+                    due_at: b.created_at,
+                    attempts: 0,
+                    round_attempts: 0,
+                    first_attempt_at: None,
+                    body: Some(b.body),
+                }));
+        }
+        Ok(())
+    }
+}

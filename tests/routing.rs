@@ -1,0 +1,256 @@
+//! Routing end to end: events and incident changes posted to the real binary reach the
+//! targets their routes name.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::receiver::{Received, Receiver};
+use support::{Server, site_alarm};
+
+const ORG: &str = "2818e386-8dec-2562-9ede-5b8a0fbbdc71";
+const SITE: &str = "4ac1dcf4-9d8b-7211-65c4-057819f0862b";
+const OTHER_SITE: &str = "9b0d1a2c-0000-4000-8000-000000000002";
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Verifies a request with the `standardwebhooks` package from PyPI (an implementation
+/// nobody here wrote); returns its verdict.
+fn standard_webhooks_verifies(secret: &str, r: &Received) -> Result<(), String> {
+    use std::io::Write;
+    let headers: serde_json::Map<String, Value> =
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .iter()
+            .map(|h| {
+                (
+                    h.to_string(),
+                    Value::String(r.header(h).unwrap_or_default().to_string()),
+                )
+            })
+            .collect();
+    let script = "import json, sys\n\
+from standardwebhooks.webhooks import Webhook\n\
+headers = json.loads(sys.argv[2])\n\
+Webhook(sys.argv[1]).verify(sys.stdin.buffer.read(), headers)\n\
+print('verified')\n";
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(secret)
+        .arg(Value::Object(headers).to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(&r.body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "verified" {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn config(url: &str) -> String {
+    format!(
+        r#"
+[[sources]]
+name = "default"
+
+[delivery]
+allow_private_targets = true
+aggregation_window = "200ms"
+retry_delays = ["100ms"]
+retry_min_delay = "50ms"
+
+[routing]
+public_url = "https://mistgate.example.net"
+
+[targets.noc]
+type = "webhook"
+url = "{url}"
+secrets = ["{WHSEC}"]
+
+[[routes]]
+name = "incidents at HQ"
+flow = "incident"
+site_ids = ["{SITE}"]
+targets = ["noc"]
+
+[[routes]]
+name = "AP events everywhere"
+flow = "event"
+topics = ["device_events"]
+types = ["AP_*"]
+targets = ["noc"]
+"#
+    )
+}
+
+fn device_event(site: &str, kind: &str, mac: &str, t: f64) -> Vec<u8> {
+    serde_json::to_vec(&json!({"topic": "device-events", "events": [{
+        "org_id": ORG, "site_id": site, "mac": mac, "type": kind, "ap_name": "ap-lobby",
+        "timestamp": t
+    }]}))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn routes_send_incidents_and_events_as_signed_standard_webhooks() {
+    let rx = Receiver::start().await;
+    let server = Server::start_with(Some(&config(&rx.url("/hook"))));
+    let t0 = 1_749_998_000.0;
+    let ap = "5c5b35dd0001";
+    for body in [
+        // Opens an incident at HQ (routed) and, at another site, one that is not.
+        site_alarm(ORG, SITE, "device_down", &[ap], t0, json!({})),
+        site_alarm(
+            ORG,
+            OTHER_SITE,
+            "device_down",
+            &["5c5b35dd0002"],
+            t0,
+            json!({}),
+        ),
+        device_event(OTHER_SITE, "AP_RESTARTED", "5c5b35dd0002", t0 + 1.0),
+        device_event(SITE, "SW_PORT_DOWN", "5c5b35dd0003", t0 + 1.0),
+        site_alarm(
+            ORG,
+            SITE,
+            "device_reconnected",
+            &[ap],
+            t0 + 600.0,
+            json!({}),
+        ),
+    ] {
+        let (status, answer) = server.ingest("default", body, &[]).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let got = rx
+        .wait_until(
+            WAIT,
+            "the opened and resolved incident and the AP event",
+            |r| {
+                let flows: Vec<(String, String)> = r
+                    .iter()
+                    .map(|r| {
+                        let b = r.json();
+                        (
+                            b["flow"].as_str().unwrap_or("").to_string(),
+                            b["change"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect();
+                flows.contains(&("incident".into(), "opened".into()))
+                    && flows.contains(&("incident".into(), "resolved".into()))
+                    && flows.iter().any(|(f, _)| f == "event")
+            },
+        )
+        .await;
+    for r in &got {
+        standard_webhooks_verifies(WHSEC, r).unwrap_or_else(|e| panic!("not verified: {e}"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    // A tampered body fails the same check (the check can fail).
+    let mut tampered = got[0].clone();
+    tampered.body =
+        axum::body::Bytes::from(String::from_utf8_lossy(&tampered.body).replace("HQ", "XX"));
+    assert!(standard_webhooks_verifies(WHSEC, &tampered).is_err());
+
+    let bodies: Vec<Value> = got.iter().map(Received::json).collect();
+    let opened = bodies.iter().find(|b| b["change"] == "opened").unwrap();
+    assert_eq!(
+        opened["incident"]["site_id"], SITE,
+        "the site filter keeps the other site out"
+    );
+    assert_eq!(opened["site_name"], "HQ");
+    assert_eq!(opened["incident"]["devices"], json!([ap]));
+    let id = opened["incident"]["id"].as_i64().unwrap();
+    assert_eq!(
+        opened["link"],
+        format!("https://mistgate.example.net/api/v1/incidents/{id}")
+    );
+    let resolved = bodies.iter().find(|b| b["change"] == "resolved").unwrap();
+    assert_eq!(resolved["incident"]["id"], id);
+    let events: Vec<&Value> = bodies.iter().filter(|b| b["flow"] == "event").collect();
+    assert_eq!(
+        events.len(),
+        1,
+        "SW_ events do not match `AP_*`: {events:?}"
+    );
+    assert_eq!(events[0]["type"], "AP_RESTARTED");
+    assert_eq!(events[0]["device_name"], "ap-lobby");
+    assert_eq!(events[0]["raw"]["mac"], "5c5b35dd0002");
+    assert!(
+        bodies
+            .iter()
+            .filter(|b| b["flow"] == "incident")
+            .all(|b| b["incident"]["site_id"] == SITE),
+        "no incident of the other site: {bodies:?}"
+    );
+    // One request per message; the delivery id is the Standard Webhooks id.
+    let ids: std::collections::BTreeSet<_> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), got.len());
+}
+
+#[test]
+fn check_config_explains_a_bad_route_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mistgate.toml");
+    let text = config("https://hooks.example.net/x")
+        .replace(
+            "targets = [\"noc\"]\n\n[[routes]]",
+            "targets = [\"noc\"]\n\n[[routes]]",
+        )
+        .replace(
+            "types = [\"AP_*\"]\ntargets = [\"noc\"]",
+            "types = [\"AP_*\"]\ntargets = [\"pager\"]",
+        );
+    std::fs::write(&path, &text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mistgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().position(|l| l.trim() == "[[routes]]").unwrap();
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[routes]]")
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
+    assert!(line + 1 < second);
+    assert!(
+        err.contains(&format!("mistgate.toml:{second}: routes[1] (`AP events everywhere`): target `pager` is not defined")),
+        "{err}"
+    );
+
+    let bad_target = config("https://hooks.example.net/x").replace(WHSEC, "not-a-secret");
+    std::fs::write(&path, &bad_target).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mistgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = bad_target
+        .lines()
+        .position(|l| l.trim() == "[targets.noc]")
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "mistgate.toml:{line}: [targets.noc] (webhook): secrets[0]"
+        )),
+        "{err}"
+    );
+}
