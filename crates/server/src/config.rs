@@ -464,13 +464,13 @@ impl Config {
         }
         self.compiled_routes()
             .map_err(|e| at(table_line(text, "[routes]", e.index), e.to_string()))?;
-        if let Some(url) = &self.routing.public_url {
-            url::Url::parse(url).map_err(|e| {
-                at(
-                    table_line(text, "routing", 0),
-                    format!("[routing] public_url `{url}`: {e}"),
-                )
-            })?;
+        if let Some(url) = &self.routing.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(at(
+                table_line(text, "routing", 0),
+                format!("[routing] public_url `{url}` is not an http(s) URL"),
+            ));
         }
         Ok(())
     }
