@@ -13,4 +13,13 @@ if [ ! -d ../shared/mist/samples ]; then
     exit 1
 fi
 
+# Tests check what mistgate sends with implementations nobody here wrote: Python's `hmac`
+# (standard library) for Mist signatures, and the `standardwebhooks` package from PyPI
+# for Standard Webhooks signatures.
+if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
+    echo "installing the standardwebhooks Python package (tests verify signatures with it)" >&2
+    python3 -m pip install --quiet standardwebhooks 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages standardwebhooks
+fi
+
 cargo test --workspace --locked "$@"
