@@ -190,6 +190,28 @@ async fn routes_send_incidents_and_events_as_signed_standard_webhooks() {
             .all(|b| b["incident"]["site_id"] == SITE),
         "no incident of the other site: {bodies:?}"
     );
+    // The target's deliveries are listed like a webhook's.
+    let targets = server.api_ok("/targets").await;
+    assert_eq!(targets, json!([{"name": "noc", "type": "webhook"}]));
+    let mut results = Vec::new();
+    for _ in 0..300 {
+        results = server.api_ok("/targets/noc/events/search").await["results"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if results.len() >= got.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(results.len(), got.len());
+    assert!(
+        results
+            .iter()
+            .all(|r| r["status"] == "success" && r["req_url"] == "webhook:noc")
+    );
+    let (status, body) = server.api("/targets/pager/deliveries").await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
     // One request per message; the delivery id is the Standard Webhooks id.
     let ids: std::collections::BTreeSet<_> = got
         .iter()

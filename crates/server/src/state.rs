@@ -59,6 +59,8 @@ pub struct AppState {
     pub stage: StageHandle,
     /// The delivery engine (webhook subscribers); `None` when `[delivery] enabled = false`.
     pub delivery: Option<Arc<deliver::Engine>>,
+    /// The routing targets' names and types.
+    pub targets: Vec<(String, &'static str)>,
 }
 
 impl AppState {
@@ -110,6 +112,11 @@ impl AppState {
             ack_seconds: metrics::histogram!("mistgate_ingest_ack_seconds"),
             stage,
             delivery,
+            targets: config
+                .targets
+                .iter()
+                .map(|(name, t)| (name.clone(), t.kind()))
+                .collect(),
         }
     }
 }

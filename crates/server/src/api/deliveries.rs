@@ -1,5 +1,6 @@
-//! What happened to a webhook's messages: Mist's delivery results (`events/search`,
-//! `events/count`), the ping, and mistgate's outbox view with dead letters and replay.
+//! What happened to a webhook's or a routing target's messages: Mist's delivery results
+//! (`events/search`, `events/count`), the ping, and mistgate's outbox view with dead
+//! letters and replay.
 
 use std::sync::Arc;
 
@@ -14,6 +15,47 @@ use super::webhooks::load;
 use crate::clock::now_us;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Whose messages: a webhook of an org or site, or a routing target.
+pub(crate) enum Owner {
+    Webhook(Scope, String),
+    Target(String),
+}
+
+/// An owner found: its outbox id and where it belongs.
+struct Found {
+    destination: String,
+    org_id: Option<String>,
+    site_id: Option<String>,
+    webhook: Option<Subscription>,
+}
+
+async fn find(app: &AppState, owner: Owner) -> Result<Found, ApiError> {
+    match owner {
+        Owner::Webhook(scope, id) => {
+            let sub = load(app, &scope, &id).await?;
+            Ok(Found {
+                destination: sub.id.clone(),
+                org_id: sub.org_id.clone(),
+                site_id: sub.site_id.clone(),
+                webhook: Some(sub),
+            })
+        }
+        Owner::Target(name) => {
+            if !app.targets.iter().any(|(n, _)| *n == name) {
+                return Err(ApiError::NotFound(format!(
+                    "no target named `{name}` is configured"
+                )));
+            }
+            Ok(Found {
+                destination: format!("{}{name}", deliver::targets::DESTINATION_PREFIX),
+                org_id: None,
+                site_id: None,
+                webhook: None,
+            })
+        }
+    }
+}
 
 fn invalid(detail: String) -> ApiError {
     ApiError::InvalidQuery { detail }
@@ -35,7 +77,7 @@ fn range(q: &Params) -> Result<(Option<i64>, Option<i64>), ApiError> {
     Ok((since, until))
 }
 
-fn attempt_filter(sub: &Subscription, q: &Params) -> Result<AttemptFilter, ApiError> {
+fn attempt_filter(owner: &Found, q: &Params) -> Result<AttemptFilter, ApiError> {
     let (since, until) = range(q)?;
     let success = match get(q, "status") {
         None | Some("") => None,
@@ -60,7 +102,7 @@ fn attempt_filter(sub: &Subscription, q: &Params) -> Result<AttemptFilter, ApiEr
         .filter(|t| !t.is_empty())
         .map(|t| mist::Topic::parse(t).as_str().to_string());
     Ok(AttemptFilter {
-        subscription_id: Some(sub.id.clone()),
+        subscription_id: Some(owner.destination.clone()),
         topic,
         success,
         status_code,
@@ -74,12 +116,12 @@ fn seconds(us: i64) -> f64 {
 }
 
 /// One attempt as Mist's `webhook_delivery`, with mistgate's additions.
-fn attempt_json(row: &AttemptRow, sub: &Subscription) -> Value {
+fn attempt_json(row: &AttemptRow, owner: &Found) -> Value {
     let r = &row.record;
     json!({
         "id": row.id,
-        "org_id": sub.org_id,
-        "site_id": sub.site_id,
+        "org_id": owner.org_id,
+        "site_id": owner.site_id,
         "webhook_id": r.subscription_id,
         "topic": r.topic,
         "status": if r.success { "success" } else { "failure" },
@@ -119,16 +161,19 @@ fn batch_json(b: &BatchRow) -> Value {
 
 pub(crate) async fn search(
     app: &AppState,
-    scope: Scope,
-    id: String,
+    owner: Owner,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = load(app, &scope, &id).await?;
-    let filter = attempt_filter(&sub, &q)?;
+    let owner = find(app, owner).await?;
+    let filter = attempt_filter(&owner, &q)?;
     let page = page_of(&q)?;
     let (since, until) = (filter.since, filter.until);
     let found = app.store.attempts(filter, page).await?;
-    let results: Vec<Value> = found.items.iter().map(|r| attempt_json(r, &sub)).collect();
+    let results: Vec<Value> = found
+        .items
+        .iter()
+        .map(|r| attempt_json(r, &owner))
+        .collect();
     Ok(Json(json!({
         "results": results,
         "start": since.map(seconds),
@@ -140,11 +185,10 @@ pub(crate) async fn search(
 
 pub(crate) async fn count(
     app: &AppState,
-    scope: Scope,
-    id: String,
+    owner: Owner,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = load(app, &scope, &id).await?;
+    let owner = find(app, owner).await?;
     let distinct = match get(&q, "distinct").unwrap_or("status") {
         d @ ("status" | "status_code" | "topic" | "webhook_id") => d.to_string(),
         other => {
@@ -153,7 +197,7 @@ pub(crate) async fn count(
             )));
         }
     };
-    let filter = attempt_filter(&sub, &q)?;
+    let filter = attempt_filter(&owner, &q)?;
     let (since, until) = (filter.since, filter.until);
     let groups = app.store.count_attempts(filter, distinct.clone()).await?;
     let total: i64 = groups.iter().map(|(_, n)| n).sum();
@@ -179,23 +223,21 @@ pub(crate) async fn count(
     })))
 }
 
-pub(crate) async fn ping(
-    app: &AppState,
-    scope: Scope,
-    id: String,
-) -> Result<Json<Value>, ApiError> {
-    let sub = load(app, &scope, &id).await?;
+pub(crate) async fn ping(app: &AppState, owner: Owner) -> Result<Json<Value>, ApiError> {
+    let found = find(app, owner).await?;
+    let Some(sub) = found.webhook else {
+        return Err(ApiError::NotFound("only webhooks can be pinged".into()));
+    };
     let batch_id = engine(app)?.ping(&sub).await?;
     Ok(Json(json!({ "batch_id": batch_id })))
 }
 
 pub(crate) async fn batches(
     app: &AppState,
-    scope: Scope,
-    id: String,
+    owner: Owner,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = load(app, &scope, &id).await?;
+    let owner = find(app, owner).await?;
     let state = match get(&q, "state").filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(BatchState::parse(s).ok_or_else(|| {
@@ -206,7 +248,7 @@ pub(crate) async fn batches(
     };
     let (since, until) = range(&q)?;
     let filter = BatchFilter {
-        subscription_id: Some(sub.id.clone()),
+        subscription_id: Some(owner.destination.clone()),
         state,
         topic: get(&q, "topic")
             .filter(|t| !t.is_empty())
@@ -224,20 +266,19 @@ pub(crate) async fn batches(
 
 pub(crate) async fn replay_one(
     app: &AppState,
-    scope: Scope,
-    id: String,
+    owner: Owner,
     batch: String,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = load(app, &scope, &id).await?;
+    let owner = find(app, owner).await?;
     let batch_id: i64 = batch
         .parse()
-        .map_err(|_| ApiError::NotFound(format!("no delivery `{batch}` for this webhook")))?;
+        .map_err(|_| ApiError::NotFound(format!("no delivery `{batch}` here")))?;
     let row = app
         .store
         .batch(batch_id)
         .await?
-        .filter(|b| b.subscription_id == sub.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no delivery `{batch_id}` for this webhook")))?;
+        .filter(|b| b.subscription_id == owner.destination)
+        .ok_or_else(|| ApiError::NotFound(format!("no delivery `{batch_id}` here")))?;
     if row.state != BatchState::Dead {
         return Err(ApiError::Conflict(format!(
             "delivery `{batch_id}` is {}; only dead deliveries are replayed",
@@ -246,7 +287,7 @@ pub(crate) async fn replay_one(
     }
     let replayed = engine(app)?
         .replay(ReplayRequest {
-            subscription_id: sub.id.clone(),
+            subscription_id: owner.destination.clone(),
             batch_id: Some(batch_id),
             since: None,
             until: None,
@@ -258,15 +299,14 @@ pub(crate) async fn replay_one(
 
 pub(crate) async fn replay_all(
     app: &AppState,
-    scope: Scope,
-    id: String,
+    owner: Owner,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = load(app, &scope, &id).await?;
+    let owner = find(app, owner).await?;
     let (since, until) = range(&q)?;
     let replayed = engine(app)?
         .replay(ReplayRequest {
-            subscription_id: sub.id.clone(),
+            subscription_id: owner.destination.clone(),
             batch_id: None,
             since,
             until,
@@ -324,7 +364,7 @@ macro_rules! scoped {
                 Path((scope, id)): Path<(String, String)>,
                 q: Params,
             ) -> Result<Json<Value>, ApiError> {
-                super::search(&app, $scope(scope), id, q).await
+                super::search(&app, Owner::Webhook($scope(scope), id), q).await
             }
 
             /// Count delivery results
@@ -358,7 +398,7 @@ macro_rules! scoped {
                 Path((scope, id)): Path<(String, String)>,
                 q: Params,
             ) -> Result<Json<Value>, ApiError> {
-                super::count(&app, $scope(scope), id, q).await
+                super::count(&app, Owner::Webhook($scope(scope), id), q).await
             }
 
             /// Ping a webhook
@@ -387,7 +427,7 @@ macro_rules! scoped {
                 State(app): State<Arc<AppState>>,
                 Path((scope, id)): Path<(String, String)>,
             ) -> Result<Json<Value>, ApiError> {
-                super::ping(&app, $scope(scope), id).await
+                super::ping(&app, Owner::Webhook($scope(scope), id)).await
             }
 
             /// List a webhook's messages
@@ -422,7 +462,7 @@ macro_rules! scoped {
                 Path((scope, id)): Path<(String, String)>,
                 q: Params,
             ) -> Result<Json<Value>, ApiError> {
-                super::batches(&app, $scope(scope), id, q).await
+                super::batches(&app, Owner::Webhook($scope(scope), id), q).await
             }
 
             /// Replay a dead message
@@ -449,7 +489,7 @@ macro_rules! scoped {
                 State(app): State<Arc<AppState>>,
                 Path((scope, id, batch)): Path<(String, String, String)>,
             ) -> Result<Json<Value>, ApiError> {
-                super::replay_one(&app, $scope(scope), id, batch).await
+                super::replay_one(&app, Owner::Webhook($scope(scope), id), batch).await
             }
 
             /// Replay dead messages
@@ -481,7 +521,7 @@ macro_rules! scoped {
                 Path((scope, id)): Path<(String, String)>,
                 q: Params,
             ) -> Result<Json<Value>, ApiError> {
-                super::replay_all(&app, $scope(scope), id, q).await
+                super::replay_all(&app, Owner::Webhook($scope(scope), id), q).await
             }
         }
     };
@@ -511,3 +551,178 @@ scoped!(
     param = "site_id",
     param_doc = "The site."
 );
+
+/// The routing targets' deliveries: the same views as a webhook's, by target name.
+pub mod target {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::api::webhooks_doc::{
+        BatchListDoc, DeliveryCountDoc, DeliverySearchDoc, ReplayedDoc, TargetDoc,
+    };
+    #[allow(unused_imports)]
+    use crate::error::ErrorBody;
+
+    /// List routing targets
+    ///
+    /// The targets of the configuration file (`[targets.<name>]`), with their type; their
+    /// settings (and secrets) are not shown.
+    #[utoipa::path(
+        get,
+        path = "/api/v1/targets",
+        tag = "routing",
+        responses(
+            (status = 200, description = "Every configured target.", body = [TargetDoc]),
+            (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        ),
+        security(("api_token" = []))
+    )]
+    pub async fn list(State(app): State<Arc<AppState>>) -> Json<Value> {
+        Json(Value::Array(
+            app.targets
+                .iter()
+                .map(|(name, kind)| json!({"name": name, "type": kind}))
+                .collect(),
+        ))
+    }
+
+    /// Search a target's delivery results
+    #[utoipa::path(
+        get,
+        path = "/api/v1/targets/{name}/events/search",
+        tag = "routing",
+        params(
+            ("name" = String, Path, description = "The target's name."),
+            ("status" = Option<String>, Query, description = "`success` or `failure`."),
+            ("status_code" = Option<u16>, Query, description = "Only answers with this HTTP status."),
+            ("topic" = Option<String>, Query, description = "`event` or `incident`."),
+            ("since" = Option<String>, Query, description = "Attempts at or after."),
+            ("until" = Option<String>, Query, description = "Attempts at or before."),
+            ("limit" = Option<u32>, Query, description = "1 to 1000, default 100."),
+            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+        ),
+        responses(
+            (status = 200, description = "One page of results.", body = DeliverySearchDoc),
+            (status = 400, description = "`invalid_query`.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such target.", body = ErrorBody),
+        ),
+        security(("api_token" = []))
+    )]
+    pub async fn search(
+        State(app): State<Arc<AppState>>,
+        Path(name): Path<String>,
+        q: Params,
+    ) -> Result<Json<Value>, ApiError> {
+        super::search(&app, Owner::Target(name), q).await
+    }
+
+    /// Count a target's delivery results
+    #[utoipa::path(
+        get,
+        path = "/api/v1/targets/{name}/events/count",
+        tag = "routing",
+        params(
+            ("name" = String, Path, description = "The target's name."),
+            ("distinct" = Option<String>, Query, description = "`status` (default), `status_code` or `topic`."),
+            ("since" = Option<String>, Query, description = "Attempts at or after."),
+            ("until" = Option<String>, Query, description = "Attempts at or before."),
+        ),
+        responses(
+            (status = 200, description = "The counts, largest first.", body = DeliveryCountDoc),
+            (status = 400, description = "`invalid_query`.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = ErrorBody),
+            (status = 404, description = "`not_found`.", body = ErrorBody),
+        ),
+        security(("api_token" = []))
+    )]
+    pub async fn count(
+        State(app): State<Arc<AppState>>,
+        Path(name): Path<String>,
+        q: Params,
+    ) -> Result<Json<Value>, ApiError> {
+        super::count(&app, Owner::Target(name), q).await
+    }
+
+    /// List a target's messages
+    ///
+    /// Its outbox, newest first; `state=dead` lists the dead letters.
+    #[utoipa::path(
+        get,
+        path = "/api/v1/targets/{name}/deliveries",
+        tag = "routing",
+        params(
+            ("name" = String, Path, description = "The target's name."),
+            ("state" = Option<String>, Query, description = "`pending`, `delivered` or `dead`."),
+            ("since" = Option<String>, Query, description = "Built at or after."),
+            ("until" = Option<String>, Query, description = "Built at or before."),
+            ("limit" = Option<u32>, Query, description = "1 to 1000, default 100."),
+            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+        ),
+        responses(
+            (status = 200, description = "One page of messages.", body = BatchListDoc),
+            (status = 400, description = "`invalid_query`.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = ErrorBody),
+            (status = 404, description = "`not_found`.", body = ErrorBody),
+        ),
+        security(("api_token" = []))
+    )]
+    pub async fn batches(
+        State(app): State<Arc<AppState>>,
+        Path(name): Path<String>,
+        q: Params,
+    ) -> Result<Json<Value>, ApiError> {
+        super::batches(&app, Owner::Target(name), q).await
+    }
+
+    /// Replay a target's dead message
+    #[utoipa::path(
+        post,
+        path = "/api/v1/targets/{name}/deliveries/{batch_id}/replay",
+        tag = "routing",
+        params(
+            ("name" = String, Path, description = "The target's name."),
+            ("batch_id" = i64, Path, description = "The message's id."),
+        ),
+        responses(
+            (status = 200, description = "Queued again, due now.", body = ReplayedDoc),
+            (status = 401, description = "`unauthorized`.", body = ErrorBody),
+            (status = 404, description = "`not_found`.", body = ErrorBody),
+            (status = 409, description = "`conflict`: the message is not dead.", body = ErrorBody),
+            (status = 503, description = "`delivery_unavailable`.", body = ErrorBody),
+        ),
+        security(("api_token" = []))
+    )]
+    pub async fn replay_one(
+        State(app): State<Arc<AppState>>,
+        Path((name, batch)): Path<(String, String)>,
+    ) -> Result<Json<Value>, ApiError> {
+        super::replay_one(&app, Owner::Target(name), batch).await
+    }
+
+    /// Replay a target's dead messages
+    #[utoipa::path(
+        post,
+        path = "/api/v1/targets/{name}/deliveries/replay",
+        tag = "routing",
+        params(
+            ("name" = String, Path, description = "The target's name."),
+            ("since" = Option<String>, Query, description = "Built at or after."),
+            ("until" = Option<String>, Query, description = "Built at or before."),
+        ),
+        responses(
+            (status = 200, description = "The ids queued again.", body = ReplayedDoc),
+            (status = 400, description = "`invalid_query`.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = ErrorBody),
+            (status = 404, description = "`not_found`.", body = ErrorBody),
+            (status = 503, description = "`delivery_unavailable`.", body = ErrorBody),
+        ),
+        security(("api_token" = []))
+    )]
+    pub async fn replay_all(
+        State(app): State<Arc<AppState>>,
+        Path(name): Path<String>,
+        q: Params,
+    ) -> Result<Json<Value>, ApiError> {
+        super::replay_all(&app, Owner::Target(name), q).await
+    }
+}

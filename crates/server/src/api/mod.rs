@@ -103,6 +103,27 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/sites/{site_id}/webhooks/{id}/deliveries/{batch_id}/replay",
             post(deliveries::site::replay_one),
         )
+        .route("/targets", get(deliveries::target::list))
+        .route(
+            "/targets/{name}/events/search",
+            get(deliveries::target::search),
+        )
+        .route(
+            "/targets/{name}/events/count",
+            get(deliveries::target::count),
+        )
+        .route(
+            "/targets/{name}/deliveries",
+            get(deliveries::target::batches),
+        )
+        .route(
+            "/targets/{name}/deliveries/replay",
+            post(deliveries::target::replay_all),
+        )
+        .route(
+            "/targets/{name}/deliveries/{batch_id}/replay",
+            post(deliveries::target::replay_one),
+        )
         .route(
             "/silences/{id}",
             delete(correlation::delete_silence).put(correlation::replace_silence),

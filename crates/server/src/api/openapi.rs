@@ -54,6 +54,12 @@ const TOKEN_SCHEME: &str = "api_token";
         webhooks::site::get,
         webhooks::site::update,
         webhooks::site::delete,
+        deliveries::target::list,
+        deliveries::target::search,
+        deliveries::target::count,
+        deliveries::target::batches,
+        deliveries::target::replay_one,
+        deliveries::target::replay_all,
         deliveries::org::ping,
         deliveries::org::search,
         deliveries::org::count,
@@ -76,6 +82,7 @@ const TOKEN_SCHEME: &str = "api_token";
         (name = "ingest", description = "Webhooks in, from Mist or anything that speaks its dialect."),
         (name = "log", description = "The stored log: events, requests, quarantine, totals. Needs the API token."),
         (name = "correlation", description = "What the correlation stage makes of the log: the device inventory, incidents (with acknowledge and resolve) and silences. Needs the API token."),
+        (name = "routing", description = "Routing targets (Slack, Teams, PagerDuty, ServiceNow, Splunk, syslog, NATS, signed webhooks) from the configuration file: their delivery results, dead letters and replay. Needs the API token."),
         (name = "webhooks", description = "Mist-compatible webhook subscriptions, per org and per site: the Mist `webhook` object, lists as bare JSON arrays, write-only secrets. Needs the API token."),
         (name = "operations", description = "Health, metrics and this document. No token."),
     )
@@ -169,6 +176,15 @@ mod tests {
         ("/api/v1/sites/{site_id}/webhooks/{id}", "get"),
         ("/api/v1/sites/{site_id}/webhooks/{id}", "put"),
         ("/api/v1/sites/{site_id}/webhooks/{id}", "delete"),
+        ("/api/v1/targets", "get"),
+        ("/api/v1/targets/{name}/events/search", "get"),
+        ("/api/v1/targets/{name}/events/count", "get"),
+        ("/api/v1/targets/{name}/deliveries", "get"),
+        ("/api/v1/targets/{name}/deliveries/replay", "post"),
+        (
+            "/api/v1/targets/{name}/deliveries/{batch_id}/replay",
+            "post",
+        ),
         ("/api/v1/orgs/{org_id}/webhooks/{id}/ping", "post"),
         ("/api/v1/orgs/{org_id}/webhooks/{id}/events/search", "get"),
         ("/api/v1/orgs/{org_id}/webhooks/{id}/events/count", "get"),
@@ -337,14 +353,9 @@ mod tests {
         let stage = crate::stage::spawn(store.clone(), correlate::Settings::default())
             .await
             .unwrap();
-        let state = Arc::new(AppState::new(
-            &Config::zero(),
-            store,
-            token,
-            metrics,
-            stage,
-            None,
-        ));
+        let mut state = AppState::new(&Config::zero(), store, token, metrics, stage, None);
+        state.targets.push(("noc".into(), "webhook"));
+        let state = Arc::new(state);
         let app = crate::router(state);
         let ingest = Request::post("/ingest/default")
             .header("content-type", "application/json")
@@ -402,6 +413,7 @@ mod tests {
             };
             let uri = uri
                 .replace("{mac}", "5C-5B-35-0E-00-01")
+                .replace("{name}", "noc")
                 .replace("{org_id}", "o")
                 .replace("{site_id}", "s");
             let (status, _) = call(&app, "GET", &uri, "").await;

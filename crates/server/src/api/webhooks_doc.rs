@@ -268,3 +268,14 @@ pub struct BatchListDoc {
 pub struct ReplayedDoc {
     replayed: Vec<i64>,
 }
+
+/// A routing target (its settings and secrets are not shown).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TargetDoc {
+    /// The name of `[targets.<name>]`.
+    name: String,
+    /// `webhook`, `slack`, `teams`, `pagerduty`, `servicenow`, `splunk`, `syslog`, `nats`.
+    #[schema(rename = "type")]
+    kind: String,
+}
