@@ -1,24 +1,62 @@
-//! The `teams` target (being built: its config, encoder and sender come next).
+//! Microsoft Teams through a Workflows webhook ("When a Teams webhook request is
+//! received", e.g. the "Send webhook alerts to a channel" template): one message with an
+//! Adaptive Card attachment per event or incident change. The retired Office 365
+//! connectors and their MessageCard format are not used.
+//!
+//! A Workflows webhook answers `202 Accepted` once the flow is triggered; whether the
+//! flow then posts is the flow's business (its run history shows it). Teams keeps no
+//! handle for an edit, so every incident change is a new card.
+
+mod encode;
+mod send;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
 
 use serde::Deserialize;
 
-use crate::client::Exchange;
-use crate::schedule::Outcome;
-use crate::targets::{Context, Message, local_failure};
+pub use encode::{MAX_BODY_BYTES, card, encode};
+pub use send::send;
+
+use crate::targets::template;
+use crate::targets::webhook::check_url;
 
 /// `[targets.<name>] type = "teams"`.
 #[derive(Clone, Deserialize)]
-pub struct Config {}
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The workflow's HTTP POST URL. Its `sig` parameter is a credential.
+    pub url: String,
+    /// The card's title (see `targets::template`).
+    #[serde(default)]
+    pub title_template: Option<String>,
+    /// Text shown under the facts; without it the card shows the facts only.
+    #[serde(default)]
+    pub text_template: Option<String>,
+}
 
 impl Config {
     pub fn check(&self) -> Result<(), String> {
-        Err("the teams target is not available in this build yet".into())
+        check_url("url", &self.url)?;
+        for (field, t) in [
+            ("title_template", &self.title_template),
+            ("text_template", &self.text_template),
+        ] {
+            if let Some(t) = t {
+                template::check(t).map_err(|e| format!("{field}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
-pub async fn send(_config: &Config, _messages: &[Message], _ctx: &Context<'_>) -> Exchange {
-    local_failure(
-        Outcome::Refused("not built".into()),
-        "the teams target is not available in this build yet",
-    )
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("teams::Config")
+            .field("url", &"<redacted>")
+            .field("title_template", &self.title_template)
+            .field("text_template", &self.text_template)
+            .finish()
+    }
 }
