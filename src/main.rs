@@ -1,5 +1,5 @@
 //! `mistgate`: the command line. It parses arguments and wires the crates; the domain
-//! lives in `mist`, `store` and `server`.
+//! lives in `mist`, `store`, `server` and `sim`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,15 @@ enum Command {
         /// of its own besides these.
         #[arg(long, env = "MISTGATE_WORKERS")]
         workers: Option<usize>,
+        /// Also run a simulated Mist org that posts to this server over HTTP, playing
+        /// the built-in scenarios on a loop (outages, a rogue AP, Marvis, occupancy...).
+        #[arg(long)]
+        demo: bool,
     },
+    /// Simulate a Mist org posting webhooks to a receiver: every topic at everyday rates,
+    /// scenarios (outages, rogue APs, Marvis actions...), signed and retried like Mist;
+    /// or, with --flood, as fast as the connections allow.
+    Simulate(SimulateArgs),
     /// Validate a configuration file without starting anything.
     CheckConfig { file: PathBuf },
     /// Print the X-Mist-Signature-v2 and X-Mist-Signature headers for a body.
@@ -106,6 +114,73 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Receiver URL, e.g. http://127.0.0.1:8080/ingest/default
+    #[arg(long, required_unless_present = "list_scenarios")]
+    target: Option<String>,
+    /// Shared secret: messages carry X-Mist-Signature-v2 and X-Mist-Signature.
+    #[arg(long, env = "MISTGATE_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// Topics to send, comma-separated, any spelling [default: all].
+    #[arg(long, value_delimiter = ',')]
+    topics: Vec<String>,
+    /// The org id [default: derived from the seed].
+    #[arg(long)]
+    org: Option<String>,
+    /// Sites in the org.
+    #[arg(long, default_value_t = 2)]
+    sites: usize,
+    /// Access points per site.
+    #[arg(long, default_value_t = 6)]
+    aps: usize,
+    /// Wi-Fi clients per site.
+    #[arg(long, default_value_t = 40)]
+    clients: usize,
+    /// A scenario file, or a built-in scenario's name (see --list-scenarios). Repeatable.
+    #[arg(long)]
+    scenario: Vec<String>,
+    /// Background events per second [default: 20; 0 with --scenario].
+    #[arg(long)]
+    rate: Option<f64>,
+    /// How long background traffic (or --flood) runs, e.g. 30s, 5m [default: until the
+    /// scenarios end, or Ctrl-C].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Stop after this many events (messages with --flood).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Seed of every id, MAC and value: the same seed gives the same org and messages.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Time compression: scenarios, Mist's aggregation window and its retry delays run
+    /// this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// The simulated start (RFC 3339 or epoch seconds) [default: now]. Messages due
+    /// before now are sent at once.
+    #[arg(long)]
+    start: Option<String>,
+    /// Load generation: send as fast as --connections allow, no pacing, no retries.
+    #[arg(long)]
+    flood: bool,
+    /// Requests in flight [default: 1, which keeps messages in order; 32 with --flood].
+    #[arg(long)]
+    connections: Option<usize>,
+    /// Events per message with --flood.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Send each message as soon as the previous is answered instead of at its time.
+    #[arg(long)]
+    no_wait: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    list_scenarios: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
@@ -121,7 +196,9 @@ fn main() -> ExitCode {
             config,
             log_format,
             workers,
-        } => serve(listen, data_dir, config, log_format, workers),
+            demo,
+        } => serve(listen, data_dir, config, log_format, workers, demo),
+        Command::Simulate(args) => simulate(args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Sign { secret, file } => sign(&secret, &file),
         Command::Verify {
@@ -205,6 +282,7 @@ fn serve(
     file: Option<PathBuf>,
     format: LogFormat,
     workers: Option<usize>,
+    demo: bool,
 ) -> Result<ExitCode> {
     init_logging(format);
     let mut config = load_config(file.as_deref())?;
@@ -216,13 +294,170 @@ fn serve(
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
+    // The demo posts to the first source, signed with its first secret.
+    let demo_source = demo.then(|| {
+        config
+            .sources
+            .first()
+            .map(|s| (s.name.clone(), s.secrets.first().cloned()))
+            .unwrap_or_else(|| ("default".to_string(), None))
+    });
     runtime_with(workers)?.block_on(server::serve(config, |addr| {
         // The first line on stdout, for scripts and tests that start with port 0.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
         let _ = out.flush();
+        if let Some((source, secret)) = demo_source {
+            let host = if addr.ip().is_unspecified() {
+                std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
+            } else {
+                addr
+            };
+            let target = format!("http://{host}/ingest/{source}");
+            eprintln!(
+                "mistgate: demo: a simulated Mist org posts to {target}; watch\n    \
+                 curl -H \"Authorization: Token $TOKEN\" http://{host}/api/v1/incidents\n    \
+                 curl -H \"Authorization: Token $TOKEN\" http://{host}/api/v1/devices"
+            );
+            sim::demo::spawn(sim::demo::DemoSettings {
+                secret,
+                ..sim::demo::DemoSettings::new(target)
+            });
+        }
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(args: SimulateArgs) -> Result<ExitCode> {
+    if args.list_scenarios {
+        for s in sim::Scenario::built_in() {
+            println!(
+                "{}\n  {}\n",
+                s.name,
+                s.description.trim().replace('\n', "\n  ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = args.target.clone().context("--target is required")?;
+    let topics = (!args.topics.is_empty()).then(|| {
+        args.topics
+            .iter()
+            .map(|t| mist::Topic::parse(t))
+            .collect::<Vec<_>>()
+    });
+    if let Some(unknown) = topics.iter().flatten().find(|t| !t.is_known()) {
+        bail!("--topics: `{unknown}` is not a Mist webhook topic");
+    }
+    let scenarios = args
+        .scenario
+        .iter()
+        .map(|s| sim::Scenario::load(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let start_us = match &args.start {
+        Some(s) => server::parse_instant(s).with_context(|| format!("--start `{s}`"))?,
+        // Whole seconds, so that topics Mist sends in integer seconds get integers.
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            now * 1_000_000
+        }
+    };
+    let org = sim::OrgSpec {
+        org_id: args.org.clone(),
+        sites: args.sites.max(1),
+        aps_per_site: args.aps.max(1),
+        clients_per_site: args.clients,
+        ..sim::OrgSpec::default()
+    };
+    let rt = runtime()?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .expect("a valid template"),
+    );
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let summary = if args.flood {
+        let mut spec = org;
+        for s in &scenarios {
+            s.fit(&mut spec);
+        }
+        let settings = sim::flood::FloodSettings {
+            target,
+            secret: args.secret.clone(),
+            connections: args.connections.unwrap_or(32),
+            duration: args.duration,
+            count: args.count,
+            topics,
+            batch: args.batch,
+            seed: args.seed,
+            timeout: std::time::Duration::from_secs(30),
+        };
+        if settings.duration.is_none() && settings.count.is_none() {
+            bail!("--flood needs --duration or --count");
+        }
+        bar.set_message(format!(
+            "flooding {} with {} connections",
+            settings.target, settings.connections
+        ));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        let org = std::sync::Arc::new(sim::Org::generate(&spec, args.seed));
+        rt.block_on(sim::flood::run(org, &settings))?
+    } else {
+        let rate = args
+            .rate
+            .unwrap_or(if scenarios.is_empty() { 20.0 } else { 0.0 });
+        let plan = sim::Plan::new(sim::PlanSettings {
+            org,
+            seed: args.seed,
+            start_us,
+            speed: args.speed,
+            rate,
+            duration: args.duration,
+            count: args.count,
+            topics,
+            scenarios,
+            ..sim::PlanSettings::default()
+        })
+        .map_err(anyhow::Error::msg)?;
+        let settings = sim::send::SendSettings {
+            secret: args.secret.clone(),
+            connections: args.connections.unwrap_or(1),
+            pace: !args.no_wait,
+            seed: args.seed,
+            ..sim::send::SendSettings::new(target)
+        }
+        .compress_retries(args.speed);
+        rt.block_on(sim::send::run(
+            plan,
+            &settings,
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+            |s| {
+                bar.set_message(format!(
+                    "{} messages, {} events sent; {} acknowledged, {} retries, {} failed",
+                    s.messages, s.events, s.acknowledged, s.retries, s.failed
+                ));
+                bar.tick();
+            },
+        ))?
+    };
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    Ok(if summary.failed == 0 && summary.pending == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn check_config(file: &Path) -> Result<ExitCode> {
