@@ -276,3 +276,213 @@ fn check_config_explains_a_bad_route_with_its_line() {
         "{err}"
     );
 }
+
+/// A receiver answering as Slack's Web API, PagerDuty's Events API v2 and ServiceNow's
+/// Table API do (the parts the scenario uses).
+fn itsm_receiver(rx: &Receiver) {
+    use support::receiver::Answer;
+    let json = |status: u16, body: Value| {
+        Answer::status(status)
+            .header("content-type", "application/json")
+            .body(&body.to_string())
+    };
+    rx.respond_with(move |r| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        Some(match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/slack/api/chat.postMessage") => json(
+                200,
+                json!({"ok": true, "channel": body["channel"], "ts": "1749998000.000100"}),
+            ),
+            ("POST", "/slack/api/chat.update") => json(
+                200,
+                json!({"ok": true, "channel": body["channel"], "ts": body["ts"]}),
+            ),
+            ("POST", "/pd/v2/enqueue") => json(
+                202,
+                json!({"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]}),
+            ),
+            // A lookup by correlation_id before creating: nothing yet.
+            ("GET", "/sn/api/now/table/incident") => json(200, json!({"result": []})),
+            ("POST", "/sn/api/now/table/incident") => json(
+                201,
+                json!({"result": {"sys_id": "9d385017c611228701d22104cc95c371", "number": "INC0010001"}}),
+            ),
+            (_, p) if p.starts_with("/sn/api/now/table/incident/") => json(
+                200,
+                json!({"result": {"sys_id": "9d385017c611228701d22104cc95c371"}}),
+            ),
+            _ => json(404, json!({"error": "unexpected request"})),
+        })
+    });
+}
+
+#[tokio::test]
+async fn an_outage_opens_and_resolves_a_page_a_ticket_and_a_slack_message() {
+    let rx = Receiver::start().await;
+    itsm_receiver(&rx);
+    let config = format!(
+        r#"
+[[sources]]
+name = "default"
+
+[delivery]
+allow_private_targets = true
+aggregation_window = "200ms"
+retry_delays = ["100ms"]
+retry_min_delay = "50ms"
+
+[routing]
+public_url = "https://mistgate.example.net"
+
+[targets.chat]
+type = "slack"
+token = "xoxb-test-token"
+channel = "C0NOC"
+api_url = "{slack}"
+
+[targets.oncall]
+type = "pagerduty"
+routing_key = "R0UTINGKEY0123456789012345678901"
+url = "{pd}"
+
+[targets.tickets]
+type = "servicenow"
+url = "{sn}"
+username = "mistgate"
+password = "sn-pass"
+
+[[routes]]
+name = "HQ outages"
+flow = "incident"
+kinds = ["device_down"]
+site_ids = ["{SITE}"]
+targets = ["oncall", "tickets", "chat"]
+"#,
+        slack = rx.url("/slack/api"),
+        pd = rx.url("/pd/v2/enqueue"),
+        sn = rx.url("/sn"),
+    );
+    let server = Server::start_with(Some(&config));
+    let t0 = 1_749_998_000.0;
+    let ap = "5c5b35ee0001";
+    for body in [
+        site_alarm(ORG, SITE, "device_down", &[ap], t0, json!({})),
+        site_alarm(
+            ORG,
+            OTHER_SITE,
+            "device_down",
+            &["5c5b35ee0002"],
+            t0,
+            json!({}),
+        ),
+        site_alarm(
+            ORG,
+            SITE,
+            "device_reconnected",
+            &[ap],
+            t0 + 300.0,
+            json!({}),
+        ),
+    ] {
+        let (status, answer) = server.ingest("default", body, &[]).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let got = rx
+        .wait_until(
+            WAIT,
+            "a trigger and a resolve, a ticket and its resolution, a post and its edit",
+            |r| {
+                let count = |p: &str| r.iter().filter(|r| r.path.starts_with(p)).count();
+                let sn_writes = r
+                    .iter()
+                    .filter(|r| r.path.starts_with("/sn/") && r.method != "GET")
+                    .count();
+                count("/pd/") >= 2 && sn_writes >= 2 && count("/slack/") >= 2
+            },
+        )
+        .await;
+    assert!(
+        got.iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains("5c5b35ee0002")),
+        "the other site's outage goes nowhere"
+    );
+
+    // PagerDuty: trigger then resolve, one dedup_key.
+    let pd: Vec<Value> = got
+        .iter()
+        .filter(|r| r.path == "/pd/v2/enqueue")
+        .map(Received::json)
+        .collect();
+    assert_eq!(pd.len(), 2, "{pd:?}");
+    assert_eq!(pd[0]["event_action"], "trigger");
+    assert_eq!(pd[1]["event_action"], "resolve");
+    assert_eq!(pd[0]["routing_key"], "R0UTINGKEY0123456789012345678901");
+    assert_eq!(pd[0]["dedup_key"], pd[1]["dedup_key"]);
+    let summary = pd[0]["payload"]["summary"].as_str().unwrap();
+    assert!(summary.len() <= 1024 && summary.contains("HQ"), "{summary}");
+    assert!(
+        ["critical", "error", "warning", "info"]
+            .contains(&pd[0]["payload"]["severity"].as_str().unwrap())
+    );
+
+    // ServiceNow: created, then resolved on the sys_id it returned.
+    let sn: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.path.starts_with("/sn/") && r.method != "GET")
+        .collect();
+    assert_eq!(
+        (sn[0].method.as_str(), sn[0].path.as_str()),
+        ("POST", "/sn/api/now/table/incident")
+    );
+    let basic = format!("Basic {}", base64_of("mistgate:sn-pass"));
+    assert!(
+        sn.iter()
+            .all(|r| r.header("authorization") == Some(basic.as_str()))
+    );
+    let created = sn[0].json();
+    assert!(
+        created["correlation_id"].as_str().unwrap().contains(ap),
+        "{created}"
+    );
+    assert!(!created["short_description"].as_str().unwrap().is_empty());
+    let resolve = sn.last().unwrap();
+    assert!(
+        matches!(resolve.method.as_str(), "PATCH" | "PUT"),
+        "{}",
+        resolve.method
+    );
+    assert_eq!(
+        resolve.path,
+        "/sn/api/now/table/incident/9d385017c611228701d22104cc95c371"
+    );
+    let resolved = resolve.json();
+    assert_eq!(resolved["state"].to_string().trim_matches('"'), "6");
+    assert!(resolved["close_code"].is_string() && resolved["close_notes"].is_string());
+
+    // Slack: posted, then the same message edited with the resolution.
+    let slack: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.path.starts_with("/slack/"))
+        .collect();
+    assert_eq!(slack[0].path, "/slack/api/chat.postMessage");
+    assert_eq!(
+        slack[0].header("authorization"),
+        Some("Bearer xoxb-test-token")
+    );
+    let update = slack
+        .iter()
+        .find(|r| r.path == "/slack/api/chat.update")
+        .expect("an edit");
+    let edit = update.json();
+    assert_eq!(edit["ts"], "1749998000.000100");
+    assert_eq!(edit["channel"], "C0NOC");
+    assert!(
+        edit.to_string().to_lowercase().contains("resolved"),
+        "{edit}"
+    );
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -27,6 +27,9 @@ use crate::targets::{Batching, EventMessage, IncidentMessage, IncidentView, Mess
 pub const STAGE: &str = "route";
 
 const PAGE: u32 = 1_000;
+
+/// Topics whose events name their site (`site_name`).
+const NAME_TOPICS: [&str; 4] = ["alarms", "audits", "device-events", "device-updowns"];
 const FLUSH_MESSAGES: usize = 20_000;
 const IDLE: Duration = Duration::from_millis(500);
 const CURSOR_EVERY_US: i64 = 2_000_000;
@@ -160,6 +163,16 @@ impl RouteStage {
                 self.read_events = event.id;
                 self.take_event(event);
             }
+        } else {
+            // No route takes events, but incident messages want site names, which Mist
+            // puts in alarms, audits and device events: read those for the names alone.
+            let topics = NAME_TOPICS.iter().map(|t| t.to_string()).collect();
+            let (events, covered) = self.store.tail(self.read_events, topics, PAGE).await?;
+            more |= events.len() as u32 == PAGE;
+            for event in &events {
+                self.learn_site_name(event);
+            }
+            self.read_events = covered.max(self.read_events);
         }
         let moved = self.read_events > self.events || self.read_changes > self.snapshot.changes;
         if !self.buffer.is_empty() {
@@ -210,18 +223,27 @@ impl RouteStage {
         }
     }
 
-    fn take_event(&mut self, event: StoredEvent) {
+    /// Remembers the site name an event carries.
+    fn learn_site_name(&mut self, event: &StoredEvent) {
+        let Some(site) = &event.site_id else { return };
+        // Cheap test first: most events carry no name.
+        if !event.raw.windows(11).any(|w| w == b"\"site_name\"") {
+            return;
+        }
         let raw: serde_json::Value = serde_json::from_slice(&event.raw).unwrap_or_default();
-        if let (Some(site), Some(name)) = (
-            &event.site_id,
-            raw.get("site_name").and_then(|n| n.as_str()),
-        ) && !name.is_empty()
+        if let Some(name) = raw.get("site_name").and_then(|n| n.as_str())
+            && !name.is_empty()
             && self.snapshot.site_names.get(site).map(String::as_str) != Some(name)
         {
             self.snapshot
                 .site_names
                 .insert(site.clone(), name.to_string());
         }
+    }
+
+    fn take_event(&mut self, event: StoredEvent) {
+        self.learn_site_name(&event);
+        let raw: serde_json::Value = serde_json::from_slice(&event.raw).unwrap_or_default();
         let subject = Subject {
             flow: Flow::Event,
             topic: Some(&event.topic),
