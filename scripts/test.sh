@@ -22,4 +22,9 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
         python3 -m pip install --quiet --break-system-packages standardwebhooks
 fi
 
+# The nats target's tests start their own nats-server (with JetStream) on a free port.
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+    apt-get update && apt-get install -y nats-server
+fi
+
 cargo test --workspace --locked "$@"

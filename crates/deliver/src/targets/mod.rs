@@ -118,7 +118,7 @@ impl TargetConfig {
     /// How its messages are batched.
     pub fn batching(&self) -> Batching {
         match self {
-            TargetConfig::Splunk(_) => Batching::Many(100),
+            TargetConfig::Splunk(c) => Batching::Many(c.batch_size),
             TargetConfig::Syslog(_) => Batching::Many(100),
             TargetConfig::Nats(_) => Batching::Many(500),
             _ => Batching::One,
