@@ -486,3 +486,143 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// Every message of a JetStream stream: (subject, message id, payload).
+async fn stream_messages(url: &str, stream: &str) -> Vec<(String, String, Value)> {
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut s = js.get_stream(stream).await.unwrap();
+    let state = s.info().await.unwrap().state.clone();
+    let mut out = Vec::new();
+    for seq in state.first_sequence..=state.last_sequence {
+        if state.messages == 0 {
+            break;
+        }
+        let m = s.get_raw_message(seq).await.unwrap();
+        let id = m
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default();
+        out.push((
+            m.subject.to_string(),
+            id,
+            serde_json::from_slice(&m.payload).unwrap(),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn events_reach_nats_jetstream_on_their_subjects_exactly_once() {
+    let nats = support::nats_server::NatsServer::start();
+    let config = format!(
+        r#"
+[[sources]]
+name = "default"
+
+[delivery]
+allow_private_targets = true
+aggregation_window = "200ms"
+retry_delays = ["100ms"]
+retry_min_delay = "50ms"
+
+[targets.stream]
+type = "nats"
+url = "{url}"
+stream = "MIST_E2E"
+
+[[routes]]
+flow = "event"
+targets = ["stream"]
+"#,
+        url = nats.url()
+    );
+    let mut server = Server::start_with(Some(&config));
+    let samples: Vec<_> = support::samples()
+        .into_iter()
+        .filter(|s| ["alarms", "device-events", "audits"].contains(&s.topic.as_str()))
+        .collect();
+    let mut stored = 0;
+    for sample in &samples {
+        let (status, answer) = server.ingest("default", sample.body.clone(), &[]).await;
+        assert_eq!(status, 200, "{answer}");
+        stored += answer["accepted"].as_i64().unwrap();
+    }
+    // Mist delivering the same message twice (org and site webhooks): stored once, and
+    // so published once.
+    let (_, again) = server.ingest("default", samples[0].body.clone(), &[]).await;
+    assert_eq!(again["accepted"], 0);
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while (got.len() as i64) < stored && std::time::Instant::now() < deadline {
+        if let Ok(client) = async_nats::connect(nats.url()).await
+            && async_nats::jetstream::new(client)
+                .get_stream("MIST_E2E")
+                .await
+                .is_ok()
+        {
+            got = stream_messages(&nats.url(), "MIST_E2E").await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        got.len() as i64,
+        stored,
+        "every stored event published once"
+    );
+    let events = server.all_events("").await;
+    for event in &events {
+        let id = event["id"].as_i64().unwrap();
+        let copies: Vec<_> = got
+            .iter()
+            .filter(|(_, msg_id, _)| *msg_id == format!("event-{id}"))
+            .collect();
+        assert_eq!(copies.len(), 1, "event {id}");
+        let (subject, _, payload) = copies[0];
+        let part = |v: &Value| {
+            v.as_str()
+                .map(|s| s.replace(['.', '*', '>', ' '], "_"))
+                .unwrap_or_else(|| "_".into())
+        };
+        assert_eq!(
+            subject,
+            &format!(
+                "mist.{}.{}.{}",
+                part(&event["org_id"]),
+                part(&event["site_id"]),
+                event["topic"].as_str().unwrap()
+            )
+        );
+        assert_eq!(payload["raw"], event["raw"], "the event as Mist sent it");
+        assert_eq!(payload["flow"], "event");
+    }
+
+    // Kill and restart: a batch sent again after a crash is deduplicated by the stream.
+    server.kill();
+    server.restart();
+    let (status, _) = server
+        .ingest(
+            "default",
+            site_alarm(
+                ORG,
+                SITE,
+                "device_down",
+                &["5c5b35ff0001"],
+                1_749_998_500.0,
+                json!({}),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + WAIT;
+    while (got.len() as i64) < stored + 1 && std::time::Instant::now() < deadline {
+        got = stream_messages(&nats.url(), "MIST_E2E").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(got.len() as i64, stored + 1);
+    let ids: std::collections::BTreeSet<_> = got.iter().map(|(_, id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), got.len(), "no message id twice");
+}

@@ -6,6 +6,9 @@
 
 pub mod receiver;
 
+#[path = "../../crates/deliver/tests/support/nats_server.rs"]
+pub mod nats_server;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,6 +26,8 @@ pub struct Server {
     pub base: String,
     pub data_dir: PathBuf,
     config: Option<PathBuf>,
+    /// More arguments for `serve` (e.g. `--demo`), kept for restarts.
+    serve_args: Vec<String>,
     _dir: tempfile::TempDir,
     pub client: reqwest::Client,
 }
@@ -35,6 +40,11 @@ impl Server {
 
     /// Starts with the given config file contents (TOML), if any.
     pub fn start_with(config: Option<&str>) -> Server {
+        Server::start_with_args(config, &[])
+    }
+
+    /// Starts with a config file (if any) and more arguments for `serve`.
+    pub fn start_with_args(config: Option<&str>, serve_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config.map(|text| {
             let path = dir.path().join("mistgate.toml");
@@ -47,6 +57,7 @@ impl Server {
             base: String::new(),
             data_dir,
             config,
+            serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
             _dir: dir,
             client: client(),
         };
@@ -69,6 +80,7 @@ impl Server {
         if let Some(config) = &self.config {
             cmd.arg("--config").arg(config);
         }
+        cmd.args(&self.serve_args);
         let mut child = cmd.spawn().expect("spawn mistgate");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
@@ -171,6 +183,33 @@ impl Server {
 
     pub async fn stats(&self) -> Value {
         self.api_ok("/stats").await
+    }
+
+    /// Waits (up to 30 s) until the correlation stage has handled every event stored so
+    /// far of the topics it reads (its cursor moves only over those).
+    pub async fn correlated(&self) {
+        let mut last = 0;
+        for topic in [
+            "alarms",
+            "device-events",
+            "device-updowns",
+            "mxedge-events",
+            "occupancy-alerts",
+        ] {
+            let newest = self
+                .api_ok(&format!("/events?order=desc&limit=1&topic={topic}"))
+                .await;
+            last = last.max(newest["items"][0]["id"].as_i64().unwrap_or(0));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let stats = self.stats().await;
+            if stats["stages"]["correlate"]["cursor"].as_i64().unwrap_or(0) >= last {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "stage stuck: {stats}");
+            tokio::task::yield_now().await;
+        }
     }
 }
 
