@@ -43,8 +43,7 @@ pub(crate) fn background_occupancy(g: &Gen, r: &mut Rng) -> Built {
     let m = r.pick(&g.site.maps);
     let zone = r.pick(&m.zones);
     let occupancy = zone.occupancy_limit + r.int(-3, 3);
-    let whole = g.at - g.at.rem_euclid(1_000_000);
-    occupancy_alert(&Gen { at: whole, ..*g }, m, zone, occupancy)
+    occupancy_alert(g, m, zone, occupancy)
 }
 
 /// Site SLE metrics (`site-sle`), on a minute boundary.
