@@ -21,7 +21,9 @@
 #   DEDUP_WINDOW=0s    mistgate [ingest] dedup_window
 #   POOL_ALARM=100000 POOL_LOCATION=3000   distinct signed bodies per pool (cycled)
 #   CORRELATION=on     mistgate [correlation] enabled (off: ingest and the log alone)
-#   LOADGEN=wrk        the load generator (see run_load)
+#   LOADGEN=wrk,simulate  load generators, comma-separated, each run against both servers:
+#                      wrk (the pools below) and `mistgate simulate --flood` (the simulated
+#                      org's own messages of the same kind: 1 alarm, or 100 location fixes)
 #   SKIP_BUILD=1       use the binaries already in target/ without building
 #   PROFILE=release    `debug` builds and runs debug binaries (only to check the script)
 #   SAMPLES=DIR        Mist sample events [default: <repo>/../shared/mist/samples]
@@ -49,7 +51,12 @@ WARMUP=${WARMUP:-2s}
 SYNCHRONOUS=${SYNCHRONOUS:-full}
 DEDUP_WINDOW=${DEDUP_WINDOW:-0s}
 CORRELATION=${CORRELATION:-on}
-LOADGEN=${LOADGEN:-wrk}
+LOADGEN=${LOADGEN:-wrk,simulate}
+IFS=, read -r -a LOADGENS <<<"$LOADGEN"
+for g in "${LOADGENS[@]}"; do
+    case $g in wrk | simulate) ;; *) echo "ingest.sh: error: unknown load generator '$g' in LOADGEN (wrk, simulate)" >&2; exit 1 ;; esac
+done
+LOAD=${LOADGENS[0]} # the generator of the current run
 PROFILE=${PROFILE:-release}
 SAMPLES=${SAMPLES:-$ROOT/../shared/mist/samples}
 SECRET=${SECRET:-mistgate-bench-secret-7f3a9c}
@@ -206,20 +213,54 @@ stop_server() {
 # (errors_status: non-2xx answers; errors_other: socket errors) and may contain a line
 #   STATUS <code>=<count> ...            (or `STATUS none`)
 # POOL_FILE holds one request per line: `<X-Mist-Signature-v2 hex> <body>`.
-# A second generator (`mistgate simulate --flood`, planned) goes beside wrk as another
-# LOADGEN case printing the same RESULT line.
+# `simulate` runs `mistgate simulate --flood` with $CONNS connections instead; it builds
+# its own messages of the pool's kind (alarm-1: one alarm each; location-100: a hundred
+# `location` events each), every one new, signed with the same secret, and its JSON
+# summary is turned into the same RESULT and STATUS lines.
 
 run_load() {
     local url=$1 pool=$2 dur=${3:-$DURATION}
     local limit=$(($(seconds_of "$dur") + 30))
-    case $LOADGEN in
+    case $LOAD in
     wrk)
         # In the background so that a signal to this script is handled at once (bash
         # runs traps only between foreground commands, but `wait` is interruptible).
         timeout --kill-after=5 "$limit" \
             wrk "-t$THREADS" "-c$CONNS" "-d$dur" --latency -s "$LUA" "$url" -- "$pool" "$THREADS" &
         ;;
-    *) die "unknown LOADGEN '$LOADGEN' (only wrk so far)" ;;
+    simulate)
+        local kind flags summary="$WORK/simulate.$$.json"
+        kind=$(basename "$pool" .pool)
+        case $kind in
+        alarm-1) flags=(--topics alarms --batch 1) ;;
+        location-100) flags=(--topics location --batch 100) ;;
+        *) die "no simulate flags for the $kind pool" ;;
+        esac
+        timeout --kill-after=5 "$limit" \
+            "$MISTGATE" simulate --target "$url" --secret "$SECRET" --flood \
+            --connections "$CONNS" --duration "$dur" --seed 7 "${flags[@]}" --json \
+            >"$summary" 2>"$WORK/simulate.err" </dev/null &
+        LOAD_PID=$!
+        local status=0
+        wait "$LOAD_PID" || status=$?
+        LOAD_PID=
+        # Exit status 1 only says that some answers were not 2xx: the summary tells.
+        ((status <= 1)) || {
+            cat "$WORK/simulate.err" >&2
+            return "$status"
+        }
+        python3 - "$summary" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+non2xx = sum(n for code, n in s["statuses"].items() if not 200 <= int(code) <= 299)
+print(f"RESULT requests={s['attempts']} duration_us={s['elapsed_us']} errors_status={non2xx} "
+      f"errors_other={s['transport_errors']} p50_us={s['p50_us']} p99_us={s['p99_us']}")
+bad = [f"{code}={n}" for code, n in sorted(s["statuses"].items()) if not 200 <= int(code) <= 299]
+print("STATUS " + (" ".join(bad) if bad else "none"))
+print(f"simulate: {s['messages']} messages, {s['events']} events, {s['acknowledged']} acknowledged")
+PY
+        return 0
+        ;;
     esac
     LOAD_PID=$!
     local status=0
@@ -376,7 +417,7 @@ EOF
 # ---------------------------------------------------------------------------------------
 # The runs.
 
-RESULTS="$WORK/results.tsv" # body server events requests duration_us non2xx other p50 p99
+RESULTS="$WORK/results.tsv" # body server events requests duration_us non2xx other p50 p99 load
 STORED="$WORK/stored.txt"   # one line per body: what mistgate's stats say it stored
 : >"$RESULTS"
 : >"$STORED"
@@ -386,7 +427,7 @@ BAD=0
 # ACKED to the number of 2xx answers (probe + warm-up + run).
 measure() {
     local name=$1 b=$2 url=$3
-    local body="$WORK/$b.json" sig="$WORK/$b.sig" out="$WORK/$b.$name.wrk"
+    local body="$WORK/$b.json" sig="$WORK/$b.sig" out="$WORK/$b.$name.$LOAD.out"
     local code
     ACKED=0
     code=$(probe "$url" "$body" "$sig" "$WORK/$b.$name.probe")
@@ -397,15 +438,16 @@ measure() {
         ACKED=1
     fi
     if ((WARMUP_S > 0)); then
-        note "$name / $b: warm-up $WARMUP"
-        run_load "$url" "$WORK/$b.pool" "$WARMUP" >"$WORK/$b.$name.warmup" ||
-            die "warm-up load against $name failed: $(tail -n 5 "$WORK/$b.$name.warmup")"
-        grep -q '^RESULT ' "$WORK/$b.$name.warmup" ||
-            die "no RESULT line from the warm-up: $(cat "$WORK/$b.$name.warmup")"
-        ACKED=$((ACKED + $(result_field "$WORK/$b.$name.warmup" requests) -
-            $(result_field "$WORK/$b.$name.warmup" errors_status)))
+        note "$name / $b / $LOAD: warm-up $WARMUP"
+        local warm="$WORK/$b.$name.$LOAD.warmup"
+        run_load "$url" "$WORK/$b.pool" "$WARMUP" >"$warm" ||
+            die "warm-up load against $name failed: $(tail -n 5 "$warm")"
+        grep -q '^RESULT ' "$warm" ||
+            die "no RESULT line from the warm-up: $(cat "$warm")"
+        ACKED=$((ACKED + $(result_field "$warm" requests) -
+            $(result_field "$warm" errors_status)))
     fi
-    note "$name / $b: measuring $DURATION, $CONNS connections, $THREADS threads"
+    note "$name / $b / $LOAD: measuring $DURATION, $CONNS connections, $THREADS threads"
     run_load "$url" "$WORK/$b.pool" >"$out" ||
         die "load against $name failed: $(tail -n 5 "$out")"
     grep -q '^RESULT ' "$out" || die "no RESULT line from the load generator: $(cat "$out")"
@@ -415,9 +457,9 @@ measure() {
     non2xx=$(result_field "$out" errors_status)
     other=$(result_field "$out" errors_other)
     ACKED=$((ACKED + requests - non2xx))
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$name" "$(events_in "$body")" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$name" "$(events_in "$body")" \
         "$requests" "$(result_field "$out" duration_us)" "$non2xx" "$other" \
-        "$(result_field "$out" p50_us)" "$(result_field "$out" p99_us)" >>"$RESULTS"
+        "$(result_field "$out" p50_us)" "$(result_field "$out" p99_us)" "$LOAD" >>"$RESULTS"
     if ((non2xx > 0)); then
         BAD=1
         warn "!!!!!!!! $name answered non-2xx $non2xx times out of $requests ($(grep -m1 '^STATUS' "$out")): its figures are MEANINGLESS"
@@ -442,7 +484,7 @@ check_stored() {
         cat "$stats"
         echo
     } >&2
-    echo -n "- $b: " >>"$STORED"
+    echo -n "- $b ($LOAD): " >>"$STORED"
     python3 - "$stats" "$ACKED" "$(events_in "$WORK/$b.json")" "$DEDUP_WINDOW" \
         <<'PY' >>"$STORED" || BAD=1
 import json, sys
@@ -467,25 +509,28 @@ PY
 }
 
 for b in "${BODIES[@]}"; do
-    note "$b: baseline-server"
-    start_server "baseline-$b" "$WORK/baseline-$b.log" "$BASELINE" --listen 127.0.0.1:0
-    measure baseline "$b" "http://$SERVER_ADDR/ingest/bench"
-    stop_server "$SERVER_PID"
+    for LOAD in "${LOADGENS[@]}"; do
+        note "$b / $LOAD: baseline-server"
+        start_server "baseline-$b-$LOAD" "$WORK/baseline-$b-$LOAD.log" "$BASELINE" --listen 127.0.0.1:0
+        measure baseline "$b" "http://$SERVER_ADDR/ingest/bench"
+        stop_server "$SERVER_PID"
 
-    note "$b: mistgate serve"
-    data="$WORK/data-$b"
-    mkdir "$data"
-    start_server "mistgate-$b" "$WORK/mistgate-$b.log" \
-        env MISTGATE_API_TOKEN="$TOKEN" \
-        "$MISTGATE" serve --listen 127.0.0.1:0 --data-dir "$data" --config "$CONFIG"
-    addr=$SERVER_ADDR
-    measure mistgate "$b" "http://$addr/ingest/bench"
-    check_stored "$addr" "$b"
-    stop_server "$SERVER_PID"
-    if grep -qiE '\b(ERROR|panicked)\b' "$WORK/mistgate-$b.log"; then
-        warn "mistgate logged errors during $b; first ones:"
-        grep -iE '\b(ERROR|panicked)\b' "$WORK/mistgate-$b.log" | head -n 5 >&2
-    fi
+        note "$b / $LOAD: mistgate serve"
+        data="$WORK/data-$b-$LOAD"
+        mkdir "$data"
+        log="$WORK/mistgate-$b-$LOAD.log"
+        start_server "mistgate-$b-$LOAD" "$log" \
+            env MISTGATE_API_TOKEN="$TOKEN" \
+            "$MISTGATE" serve --listen 127.0.0.1:0 --data-dir "$data" --config "$CONFIG"
+        addr=$SERVER_ADDR
+        measure mistgate "$b" "http://$addr/ingest/bench"
+        check_stored "$addr" "$b"
+        stop_server "$SERVER_PID"
+        if grep -qiE '\b(ERROR|panicked)\b' "$log"; then
+            warn "mistgate logged errors during $b ($LOAD); first ones:"
+            grep -iE '\b(ERROR|panicked)\b' "$log" | head -n 5 >&2
+        fi
+    done
 done
 
 # ---------------------------------------------------------------------------------------
@@ -499,7 +544,9 @@ echo
 echo "- command: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS WARMUP=$WARMUP" \
     "SYNCHRONOUS=$SYNCHRONOUS DEDUP_WINDOW=$DEDUP_WINDOW CORRELATION=$CORRELATION LOADGEN=$LOADGEN PROFILE=$PROFILE $ORIG_CMD"
 echo "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/wrk_ingest.lua URL -- POOL $THREADS" \
-    "($(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'))"
+    "($(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'));" \
+    "mistgate simulate --flood --connections $CONNS --duration $DURATION" \
+    "(--topics alarms --batch 1 | --topics location --batch 100)"
 echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "- git: $rev"
 echo "- host: nproc=$(nproc), cpu: ${cpu:-unknown}, kernel: $(uname -srm)"
@@ -511,20 +558,20 @@ echo
 python3 - "$RESULTS" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-print("| body | server | req/s | p50 ms | p99 ms | events/s | non-2xx |")
-print("|---|---|---:|---:|---:|---:|---:|")
+print("| body | load | server | req/s | p50 ms | p99 ms | events/s | non-2xx |")
+print("|---|---|---|---:|---:|---:|---:|---:|")
 by = {}
-for body, server, events, req, dur, non2xx, other, p50, p99 in rows:
+for body, server, events, req, dur, non2xx, other, p50, p99, load in rows:
     rps = int(req) / (int(dur) / 1e6)
-    by[(body, server)] = (rps, int(p99))
+    by[(body, load, server)] = (rps, int(p99))
     note = "" if int(other) == 0 else f" (+{other} socket errors)"
-    print(f"| {body} | {server} | {rps:,.0f} | {int(p50)/1000:.2f} | {int(p99)/1000:.2f} "
+    print(f"| {body} | {load} | {server} | {rps:,.0f} | {int(p50)/1000:.2f} | {int(p99)/1000:.2f} "
           f"| {rps*int(events):,.0f} | {non2xx}{note} |")
 print()
-for body in dict.fromkeys(r[0] for r in rows):
-    m, b = by.get((body, "mistgate")), by.get((body, "baseline"))
+for body, load in dict.fromkeys((r[0], r[9]) for r in rows):
+    m, b = by.get((body, load, "mistgate")), by.get((body, load, "baseline"))
     if m and b:
-        print(f"- {body}: mistgate/baseline req/s = {m[0]/b[0]:.2f}, "
+        print(f"- {body} ({load}): mistgate/baseline req/s = {m[0]/b[0]:.2f}, "
               f"p99 = {m[1]/max(b[1],1):.2f}x")
 PY
 if [[ -s $STORED ]]; then
