@@ -430,6 +430,124 @@ fn restart(org: &Org, r: &mut Rng, t: i64, d: &Device, reason: &str, out: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::org::OrgSpec;
+
+    const T0: i64 = 1_750_000_000_000_000;
+
+    /// (seconds after the start, topic, type) of each event.
+    fn story(name: &str, speed: f64) -> (Org, Vec<(f64, String, String, serde_json::Value)>) {
+        let scenario = Scenario::load(name).unwrap();
+        let mut spec = OrgSpec {
+            sites: 1,
+            aps_per_site: 2,
+            ..OrgSpec::default()
+        };
+        scenario.fit(&mut spec);
+        let org = Org::generate(&spec, 1);
+        let events = scenario.expand(&org, &Rng::new(1), T0, speed).unwrap();
+        let told = events
+            .into_iter()
+            .map(|e| {
+                let t = e.value["type"].as_str().unwrap_or_default().to_string();
+                ((e.at_us - T0) as f64 / 1e6, e.topic.to_string(), t, e.value)
+            })
+            .collect();
+        (org, told)
+    }
+
+    #[test]
+    fn a_power_outage_is_told_in_the_order_mist_tells_it() {
+        let (org, told) = story("site-power-outage", 1.0);
+        let hq = &org.sites[0];
+        let brief: Vec<(f64, &str, &str)> = told
+            .iter()
+            .map(|(t, topic, ty, _)| (*t, topic.as_str(), ty.as_str()))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                (0.0, "device-events", "SW_DISCONNECTED"),
+                (10.0, "device-updowns", "AP_DISCONNECTED"),
+                (10.0, "device-events", "AP_DISCONNECTED"),
+                (12.0, "device-updowns", "AP_DISCONNECTED"),
+                (12.0, "device-events", "AP_DISCONNECTED"),
+                (30.0, "alarms", "switch_down"),
+                (42.0, "alarms", "device_down"),
+                (480.0, "device-events", "SW_CONNECTED"),
+                (485.0, "device-events", "SW_RESTARTED"),
+                (510.0, "alarms", "switch_reconnected"),
+                (511.0, "alarms", "switch_restarted"),
+                (600.0, "device-updowns", "AP_CONNECTED"),
+                (600.0, "device-events", "AP_CONNECTED"),
+                (602.0, "device-updowns", "AP_CONNECTED"),
+                (602.0, "device-events", "AP_CONNECTED"),
+                (605.0, "device-updowns", "AP_RESTARTED"),
+                (605.0, "device-events", "AP_RESTARTED"),
+                (607.0, "device-updowns", "AP_RESTARTED"),
+                (607.0, "device-events", "AP_RESTARTED"),
+                (632.0, "alarms", "device_reconnected"),
+                (633.0, "alarms", "device_restarted"),
+            ]
+        );
+        let down = &told[6].3;
+        assert_eq!(
+            down["aps"],
+            serde_json::json!([hq.aps[0].mac, hq.aps[1].mac])
+        );
+        assert_eq!(
+            down["hostnames"],
+            serde_json::json!([hq.aps[0].name, hq.aps[1].name])
+        );
+        assert_eq!(told[8].3["reason"], "power_cycle");
+        assert_eq!(told[20].3["reasons"], serde_json::json!(["power_cycle"]));
+        // At real speed, topics Mist sends in integer seconds get integers.
+        assert!(told[0].3["timestamp"].is_i64());
+        // Compressed 60 times, the same story takes ten seconds.
+        let (_, fast) = story("site-power-outage", 60.0);
+        assert_eq!(fast.len(), told.len());
+        assert!((fast.last().unwrap().0 - 633.0 / 60.0).abs() < 1e-6);
+        assert!(fast[1].3["timestamp"].is_f64());
+    }
+
+    #[test]
+    fn marvis_keeps_its_action_id_until_validated_and_roams_follow_the_client() {
+        let (_, told) = story("marvis-bad-cable", 1.0);
+        assert_eq!(told.len(), 2);
+        assert_eq!(told[0].3["id"], told[1].3["id"]);
+        assert_eq!(told[0].3["details"]["state"], "open");
+        assert_eq!(told[1].3["details"]["state"], "validated");
+        assert_eq!(told[1].3["status"], "resolved");
+        let (org, told) = story("client-roaming", 1.0);
+        let aps = &org.sites[0].aps;
+        let c0 = &org.sites[0].clients[0].mac;
+        let joins: Vec<&str> = told
+            .iter()
+            .filter(|(_, topic, _, v)| topic == "client-join" && v["mac"] == c0.as_str())
+            .map(|(_, _, _, v)| v["ap"].as_str().unwrap())
+            .collect();
+        assert_eq!(joins, [&aps[2].mac, &aps[3].mac, &aps[1].mac]);
+        // Each roam leaves from where the previous one arrived.
+        let left: Vec<&str> = told
+            .iter()
+            .filter(|(_, topic, _, v)| topic == "client-sessions" && v["mac"] == c0.as_str())
+            .map(|(_, _, _, v)| v["ap"].as_str().unwrap())
+            .collect();
+        assert_eq!(&left[1..], &joins[..2]);
+        // Without fitting, a scenario naming more APs than the org has is refused.
+        let small = Org::generate(
+            &OrgSpec {
+                sites: 1,
+                aps_per_site: 2,
+                ..OrgSpec::default()
+            },
+            1,
+        );
+        let err = Scenario::load("client-roaming")
+            .unwrap()
+            .expand(&small, &Rng::new(1), T0, 1.0)
+            .unwrap_err();
+        assert!(err.contains("site0.ap2"), "{err}");
+    }
 
     #[test]
     fn along_a_path() {
