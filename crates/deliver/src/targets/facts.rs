@@ -1,8 +1,7 @@
 //! What a person-facing target shows besides its title and text: the facts of a message
 //! as label/value pairs, the names an event carries itself, and text shortened to a limit.
 //!
-//! Shared by the Slack, Teams and ServiceNow encoders (they live here, in the first of
-//! them, because `targets/` has no module for it yet).
+//! Shared by the Slack, Teams, PagerDuty and ServiceNow encoders.
 
 use std::borrow::Cow;
 

@@ -11,6 +11,7 @@
 //! The routing stage puts messages in the outbox per target; the target's lane sends them
 //! with the retries, breaker, dead letters and replay of the delivery engine.
 
+pub mod facts;
 pub mod message;
 pub mod nats;
 pub mod pagerduty;

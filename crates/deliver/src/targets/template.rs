@@ -4,7 +4,8 @@
 //! the default). Templates see, for incidents: `change` (`opened`, ...), `verb`
 //! (`Opened`, `Resolved`, ...), `kind`, `severity`, `summary`, `site` (name, else id),
 //! `devices` (names, else MACs, joined), `duration`, `link`, `id`, `key`; for events:
-//! `topic`, `type`, `severity`, `site`, `device`, `time`.
+//! `topic`, `type`, `severity`, `site`, `device`, `time`, `message` (the event's own
+//! words, e.g. an audit's `Update Site Settings`).
 
 use minijinja::{Environment, Value, context};
 
@@ -12,13 +13,15 @@ use super::message::{Message, rfc3339};
 
 /// The default one-line title.
 pub const DEFAULT_TITLE: &str = "{% if flow == 'incident' %}[{{ verb }}] {{ summary }} at {{ site }}\
-{% else %}{{ type or topic }} at {{ site }}{% if device %} ({{ device }}){% endif %}{% endif %}";
+{% else %}{{ type or topic }}{% if message %}: {{ message }}{% endif %} at {{ site }}\
+{% if device %} ({{ device }}){% endif %}{% endif %}";
 
 /// The default body text.
 pub const DEFAULT_TEXT: &str = "{% if flow == 'incident' %}{{ kind }} incident {{ verb | lower }}: {{ summary }}\n\
 Site: {{ site }}\nDevices: {{ devices or '-' }}\nSeverity: {{ severity }}\
 {% if duration %}\nDuration: {{ duration }}{% endif %}{% if link %}\n{{ link }}{% endif %}\
-{% else %}{{ topic }} event {{ type or '' }} at {{ site }}{% if device %} on {{ device }}{% endif %} ({{ time }}){% endif %}";
+{% else %}{{ topic }} event{% if type %} {{ type }}{% endif %}{% if message %}: {{ message }}{% endif %} \
+at {{ site }}{% if device %} on {{ device }}{% endif %} ({{ time }}){% endif %}";
 
 /// The values a template sees for `message`.
 pub fn values(message: &Message) -> Value {
@@ -57,6 +60,8 @@ pub fn values(message: &Message) -> Value {
             site => e.site_label(),
             device => e.device_label(),
             time => rfc3339(e.time),
+            // What audits and some device events say in words (`Update Site Settings`).
+            message => e.raw.get("message").and_then(|m| m.as_str()).filter(|m| !m.is_empty()),
         },
     }
 }
@@ -127,10 +132,10 @@ pub(crate) mod tests {
             title(None, &incident("opened")),
             "[Opened] AP ap-lobby is down at HQ"
         );
-        let text = text(None, &incident("resolved"));
+        let resolved = text(None, &incident("resolved"));
         assert!(
-            text.contains("Devices: ap-lobby") && text.contains("Duration: 10m 0s"),
-            "{text}"
+            resolved.contains("Devices: ap-lobby") && resolved.contains("Duration: 10m 0s"),
+            "{resolved}"
         );
         let event = Message::Event(EventMessage {
             id: 1,
@@ -148,6 +153,24 @@ pub(crate) mod tests {
             device_name: Some("ap-lobby".into()),
         });
         assert_eq!(title(None, &event), "AP_RESTARTED at HQ (ap-lobby)");
+        assert_eq!(
+            text(None, &event),
+            "device-events event AP_RESTARTED at HQ on ap-lobby (1970-01-01T00:00:00Z)"
+        );
+        let Message::Event(mut audit) = event.clone() else {
+            unreachable!()
+        };
+        audit.topic = "audits".into();
+        audit.event_type = None;
+        audit.device_name = None;
+        audit.mac = None;
+        audit.raw = serde_json::json!({"message": "Update Site Settings"});
+        let audit = Message::Event(audit);
+        assert_eq!(title(None, &audit), "audits: Update Site Settings at HQ");
+        assert_eq!(
+            text(None, &audit),
+            "audits event: Update Site Settings at HQ (1970-01-01T00:00:00Z)"
+        );
         assert_eq!(
             title(Some("{{ verb }} {{ kind }}"), &incident("acknowledged")),
             "Acknowledged device_down"

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use super::Config;
 use crate::client::HttpRequest;
+use crate::targets::facts::{PLAIN_TITLE, shorten, with_names};
 use crate::targets::message::{EventMessage, IncidentMessage, Message, rfc3339, severity_rank};
-use crate::targets::slack::facts::{PLAIN_TITLE, shorten, with_names};
 use crate::targets::template;
 
 /// PagerDuty's limit on `payload.summary`.

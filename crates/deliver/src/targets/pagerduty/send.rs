@@ -8,7 +8,7 @@
 use super::{Config, encode};
 use crate::client::{Exchange, HttpAnswer};
 use crate::schedule::Outcome;
-use crate::targets::slack::facts::shorten;
+use crate::targets::facts::shorten;
 use crate::targets::{Context, Message, local_failure};
 
 /// The wait after a 429 that names none.

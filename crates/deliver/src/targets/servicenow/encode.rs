@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::Config;
 use crate::client::HttpRequest;
+use crate::targets::facts::{PLAIN_TITLE, facts, shorten, with_names};
 use crate::targets::message::{Message, severity_rank};
-use crate::targets::slack::facts::{PLAIN_TITLE, facts, shorten, with_names};
 use crate::targets::template;
 
 const SHORT_DESCRIPTION_CHARS: usize = 160;

@@ -20,7 +20,7 @@ use super::encode::{basic_auth, token_request};
 use super::{Config, Ticket, create_request, lookup_request, update_request};
 use crate::client::{Exchange, HttpAnswer, HttpRequest};
 use crate::schedule::Outcome;
-use crate::targets::slack::facts::shorten;
+use crate::targets::facts::shorten;
 use crate::targets::{Context, Message, local_failure};
 
 pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> Exchange {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Config;
-use super::facts::{facts, severity, shorten, with_names};
 use crate::client::HttpRequest;
+use crate::targets::facts::{facts, severity, shorten, with_names};
 use crate::targets::message::{Message, rfc3339, severity_rank};
 use crate::targets::template;
 

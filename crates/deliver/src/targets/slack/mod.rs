@@ -7,7 +7,6 @@
 //! `Retry-After` is handed to the retry schedule.
 
 mod encode;
-pub mod facts;
 mod send;
 #[cfg(test)]
 mod tests;

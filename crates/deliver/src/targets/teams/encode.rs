@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::Config;
 use crate::client::HttpRequest;
+use crate::targets::facts::{facts, severity, shorten, with_names};
 use crate::targets::message::{Message, rfc3339, severity_rank};
-use crate::targets::slack::facts::{facts, severity, shorten, with_names};
 use crate::targets::template;
 
 /// Teams refuses messages above about 28 KB; cards are kept under this.

@@ -6,7 +6,7 @@
 use super::{Config, encode};
 use crate::client::{Exchange, HttpAnswer};
 use crate::schedule::Outcome;
-use crate::targets::slack::facts::shorten;
+use crate::targets::facts::shorten;
 use crate::targets::{Context, Message, local_failure};
 
 pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> Exchange {
