@@ -621,3 +621,78 @@ targets = ["stream"]
     let ids: std::collections::BTreeSet<_> = got.iter().map(|(_, id, _)| id.clone()).collect();
     assert_eq!(ids.len(), got.len(), "no message id twice");
 }
+
+#[tokio::test]
+async fn target_messages_are_retried_dead_lettered_and_replayed_by_the_engine() {
+    use support::receiver::Answer;
+    let rx = Receiver::start().await;
+    // Busy once, then a refusal (dead at once), then well.
+    rx.script([
+        Answer::status(503),
+        Answer::status(422).body("unknown schema"),
+    ]);
+    let server = Server::start_with(Some(&config(&rx.url("/hook"))));
+    let t0 = 1_749_998_000.0;
+    for (site, mac, t) in [
+        (SITE, "5c5b35aa1001", t0),
+        (OTHER_SITE, "5c5b35aa1002", t0 + 1.0),
+    ] {
+        let (status, _) = server
+            .ingest("default", device_event(site, "AP_RESTARTED", mac, t), &[])
+            .await;
+        assert_eq!(status, 200);
+    }
+    // The first message: 503 then delivered on its retry. The second: 422, dead.
+    let got = rx
+        .wait_until(WAIT, "three requests", |r| r.len() >= 3)
+        .await;
+    let search = |q: &str| format!("/targets/noc/events/search?order=asc{q}");
+    let mut results = Vec::new();
+    for _ in 0..300 {
+        results = server.api_ok(&search("")).await["results"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if results.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let codes: Vec<u64> = results
+        .iter()
+        .map(|r| r["status_code"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 3, "{results:#?}");
+    assert!(
+        codes.contains(&503) && codes.contains(&422) && codes.contains(&200),
+        "{codes:?}"
+    );
+    let dead = server.api_ok("/targets/noc/deliveries?state=dead").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let refused = got
+        .iter()
+        .find(|r| r.header("webhook-id") == dead[0]["delivery_id"].as_str())
+        .unwrap();
+    let batch = dead[0]["id"].as_i64().unwrap();
+    let status = server
+        .client
+        .post(server.url(&format!("/api/v1/targets/noc/deliveries/{batch}/replay")))
+        .header("authorization", format!("Token {}", support::TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let got = rx.wait_until(WAIT, "the replay", |r| r.len() >= 4).await;
+    let again = &got[3];
+    assert_eq!(
+        again.header("webhook-id"),
+        refused.header("webhook-id"),
+        "the same message id"
+    );
+    assert_eq!(again.body, refused.body);
+    standard_webhooks_verifies(WHSEC, again).unwrap();
+}
