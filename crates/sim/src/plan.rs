@@ -23,7 +23,7 @@ use crate::traffic::Traffic;
 pub struct PlanSettings {
     /// The org's sizes (grown to fit the scenarios).
     pub org: OrgSpec,
-    /// The seed every id and value derives from.
+    /// The seed the org derives from; events derive from it and `start_us`.
     pub seed: u64,
     /// The simulated start, unix µs.
     pub start_us: i64,
@@ -123,7 +123,10 @@ impl Plan {
             s.fit(&mut spec);
         }
         let org = Org::generate(&spec, settings.seed);
-        let rng = Rng::new(settings.seed);
+        // Events draw from the seed and the start: the same org with new ids and values
+        // for a run that starts at another time (the demo's rounds), and the same messages
+        // for the same seed and start.
+        let rng = Rng::new(settings.seed).derive(&format!("start:{}", settings.start_us));
         let speed = if settings.speed.is_finite() && settings.speed > 0.0 {
             settings.speed
         } else {
@@ -336,6 +339,14 @@ mod tests {
         .map(|m| m.body)
         .collect();
         assert_ne!(a, other);
+        let later: Vec<Bytes> = Plan::new(PlanSettings {
+            start_us: settings().start_us + 1_000_000,
+            ..settings()
+        })
+        .unwrap()
+        .map(|m| m.body)
+        .collect();
+        assert_ne!(a, later, "another start draws other ids and values");
     }
 
     #[test]
