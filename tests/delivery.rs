@@ -180,7 +180,15 @@ async fn events_reach_org_and_site_webhooks_aggregated_signed_and_unchanged() {
         .iter()
         .filter(|r| r.json()["topic"] == "device-events")
         .collect();
-    assert_eq!(device_messages.len(), 1, "aggregated into one message");
+    // Aggregated: the samples were posted within moments of each other (one window,
+    // unless the machine is slow enough to cross a window boundary).
+    let device_events = expected[&("org", "device-events")].len();
+    assert!(
+        device_messages.len() < device_events
+            && device_messages.iter().any(|r| r.raw_events().len() >= 2),
+        "{} messages for {device_events} events",
+        device_messages.len()
+    );
     for r in &got {
         assert_eq!(r.method, "POST");
         assert_eq!(r.path, "/mist");

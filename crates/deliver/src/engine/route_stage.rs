@@ -32,6 +32,7 @@ const PAGE: u32 = 1_000;
 const NAME_TOPICS: [&str; 4] = ["alarms", "audits", "device-events", "device-updowns"];
 const FLUSH_MESSAGES: usize = 20_000;
 const IDLE: Duration = Duration::from_millis(500);
+const READ_EVERY: Duration = Duration::from_millis(50);
 const CURSOR_EVERY_US: i64 = 2_000_000;
 
 /// What routing needs besides routes and targets.
@@ -142,6 +143,8 @@ impl RouteStage {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
+            // Ingest wakes the stage after every append: read at most every READ_EVERY.
+            tokio::time::sleep(READ_EVERY).await;
         }
     }
 

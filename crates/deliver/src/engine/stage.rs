@@ -30,6 +30,9 @@ const FLUSH_EVENTS: usize = 20_000;
 /// How long the stage sleeps when nobody wakes it.
 const IDLE: Duration = Duration::from_millis(500);
 
+/// The shortest pause between two reads of the log when the last one was not full.
+const READ_EVERY: Duration = Duration::from_millis(50);
+
 /// How often the cursor is written when the stage only skips events no webhook takes.
 const CURSOR_EVERY_US: i64 = 2_000_000;
 
@@ -110,6 +113,10 @@ impl Stage {
                 _ = changes.changed() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
+            // Ingest wakes the stage after every append: under load, read at most every
+            // READ_EVERY (the events wait for the aggregation window anyway) rather than
+            // once per request.
+            tokio::time::sleep(READ_EVERY).await;
         }
     }
 
@@ -125,6 +132,25 @@ impl Stage {
     async fn step(&mut self) -> Result<bool, StoreError> {
         let subs = self.registry.current();
         let topics = subs.topics();
+        let now = now_us();
+        if topics.is_empty() && self.buffer.is_empty() {
+            // No webhook: nothing to read. Keep the cursor near the end of the log, now
+            // and then, so that a first webhook does not start with a long tail to skip.
+            if now - self.cursor_written_at >= CURSOR_EVERY_US {
+                self.read = self
+                    .store
+                    .tail(self.read, Vec::new(), 1)
+                    .await?
+                    .1
+                    .max(self.read);
+                if self.read > self.cursor {
+                    self.commit(Vec::new(), now).await?;
+                } else {
+                    self.cursor_written_at = now;
+                }
+            }
+            return Ok(false);
+        }
         let (events, covered) = self.store.tail(self.read, topics, PAGE).await?;
         let more = events.len() as u32 == PAGE;
         for event in events {
