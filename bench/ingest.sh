@@ -21,6 +21,8 @@
 #   DEDUP_WINDOW=0s    mistgate [ingest] dedup_window
 #   POOL_ALARM=100000 POOL_LOCATION=3000   distinct signed bodies per pool (cycled)
 #   CORRELATION=on     mistgate [correlation] enabled (off: ingest and the log alone)
+#   DELIVERY=on        mistgate [delivery] enabled (the webhook and routing stages; with no
+#                      webhook or route they only keep their cursors near the log's end)
 #   LOADGEN=wrk,simulate  load generators, comma-separated, each run against both servers:
 #                      wrk (the pools below) and `mistgate simulate --flood` (the simulated
 #                      org's own messages of the same kind: 1 alarm, or 100 location fixes)
@@ -51,6 +53,7 @@ WARMUP=${WARMUP:-2s}
 SYNCHRONOUS=${SYNCHRONOUS:-full}
 DEDUP_WINDOW=${DEDUP_WINDOW:-0s}
 CORRELATION=${CORRELATION:-on}
+DELIVERY=${DELIVERY:-on}
 LOADGEN=${LOADGEN:-wrk,simulate}
 IFS=, read -r -a LOADGENS <<<"$LOADGEN"
 for g in "${LOADGENS[@]}"; do
@@ -412,6 +415,9 @@ synchronous = "$SYNCHRONOUS"
 
 [correlation]
 enabled = $([[ $CORRELATION == off ]] && echo false || echo true)
+
+[delivery]
+enabled = $([[ $DELIVERY == off ]] && echo false || echo true)
 EOF
 
 # ---------------------------------------------------------------------------------------
@@ -542,7 +548,7 @@ echo
 echo "## mistgate ingest benchmark"
 echo
 echo "- command: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS WARMUP=$WARMUP" \
-    "SYNCHRONOUS=$SYNCHRONOUS DEDUP_WINDOW=$DEDUP_WINDOW CORRELATION=$CORRELATION LOADGEN=$LOADGEN PROFILE=$PROFILE $ORIG_CMD"
+    "SYNCHRONOUS=$SYNCHRONOUS DEDUP_WINDOW=$DEDUP_WINDOW CORRELATION=$CORRELATION DELIVERY=$DELIVERY LOADGEN=$LOADGEN PROFILE=$PROFILE $ORIG_CMD"
 echo "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/wrk_ingest.lua URL -- POOL $THREADS" \
     "($(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'));" \
     "mistgate simulate --flood --connections $CONNS --duration $DURATION" \

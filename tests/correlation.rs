@@ -15,15 +15,7 @@ fn alarm(kind: &str, aps: &[&str], t: f64, extra: Value) -> Vec<u8> {
 
 /// Waits until the correlation stage has handled every event up to `event_id`.
 async fn caught_up(server: &Server, event_id: i64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let stats = server.stats().await;
-        if stats["stages"]["correlate"]["cursor"].as_i64().unwrap_or(0) >= event_id {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "stage stuck: {stats}");
-        tokio::task::yield_now().await;
-    }
+    server.correlated_up_to(event_id).await;
 }
 
 async fn post(server: &Server, body: Vec<u8>) -> i64 {

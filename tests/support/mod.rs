@@ -201,10 +201,15 @@ impl Server {
                 .await;
             last = last.max(newest["items"][0]["id"].as_i64().unwrap_or(0));
         }
+        self.correlated_up_to(last).await;
+    }
+
+    /// Waits (up to 30 s) until the correlation stage's cursor has reached `event_id`.
+    pub async fn correlated_up_to(&self, event_id: i64) {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let stats = self.stats().await;
-            if stats["stages"]["correlate"]["cursor"].as_i64().unwrap_or(0) >= last {
+            if stats["stages"]["correlate"]["cursor"].as_i64().unwrap_or(0) >= event_id {
                 return;
             }
             assert!(std::time::Instant::now() < deadline, "stage stuck: {stats}");
