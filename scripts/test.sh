@@ -22,9 +22,16 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
         python3 -m pip install --quiet --break-system-packages standardwebhooks
 fi
 
-# The nats target's tests start their own nats-server (with JetStream) on a free port.
+# The nats target's tests start their own nats-server (with JetStream) on a free port;
+# TLS tests make their certificates with the openssl command.
+missing=()
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-    apt-get update && apt-get install -y nats-server
+    missing+=(nats-server)
+fi
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (the tests need them)" >&2
+    apt-get update && apt-get install -y "${missing[@]}"
 fi
 
 cargo test --workspace --locked "$@"
