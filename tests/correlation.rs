@@ -275,19 +275,10 @@ async fn send(
     path: &str,
     body: Option<&str>,
 ) -> (u16, Value) {
-    let mut req = server
-        .client
-        .request(method, server.url(&format!("/api/v1{path}")))
-        .header("authorization", format!("Token {}", support::TOKEN));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let response = req.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let (status, json, _) = server
+        .call(method.as_str(), path, body.map(str::to_string))
+        .await;
+    (status, json)
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::receiver::{Answer, Received, Receiver, python_hmac, raw_events};
-use support::{Server, TOKEN, samples};
+use support::{Server, samples};
 
 /// The org and site most sample events belong to.
 const ORG: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
@@ -36,22 +36,8 @@ breaker_failures = 1000
 }
 
 async fn call(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = server
-        .client
-        .request(
-            method.parse().unwrap(),
-            server.url(&format!("/api/v1{path}")),
-        )
-        .header("authorization", format!("Token {TOKEN}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let response = req.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let (status, json, _) = server.call(method, path, body.map(|b| b.to_string())).await;
+    (status, json)
 }
 
 /// Creates a webhook at `scope` (`orgs/<id>` or `sites/<id>`); returns its id.

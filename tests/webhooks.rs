@@ -15,23 +15,9 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value, String) {
-    let mut req = server
-        .client
-        .request(method, server.url(&format!("/api/v1{path}")))
-        .header("authorization", format!("Token {TOKEN}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let response = req.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    )
+    server
+        .call(method.as_str(), path, body.map(|b| b.to_string()))
+        .await
 }
 
 #[tokio::test]

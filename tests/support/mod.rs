@@ -147,6 +147,34 @@ impl Server {
         answer(req.send().await.expect("GET api")).await
     }
 
+    /// Any method under `/api/v1` with the token and an optional JSON body; returns the
+    /// status, the JSON answer (null when not JSON) and the answer's text.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> (u16, Value, String) {
+        let mut req = self
+            .client
+            .request(
+                method.parse().expect("an HTTP method"),
+                self.url(&format!("/api/v1{path}")),
+            )
+            .header("authorization", format!("Token {TOKEN}"));
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let response = req.send().await.expect("API request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("API answer");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        )
+    }
+
     /// GET under `/api/v1` expecting 200; returns the JSON.
     pub async fn api_ok(&self, path_and_query: &str) -> Value {
         let (status, body) = self.api(path_and_query).await;

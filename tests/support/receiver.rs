@@ -113,6 +113,14 @@ impl Receiver {
     /// Starts on a listener the test bound.
     pub fn on(listener: tokio::net::TcpListener) -> Receiver {
         let addr = listener.local_addr().unwrap();
+        Receiver::serve(listener, addr)
+    }
+
+    /// Serves the recording app on `listener` (plain TCP or TLS).
+    fn serve<L>(listener: L, addr: SocketAddr) -> Receiver
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+    {
         let state = Arc::new(State::default());
         let app = axum::Router::new().fallback({
             let state = state.clone();
@@ -320,18 +328,7 @@ impl Receiver {
     pub async fn start_tls(dir: &std::path::Path) -> Receiver {
         let listener = TlsListener::bind(dir).await;
         let addr = axum::serve::Listener::local_addr(&listener).unwrap();
-        let state = Arc::new(State::default());
-        let app = axum::Router::new().fallback({
-            let state = state.clone();
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = state.clone();
-                async move { handle(state, method, uri, headers, body).await }
-            }
-        });
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Receiver { addr, state }
+        Receiver::serve(listener, addr)
     }
 
     pub fn https_url(&self, path: &str) -> String {

@@ -96,6 +96,23 @@ pub(crate) struct Queued {
     pub body: Option<Bytes>,
 }
 
+impl Queued {
+    /// A batch just written to the outbox as `id`, due at once.
+    pub(crate) fn new(id: i64, batch: NewBatch) -> Queued {
+        Queued {
+            id,
+            subscription_id: batch.subscription_id,
+            topic: batch.topic,
+            delivery_id: batch.delivery_id,
+            due_at: batch.created_at,
+            attempts: 0,
+            round_attempts: 0,
+            first_attempt_at: None,
+            body: Some(batch.body),
+        }
+    }
+}
+
 impl From<BatchRow> for Queued {
     fn from(row: BatchRow) -> Queued {
         Queued {
@@ -311,17 +328,7 @@ impl Engine {
             })
             .await?;
         let id = ids[0];
-        self.dispatcher.enqueue([Queued {
-            id,
-            subscription_id: batch.subscription_id,
-            topic: batch.topic,
-            delivery_id: batch.delivery_id,
-            due_at: now,
-            attempts: 0,
-            round_attempts: 0,
-            first_attempt_at: None,
-            body: Some(batch.body),
-        }]);
+        self.dispatcher.enqueue([Queued::new(id, batch)]);
         Ok(id)
     }
 

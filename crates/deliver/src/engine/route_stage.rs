@@ -402,18 +402,11 @@ impl RouteStage {
         self.written_at = now;
         if !batches.is_empty() {
             metrics::counter!("mistgate_routing_batches_total").increment(batches.len() as u64);
-            self.dispatcher
-                .enqueue(ids.into_iter().zip(batches).map(|(id, b)| Queued {
-                    id,
-                    subscription_id: b.subscription_id,
-                    topic: b.topic,
-                    delivery_id: b.delivery_id,
-                    due_at: b.created_at,
-                    attempts: 0,
-                    round_attempts: 0,
-                    first_attempt_at: None,
-                    body: Some(b.body),
-                }));
+            self.dispatcher.enqueue(
+                ids.into_iter()
+                    .zip(batches)
+                    .map(|(id, b)| Queued::new(id, b)),
+            );
         }
         Ok(())
     }

@@ -284,18 +284,11 @@ impl Stage {
         if !batches.is_empty() {
             metrics::counter!("mistgate_delivery_batches_total", "state" => "created")
                 .increment(batches.len() as u64);
-            self.dispatcher
-                .enqueue(ids.into_iter().zip(batches).map(|(id, b)| Queued {
-                    id,
-                    subscription_id: b.subscription_id,
-                    topic: b.topic,
-                    delivery_id: b.delivery_id,
-                    due_at: b.created_at,
-                    attempts: 0,
-                    round_attempts: 0,
-                    first_attempt_at: None,
-                    body: Some(b.body),
-                }));
+            self.dispatcher.enqueue(
+                ids.into_iter()
+                    .zip(batches)
+                    .map(|(id, b)| Queued::new(id, b)),
+            );
         }
         Ok(())
     }
