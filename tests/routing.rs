@@ -193,17 +193,14 @@ async fn routes_send_incidents_and_events_as_signed_standard_webhooks() {
     // The target's deliveries are listed like a webhook's.
     let targets = server.api_ok("/targets").await;
     assert_eq!(targets, json!([{"name": "noc", "type": "webhook"}]));
-    let mut results = Vec::new();
-    for _ in 0..300 {
-        results = server.api_ok("/targets/noc/events/search").await["results"]
+    let results = support::eventually(WAIT, "the target's delivery results", || async {
+        let results = server.api_ok("/targets/noc/events/search").await["results"]
             .as_array()
             .unwrap()
             .clone();
-        if results.len() >= got.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (results.len() >= got.len()).then_some(results)
+    })
+    .await;
     assert_eq!(results.len(), got.len());
     assert!(
         results
@@ -549,19 +546,17 @@ targets = ["stream"]
     let (_, again) = server.ingest("default", samples[0].body.clone(), &[]).await;
     assert_eq!(again["accepted"], 0);
 
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut got = Vec::new();
-    while (got.len() as i64) < stored && std::time::Instant::now() < deadline {
-        if let Ok(client) = async_nats::connect(nats.url()).await
-            && async_nats::jetstream::new(client)
-                .get_stream("MIST_E2E")
-                .await
-                .is_ok()
-        {
-            got = stream_messages(&nats.url(), "MIST_E2E").await;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let url = nats.url();
+    let got = support::eventually(WAIT, "every stored event in the stream", || async {
+        let client = async_nats::connect(url.as_str()).await.ok()?;
+        async_nats::jetstream::new(client)
+            .get_stream("MIST_E2E")
+            .await
+            .ok()?;
+        let got = stream_messages(&url, "MIST_E2E").await;
+        (got.len() as i64 >= stored).then_some(got)
+    })
+    .await;
     assert_eq!(
         got.len() as i64,
         stored,
@@ -612,11 +607,11 @@ targets = ["stream"]
         )
         .await;
     assert_eq!(status, 200);
-    let deadline = std::time::Instant::now() + WAIT;
-    while (got.len() as i64) < stored + 1 && std::time::Instant::now() < deadline {
-        got = stream_messages(&nats.url(), "MIST_E2E").await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let got = support::eventually(WAIT, "the event after the restart", || async {
+        let got = stream_messages(&url, "MIST_E2E").await;
+        (got.len() as i64 > stored).then_some(got)
+    })
+    .await;
     assert_eq!(got.len() as i64, stored + 1);
     let ids: std::collections::BTreeSet<_> = got.iter().map(|(_, id, _)| id.clone()).collect();
     assert_eq!(ids.len(), got.len(), "no message id twice");
@@ -647,17 +642,14 @@ async fn target_messages_are_retried_dead_lettered_and_replayed_by_the_engine() 
         .wait_until(WAIT, "three requests", |r| r.len() >= 3)
         .await;
     let search = |q: &str| format!("/targets/noc/events/search?order=asc{q}");
-    let mut results = Vec::new();
-    for _ in 0..300 {
-        results = server.api_ok(&search("")).await["results"]
+    let results = support::eventually(WAIT, "three delivery results", || async {
+        let results = server.api_ok(&search("")).await["results"]
             .as_array()
             .unwrap()
             .clone();
-        if results.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (results.len() >= 3).then_some(results)
+    })
+    .await;
     let codes: Vec<u64> = results
         .iter()
         .map(|r| r["status_code"].as_u64().unwrap())

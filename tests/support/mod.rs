@@ -418,3 +418,25 @@ pub fn site_alarm(
     }
     serde_json::to_vec(&serde_json::json!({"topic": "alarms", "events": [event]})).unwrap()
 }
+
+/// Asks `probe` until it answers `Some` (at most `limit`): for state the server reaches on
+/// its own time (delivery results written after the answer, a stream filling). This
+/// polls, it does not wait a fixed time: the first answer that satisfies returns, and the
+/// pause between asks only leaves the two cores to the server.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
