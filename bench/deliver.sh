@@ -32,7 +32,10 @@
 #      reqwest built like mistgate's delivery client. Ratio = mistgate deliveries/s (or
 #      events/s) / the baseline's.
 # After each mistgate run the sink's bodies are checked against the ingested pool: each
-# webhook must have received every event exactly once (VERIFY=0 counts only).
+# webhook must have received every event exactly once (VERIFY=0 counts only). The report
+# also says where the CPU went during each measured interval (mistgate, the sink, wrk or
+# deliver-client, and processes this script did not start, read from /proc) and flags a
+# measurement that other processes disturbed (more than 5 % of the machine).
 #
 # Knobs (environment):
 #   SUBS=4                        webhooks (= baseline loops)
