@@ -84,6 +84,54 @@ pub fn fingerprint(topic: &Topic, event: &Value) -> Fingerprint {
     Fingerprint(out)
 }
 
+/// Fingerprints one event of `topic` from its JSON text, for an event that is valid JSON
+/// but cannot be read as a [`Value`] (a number beyond `f64`, nesting deeper than the
+/// parser's limit, a lone surrogate escape such as `"\ud800"`).
+///
+/// Such an event must never share a fingerprint with a different one, so its fingerprint
+/// is computed from what it is, not from a value that failed to parse: the topic as in
+/// [`fingerprint`], a zero byte (no canonical JSON starts with one, so the two forms never
+/// meet), then the text with the whitespace between tokens removed. Copies that differ
+/// only in spacing are still recognised; copies with their keys in another order are not
+/// (they are stored twice, never lost).
+///
+/// ```
+/// use mist::{fingerprint_text, Topic};
+/// let a = fingerprint_text(&Topic::Alarms, r#"{"id": "a", "v": 1e400}"#);
+/// let b = fingerprint_text(&Topic::Alarms, r#"{"id": "b", "v": 1e400}"#);
+/// assert_ne!(a, b);
+/// assert_eq!(a, fingerprint_text(&Topic::Alarms, "{\"id\":\"a\",\n \"v\":1e400}"));
+/// ```
+pub fn fingerprint_text(topic: &Topic, json: &str) -> Fingerprint {
+    let mut hasher = Sha256::new();
+    let name = topic.as_str().as_bytes();
+    hasher.update((name.len() as u64).to_le_bytes());
+    hasher.update(name);
+    hasher.update([0u8]);
+    let bytes = json.as_bytes();
+    let (mut in_string, mut escaped, mut run_start) = (false, false, 0);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            hasher.update(&bytes[run_start..i]);
+            run_start = i + 1;
+        } else if b == b'"' {
+            in_string = true;
+        }
+    }
+    hasher.update(&bytes[run_start..]);
+    let digest = hasher.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    Fingerprint(out)
+}
+
 /// Feeds bytes written to it straight into the hash, so no canonical string is built.
 struct HashWriter(Sha256);
 

@@ -10,6 +10,8 @@
 //! - [`verify_v2`] / [`verify_v1`]: check `X-Mist-Signature-v2` / `X-Mist-Signature`;
 //! - [`normalize()`]: the handful of fields every later stage filters on (org, site, time,
 //!   type, MAC, severity), found wherever each topic keeps them;
+//! - [`split()`]: a body to the events a receiver stores (byte range, normalised fields,
+//!   fingerprint), for events that are valid JSON but not readable as a tree too;
 //! - [`fingerprint()`]: a content hash that is the same for the same event sent twice;
 //! - [`views`]: typed but lenient views of the topics that later stages read field by field.
 //!
@@ -35,6 +37,7 @@ pub mod mac;
 pub mod normalize;
 pub mod severity;
 pub mod signature;
+pub mod split;
 pub mod time;
 pub mod topic;
 pub mod views;
@@ -43,11 +46,12 @@ pub mod views;
 mod test_support;
 
 pub use envelope::{Envelope, EnvelopeError, parse_envelope, wrap_events};
-pub use fingerprint::{Fingerprint, fingerprint};
+pub use fingerprint::{Fingerprint, fingerprint, fingerprint_text};
 pub use mac::normalize_mac;
 pub use normalize::{Normalized, Severity, normalize};
 pub use signature::{
     SIGNATURE_V1_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2, verify_v1, verify_v2,
 };
 pub use time::{EventTime, TimeUnit, parse_time_value};
+pub use split::{Split, SplitEvent, split};
 pub use topic::Topic;

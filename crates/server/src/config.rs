@@ -12,6 +12,9 @@ use serde::Deserialize;
 use store::Synchronous;
 use thiserror::Error;
 
+/// The largest `[ingest] max_body_bytes` allowed.
+pub const MAX_BODY_LIMIT: usize = 1 << 30;
+
 /// Everything `mistgate serve` needs to know.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -593,10 +596,11 @@ impl Config {
             }
         }
         self.delivery.check().map_err(invalid)?;
-        if self.ingest.max_body_bytes == 0 {
-            return Err(invalid(
-                "ingest.max_body_bytes must be greater than 0".into(),
-            ));
+        // Events are stored as byte ranges of their body, with 32-bit offsets.
+        if self.ingest.max_body_bytes == 0 || self.ingest.max_body_bytes > MAX_BODY_LIMIT {
+            return Err(invalid(format!(
+                "ingest.max_body_bytes must be between 1 and {MAX_BODY_LIMIT} (1 GiB)"
+            )));
         }
         if matches!(&self.api_token, Some(t) if t.len() < 16) {
             return Err(invalid("api_token must be at least 16 characters".into()));

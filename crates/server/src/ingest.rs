@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use bytes::Bytes;
-use mist::{Envelope, EnvelopeError, Topic};
+use mist::{EnvelopeError, Topic};
 use serde::Serialize;
 use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
 
@@ -97,7 +97,8 @@ const KEPT_HEADERS: &[&str] = &[
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the content type is not JSON.", body = ErrorBody),
         (status = 422, description = "`invalid_envelope`: JSON but not `{\"topic\", \"events\"}` (kept in quarantine, `quarantine_id` set).", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+        (status = 503, description = "`disk_full` (the data dir's filesystem is full; `Retry-After: 30`) or `store_unavailable` (`Retry-After: 5`): nothing was stored.", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before sending again."))),
     )
 )]
 pub async fn ingest(
@@ -176,16 +177,16 @@ async fn accept(
     let verdict = verify(src, headers, &body)?;
     metrics::counter!("mistgate_ingest_bytes_total").increment(body.len() as u64);
 
-    let envelope = match mist::parse_envelope(&body) {
-        Ok(envelope) => envelope,
+    let split = match mist::split(&body) {
+        Ok(split) => split,
         Err(e) => return Err(quarantine(app, src, headers, &body, received_at, e).await),
     };
-    let request = split(src, headers, &body, &envelope, verdict, received_at);
-    let topic_label = topic_label(&envelope.topic);
+    let topic_label = topic_label(&split.topic);
+    let request = to_request(src, headers, body, split, verdict, received_at);
     let events = request.events.len() as u64;
     let appended = app
         .store
-        .append(request, received_at - app.dedup_window_us)
+        .append(request, app.dedup_since(received_at))
         .await?;
     metrics::counter!("mistgate_ingest_events_total", "topic" => topic_label).increment(events);
     if appended.accepted > 0
@@ -352,30 +353,31 @@ async fn quarantine(
     }
 }
 
-/// Turns the envelope into a request of the log: one normalised row per event, each
+/// Turns a split body into a request of the log: one normalised row per event, each
 /// pointing at its bytes inside the body instead of copying them.
-fn split(
+fn to_request(
     src: &Source,
     headers: &HeaderMap,
-    body: &Bytes,
-    envelope: &Envelope<'_>,
+    body: Bytes,
+    split: mist::Split,
     verdict: Verdict,
     received_at: i64,
 ) -> NewRequest {
-    let topic = envelope.topic.as_str().to_string();
-    let base = body.as_ptr() as usize;
-    let events = envelope
+    let topic = split.topic.as_str().to_string();
+    let events = split
         .events
-        .iter()
-        .map(|raw| {
-            let text = raw.get();
-            // parse_envelope guarantees every event is an object, so this parse succeeds;
-            // a failure would still only lose the normalised fields, never the event.
-            let value: serde_json::Value =
-                serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
-            let n = mist::normalize(&envelope.topic, &value);
-            let (time, time_source) = match &n.time {
-                Some(t) => (t.unix_micros, t.field.clone()),
+        .into_iter()
+        .map(|e| {
+            if let Some(reason) = &e.unreadable {
+                // Stored and fingerprinted from its bytes all the same; said once per
+                // event so that an operator can see why its fields may be empty.
+                metrics::counter!("mistgate_ingest_unreadable_events_total").increment(1);
+                tracing::warn!(source = %src.name, topic = %topic, reason = %reason,
+                    "stored an event that is valid JSON but not readable as a value");
+            }
+            let n = e.normalized;
+            let (time, time_source) = match n.time {
+                Some(t) => (t.unix_micros, t.field),
                 None => (received_at, "received".to_string()),
             };
             NewEvent {
@@ -387,9 +389,10 @@ fn split(
                 severity: n.severity.map(|s| s.as_str().to_string()),
                 time,
                 time_source,
-                raw_offset: (text.as_ptr() as usize - base) as u32,
-                raw_len: text.len() as u32,
-                fingerprint: mist::fingerprint(&envelope.topic, &value).0,
+                // The body limit (far below 4 GiB) keeps offsets within u32.
+                raw_offset: e.span.start as u32,
+                raw_len: e.span.len() as u32,
+                fingerprint: e.fingerprint.0,
             }
         })
         .collect();
@@ -399,7 +402,7 @@ fn split(
         topic,
         verdict,
         headers: kept_headers(headers),
-        body: body.clone(),
+        body,
         events,
     }
 }
