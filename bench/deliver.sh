@@ -29,8 +29,8 @@
 #      run (saved by the sink, with the headers of the first one: same sizes, same
 #      signature headers), as many requests, to the same paths of the same sink, with
 #      SUBS loops of one request at a time (mistgate's max_in_flight=1 per webhook), using
-#      reqwest built like mistgate's delivery client. Ratio = mistgate deliveries/s (or
-#      events/s) / the baseline's.
+#      reqwest built like mistgate's delivery client; BASELINE_RUNS times, the median
+#      counts. Ratio = mistgate deliveries/s (or events/s) / the baseline's.
 # After each mistgate run the sink's bodies are checked against the ingested pool: each
 # webhook must have received every event exactly once (VERIFY=0 counts only). The report
 # also says where the CPU went during each measured interval (mistgate, the sink, wrk or
@@ -43,6 +43,7 @@
 #   EVENTS_LOCATION=500000        events per run (location bodies carry 100 each)
 #   BODIES="alarm-1 location-100" which body kinds to run
 #   RUNS="live backlog"           which mistgate runs to do (the baseline needs backlog)
+#   BASELINE_RUNS=3               baseline repetitions (the median is reported)
 #   CONNS=64  THREADS=2           wrk connections and threads for ingest
 #   AGGREGATION_WINDOW=1s MAX_BATCH_EVENTS=100 MAX_IN_FLIGHT=1   mistgate [delivery]
 #   DELIVERY_TIMEOUT=10s          mistgate [delivery] timeout (and the baseline's)
@@ -81,6 +82,7 @@ EVENTS_ALARM=${EVENTS_ALARM:-150000}
 EVENTS_LOCATION=${EVENTS_LOCATION:-500000}
 BODIES=${BODIES:-alarm-1 location-100}
 RUNS=${RUNS:-live backlog}
+BASELINE_RUNS=${BASELINE_RUNS:-3}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 AGGREGATION_WINDOW=${AGGREGATION_WINDOW:-1s}
@@ -151,6 +153,7 @@ positive THREADS "$THREADS"
 positive MAX_BATCH_EVENTS "$MAX_BATCH_EVENTS"
 positive MAX_IN_FLIGHT "$MAX_IN_FLIGHT"
 positive WAIT_S "$WAIT_S"
+positive BASELINE_RUNS "$BASELINE_RUNS"
 [[ $QUIET_WAIT_S =~ ^[0-9]+$ ]] || die "QUIET_WAIT_S must be a number of seconds, not '$QUIET_WAIT_S'"
 [[ -z $RECORD_BODY_BYTES || $RECORD_BODY_BYTES =~ ^[0-9]+$ ]] ||
     die "RECORD_BODY_BYTES must be a number of bytes, not '$RECORD_BODY_BYTES'"
@@ -445,7 +448,9 @@ ingest() {
     local out="$WORK/${3// /-}.wrk" polls=0 done_lines=0
     local limit=$((INGEST_LIMIT_S * 20))
     : >"$out"
-    wrk "-t$threads" "-c$conns" "-d${INGEST_LIMIT_S}s" -s "$LUA" \
+    # --timeout: wrk's default (2 s) would count slow answers as socket errors; mistgate
+    # gives a request 30 s ([ingest] request_timeout).
+    wrk "-t$threads" "-c$conns" "-d${INGEST_LIMIT_S}s" --timeout 30s -s "$LUA" \
         "http://$addr/ingest/bench" -- "$pool" "$threads" >"$out" 2>&1 &
     LOAD_PID=$!
     while true; do
@@ -806,34 +811,37 @@ print(json.dumps(h))' "$i" "http://$sink/sink/$b/$i" "$topic" "$SUB_SECRET")
     stop_mistgate "$b$( ((DO_BACKLOG)) && echo -catch-up)"
 
     if ((DO_BACKLOG)); then
-        # The same bodies, the same count, the same paths of the same sink, SUBS loops.
-        http POST "http://$sink/_sink/reset" >/dev/null
+        # The same bodies, the same count, the same paths of the same sink, SUBS loops;
+        # BASELINE_RUNS times (each is short), the report takes the median.
         n=$(json_field "$WORK/$b.backlog.count" requests)
-        out="$WORK/$b.client.json"
-        status=0
-        wait_quiet "$b baseline"
-        note "$b / baseline: deliver-client posting the $n bodies mistgate delivered, $SUBS loops"
-        mark0=$(cpu_mark 0 "$sink_pid")
-        timeout --kill-after=5 "$WAIT_S" "$CLIENT" --url "http://$sink" \
-            --bodies "$WORK/$b.backlog.dump" --concurrency "$SUBS" --requests "$n" \
-            --timeout-ms "$TIMEOUT_MS" >"$out" 2>"$WORK/$b.client.log" &
-        LOAD_PID=$!
-        wait "$LOAD_PID" || status=$?
-        LOAD_PID=
-        mark1=$(cpu_mark 0 "$sink_pid")
-        cat "$WORK/$b.client.log" >&2
-        [[ -s $out ]] || die "deliver-client printed nothing (status $status)"
-        cat "$out" >&2
-        if ((status != 0)); then
-            BAD=1
-            warn "!!!!!!!! the baseline had failed requests (status $status)"
-        fi
-        sink_count "$sink" "$WORK/$b.baseline.count"
-        record "$b" baseline "subs=$SUBS" "requests=$(json_field "$out" requests)" \
-            "elapsed_us=$(json_field "$out" elapsed_us)" \
-            "sink_events=$(json_field "$WORK/$b.baseline.count" events)" \
-            "bytes=$(json_field "$WORK/$b.baseline.count" bytes)" \
-            "$(cpu_fields "$mark0" "$mark1")"
+        for ((k = 1; k <= BASELINE_RUNS; k++)); do
+            http POST "http://$sink/_sink/reset" >/dev/null
+            out="$WORK/$b.client-$k.json"
+            status=0
+            wait_quiet "$b baseline"
+            note "$b / baseline $k/$BASELINE_RUNS: deliver-client posting the $n bodies mistgate delivered, $SUBS loops"
+            mark0=$(cpu_mark 0 "$sink_pid")
+            timeout --kill-after=5 "$WAIT_S" "$CLIENT" --url "http://$sink" \
+                --bodies "$WORK/$b.backlog.dump" --concurrency "$SUBS" --requests "$n" \
+                --timeout-ms "$TIMEOUT_MS" >"$out" 2>"$WORK/$b.client-$k.log" &
+            LOAD_PID=$!
+            wait "$LOAD_PID" || status=$?
+            LOAD_PID=
+            mark1=$(cpu_mark 0 "$sink_pid")
+            cat "$WORK/$b.client-$k.log" >&2
+            [[ -s $out ]] || die "deliver-client printed nothing (status $status)"
+            cat "$out" >&2
+            if ((status != 0)); then
+                BAD=1
+                warn "!!!!!!!! the baseline had failed requests (status $status)"
+            fi
+            sink_count "$sink" "$WORK/$b.baseline.count"
+            record "$b" baseline "subs=$SUBS" "requests=$(json_field "$out" requests)" \
+                "elapsed_us=$(json_field "$out" elapsed_us)" \
+                "sink_events=$(json_field "$WORK/$b.baseline.count" events)" \
+                "bytes=$(json_field "$WORK/$b.baseline.count" bytes)" \
+                "$(cpu_fields "$mark0" "$mark1")"
+        done
     fi
     stop_server "$sink_pid"
 done
@@ -855,22 +863,28 @@ echo "- command: BODIES=\"$BODIES\" SUBS=$SUBS EVENTS_ALARM=$EVENTS_ALARM EVENTS
 echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "- git: $rev"
 echo "- host: nproc=$(nproc), cpu: ${cpu:-unknown}, kernel: $(uname -srm)"
-echo "- ingest: wrk -t$THREADS -c$CONNS, each body of a distinct signed pool once" \
+echo "- ingest: wrk -t$THREADS -c$CONNS --timeout 30s, each body of a distinct signed pool once" \
     "($(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'))"
 echo "- webhooks: $SUBS per body kind, each to its own path of deliver-sink," \
     "$([[ -n $SUB_SECRET ]] && echo "with a secret (mistgate signs every delivery)" || echo "without a secret")"
 echo
 python3 - "$RESULTS" <<'PY'
-import os, sys
+import os, statistics, sys
 rows = []
 for line in open(sys.argv[1]):
     f = line.rstrip("\n").split("\t")
     if len(f) >= 2:
         rows.append((f[0], f[1], dict(kv.split("=", 1) for kv in f[2:])))
-base = {b: int(r["requests"]) / (int(r["elapsed_us"]) / 1e6) for b, run, r in rows if run == "baseline"}
-base_ev = {b: int(r["sink_events"]) / (int(r["elapsed_us"]) / 1e6) for b, run, r in rows if run == "baseline"}
+# The baseline's runs per body, and their median requests/s.
+runs = {}
+for b, run, r in rows:
+    if run == "baseline":
+        secs = int(r["elapsed_us"]) / 1e6
+        runs.setdefault(b, []).append((int(r["requests"]) / secs, int(r["sink_events"]) / secs, r))
+base = {b: statistics.median(x[0] for x in v) for b, v in runs.items()}
+base_ev = {b: statistics.median(x[1] for x in v) for b, v in runs.items()}
 print("| body | run | webhooks | events in | delivered | mistgate events/s | deliveries/s "
-      "| events per delivery | lag s | baseline req/s | ratio (deliveries/s) |")
+      "| events per delivery | lag s | baseline req/s (median) | ratio (deliveries/s) |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 notes = []
 for b, run, r in rows:
@@ -908,12 +922,13 @@ for b, run, r in rows:
                      f"{(int(r['listening_us']) - start) / 1e6:.2f} s, first arrival at the sink after "
                      f"{(int(r['first_arrival_us']) - start) / 1e6:.2f} s, last after "
                      f"{(int(r['last_us']) - start) / 1e6:.2f} s; {r['batches']} batches built{steady}")
-for b, run, r in rows:
-    if run == "baseline":
-        secs = int(r["elapsed_us"]) / 1e6
-        notes.append(f"- {b} baseline: deliver-client, {r['subs']} loops, {int(r['requests']):,} "
-                     f"requests ({int(r['bytes']) / max(int(r['requests']), 1):,.0f} bytes each on "
-                     f"average) in {secs:.2f} s = {base[b]:,.0f} req/s, {base_ev[b]:,.0f} events/s")
+for b, v in runs.items():
+    r = v[0][2]
+    each = ", ".join(f"{x[0]:,.0f}" for x in v)
+    notes.append(f"- {b} baseline: deliver-client, {r['subs']} loops, {int(r['requests']):,} "
+                 f"requests ({int(r['bytes']) / max(int(r['requests']), 1):,.0f} bytes each on "
+                 f"average), {len(v)} runs: {each} req/s; median {base[b]:,.0f} req/s, "
+                 f"{base_ev[b]:,.0f} events/s")
 print()
 print("\n".join(notes))
 print()
@@ -924,7 +939,11 @@ print("| body | run | seconds | machine busy | mistgate | deliver-sink | wrk / d
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 ncpu = os.cpu_count()
 disturbed = []
+seen = {}
 for b, run, r in rows:
+    if run == "baseline":
+        seen[b] = seen.get(b, 0) + 1
+        run = f"baseline {seen[b]}"
     if "cpu_total" not in r:
         continue
     total = int(r["cpu_total"])
@@ -936,7 +955,8 @@ for b, run, r in rows:
     hz = os.sysconf("SC_CLK_TCK")
     print(f"| {b} | {run} | {span / hz:.2f} | {100 * int(r['cpu_busy']) / total:.0f}% "
           f"| {mg / span:.2f} | {sk / span:.2f} | {sc / span:.2f} | {others / span:.2f} |")
-    if others / total > 0.05:
+    # Below a second, 10 ms ticks are too coarse to blame anyone.
+    if others / total > 0.05 and span / hz >= 1:
         disturbed.append(f"!!!!!!!! {b} {run}: other processes used {100 * others / total:.0f}% "
                          "of the machine during the measurement: its figures are disturbed")
 for line in disturbed:
