@@ -645,7 +645,7 @@ fn replay(
     let rt = runtime()?;
     let incidents = rt.block_on(async {
         let store: std::sync::Arc<dyn store::Store> = std::sync::Arc::new(
-            store::SqliteStore::open(store::SqliteConfig::in_data_dir(&config.data_dir))?,
+            store::SqliteStore::open_read_only(store::SqliteConfig::in_data_dir(&config.data_dir))?,
         );
         let total = store
             .stats()

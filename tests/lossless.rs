@@ -23,7 +23,10 @@ fn unreadable_values() -> Vec<String> {
 /// The `events` of a `/requests/{id}` answer, read from its text: the answer holds the
 /// body verbatim, which a client parsing numbers as f64 (as this test's does) cannot read.
 fn stored_event_ids(request_detail: &str) -> Vec<i64> {
-    let at = request_detail.rfind(r#""events":["#).expect("an events field") + 10;
+    let at = request_detail
+        .rfind(r#""events":["#)
+        .expect("an events field")
+        + 10;
     let list = &request_detail[at..at + request_detail[at..].find(']').expect("a list")];
     list.split(',')
         .filter(|s| !s.is_empty())
@@ -41,7 +44,9 @@ async fn events_that_are_json_but_not_values_are_each_stored() {
         for id in ["a", "b"] {
             // The defect: the second of these was answered `accepted: 0, duplicates: 1`
             // and never stored, because both were fingerprinted as `null`.
-            let event = format!(r#"{{"id":"{id}{i}","type":"device_down","site_id":"s1","timestamp":1749998077,"v":{value}}}"#);
+            let event = format!(
+                r#"{{"id":"{id}{i}","type":"device_down","site_id":"s1","timestamp":1749998077,"v":{value}}}"#
+            );
             let body = format!(r#"{{"topic":"alarms","events":[{event}]}}"#);
             let (status, answer) = server.ingest("default", body.clone(), &[]).await;
             assert_eq!(status, 200, "{answer}");

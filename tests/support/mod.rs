@@ -45,13 +45,22 @@ impl Server {
 
     /// Starts with a config file (if any) and more arguments for `serve`.
     pub fn start_with_args(config: Option<&str>, serve_args: &[&str]) -> Server {
+        Server::start_full(config, serve_args, None)
+    }
+
+    /// Starts with its data dir at `data_dir` (on a filesystem the test made, say).
+    pub fn start_in(data_dir: PathBuf, config: Option<&str>) -> Server {
+        Server::start_full(config, &[], Some(data_dir))
+    }
+
+    fn start_full(config: Option<&str>, serve_args: &[&str], data_dir: Option<PathBuf>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config.map(|text| {
             let path = dir.path().join("mistgate.toml");
             std::fs::write(&path, text).expect("write config");
             path
         });
-        let data_dir = dir.path().join("data");
+        let data_dir = data_dir.unwrap_or_else(|| dir.path().join("data"));
         let mut server = Server {
             child: None,
             base: String::new(),
@@ -63,6 +72,13 @@ impl Server {
         };
         server.launch();
         server
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().expect("try_wait").is_none())
     }
 
     fn launch(&mut self) {
@@ -108,6 +124,21 @@ impl Server {
             child.kill().expect("kill mistgate");
             child.wait().expect("reap mistgate");
         }
+    }
+
+    /// Sends SIGTERM and waits at most `limit` for the process to exit; its exit status.
+    pub fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the server runs");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.expect("run kill").success(), "kill -TERM {pid}");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("mistgate did not exit within {limit:?} of SIGTERM"))
+            .expect("reap mistgate")
     }
 
     /// Starts the binary again on the same data dir (on a new port).
@@ -417,6 +448,37 @@ pub fn site_alarm(
         e.extend(x);
     }
     serde_json::to_vec(&serde_json::json!({"topic": "alarms", "events": [event]})).unwrap()
+}
+
+/// Runs `mistgate serve` on `data_dir` expecting it to refuse to start: waits (at most
+/// 30 s) for it to exit and returns its exit status, what it printed on stdout and on
+/// stderr.
+pub fn serve_refused(data_dir: &Path) -> (std::process::ExitStatus, String, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_mistgate"))
+        .arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("MISTGATE_API_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mistgate");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("mistgate serve did not exit within 30 s")
+        .expect("wait for mistgate");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Asks `probe` until it answers `Some` (at most `limit`): for state the server reaches on

@@ -10,6 +10,7 @@
 //! - [`headers`]: the headers of a Mist-format webhook request, signatures included.
 //! - [`ssrf`]: refuse targets on loopback, private and link-local addresses.
 //! - [`subscription`]: the Mist `webhook` object of the subscriptions API, parsed and checked.
+//! - [`supervise`]: background stages restarted after a panic, and their status.
 
 pub mod aggregate;
 pub mod breaker;
@@ -21,6 +22,7 @@ pub mod route;
 pub mod schedule;
 pub mod ssrf;
 pub mod subscription;
+pub mod supervise;
 pub mod targets;
 
 pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending, envelope};

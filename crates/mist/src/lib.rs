@@ -52,6 +52,6 @@ pub use normalize::{Normalized, Severity, normalize};
 pub use signature::{
     SIGNATURE_V1_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2, verify_v1, verify_v2,
 };
-pub use time::{EventTime, TimeUnit, parse_time_value};
 pub use split::{Split, SplitEvent, split};
+pub use time::{EventTime, TimeUnit, parse_time_value};
 pub use topic::Topic;

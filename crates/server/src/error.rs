@@ -101,6 +101,7 @@ impl ApiError {
             ApiError::Field { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::Timeout(_) => "request_timeout",
+            ApiError::Store(e) if e.is_disk_full() => "disk_full",
             ApiError::Store(_) => "store_unavailable",
             ApiError::CorrelationUnavailable => "correlation_unavailable",
             ApiError::DeliveryUnavailable => "delivery_unavailable",
@@ -129,7 +130,10 @@ impl IntoResponse for ApiError {
             | ApiError::InvalidEnvelope { quarantine_id, .. } => *quarantine_id,
             _ => None,
         };
-        if let ApiError::Store(e) = &self {
+        // A full disk is logged once by the store when it starts and when it ends.
+        if let ApiError::Store(e) = &self
+            && !e.is_disk_full()
+        {
             tracing::error!(error = %e, "store failure answered 503");
         }
         let body = ErrorBody {
@@ -138,6 +142,14 @@ impl IntoResponse for ApiError {
             quarantine_id,
         };
         let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::Store(e) = &self {
+            // Nothing was written; the sender should come back (Mist retries on 5xx).
+            let after = if e.is_disk_full() { "30" } else { "5" };
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static(after),
+            );
+        }
         if matches!(self, ApiError::Unauthorized) {
             response.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,

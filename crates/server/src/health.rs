@@ -1,5 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (the store can be read and its writer
-//! runs) and `/metrics`. None of them needs the token.
+//! `/healthz` (the process answers), `/readyz` (the store can be read and written; every
+//! stage's lag) and `/metrics`. None of them needs the token.
 
 use std::sync::Arc;
 
@@ -7,20 +7,36 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::json;
+use serde::Serialize;
 
+use crate::stages::{self, StageReport};
 use crate::state::AppState;
 
-// For the OpenAPI document only: the handlers build this body with `json!`.
-/// The body of `/healthz` and `/readyz`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct HealthStatus {
-    /// `ok` (`/healthz`), `ready` or `unavailable` (`/readyz`).
-    status: String,
-    /// Why the store is unavailable; only with `unavailable`.
+/// The body of `/healthz`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// The body of `/readyz`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `unavailable` when ingest cannot store what it is sent.
+    status: &'static str,
+    /// Why not ready: `disk_full` (the data dir's filesystem is full: ingest answers 503
+    /// until space returns, which this check notices by itself) or `store_unavailable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reason: Option<&'static str>,
+    /// The store's own words for what is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     detail: Option<String>,
+    /// Each background stage: how far behind the log it is, whether it runs, and its
+    /// restarts after a panic. A lagging stage does not make the server unready: ingest
+    /// still stores everything, and the stage catches up.
+    stages: Vec<StageReport>,
 }
 
 /// Liveness
@@ -30,32 +46,55 @@ pub struct HealthStatus {
     get,
     path = "/healthz",
     tag = "operations",
-    responses((status = 200, description = "`{\"status\": \"ok\"}`.", body = HealthStatus))
+    responses((status = 200, description = "`{\"status\": \"ok\"}`.", body = Liveness))
 )]
 pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+    Json(Liveness { status: "ok" })
 }
 
 /// Readiness
 ///
-/// Ready when the store can be read and its writer runs. No token.
+/// Ready when the store can be read and written: while the data dir's filesystem is full
+/// this answers 503 with `reason: disk_full`, and tries a small write each time it is
+/// asked, so it turns ready again by itself once space returns. Lists every background
+/// stage with its lag. No token.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "`{\"status\": \"ready\"}`.", body = HealthStatus),
-        (status = 503, description = "`{\"status\": \"unavailable\", \"detail\": ...}`.", body = HealthStatus),
+        (status = 200, description = "Ready.", body = Readiness),
+        (status = 503, description = "Not ready: `reason` and `detail` say why.", body = Readiness),
     )
 )]
 pub async fn readyz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
-    match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+    let ping = app.store.ping().await;
+    let stages = stages::report(&app).await.unwrap_or_default();
+    let (status, body) = match ping {
+        Ok(()) => (
+            StatusCode::OK,
+            Readiness {
+                status: "ready",
+                reason: None,
+                detail: None,
+                stages,
+            },
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "detail": e.to_string()})),
+            Readiness {
+                status: "unavailable",
+                reason: Some(if e.is_disk_full() {
+                    "disk_full"
+                } else {
+                    "store_unavailable"
+                }),
+                detail: Some(e.to_string()),
+                stages,
+            },
         ),
-    }
+    };
+    (status, Json(body))
 }
 
 /// Prometheus metrics
@@ -68,6 +107,7 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     responses((status = 200, description = "Every `mistgate_*` metric.", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
+    stages::refresh_gauges(&app).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),

@@ -14,6 +14,7 @@ mod ingest;
 mod pruner;
 pub mod replay;
 mod stage;
+mod stages;
 mod state;
 mod telemetry;
 
@@ -103,11 +104,13 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
             tracing::warn!(source = %s.name, "source has no secret: it accepts unsigned webhooks");
         }
     }
+    let stages = deliver::supervise::Stages::new();
     pruner::spawn(
         store.clone(),
         config.storage.retention_days,
         config.ingest.dedup_window,
         config.storage.prune_interval,
+        stages.clone(),
     );
     let stage = if config.correlation.enabled {
         config
@@ -115,7 +118,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
             .settings()
             .validate()
             .context("[correlation] settings")?;
-        stage::spawn(store.clone(), config.correlation.settings())
+        stage::spawn(store.clone(), config.correlation.settings(), stages.clone())
             .await
             .context("starting the correlation stage")?
     } else {
@@ -124,7 +127,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
     };
     let delivery = if config.delivery.enabled {
         let settings = config.engine_settings().context("[[routes]]")?;
-        let engine = deliver::Engine::start(store.clone(), settings)
+        let engine = deliver::Engine::start(store.clone(), settings, stages.clone())
             .await
             .context("starting the delivery engine")?;
         Some(Arc::new(engine))
@@ -133,7 +136,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         None
     };
     let state = Arc::new(AppState::new(
-        &config, store, token, metrics, stage, delivery,
+        &config, store, token, metrics, stage, delivery, stages,
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -141,13 +144,38 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");
     on_listening(addr);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let serving = axum::serve(listener, router(state.clone())).with_graceful_shutdown({
+        let signalled = signalled.clone();
+        async move {
+            shutdown_signal().await;
+            signalled.notify_one();
+        }
+    });
+    let serving = serving.into_future();
+    tokio::pin!(serving);
+    tokio::select! {
+        served = &mut serving => served.context("serving HTTP")?,
+        () = signalled.notified() => {
+            // No new connections from here; requests in flight get a few seconds to
+            // be committed and answered.
+            tracing::info!("shutting down: finishing the requests in flight");
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
+                Ok(served) => served.context("serving HTTP")?,
+                Err(_) => tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still open after the grace period are dropped unanswered (nothing of them was acknowledged)"),
+            }
+        }
+    }
+    // Every acknowledged request is committed; stages resume from their committed
+    // cursors. Close the database cleanly so that the next start has no WAL to replay.
+    state.store.close().await.context("closing the store")?;
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a shutdown waits for requests in flight: with the close after it, well
+/// inside the 10 s that service managers give before SIGKILL.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(7);
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use deliver::supervise::{Reporter, Stages, supervise};
 use store::{Retention, Store};
 
 use crate::clock::now_us;
@@ -18,33 +19,52 @@ pub fn retention_at(now: i64, retention_days: u32, dedup_window: Duration) -> Re
     }
 }
 
-/// Prunes once at start, then every `interval`.
+/// The pruner's name in `/readyz` and `/metrics`.
+pub const STAGE_NAME: &str = "pruner";
+
+/// Prunes once at start, then every `interval`; supervised like the other stages.
 pub fn spawn(
     store: Arc<dyn Store>,
     retention_days: u32,
     dedup_window: Duration,
     interval: Duration,
+    stages: Arc<Stages>,
 ) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-        loop {
-            tick.tick().await;
-            match store
-                .prune(retention_at(now_us(), retention_days, dedup_window))
-                .await
-            {
-                Ok(p) if p != store::Pruned::default() => tracing::info!(
-                    requests = p.requests,
-                    events = p.events,
-                    quarantine = p.quarantine,
-                    fingerprints = p.fingerprints,
-                    "retention pruned old rows"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "retention pass failed; will retry"),
-            }
-        }
+    supervise(stages, STAGE_NAME, move |reporter| {
+        let store = store.clone();
+        run(store, retention_days, dedup_window, interval, reporter)
     });
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    retention_days: u32,
+    dedup_window: Duration,
+    interval: Duration,
+    reporter: Reporter,
+) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
+    loop {
+        tick.tick().await;
+        let result = store
+            .prune(retention_at(now_us(), retention_days, dedup_window))
+            .await;
+        match result {
+            Ok(p) => {
+                reporter.progressed();
+                if p != store::Pruned::default() {
+                    tracing::info!(
+                        requests = p.requests,
+                        events = p.events,
+                        quarantine = p.quarantine,
+                        fingerprints = p.fingerprints,
+                        "retention pruned old rows"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention pass failed; will retry"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use correlate::{Correlator, Settings, Snapshot, Transition};
+use deliver::supervise::{Reporter, Stages, supervise};
 use store::{
     DeviceFilter, DeviceRow, IncidentFilter, IncidentRow, Order, PageRequest, StageCommit, Store,
     StoreError,
@@ -95,20 +96,59 @@ pub fn disabled() -> StageHandle {
     }
 }
 
-/// Loads the stage's state and runs it until the process ends.
-pub async fn spawn(store: Arc<dyn Store>, settings: Settings) -> Result<StageHandle, StoreError> {
-    let (correlator, cursor) = load(store.as_ref(), settings).await?;
+/// Loads the stage's state and runs it until the process ends, supervised: after a
+/// panic it is loaded again from its last commit and goes on.
+pub async fn spawn(
+    store: Arc<dyn Store>,
+    settings: Settings,
+    stages: Arc<Stages>,
+) -> Result<StageHandle, StoreError> {
+    // The first load happens here, so that a store that cannot be read stops the start.
+    let (correlator, cursor) = load(store.as_ref(), settings.clone()).await?;
+    let mut first = Some((correlator, cursor));
     let (tx, rx) = mpsc::channel(64);
+    let commands = Arc::new(tokio::sync::Mutex::new(rx));
     let wake = Arc::new(Notify::new());
-    let stage = Stage {
-        store,
-        correlator,
-        cursor,
-        commands: rx,
-        wake: wake.clone(),
-    };
-    tokio::spawn(stage.run());
+    supervise(stages, STAGE_NAME, {
+        let wake = wake.clone();
+        move |reporter| {
+            let loaded = first.take();
+            let (store, settings) = (store.clone(), settings.clone());
+            let (commands, wake) = (commands.clone(), wake.clone());
+            async move {
+                let (correlator, cursor) = match loaded {
+                    Some(state) => state,
+                    None => reload_until_it_works(store.as_ref(), settings).await,
+                };
+                reporter.position(cursor);
+                let stage = Stage {
+                    store,
+                    correlator,
+                    cursor,
+                    commands,
+                    wake,
+                    reporter,
+                };
+                stage.run().await
+            }
+        }
+    });
     Ok(StageHandle { commands: tx, wake })
+}
+
+/// The correlation stage's name in `/readyz` and `/metrics`.
+pub const STAGE_NAME: &str = "correlation";
+
+async fn reload_until_it_works(store: &dyn Store, settings: Settings) -> (Correlator, i64) {
+    loop {
+        match load(store, settings.clone()).await {
+            Ok(state) => return state,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load the correlation state; trying again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// Rebuilds the correlator from what the stage last committed: the snapshot (timers,
@@ -176,8 +216,10 @@ struct Stage {
     store: Arc<dyn Store>,
     correlator: Correlator,
     cursor: i64,
-    commands: mpsc::Receiver<Command>,
+    /// Shared with the stage's next run after a panic, so the API's handle stays valid.
+    commands: Arc<tokio::sync::Mutex<mpsc::Receiver<Command>>>,
     wake: Arc<Notify>,
+    reporter: Reporter,
 }
 
 /// The records one batch changed, latest version of each.
@@ -221,6 +263,8 @@ impl Changed {
 
 impl Stage {
     async fn run(mut self) {
+        let commands = self.commands.clone();
+        let mut commands = commands.lock().await;
         loop {
             match self.step().await {
                 Ok(true) => continue,
@@ -239,7 +283,7 @@ impl Stage {
                 .unwrap_or(IDLE)
                 .min(IDLE);
             tokio::select! {
-                command = self.commands.recv() => match command {
+                command = commands.recv() => match command {
                     Some(c) => self.command(c).await,
                     None => return,
                 },
@@ -270,9 +314,11 @@ impl Stage {
             // Only events the correlator does not read: move on without a commit (after
             // a restart the stage skips them again, cheaply).
             self.cursor = covered;
+            self.reporter.position(covered);
             return Ok(false);
         }
         self.commit(covered, changed, now).await?;
+        self.reporter.position(covered);
         Ok(events.len() as u32 == PAGE)
     }
 

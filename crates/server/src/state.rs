@@ -61,6 +61,8 @@ pub struct AppState {
     pub delivery: Option<Arc<deliver::Engine>>,
     /// The routing targets' names and types.
     pub targets: Vec<(String, &'static str)>,
+    /// The background stages' positions and restarts (readiness, metrics).
+    pub stages: Arc<deliver::supervise::Stages>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
         metrics: PrometheusHandle,
         stage: StageHandle,
         delivery: Option<Arc<deliver::Engine>>,
+        stages: Arc<deliver::supervise::Stages>,
     ) -> AppState {
         let sources = config
             .sources
@@ -117,6 +120,7 @@ impl AppState {
                 .iter()
                 .map(|(name, t)| (name.clone(), t.kind()))
                 .collect(),
+            stages,
         }
     }
 }

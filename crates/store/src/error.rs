@@ -4,13 +4,28 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The filesystem holding the database has no space left: nothing of the operation
+    /// was written. Writes succeed again by themselves once space returns.
+    #[error("the data dir's filesystem is full, nothing was written: {0}")]
+    DiskFull(String),
     #[error("cannot open the data dir {path}: {source}")]
     Open {
         path: String,
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the database: a second mistgate on the same data dir, or a
+    /// tool with a write transaction open.
+    #[error(
+        "the database {path} is in use by another process ({detail}): stop the other mistgate or tool using it, or give this one another data dir"
+    )]
+    Locked { path: String, detail: String },
+    /// The database file is not a readable SQLite database.
+    #[error(
+        "the database {path} is damaged or not a mistgate database ({detail}): restore it from a backup, or move it (with its -wal and -shm files) aside to start with an empty log"
+    )]
+    Damaged { path: String, detail: String },
     #[error(
         "the database was written by a newer mistgate (schema version {found}, this build knows {known})"
     )]
@@ -19,4 +34,20 @@ pub enum StoreError {
     WriterGone,
     #[error("a blocking task failed: {0}")]
     Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(e.to_string()),
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the failure is a full disk (the caller should say so and retry later).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull(_))
+    }
 }

@@ -117,8 +117,13 @@ pub trait Store: Send + Sync + 'static {
     /// Removes what the retention settings no longer keep.
     async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError>;
 
-    /// Checks that the store can be read and written (readiness).
+    /// Checks that the store can be read and written (readiness). While the last write
+    /// failed for a full disk, this tries a small write and fails until one succeeds.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Finishes every write queued so far, then closes the database cleanly (for a
+    /// shutdown); every later write fails with [`StoreError::WriterGone`].
+    async fn close(&self) -> Result<(), StoreError>;
 
     /// Where stage `name` stands: its cursor and snapshot; `None` before its first commit.
     async fn stage_load(&self, name: &str) -> Result<Option<StageState>, StoreError>;
@@ -167,6 +172,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Pending batches after id `after`, oldest first, without bodies (for loading the queue).
     async fn pending_batches(&self, after: i64, limit: u32) -> Result<Vec<BatchRow>, StoreError>;
+
+    /// Per destination (a webhook id, or `target:<name>`) that has pending batches: their
+    /// number and when the oldest was built (unix µs).
+    async fn pending_by_destination(&self) -> Result<Vec<(String, i64, i64)>, StoreError>;
 
     /// One batch with its body.
     async fn batch(&self, id: i64) -> Result<Option<BatchRow>, StoreError>;

@@ -32,6 +32,7 @@ use crate::registry::Registry;
 use crate::route::Routes;
 use crate::schedule::RetryPolicy;
 use crate::subscription::{Subscription, WebhookType};
+use crate::supervise::{Stages, supervise};
 use crate::targets::Target;
 
 /// The stage's name in the store.
@@ -193,6 +194,7 @@ impl Engine {
     pub async fn start(
         store: Arc<dyn Store>,
         settings: EngineSettings,
+        stages: Arc<Stages>,
     ) -> Result<Engine, StartError> {
         let registry = Arc::new(Registry::load(store.as_ref()).await?);
         let client = Client::new(settings.client.clone())?;
@@ -240,20 +242,47 @@ impl Engine {
             wake.clone(),
             cursor,
             &settings,
+            stages.clone(),
         );
         let route_wake = Arc::new(Notify::new());
         if !settings.routes.is_empty() {
-            let stage = route_stage::RouteStage::load(
-                store.clone(),
-                dispatcher.clone(),
-                route_wake.clone(),
-                settings.routes.clone(),
-                targets,
-                settings.routing.clone(),
-                settings.aggregation_window,
-            )
-            .await?;
-            tokio::spawn(stage.run());
+            let load = {
+                let (store, dispatcher) = (store.clone(), dispatcher.clone());
+                let (wake, settings) = (route_wake.clone(), settings.clone());
+                move || {
+                    route_stage::RouteStage::load(
+                        store.clone(),
+                        dispatcher.clone(),
+                        wake.clone(),
+                        settings.routes.clone(),
+                        targets.clone(),
+                        settings.routing.clone(),
+                        settings.aggregation_window,
+                    )
+                }
+            };
+            // The first load here, so that a failure stops the start; after a panic the
+            // stage is loaded again from what it last committed.
+            let mut first = Some(load().await?);
+            supervise(stages, route_stage::STAGE_NAME, move |reporter| {
+                let loaded = first.take();
+                let load = load.clone();
+                async move {
+                    let stage = match loaded {
+                        Some(stage) => stage,
+                        None => loop {
+                            match load().await {
+                                Ok(stage) => break stage,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot load the routing stage; trying again in 1 s");
+                                    tokio::time::sleep(Duration::from_secs(1)).await;
+                                }
+                            }
+                        },
+                    };
+                    stage.run(reporter).await
+                }
+            });
         }
         Ok(Engine {
             store,

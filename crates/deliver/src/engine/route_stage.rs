@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use super::{Dispatcher, Queued, now_us};
 use crate::aggregate::{AggregationPolicy, Aggregator, BatchKey, Pending};
 use crate::route::{Flow, Routes, Subject};
+use crate::supervise::Reporter;
 use crate::targets::{Batching, EventMessage, IncidentMessage, IncidentView, Message, Target};
 
 /// The stage's name in the store.
@@ -71,7 +72,11 @@ pub(crate) struct RouteStage {
     read_changes: i64,
     written_at: i64,
     buffer: Aggregator,
+    reporter: Option<Reporter>,
 }
+
+/// The routing stage's name in `/readyz` and `/metrics`.
+pub const STAGE_NAME: &str = "routing";
 
 impl RouteStage {
     /// Loads where the stage stands (a first start begins at the end of both logs: routes
@@ -118,10 +123,13 @@ impl RouteStage {
             snapshot,
             written_at: 0,
             buffer: Aggregator::new(),
+            reporter: None,
         })
     }
 
-    pub(crate) async fn run(mut self) {
+    pub(crate) async fn run(mut self, reporter: Reporter) {
+        reporter.position(self.events);
+        self.reporter = Some(reporter);
         loop {
             match self.step().await {
                 Ok(true) => continue,
@@ -398,6 +406,9 @@ impl RouteStage {
             })
             .await?;
         self.events = self.read_events;
+        if let Some(r) = &self.reporter {
+            r.position(self.events);
+        }
         self.snapshot = snapshot;
         self.written_at = now;
         if !batches.is_empty() {

@@ -20,6 +20,7 @@ use super::{Dispatcher, EngineSettings, Queued, STAGE, now_us};
 use crate::aggregate::{AggregationPolicy, Aggregator, BatchKey, Pending};
 use crate::registry::{Registry, Subscriptions};
 use crate::subscription::WebhookType;
+use crate::supervise::{Reporter, Stages, supervise};
 
 /// Events read per query.
 const PAGE: u32 = 1_000;
@@ -36,6 +37,11 @@ const READ_EVERY: Duration = Duration::from_millis(50);
 /// How often the cursor is written when the stage only skips events no webhook takes.
 const CURSOR_EVERY_US: i64 = 2_000_000;
 
+/// The delivery stage's name in `/readyz` and `/metrics`.
+pub const STAGE_NAME: &str = "delivery";
+
+/// Runs the stage from `cursor`, supervised: after a panic it starts again from the
+/// cursor it last committed.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
@@ -43,23 +49,54 @@ pub(crate) fn spawn(
     wake: Arc<Notify>,
     cursor: i64,
     settings: &EngineSettings,
+    stages: Arc<Stages>,
 ) {
-    let stage = Stage {
-        store,
-        registry,
-        dispatcher,
-        wake,
-        cursor,
-        read: cursor,
-        cursor_written_at: 0,
-        buffer: Aggregator::new(),
-        held: HashMap::new(),
-        numbers: HashMap::new(),
-        names: Vec::new(),
-        window_us: settings.aggregation_window.as_micros() as i64,
-        max_events: settings.max_batch_events.max(1),
-    };
-    tokio::spawn(stage.run());
+    let window_us = settings.aggregation_window.as_micros() as i64;
+    let max_events = settings.max_batch_events.max(1);
+    let mut first = Some(cursor);
+    supervise(stages, STAGE_NAME, move |reporter| {
+        let given = first.take();
+        let (store, registry) = (store.clone(), registry.clone());
+        let (dispatcher, wake) = (dispatcher.clone(), wake.clone());
+        async move {
+            let cursor = match given {
+                Some(c) => c,
+                None => committed_cursor(store.as_ref()).await,
+            };
+            reporter.position(cursor);
+            let stage = Stage {
+                store,
+                registry,
+                dispatcher,
+                wake,
+                cursor,
+                read: cursor,
+                cursor_written_at: 0,
+                buffer: Aggregator::new(),
+                held: HashMap::new(),
+                numbers: HashMap::new(),
+                names: Vec::new(),
+                window_us,
+                max_events,
+                reporter,
+            };
+            stage.run().await
+        }
+    });
+}
+
+/// The cursor the stage last committed, read again after a restart (retried until the
+/// store answers: the stage has nothing better to do).
+async fn committed_cursor(store: &dyn Store) -> i64 {
+    loop {
+        match store.stage_load(STAGE).await {
+            Ok(state) => return state.map_or(0, |s| s.cursor),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the delivery stage's cursor; trying again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// What a splunk body needs of a buffered event besides its raw text.
@@ -88,6 +125,7 @@ struct Stage {
     names: Vec<String>,
     window_us: i64,
     max_events: usize,
+    reporter: Reporter,
 }
 
 impl Stage {
@@ -281,6 +319,7 @@ impl Stage {
             .await?;
         self.cursor = self.read;
         self.cursor_written_at = now;
+        self.reporter.position(self.cursor);
         if !batches.is_empty() {
             metrics::counter!("mistgate_delivery_batches_total", "state" => "created")
                 .increment(batches.len() as u64);

@@ -21,10 +21,14 @@ fn body_of(events: &[String]) -> String {
 
 #[test]
 fn readable_events_keep_the_value_fingerprint() {
-    let body = br#"{"topic":"alarms","events":[{"id":"a","type":"device_down","timestamp":1749101162}]}"#;
+    let body =
+        br#"{"topic":"alarms","events":[{"id":"a","type":"device_down","timestamp":1749101162}]}"#;
     let split = split(body).unwrap();
     let value: Value = serde_json::from_slice(&body[split.events[0].span.clone()]).unwrap();
-    assert_eq!(split.events[0].fingerprint, fingerprint(&Topic::Alarms, &value));
+    assert_eq!(
+        split.events[0].fingerprint,
+        fingerprint(&Topic::Alarms, &value)
+    );
     assert_eq!(split.events[0].unreadable, None);
     assert_eq!(
         split.events[0].normalized.event_type.as_deref(),
@@ -49,7 +53,10 @@ fn unreadable_events_get_their_own_fingerprints() {
     for (event, text) in split.events.iter().zip(&texts) {
         assert_eq!(&body[event.span.clone()], text);
         assert!(event.unreadable.is_some(), "{text}");
-        assert!(seen.insert(event.fingerprint), "two events share a fingerprint");
+        assert!(
+            seen.insert(event.fingerprint),
+            "two events share a fingerprint"
+        );
         assert_ne!(event.fingerprint, fingerprint(&Topic::Alarms, &Value::Null));
     }
 }
@@ -58,7 +65,13 @@ fn unreadable_events_get_their_own_fingerprints() {
 fn unreadable_events_are_normalised_from_the_fields_that_parse() {
     let body = br#"{"topic":"alarms","events":[{"type":"device_down","site_id":"s1","aps":["5c5b350e55c8"],"timestamp":1749101162,"v":1e400}]}"#;
     let event = &split(body).unwrap().events[0];
-    assert!(event.unreadable.as_deref().unwrap().contains("out of range"));
+    assert!(
+        event
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("out of range")
+    );
     let n = &event.normalized;
     assert_eq!(n.event_type.as_deref(), Some("device_down"));
     assert_eq!(n.site_id.as_deref(), Some("s1"));
@@ -78,7 +91,8 @@ fn a_lone_surrogate_in_a_key_leaves_nothing_to_normalise_but_loses_nothing() {
 #[test]
 fn spacing_does_not_make_an_unreadable_event_new() {
     let a = split(br#"{"topic":"alarms","events":[{"id":"a","v":1e400}]}"#).unwrap();
-    let b = split(b"{\"topic\":\"alarms\",\"events\":[ {\n \"id\" : \"a\",\t\"v\": 1e400 } ]}").unwrap();
+    let b = split(b"{\"topic\":\"alarms\",\"events\":[ {\n \"id\" : \"a\",\t\"v\": 1e400 } ]}")
+        .unwrap();
     assert_eq!(a.events[0].fingerprint, b.events[0].fingerprint);
     // Spaces inside strings are content.
     let c = split(br#"{"topic":"alarms","events":[{"id":"a ","v":1e400}]}"#).unwrap();

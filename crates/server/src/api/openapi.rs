@@ -350,10 +350,15 @@ mod tests {
             .build_recorder()
             .handle();
         let store: Arc<dyn store::Store> = Arc::new(store);
-        let stage = crate::stage::spawn(store.clone(), correlate::Settings::default())
-            .await
-            .unwrap();
-        let mut state = AppState::new(&Config::zero(), store, token, metrics, stage, None);
+        let stages = deliver::supervise::Stages::new();
+        let stage = crate::stage::spawn(
+            store.clone(),
+            correlate::Settings::default(),
+            stages.clone(),
+        )
+        .await
+        .unwrap();
+        let mut state = AppState::new(&Config::zero(), store, token, metrics, stage, None, stages);
         state.targets.push(("noc".into(), "webhook"));
         let state = Arc::new(state);
         let app = crate::router(state);

@@ -6,6 +6,7 @@
 
 mod dedup;
 mod mac_index;
+mod open;
 mod outbox;
 mod read;
 mod schema;
@@ -89,6 +90,9 @@ struct Inner {
     writer: mpsc::Sender<Op>,
     readers: Mutex<Vec<Connection>>,
     config: SqliteConfig,
+    health: Arc<open::WriteHealth>,
+    /// Held while the store is open: this process is the database's only writer.
+    _lock: Option<std::fs::File>,
 }
 
 use writer::Op;
@@ -102,36 +106,57 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let mut conn = Connection::open(&config.path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
-        conn.pragma_update(None, "busy_timeout", 5_000)?;
-        conn.pragma_update(None, "cache_size", -8_192)?; // 8 MiB
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // The writer checkpoints itself (SQLite's default, every 1000 WAL pages). A
-        // separate checkpoint thread was measured: it competes for the two cores and
-        // the disk, and doubled the p99 answer time of ingest.
-        schema::migrate(&mut conn)?;
-
+        let lock = open::lock(&config.path)?;
+        let conn = open_writer(&config).map_err(|e| open::classify(&config.path, e))?;
         let readers = (0..config.readers.max(1))
             .map(|_| open_reader(&config.path))
             .collect::<Result<Vec<_>, _>>()?;
+        let health = Arc::new(open::WriteHealth::default());
         let (tx, rx) = mpsc::channel(4_096);
-        std::thread::Builder::new()
-            .name("mistgate-store-writer".into())
-            .spawn({
-                let (capacity, batch) = (config.dedup_capacity, config.mac_index_batch);
-                move || writer::run(conn, capacity, batch, rx)
-            })
-            .map_err(|source| StoreError::Open {
-                path: config.path.display().to_string(),
-                source,
-            })?;
+        let started = {
+            let (capacity, batch) = (config.dedup_capacity, config.mac_index_batch);
+            let health = health.clone();
+            // The writer's state (ids, the duplicate index) is read before serving.
+            let (ready, started) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("mistgate-store-writer".into())
+                .spawn(move || writer::run(conn, capacity, batch, rx, health, ready))
+                .map_err(|source| StoreError::Open {
+                    path: config.path.display().to_string(),
+                    source,
+                })?;
+            started
+        };
+        started
+            .recv()
+            .map_err(|_| StoreError::WriterGone)?
+            .map_err(|e| open::classify(&config.path, e))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: tx,
                 readers: Mutex::new(readers),
                 config,
+                health,
+                _lock: Some(lock),
+            }),
+        })
+    }
+
+    /// Opens an existing database for reading only, beside a server that may be writing
+    /// it (for `mistgate replay`): no lock, no migration, and every write fails.
+    pub fn open_read_only(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        let readers = (0..config.readers.max(1))
+            .map(|_| open_reader(&config.path))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| open::classify(&config.path, e))?;
+        let (tx, _) = mpsc::channel(1);
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: tx,
+                readers: Mutex::new(readers),
+                config,
+                health: Default::default(),
+                _lock: None,
             }),
         })
     }
@@ -171,6 +196,24 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
+}
+
+/// The write connection, set up and migrated.
+fn open_writer(config: &SqliteConfig) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(&config.path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
+    conn.pragma_update(None, "busy_timeout", 5_000)?;
+    conn.pragma_update(None, "cache_size", -8_192)?; // 8 MiB
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The writer checkpoints itself (SQLite's default, every 1000 WAL pages). A
+    // separate checkpoint thread was measured: it competes for the two cores and
+    // the disk, and doubled the p99 answer time of ingest.
+    schema::migrate(&mut conn)?;
+    // Another process holding the write lock would only show at the first write: take
+    // it once now (waiting busy_timeout), so that such a start fails before serving.
+    conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+    Ok(conn)
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
@@ -364,6 +407,10 @@ impl Store for SqliteStore {
         self.read(move |c| outbox::pending(c, after, limit)).await
     }
 
+    async fn pending_by_destination(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        self.read(outbox::pending_by_destination).await
+    }
+
     async fn batch(&self, id: i64) -> Result<Option<BatchRow>, StoreError> {
         self.read(move |c| outbox::batch(c, id)).await
     }
@@ -393,9 +440,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn close(&self) -> Result<(), StoreError> {
+        match self.write(|reply| Op::Close { reply }).await {
+            Err(StoreError::WriterGone) | Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         if self.inner.writer.is_closed() {
             return Err(StoreError::WriterGone);
+        }
+        if let Some(full) = self.inner.health.disk_full() {
+            // Nothing may be writing while the disk is full (a load balancer takes a
+            // server that is not ready out of rotation), so readiness itself tries a
+            // small write: once it succeeds, the server is ready again.
+            self.write(|reply| Op::Probe { reply })
+                .await
+                .map_err(|e| match e {
+                    StoreError::DiskFull(_) => e,
+                    other => StoreError::DiskFull(format!("{full}; probe: {other}")),
+                })?;
         }
         self.read(|c| {
             Ok(

@@ -163,6 +163,20 @@ pub(crate) fn pending(
     Ok(rows)
 }
 
+/// Per destination with pending batches: how many, and when the oldest was built.
+pub(crate) fn pending_by_destination(
+    conn: &Connection,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT subscription_id, COUNT(*), MIN(created_at) FROM outbox
+             WHERE state = 'pending' GROUP BY subscription_id ORDER BY subscription_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// One batch with its body.
 pub(crate) fn batch(conn: &Connection, id: i64) -> Result<Option<BatchRow>, StoreError> {
     let sql = format!("SELECT {BATCH_COLUMNS}, body FROM outbox WHERE id = ?1");

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dedup::{self, DedupIndex, Staged, Verdict};
 use super::mac_index::MacIndex;
+use super::open::WriteHealth;
 use crate::{
     Appended, AttemptRecord, NewQuarantine, NewRequest, OutboxCommit, Pruned, ReplayRequest,
     Retention, StageCommit, StoreError, SubscriptionRow,
@@ -71,6 +72,14 @@ pub(crate) enum Op {
         at: i64,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// A small write that changes nothing, to learn whether writes reach the disk again.
+    Probe {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Commit what came before, checkpoint, close the connection and stop.
+    Close {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// Ids the writer hands out next. Read from the database at start and after a rollback.
@@ -104,23 +113,31 @@ struct Writer {
     ids: NextIds,
     dedup: DedupIndex,
     macs: MacIndex,
+    health: std::sync::Arc<WriteHealth>,
 }
 
-/// Opens the writer's state and runs its loop until every sender is gone.
+/// Opens the writer's state, says on `ready` whether it could, and runs its loop until
+/// every sender is gone.
 pub(crate) fn run(
     conn: Connection,
     dedup_capacity: usize,
     mac_batch: usize,
     mut rx: mpsc::Receiver<Op>,
+    health: std::sync::Arc<WriteHealth>,
+    ready: std::sync::mpsc::Sender<Result<(), StoreError>>,
 ) {
-    let mut writer = match Writer::open(conn, dedup_capacity, mac_batch) {
-        Ok(w) => w,
+    let mut writer = match Writer::open(conn, dedup_capacity, mac_batch, health) {
+        Ok(w) => {
+            let _ = ready.send(Ok(()));
+            w
+        }
         Err(e) => {
-            tracing::error!(error = %e, "store writer cannot start; stopping");
+            let _ = ready.send(Err(e));
             return;
         }
     };
     let mut ops = Vec::with_capacity(MAX_BATCH);
+    let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
         ops.push(first);
         while ops.len() < MAX_BATCH {
@@ -129,6 +146,13 @@ pub(crate) fn run(
                 Err(_) => break,
             }
         }
+        // What was queued before a close is written; what comes after it is refused.
+        if let Some(at) = ops.iter().position(|op| matches!(op, Op::Close { .. })) {
+            if let Op::Close { reply } = ops.remove(at) {
+                closing = Some(reply);
+            }
+            ops.truncate(at);
+        }
         let started = Instant::now();
         let n = ops.len();
         writer.commit_group(&mut ops);
@@ -136,6 +160,14 @@ pub(crate) fn run(
         metrics::histogram!("mistgate_store_commit_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::gauge!("mistgate_dedup_index_entries").set(writer.dedup.len() as f64);
+        if closing.is_some() {
+            break;
+        }
+    }
+    rx.close();
+    let closed = writer.close();
+    if let Some(reply) = closing {
+        let _ = reply.send(closed);
     }
 }
 
@@ -148,10 +180,21 @@ enum Outcome {
 }
 
 impl Writer {
+    /// Folds the WAL into the database and closes the connection. (MAC index entries
+    /// still in memory need no writing: readers scan the tail the index does not cover.)
+    fn close(self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, e)| StoreError::from(e))?;
+        tracing::info!("the store is closed");
+        Ok(())
+    }
+
     fn open(
         conn: Connection,
         dedup_capacity: usize,
         mac_batch: usize,
+        health: std::sync::Arc<WriteHealth>,
     ) -> Result<Writer, StoreError> {
         let ids = NextIds::load(&conn)?;
         let mut dedup = DedupIndex::new(dedup_capacity);
@@ -183,6 +226,7 @@ impl Writer {
             ids,
             dedup,
             macs,
+            health,
         })
     }
 
@@ -193,7 +237,9 @@ impl Writer {
         let (prunes, writes): (Vec<Op>, Vec<Op>) =
             ops.drain(..).partition(|op| matches!(op, Op::Prune { .. }));
         if !writes.is_empty() {
-            match self.apply_all(&writes) {
+            let group = self.apply_all(&writes);
+            self.health.record(&group);
+            match group {
                 Ok(done) => {
                     for (op, result) in writes.into_iter().zip(done) {
                         answer(op, Ok(result));
@@ -205,6 +251,7 @@ impl Writer {
                         let result = self
                             .apply_all(std::slice::from_ref(&op))
                             .map(|mut done| done.remove(0));
+                        self.health.record(&result);
                         answer(op, result);
                     }
                 }
@@ -309,7 +356,14 @@ impl Writer {
                 Op::Replay { request, .. } => {
                     out.push(Outcome::Ids(super::outbox::replay(&tx, request)?));
                 }
-                Op::Prune { .. } => unreachable!("prunes are split off before"),
+                Op::Probe { .. } => {
+                    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                    tx.pragma_update(None, "user_version", version)?;
+                    out.push(Outcome::Staged);
+                }
+                Op::Prune { .. } | Op::Close { .. } => {
+                    unreachable!("prunes and closes are split off before")
+                }
             }
         }
         for ((source, topic), t) in &totals {
@@ -445,13 +499,21 @@ fn answer(op: Op, result: Result<Outcome, StoreError>) {
         (Op::Outbox { reply, .. } | Op::Replay { reply, .. }, Err(e)) => {
             let _ = reply.send(Err(e));
         }
-        (Op::Attempts { reply, .. } | Op::TargetState { reply, .. }, Ok(Outcome::Staged)) => {
+        (
+            Op::Attempts { reply, .. } | Op::TargetState { reply, .. } | Op::Probe { reply },
+            Ok(Outcome::Staged),
+        ) => {
             let _ = reply.send(Ok(()));
         }
-        (Op::Attempts { reply, .. } | Op::TargetState { reply, .. }, Err(e)) => {
+        (
+            Op::Attempts { reply, .. } | Op::TargetState { reply, .. } | Op::Probe { reply },
+            Err(e),
+        ) => {
             let _ = reply.send(Err(e));
         }
-        (Op::Prune { .. }, _) | (_, Ok(_)) => unreachable!("outcome matches its operation"),
+        (Op::Prune { .. } | Op::Close { .. }, _) | (_, Ok(_)) => {
+            unreachable!("outcome matches its operation")
+        }
     }
 }
 
