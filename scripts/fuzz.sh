@@ -10,10 +10,14 @@
 # fuzz/seeds/, then runs each target with -max_total_time=SECONDS. Corpora persist between
 # runs, so each run goes on where the last stopped; they and crash inputs
 # (fuzz/artifacts/<target>/) are git-ignored. Logs go to fuzz/artifacts/logs/<target>.log.
-# Exits 1 if any target crashed; replay a crash with the command printed for it.
+# The runs use the binaries of that one build, so edits made meanwhile (by anyone) change
+# nothing until the next run. Exits 1 if any target crashed; replay a crash with the
+# command printed for it.
 #
 # Needs: the nightly toolchain, cargo-fuzz (`cargo install cargo-fuzz --locked`) and jq.
-# Knobs: FUZZ_TARGETS="split config" runs only those targets; MIST_SAMPLES=dir.
+# Knobs: FUZZ_TARGETS="split config" runs only those targets; FUZZ_REV=HEAD (any git
+# revision) builds the targets from that commit instead of the working tree, so that
+# edits in progress are neither fuzzed nor able to break the build; MIST_SAMPLES=dir.
 # What each target asserts, and the recorded results: RELIABILITY.md, "Fuzzing".
 set -euo pipefail
 
@@ -40,9 +44,18 @@ cargo +nightly fuzz --version >/dev/null 2>&1 || {
 }
 [[ -d $samples ]] || { echo "fuzz.sh: no Mist samples at $samples" >&2; exit 2; }
 
+src=$root
+if [[ -n ${FUZZ_REV:-} ]]; then
+    src="$fuzz/target/snapshot"
+    rm -rf "$src"
+    mkdir -p "$src"
+    git -C "$root" archive "$FUZZ_REV" | tar -x -C "$src"
+    echo "== fuzzing commit $(git -C "$root" rev-parse --short "$FUZZ_REV") (snapshot in $src)"
+fi
 cd "$fuzz"
 echo "== building the fuzz targets (cargo +nightly fuzz build ${build_flags[*]})"
-cargo +nightly fuzz build "${build_flags[@]}"
+cargo +nightly fuzz build --fuzz-dir "$src/fuzz" --target-dir "$fuzz/target" "${build_flags[@]}"
+bin_dir="$fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 
 # --- seeds -----------------------------------------------------------------------------
 
@@ -131,8 +144,8 @@ for target in "${targets[@]}"; do
     log="$logs/$target.log"
     echo "== $target: ${seconds}s (log: $log)"
     status=0
-    cargo +nightly fuzz run "${build_flags[@]}" "$target" "$fuzz/corpus/$target" -- "${args[@]}" \
-        >"$log" 2>&1 || status=$?
+    "$bin_dir/$target" -artifact_prefix="$fuzz/artifacts/$target/" "${args[@]}" \
+        "$fuzz/corpus/$target" >"$log" 2>&1 || status=$?
 
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [[ -z $executions ]]; then

@@ -85,5 +85,18 @@ mod tests {
                 prop_assert_eq!(normalize_mac(&mac), Some(mac.clone()));
             }
         }
+
+        /// Mirrors the `normalize` fuzz target: case and the separator style never matter.
+        #[test]
+        fn case_and_separators_do_not_matter(s in "[0-9a-zA-Z:.-]{10,16}") {
+            let mac = normalize_mac(&s);
+            prop_assert_eq!(normalize_mac(&s.to_ascii_uppercase()), mac.clone());
+            if let Some(mac) = mac {
+                let pairs: Vec<&str> = (0..6).map(|i| &mac[2 * i..2 * i + 2]).collect();
+                prop_assert_eq!(normalize_mac(&pairs.join(":")), Some(mac.clone()));
+                let cisco = format!("{}.{}.{}", &mac[..4], &mac[4..8], &mac[8..]);
+                prop_assert_eq!(normalize_mac(&cisco), Some(mac.clone()));
+            }
+        }
     }
 }

@@ -469,5 +469,21 @@ mod tests {
             let _ = normalize(topic, &other);
             let _ = normalize(&Topic::Other("x".into()), &event);
         }
+
+        /// Mirrors the `normalize` fuzz target: normalising is stable (the same for the
+        /// event's text re-spelled) and gives fields in normal form.
+        #[test]
+        fn stable_and_in_normal_form(event in arb_event(), index in 0usize..32) {
+            let topic = &Topic::KNOWN[index];
+            let n = normalize(topic, &event);
+            let pretty = serde_json::to_string_pretty(&event).unwrap();
+            prop_assert_eq!(&normalize(topic, &serde_json::from_str(&pretty).unwrap()), &n);
+            if let Some(mac) = &n.mac {
+                prop_assert_eq!(normalize_mac(mac), Some(mac.clone()));
+            }
+            if let Some(t) = &n.time {
+                prop_assert_eq!(crate::parse_time_value(&t.raw), Some((t.unix_micros, t.unit)));
+            }
+        }
     }
 }

@@ -457,6 +457,25 @@ mod tests {
             let _ = parse_time_value(&Value::String(s));
         }
 
+        /// Mirrors the `normalize` fuzz target: a number reads as its own text does, spaces
+        /// around a string do not matter, and nothing later than the year 9999 is accepted.
+        #[test]
+        fn numbers_read_as_their_text(v in arb_json()) {
+            let parsed = parse_time_value(&v);
+            if let Some((micros, _)) = parsed {
+                prop_assert!(micros > 0 && micros <= MAX_MICROS);
+            }
+            match &v {
+                Value::Number(n) => {
+                    prop_assert_eq!(parse_time_value(&Value::String(n.to_string())), parsed);
+                }
+                Value::String(s) => {
+                    prop_assert_eq!(parse_time_value(&Value::String(format!(" {s} "))), parsed);
+                }
+                _ => {}
+            }
+        }
+
         #[test]
         fn whole_seconds_are_exact(s in 1u64..100_000_000_000) {
             prop_assert_eq!(parse_time_value(&json!(s)), Some((s as i64 * 1_000_000, TimeUnit::Seconds)));

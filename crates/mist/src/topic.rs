@@ -374,4 +374,18 @@ mod tests {
         assert_eq!(topic, Topic::NacEvents);
         assert!(serde_json::from_str::<Topic>("42").is_err());
     }
+
+    proptest::proptest! {
+        /// Mirrors the `normalize` fuzz target: any name's canonical form reads back as the
+        /// same topic, and case, `_`/`-` and surrounding spaces never matter.
+        #[test]
+        fn any_spelling_round_trips_through_its_canonical_name(s in "\\PC{0,24}|[a-zA-Z_ -]{0,24}") {
+            let topic = Topic::parse(&s);
+            proptest::prop_assert_eq!(&Topic::parse(topic.as_str()), &topic);
+            proptest::prop_assert_eq!(&Topic::parse(&s.to_ascii_uppercase()), &topic);
+            proptest::prop_assert_eq!(&Topic::parse(&s.replace('-', "_")), &topic);
+            proptest::prop_assert_eq!(&Topic::parse(&format!(" {s}\t")), &topic);
+            proptest::prop_assert_eq!(topic.is_known(), Topic::KNOWN.contains(&topic));
+        }
+    }
 }
