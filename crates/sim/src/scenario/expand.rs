@@ -24,6 +24,15 @@ const RESTART_DELAY: Duration = Duration::from_secs(5);
 const ROGUE_STAGGER: Duration = Duration::from_secs(20);
 /// Between a client leaving one AP and joining the next.
 const ROAM_GAP: Duration = Duration::from_secs(1);
+/// The location engine reports no more often than this, whatever a walk asks.
+const MIN_FIX_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How many positions a walk of `duration` reporting every `every` gives after its
+/// start (the start itself is one more).
+pub(super) fn walk_fixes(duration: Duration, every: Duration) -> u128 {
+    (duration.as_micros() / every.max(MIN_FIX_INTERVAL).as_micros()).max(1)
+}
+
 /// The longest a step's events trail behind it (alarms, restarts, staggers).
 pub(super) const TAIL: Duration = Duration::from_secs(60);
 
@@ -44,7 +53,9 @@ struct Clock {
 impl Clock {
     /// The simulated time of an offset from the scenario's start, compressed by `speed`.
     fn at(&self, offset: Duration) -> i64 {
-        self.start_us + (offset.as_micros() as f64 / self.speed).round() as i64
+        // `as` saturates, and so does the sum: a speed near zero cannot overflow.
+        self.start_us
+            .saturating_add((offset.as_micros() as f64 / self.speed).round() as i64)
     }
 }
 
@@ -66,6 +77,8 @@ impl Scenario {
         start_us: i64,
         speed: f64,
     ) -> Result<Vec<SimEvent>, String> {
+        // Parsed scenarios pass this already; one built by hand may not.
+        self.check()?;
         let speed = if speed.is_finite() && speed > 0.0 {
             speed
         } else {
@@ -311,8 +324,9 @@ fn step_events(
             }
             let site = &org.sites[asset.site()];
             let m = &site.maps[a.map % site.maps.len()];
-            let every = (*every).max(Duration::from_millis(100));
-            let fixes = (duration.as_micros() / every.as_micros()).max(1) as u32;
+            let every = (*every).max(MIN_FIX_INTERVAL);
+            let fixes = u32::try_from(walk_fixes(*duration, every))
+                .map_err(|_| "a walk reports too many positions".to_string())?;
             let mut inside: Vec<bool> = vec![false; m.zones.len()];
             for k in 0..=fixes {
                 let (x, y) = along(path, f64::from(k) / f64::from(fixes));

@@ -168,6 +168,12 @@ pub enum ScenarioError {
     },
 }
 
+/// The longest a step's `at`, a walk's `duration` or its `every` may be: a year.
+pub const MAX_OFFSET: Duration = Duration::from_secs(366 * 86_400);
+
+/// The most positions one walk may report.
+pub const MAX_WALK_FIXES: u128 = 10_000;
+
 /// The scenarios that ship with mistgate, in the order the demo plays them.
 pub const BUILT_IN: &[(&str, &str)] = &[
     (
@@ -206,13 +212,50 @@ pub const BUILT_IN: &[(&str, &str)] = &[
 
 impl Scenario {
     /// Parses a scenario from TOML text; `origin` names it in errors.
+    ///
+    /// Times past [`MAX_OFFSET`] and walks of more than [`MAX_WALK_FIXES`] positions are
+    /// refused, so that expanding a parsed scenario always ends.
     pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         let mut s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
         s.steps.sort_by_key(|step| step.at);
+        s.check().map_err(|message| ScenarioError::Parse {
+            path: origin.to_string(),
+            message,
+        })?;
         Ok(s)
+    }
+
+    /// Bounds that keep expansion finite: times within [`MAX_OFFSET`] (so that adding the
+    /// delays Mist has never overflows) and walks of at most [`MAX_WALK_FIXES`] positions
+    /// (a walk of `"1000h"` every `"100ms"` would otherwise fill the memory).
+    fn check(&self) -> Result<(), String> {
+        let days = MAX_OFFSET.as_secs() / 86_400;
+        for (i, step) in self.steps.iter().enumerate() {
+            let place = format!("steps[{i}] (at {})", humantime::format_duration(step.at));
+            let mut times = vec![("at", step.at)];
+            if let Happening::Walk {
+                duration, every, ..
+            } = &step.what
+            {
+                times.extend([("duration", *duration), ("every", *every)]);
+                let fixes = expand::walk_fixes(*duration, *every);
+                if fixes > MAX_WALK_FIXES {
+                    return Err(format!(
+                        "{place}: a walk of {} every {} reports {fixes} positions; at most \
+                         {MAX_WALK_FIXES} (walk for less time or report less often)",
+                        humantime::format_duration(*duration),
+                        humantime::format_duration(*every),
+                    ));
+                }
+            }
+            if let Some((field, _)) = times.iter().find(|(_, t)| *t > MAX_OFFSET) {
+                return Err(format!("{place}: `{field}` is longer than {days} days"));
+            }
+        }
+        Ok(())
     }
 
     /// Reads a scenario file, or a built-in scenario by name (`site-power-outage`).
@@ -244,10 +287,10 @@ impl Scenario {
         self.steps
             .iter()
             .map(|s| {
-                s.at + match &s.what {
+                s.at.saturating_add(match &s.what {
                     Happening::Walk { duration, .. } => *duration,
                     _ => expand::TAIL,
-                }
+                })
             })
             .max()
             .unwrap_or_default()
@@ -320,5 +363,47 @@ mod tests {
             Scenario::load("/nonexistent/file.toml"),
             Err(ScenarioError::Read { .. })
         ));
+    }
+
+    /// Inputs found by the `scenario` fuzz target: the first two panicked (a sum of
+    /// durations, the simulated clock), the third filled the memory.
+    #[test]
+    fn times_and_walks_without_bounds_are_refused() {
+        let down = |at: &str| {
+            format!(
+                "name = \"x\"\n[[steps]]\nat = \"{at}\"\ndo = \"down\"\ndevices = [\"site0.ap1\"]\n"
+            )
+        };
+        for at in ["18446744073709551615s", "300000y", "367d"] {
+            let err = Scenario::parse(&down(at), "f.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("f.toml") && err.contains("longer than 366 days"),
+                "{err}"
+            );
+        }
+        assert!(Scenario::parse(&down("366d"), "f.toml").is_ok());
+
+        let walk = |duration: &str, every: &str| {
+            format!(
+                "name = \"w\"\n[[steps]]\nat = \"0s\"\ndo = \"walk\"\nasset = \"site0.asset0\"\n\
+                 path = [[1.0, 1.0], [5.0, 5.0]]\nduration = \"{duration}\"\nevery = \"{every}\"\n"
+            )
+        };
+        let err = Scenario::parse(&walk("1000000h", "100ms"), "w.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("positions; at most 10000"), "{err}");
+        // `every` below 100 ms counts as 100 ms, as in the expansion.
+        assert!(Scenario::parse(&walk("1000s", "1ns"), "w.toml").is_ok());
+        assert!(Scenario::parse(&walk("1s", "400d"), "w.toml").is_err());
+
+        // Built by hand, past the checks: expansion refuses, length saturates.
+        let mut s = Scenario::parse(&down("1s"), "f.toml").unwrap();
+        s.steps[0].at = Duration::MAX;
+        assert_eq!(s.length(), Duration::MAX);
+        let org = crate::Org::generate(&crate::OrgSpec::default(), 1);
+        assert!(s.expand(&org, &crate::Rng::new(1), 0, 1.0).is_err());
     }
 }
