@@ -293,3 +293,91 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_0_within_10_s() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_source_gone_quiet_opens_an_incident_that_routes_and_resolves_when_traffic_resumes() {
+    use support::receiver::{Received, Receiver};
+    let receiver = Receiver::start().await;
+    let config = format!(
+        r#"
+[[sources]]
+name = "hq"
+silent_after = "2s"
+
+[delivery]
+allow_private_targets = true
+aggregation_window = "100ms"
+retry_delays = ["100ms"]
+retry_min_delay = "50ms"
+
+[targets.noc]
+type = "webhook"
+url = "{}"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+
+[[routes]]
+name = "quiet sources"
+flow = "incident"
+kinds = ["source_silent"]
+targets = ["noc"]
+"#,
+        receiver.url("/noc")
+    );
+    let server = Server::start_with(Some(&config));
+    let (status, first) = server.ingest("hq", alarm_body("one"), &[]).await;
+    assert_eq!(status, 200, "{first}");
+    let changes = |got: &[Received]| -> Vec<(String, Value)> {
+        got.iter()
+            .map(Received::json)
+            .map(|b| {
+                (
+                    b["change"].as_str().unwrap_or("").to_string(),
+                    b["incident"].clone(),
+                )
+            })
+            .collect()
+    };
+    let got = receiver
+        .wait_until(Duration::from_secs(30), "source_silent opened", |got| {
+            changes(got).iter().any(|(c, _)| c == "opened")
+        })
+        .await;
+    let (_, incident) = changes(&got).into_iter().next().unwrap();
+    assert_eq!(incident["kind"], "source_silent", "{incident}");
+    assert_eq!(incident["key"], "source_silent:hq");
+    assert!(
+        incident["summary"]
+            .as_str()
+            .unwrap()
+            .contains("`hq` for 2s"),
+        "{incident}"
+    );
+    let request = server
+        .api_ok(&format!("/requests/{}", first["request_id"]))
+        .await;
+    let listed = server
+        .api_ok("/incidents?kind=source_silent&state=open")
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let stored = &listed["items"][0];
+    assert_eq!(stored["id"], incident["id"]);
+    let received_at = server::parse_instant(request["received_at"].as_str().unwrap()).unwrap();
+    let opened_at = server::parse_instant(stored["opened_at"].as_str().unwrap()).unwrap();
+    assert_eq!(opened_at - received_at, 2_000_000, "opens at the deadline");
+
+    // Traffic resumes: the incident resolves, and the receiver hears it.
+    let (status, _) = server.ingest("hq", alarm_body("two"), &[]).await;
+    assert_eq!(status, 200);
+    let got = receiver
+        .wait_until(Duration::from_secs(30), "source_silent resolved", |got| {
+            changes(got).iter().any(|(c, _)| c == "resolved")
+        })
+        .await;
+    let resolved = changes(&got)
+        .into_iter()
+        .find(|(c, _)| c == "resolved")
+        .unwrap()
+        .1;
+    assert_eq!(resolved["id"], incident["id"]);
+    assert_eq!(resolved["state"], "resolved");
+}

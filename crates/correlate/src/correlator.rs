@@ -8,7 +8,7 @@ use crate::device::Device;
 use crate::error::CorrelateError;
 use crate::incident::{Change, Incident, IncidentKind, IncidentState};
 use crate::input::{self, Input};
-use crate::rules::{device_down, marvis, occupancy, security};
+use crate::rules::{device_down, marvis, occupancy, security, source_silent};
 use crate::settings::Settings;
 use crate::silence::Silence;
 use crate::snapshot::Snapshot;
@@ -143,8 +143,36 @@ impl Correlator {
                 TimerKind::SecurityExpiry { incident_id } => {
                     security::on_timer(&mut self.state, &self.settings, incident_id, now);
                 }
+                TimerKind::SourceSilent { source } => {
+                    source_silent::on_timer(&mut self.state, &source, at);
+                }
             }
         }
+        std::mem::take(&mut self.state.out)
+    }
+
+    /// Says that `source`, watched with a quiet period of `silent_after` µs, received its
+    /// newest request at `last_request_at` (unix µs), or none yet (`None`: watching
+    /// begins at `now` the first time it is said). A newer time than last said resolves
+    /// its live `source_silent` incident; either way its deadline becomes the newest
+    /// request's time plus `silent_after`, and [`Correlator::handle_timeout`] opens the
+    /// incident when that passes. Saying the same again changes nothing, so a shell may
+    /// say it as often as it likes.
+    pub fn source_seen(
+        &mut self,
+        source: &str,
+        silent_after: i64,
+        last_request_at: Option<i64>,
+        now: i64,
+    ) -> Vec<Transition> {
+        source_silent::on_seen(&mut self.state, source, silent_after, last_request_at, now);
+        std::mem::take(&mut self.state.out)
+    }
+
+    /// Watches only the sources in `watched` from now on: the others' deadlines go, and
+    /// their live `source_silent` incidents resolve at `now`.
+    pub fn watch_only_sources(&mut self, watched: &[&str], now: i64) -> Vec<Transition> {
+        source_silent::retain(&mut self.state, watched, now);
         std::mem::take(&mut self.state.out)
     }
 
@@ -187,7 +215,7 @@ impl Correlator {
                     device_down::on_manual_resolve(&mut self.state, &incident)
                 }
                 IncidentKind::Security => security::on_manual_resolve(&mut self.state, &incident),
-                IncidentKind::Marvis | IncidentKind::Occupancy => {}
+                IncidentKind::Marvis | IncidentKind::Occupancy | IncidentKind::SourceSilent => {}
             }
         }
         Ok(std::mem::take(&mut self.state.out))

@@ -23,6 +23,8 @@ pub enum IncidentKind {
     Security,
     /// A zone over its occupancy limit.
     Occupancy,
+    /// A source that has received no webhook request for its `silent_after`.
+    SourceSilent,
 }
 
 impl IncidentKind {
@@ -33,6 +35,7 @@ impl IncidentKind {
             IncidentKind::Marvis => "marvis",
             IncidentKind::Security => "security",
             IncidentKind::Occupancy => "occupancy",
+            IncidentKind::SourceSilent => "source_silent",
         }
     }
 }

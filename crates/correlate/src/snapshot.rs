@@ -1,11 +1,14 @@
 //! Everything the correlator needs to carry on after a restart.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::device::Device;
 use crate::incident::Incident;
 use crate::marks::Mark;
 use crate::rules::device_down::DownEpisode;
+use crate::rules::source_silent::SourceWatch;
 use crate::silence::Silence;
 use crate::timers::Timer;
 
@@ -38,4 +41,8 @@ pub struct Snapshot {
     pub next_silence_id: i64,
     /// The id of the last event handled; inputs up to it are replays.
     pub last_event_id: Option<i64>,
+    /// Watched sources: their newest request and quiet period (absent in snapshots of
+    /// builds that had none).
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceWatch>,
 }

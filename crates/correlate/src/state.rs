@@ -7,6 +7,7 @@ use crate::device::{Device, DeviceRef};
 use crate::incident::{Change, Incident, IncidentKind, IncidentState};
 use crate::marks::Marks;
 use crate::rules::device_down::DownEpisode;
+use crate::rules::source_silent::SourceWatch;
 use crate::silence::Silence;
 use crate::snapshot::{SNAPSHOT_VERSION, Snapshot};
 use crate::timers::Timers;
@@ -28,6 +29,8 @@ pub(crate) struct State {
     pub next_incident_id: i64,
     pub next_silence_id: i64,
     pub last_event_id: Option<i64>,
+    /// Watched sources (`silent_after`), by name.
+    pub sources: BTreeMap<String, SourceWatch>,
     /// Transitions produced by the call in progress.
     pub out: Vec<Transition>,
 }
@@ -61,6 +64,7 @@ impl State {
             next_incident_id: 1,
             next_silence_id: 1,
             last_event_id: None,
+            sources: BTreeMap::new(),
             out: Vec::new(),
         }
     }
@@ -92,6 +96,7 @@ impl State {
             next_incident_id: snapshot.next_incident_id,
             next_silence_id: snapshot.next_silence_id,
             last_event_id: snapshot.last_event_id,
+            sources: snapshot.sources,
             out: Vec::new(),
         }
     }
@@ -116,6 +121,7 @@ impl State {
             next_incident_id: self.next_incident_id,
             next_silence_id: self.next_silence_id,
             last_event_id: self.last_event_id,
+            sources: self.sources.clone(),
         }
     }
 

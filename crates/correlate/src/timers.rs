@@ -28,6 +28,12 @@ pub enum TimerKind {
         /// The incident.
         incident_id: i64,
     },
+    /// The end of a watched source's quiet period: if no request came since, its
+    /// `source_silent` incident opens.
+    SourceSilent {
+        /// The source's name.
+        source: String,
+    },
 }
 
 /// A pending deadline, as kept in a [`crate::Snapshot`].

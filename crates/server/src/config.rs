@@ -60,6 +60,10 @@ pub struct SourceConfig {
     /// Also accept `X-Mist-Signature` (HMAC-SHA1) when `-v2` is absent.
     #[serde(default)]
     pub accept_v1_signature: bool,
+    /// Open a `source_silent` incident when no request has arrived for this long (any
+    /// humantime: `15m`, `2h`); absent, the source is not watched.
+    #[serde(default, with = "humantime_serde")]
+    pub silent_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -69,6 +73,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("name", &self.name)
             .field("secrets", &format_args!("[{} hidden]", self.secrets.len()))
             .field("accept_v1_signature", &self.accept_v1_signature)
+            .field("silent_after", &self.silent_after)
             .finish()
     }
 }
@@ -398,6 +403,20 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The sources watched for silence: name and `silent_after` in µs.
+    pub fn silence_watches(&self) -> Vec<(String, i64)> {
+        self.sources
+            .iter()
+            .filter_map(|s| {
+                let after = s.silent_after?;
+                Some((
+                    s.name.clone(),
+                    after.as_micros().min(i64::MAX as u128) as i64,
+                ))
+            })
+            .collect()
+    }
+
     /// The configuration used when no file is given: one unsigned source, `default`.
     pub fn zero() -> Config {
         Config {
@@ -405,6 +424,7 @@ impl Config {
                 name: "default".into(),
                 secrets: Vec::new(),
                 accept_v1_signature: false,
+                silent_after: None,
             }],
             zero_config: true,
             ..Config::default()
@@ -592,6 +612,11 @@ impl Config {
             if s.secrets.iter().any(|k| k.is_empty()) {
                 return Err(invalid(format!(
                     "{place}: a secret is empty (is the environment variable it names set to an empty value?)"
+                )));
+            }
+            if s.silent_after.is_some_and(|d| d < Duration::from_secs(1)) {
+                return Err(invalid(format!(
+                    "{place}: silent_after must be at least 1s (leave it out to not watch the source)"
                 )));
             }
         }

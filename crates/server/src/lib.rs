@@ -118,9 +118,14 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
             .settings()
             .validate()
             .context("[correlation] settings")?;
-        stage::spawn(store.clone(), config.correlation.settings(), stages.clone())
-            .await
-            .context("starting the correlation stage")?
+        stage::spawn(
+            store.clone(),
+            config.correlation.settings(),
+            stages.clone(),
+            config.silence_watches(),
+        )
+        .await
+        .context("starting the correlation stage")?
     } else {
         tracing::info!("correlation is turned off: only the log is kept");
         stage::disabled()

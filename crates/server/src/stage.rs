@@ -29,6 +29,9 @@ pub const STAGE: &str = "correlate";
 /// raised ingest's p99 from ~15 ms to ~90 ms under load for a few percent of throughput.
 const PAGE: u32 = 1_000;
 
+/// How often the watched sources' last requests are read.
+const SOURCES_EVERY_US: i64 = 1_000_000;
+
 /// How long the stage sleeps when there is nothing to do and nobody wakes it.
 const IDLE: Duration = Duration::from_millis(250);
 
@@ -102,6 +105,7 @@ pub async fn spawn(
     store: Arc<dyn Store>,
     settings: Settings,
     stages: Arc<Stages>,
+    watches: Vec<(String, i64)>,
 ) -> Result<StageHandle, StoreError> {
     // The first load happens here, so that a store that cannot be read stops the start.
     let (correlator, cursor) = load(store.as_ref(), settings.clone()).await?;
@@ -115,6 +119,7 @@ pub async fn spawn(
             let loaded = first.take();
             let (store, settings) = (store.clone(), settings.clone());
             let (commands, wake) = (commands.clone(), wake.clone());
+            let watches = watches.clone();
             async move {
                 let (correlator, cursor) = match loaded {
                     Some(state) => state,
@@ -128,6 +133,8 @@ pub async fn spawn(
                     commands,
                     wake,
                     reporter,
+                    watches,
+                    sources_checked_at: None,
                 };
                 stage.run().await
             }
@@ -220,6 +227,10 @@ struct Stage {
     commands: Arc<tokio::sync::Mutex<mpsc::Receiver<Command>>>,
     wake: Arc<Notify>,
     reporter: Reporter,
+    /// Sources watched for silence: name and `silent_after` (µs).
+    watches: Vec<(String, i64)>,
+    /// When the sources' last requests were last read (unix µs).
+    sources_checked_at: Option<i64>,
 }
 
 /// The records one batch changed, latest version of each.
@@ -305,6 +316,7 @@ impl Stage {
         for e in &events {
             changed.absorb(feed(&mut self.correlator, e, now));
         }
+        self.check_sources(&mut changed, now).await?;
         // Timers after the batch: a reconnect waiting in the batch must be seen before
         // a hold-down that it would have cancelled fires.
         if self.correlator.poll_timeout().is_some_and(|at| at <= now) {
@@ -320,6 +332,38 @@ impl Stage {
         self.commit(covered, changed, now).await?;
         self.reporter.position(covered);
         Ok(events.len() as u32 == PAGE)
+    }
+
+    /// Tells the correlator when each watched source last received a request (from the
+    /// store's totals, so a restart knows too), at most every [`SOURCES_EVERY_US`].
+    async fn check_sources(&mut self, changed: &mut Changed, now: i64) -> Result<(), StoreError> {
+        let first = self.sources_checked_at.is_none();
+        if self
+            .sources_checked_at
+            .is_some_and(|at| now - at < SOURCES_EVERY_US)
+        {
+            return Ok(());
+        }
+        if first {
+            // Sources whose `silent_after` went from the config stop being watched.
+            let names: Vec<&str> = self.watches.iter().map(|(n, _)| n.as_str()).collect();
+            changed.absorb(self.correlator.watch_only_sources(&names, now));
+        }
+        self.sources_checked_at = Some(now);
+        if self.watches.is_empty() {
+            return Ok(());
+        }
+        let stats = self.store.stats().await?;
+        for (name, after) in &self.watches {
+            let last = stats
+                .rows
+                .iter()
+                .filter(|r| &r.source == name)
+                .map(|r| r.last_received_at)
+                .max();
+            changed.absorb(self.correlator.source_seen(name, *after, last, now));
+        }
+        Ok(())
     }
 
     async fn reload(&mut self) {

@@ -6,3 +6,4 @@ pub(crate) mod inhibition;
 pub(crate) mod marvis;
 pub(crate) mod occupancy;
 pub(crate) mod security;
+pub(crate) mod source_silent;

@@ -121,6 +121,8 @@ pub enum IncidentKindDoc {
     Security,
     /// A zone over its occupancy limit.
     Occupancy,
+    /// A source that has received no webhook request for its `silent_after`.
+    SourceSilent,
 }
 
 /// Where an incident is in its life: `open`, `acknowledged` (a person is on it; it still

@@ -355,6 +355,7 @@ mod tests {
             store.clone(),
             correlate::Settings::default(),
             stages.clone(),
+            Vec::new(),
         )
         .await
         .unwrap();
