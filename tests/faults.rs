@@ -234,6 +234,31 @@ async fn readiness_and_metrics_show_every_stage_and_its_lag() {
     }
 }
 
+/// A stage's committed cursor and the newest event id, read from the database file with
+/// Python's sqlite3 (the server is stopped).
+fn stage_cursor_and_head(data_dir: &Path, stage: &str) -> (i64, i64) {
+    let script = "import sqlite3, sys\n\
+c = sqlite3.connect(sys.argv[1])\n\
+cursor = c.execute('SELECT cursor FROM stages WHERE name = ?', (sys.argv[2],)).fetchone()[0]\n\
+head = c.execute('SELECT COALESCE(MAX(id), 0) FROM events').fetchone()[0]\n\
+print(cursor, head)\n";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(data_dir.join("mistgate.db"))
+        .arg(stage)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut numbers = text.split_whitespace().map(|n| n.parse::<i64>().unwrap());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
 #[tokio::test]
 async fn sigterm_finishes_what_is_in_flight_and_exits_0_within_10_s() {
     let mut server = Server::start();
@@ -269,8 +294,20 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_0_within_10_s() {
         },
     )
     .await;
+    // Events the correlation stage reads past without a commit (it does not read this
+    // topic): at shutdown it writes the cursor it reached.
+    for i in 0..5 {
+        let body = format!(r#"{{"topic":"location","events":[{{"mac":"5c5b350e55c8","x":{i}}}]}}"#);
+        let (status, _) = server.ingest("default", body, &[]).await;
+        assert_eq!(status, 200);
+    }
     let status = server.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
+    let (cursor, head) = stage_cursor_and_head(&server.data_dir, "correlate");
+    assert_eq!(
+        cursor, head,
+        "the correlation stage wrote the cursor it reached"
+    );
     let acknowledged = sender.await.unwrap();
     assert!(acknowledged.len() >= 20);
     // Closed cleanly: the WAL was folded into the database.

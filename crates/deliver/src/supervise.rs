@@ -12,6 +12,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
 use crate::engine::now_us;
 
 /// The longest wait before a stage that keeps panicking is started again.
@@ -35,16 +37,37 @@ pub struct StageStatus {
     pub last_panic: Option<(String, i64)>,
 }
 
-/// Every supervised stage's status, by name.
-#[derive(Debug, Default)]
+/// Every supervised stage's status, by name, and the signal that stops them all.
+#[derive(Debug)]
 pub struct Stages {
     inner: Mutex<BTreeMap<&'static str, StageStatus>>,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Stages {
     /// No stages yet.
     pub fn new() -> Arc<Stages> {
-        Arc::new(Stages::default())
+        Arc::new(Stages {
+            inner: Mutex::default(),
+            stop: watch::channel(false).0,
+            tasks: Mutex::default(),
+        })
+    }
+
+    /// Asks every stage to write what it holds (its cursor, buffered batches) and return,
+    /// and waits for them, at most `limit`. False if some did not return in time.
+    pub async fn stop(&self, limit: Duration) -> bool {
+        self.stop.send_replace(true);
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        tokio::time::timeout(limit, async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        })
+        .await
+        .is_ok()
     }
 
     /// Every stage's status, by name.
@@ -61,18 +84,32 @@ impl Stages {
     }
 }
 
-/// What a running stage uses to say how far it got.
+/// What a running stage uses to say how far it got, and to learn that it should stop.
 #[derive(Clone, Debug)]
 pub struct Reporter {
     stages: Arc<Stages>,
     name: &'static str,
+    stop: watch::Receiver<bool>,
 }
 
 impl Reporter {
     /// A reporter for `name` that is not supervised (tests, stages run by hand).
     pub fn new(stages: Arc<Stages>, name: &'static str) -> Reporter {
         stages.update(name, |s| s.running = true);
-        Reporter { stages, name }
+        let stop = stages.stop.subscribe();
+        Reporter { stages, name, stop }
+    }
+
+    /// Whether the process is shutting down.
+    pub fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once the process is shutting down: a stage selects on it while idle,
+    /// then writes what it holds and returns.
+    pub async fn stopped(&self) {
+        let mut stop = self.stop.clone();
+        let _ = stop.wait_for(|stopping| *stopping).await;
     }
 
     /// The stage is done with every event up to `event_id`.
@@ -102,17 +139,14 @@ pub fn restart_delay(n: u32) -> Duration {
 /// Runs the stage `make` builds under `name`, building it again after every panic, until
 /// it returns normally. `make` is called once per run and should rebuild the stage from
 /// what it last committed.
-pub fn supervise<F, Fut>(
-    stages: Arc<Stages>,
-    name: &'static str,
-    mut make: F,
-) -> tokio::task::JoinHandle<()>
+pub fn supervise<F, Fut>(stages: Arc<Stages>, name: &'static str, mut make: F) -> SupervisedStage
 where
     F: FnMut(Reporter) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let restarts = metrics::counter!("mistgate_stage_restarts_total", "stage" => name);
-    tokio::spawn(async move {
+    let supervisor = stages.clone();
+    let handle = tokio::spawn(async move {
         let mut in_a_row = 0u32;
         loop {
             let reporter = Reporter::new(stages.clone(), name);
@@ -122,7 +156,8 @@ where
                 stages.update(name, |s| s.running = false);
                 return;
             };
-            if error.is_cancelled() {
+            if error.is_cancelled() || *stages.stop.borrow() {
+                stages.update(name, |s| s.running = false);
                 return;
             }
             let message = panic_message(error.into_panic());
@@ -143,7 +178,25 @@ where
             });
             tokio::time::sleep(delay).await;
         }
-    })
+    });
+    let abort = handle.abort_handle();
+    supervisor
+        .tasks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(handle);
+    SupervisedStage(abort)
+}
+
+/// A handle to a supervised stage.
+#[derive(Debug)]
+pub struct SupervisedStage(tokio::task::AbortHandle);
+
+impl SupervisedStage {
+    /// Whether the stage is over for good (it returned, or the runtime ended).
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -160,6 +213,26 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn stop_asks_every_stage_to_finish_and_waits_for_it() {
+        let stages = Stages::new();
+        let (wrote_tx, wrote_rx) = tokio::sync::oneshot::channel();
+        let mut wrote_tx = Some(wrote_tx);
+        supervise(stages.clone(), "idle", move |reporter| {
+            let wrote = wrote_tx.take();
+            async move {
+                reporter.stopped().await;
+                assert!(reporter.stopping());
+                if let Some(wrote) = wrote {
+                    let _ = wrote.send("cursor written");
+                }
+            }
+        });
+        assert!(stages.stop(Duration::from_secs(5)).await);
+        assert_eq!(wrote_rx.await.unwrap(), "cursor written");
+        assert!(!stages.snapshot()["idle"].running);
+    }
 
     #[test]
     fn restart_delays_double_up_to_a_minute() {
@@ -192,7 +265,11 @@ mod tests {
             }
         });
         done_rx.await.expect("the third run completes");
-        handle.await.unwrap();
+        assert!(
+            stages.stop(Duration::from_secs(5)).await,
+            "returned normally"
+        );
+        assert!(handle.is_finished());
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         let status = stages.snapshot()["test"].clone();
         assert_eq!(status.restarts, 2);

@@ -171,16 +171,20 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
             }
         }
     }
-    // Every acknowledged request is committed; stages resume from their committed
-    // cursors. Close the database cleanly so that the next start has no WAL to replay.
+    // Every acknowledged request is committed. The stages write their cursors and what
+    // they buffered, then the database is closed cleanly (no WAL left to replay).
+    if !state.stages.stop(STAGES_GRACE).await {
+        tracing::warn!(grace = ?STAGES_GRACE, "a stage did not stop in time; it resumes from its last commit");
+    }
     state.store.close().await.context("closing the store")?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// How long a shutdown waits for requests in flight: with the close after it, well
-/// inside the 10 s that service managers give before SIGKILL.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(7);
+/// How long a shutdown waits for requests in flight, then for the stages: with the close
+/// after them, well inside the 10 s that service managers give before SIGKILL.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(6);
+const STAGES_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

@@ -45,7 +45,10 @@ async fn run(
 ) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = reporter.stopped() => return,
+        }
         let result = store
             .prune(retention_at(now_us(), retention_days, dedup_window))
             .await;

@@ -277,6 +277,9 @@ impl Stage {
         let commands = self.commands.clone();
         let mut commands = commands.lock().await;
         loop {
+            if self.reporter.stopping() {
+                return self.finish().await;
+            }
             match self.step().await {
                 Ok(true) => continue,
                 Ok(false) => {}
@@ -293,6 +296,7 @@ impl Stage {
                 .map(|at| Duration::from_micros((at - now_us()).max(0) as u64))
                 .unwrap_or(IDLE)
                 .min(IDLE);
+            let reporter = self.reporter.clone();
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(c) => self.command(c).await,
@@ -300,6 +304,29 @@ impl Stage {
                 },
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(deadline) => {}
+                () = reporter.stopped() => {}
+            }
+        }
+    }
+
+    /// At shutdown: catches up with the log (what was acknowledged before the signal;
+    /// the server bounds how long it waits), then writes the cursor it reached (it moves
+    /// past topics it does not read without a commit) with the snapshot.
+    async fn finish(&mut self) {
+        loop {
+            match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "correlation stage stopped before catching up; it resumes from its last commit");
+                    return;
+                }
+            }
+        }
+        match self.commit(self.cursor, Changed::default(), now_us()).await {
+            Ok(()) => tracing::debug!(cursor = self.cursor, "correlation stage stopped"),
+            Err(e) => {
+                tracing::warn!(error = %e, "correlation stage could not write its cursor at shutdown")
             }
         }
     }

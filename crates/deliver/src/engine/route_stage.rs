@@ -129,8 +129,11 @@ impl RouteStage {
 
     pub(crate) async fn run(mut self, reporter: Reporter) {
         reporter.position(self.events);
-        self.reporter = Some(reporter);
+        self.reporter = Some(reporter.clone());
         loop {
+            if reporter.stopping() {
+                return self.finish().await;
+            }
             match self.step().await {
                 Ok(true) => continue,
                 Ok(false) => {}
@@ -150,9 +153,27 @@ impl RouteStage {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
+                () = reporter.stopped() => continue,
             }
             // Ingest wakes the stage after every append: read at most every READ_EVERY.
             tokio::time::sleep(READ_EVERY).await;
+        }
+    }
+
+    /// At shutdown: catches up, then what is buffered goes to the outbox now, with the
+    /// cursors it reaches.
+    async fn finish(&mut self) {
+        // What was acknowledged before the signal first (the server bounds the wait).
+        while let Ok(true) = self.step().await {}
+        let now = now_us();
+        let behind = self.read_events > self.events || self.read_changes > self.snapshot.changes;
+        let written = if !self.buffer.is_empty() || behind {
+            self.flush(now).await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "routing stage could not write its buffer at shutdown; it is read again at the next start");
         }
     }
 

@@ -132,6 +132,9 @@ impl Stage {
     async fn run(mut self) {
         let mut changes = self.registry.changes();
         loop {
+            if self.reporter.stopping() {
+                return self.finish().await;
+            }
             match self.step().await {
                 Ok(true) => continue,
                 Ok(false) => {}
@@ -146,15 +149,36 @@ impl Stage {
                 Some(at) => Duration::from_micros((at - now_us()).max(0) as u64).min(IDLE),
                 None => IDLE,
             };
+            let reporter = self.reporter.clone();
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = changes.changed() => {}
                 _ = tokio::time::sleep(sleep) => {}
+                () = reporter.stopped() => continue,
             }
             // Ingest wakes the stage after every append: under load, read at most every
             // READ_EVERY (the events wait for the aggregation window anyway) rather than
             // once per request.
             tokio::time::sleep(READ_EVERY).await;
+        }
+    }
+
+    /// At shutdown: catches up, then what is buffered goes to the outbox now, with the
+    /// cursor it reaches (sent after the restart), rather than being read again.
+    async fn finish(&mut self) {
+        // What was acknowledged before the signal first (the server bounds the wait).
+        while let Ok(true) = self.step().await {}
+        let now = now_us();
+        let subs = self.registry.current();
+        let written = if !self.buffer.is_empty() {
+            self.flush(&subs, now).await
+        } else if self.read > self.cursor {
+            self.commit(Vec::new(), now).await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "delivery stage could not write its buffer at shutdown; it is read again at the next start");
         }
     }
 
