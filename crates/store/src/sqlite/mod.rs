@@ -7,6 +7,7 @@
 mod dedup;
 mod mac_index;
 mod open;
+mod ops;
 mod outbox;
 mod read;
 mod schema;
@@ -95,7 +96,7 @@ struct Inner {
     _lock: Option<std::fs::File>,
 }
 
-use writer::Op;
+use ops::Op;
 
 impl SqliteStore {
     /// Opens (creating and migrating when needed) the database and starts its writer.

@@ -9,15 +9,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use rusqlite::{Connection, Transaction, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::dedup::{self, DedupIndex, Staged, Verdict};
 use super::mac_index::MacIndex;
 use super::open::WriteHealth;
-use crate::{
-    Appended, AttemptRecord, NewQuarantine, NewRequest, OutboxCommit, Pruned, ReplayRequest,
-    Retention, StageCommit, StoreError, SubscriptionRow,
-};
+use super::ops::{Op, Outcome, answer};
+use crate::{Appended, NewRequest, Pruned, Retention, StoreError};
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
 /// concurrent clients commits together, small enough to bound one commit's latency.
@@ -26,61 +24,6 @@ const MAX_BATCH: usize = 512;
 /// Rows deleted per statement during pruning, so that retention never holds the write
 /// lock for long.
 const PRUNE_CHUNK: i64 = 5_000;
-
-pub(crate) enum Op {
-    Append {
-        request: NewRequest,
-        dedup_since: i64,
-        reply: oneshot::Sender<Result<Appended, StoreError>>,
-    },
-    Quarantine {
-        entry: NewQuarantine,
-        reply: oneshot::Sender<Result<i64, StoreError>>,
-    },
-    Prune {
-        retention: Retention,
-        reply: oneshot::Sender<Result<Pruned, StoreError>>,
-    },
-    Stage {
-        commit: StageCommit,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    PutSubscription {
-        row: SubscriptionRow,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    DeleteSubscription {
-        id: String,
-        reply: oneshot::Sender<Result<bool, StoreError>>,
-    },
-    Outbox {
-        commit: OutboxCommit,
-        reply: oneshot::Sender<Result<Vec<i64>, StoreError>>,
-    },
-    Attempts {
-        records: Vec<AttemptRecord>,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    Replay {
-        request: ReplayRequest,
-        reply: oneshot::Sender<Result<Vec<i64>, StoreError>>,
-    },
-    TargetState {
-        target: String,
-        key: String,
-        value: String,
-        at: i64,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// A small write that changes nothing, to learn whether writes reach the disk again.
-    Probe {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// Commit what came before, checkpoint, close the connection and stop.
-    Close {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-}
 
 /// Ids the writer hands out next. Read from the database at start and after a rollback.
 struct NextIds {
@@ -169,14 +112,6 @@ pub(crate) fn run(
     if let Some(reply) = closing {
         let _ = reply.send(closed);
     }
-}
-
-enum Outcome {
-    Appended(Appended),
-    Quarantined(i64),
-    Staged,
-    Deleted(bool),
-    Ids(Vec<i64>),
 }
 
 impl Writer {
@@ -458,62 +393,6 @@ impl Writer {
             metrics::gauge!("mistgate_dedup_evicted").set(self.dedup.evicted() as f64);
         }
         Ok(pruned)
-    }
-}
-
-fn answer(op: Op, result: Result<Outcome, StoreError>) {
-    match (op, result) {
-        (Op::Append { reply, .. }, Ok(Outcome::Appended(a))) => {
-            let _ = reply.send(Ok(a));
-        }
-        (Op::Quarantine { reply, .. }, Ok(Outcome::Quarantined(id))) => {
-            let _ = reply.send(Ok(id));
-        }
-        (Op::Append { reply, .. }, Err(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (Op::Quarantine { reply, .. }, Err(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (Op::Stage { reply, .. }, Ok(Outcome::Staged)) => {
-            let _ = reply.send(Ok(()));
-        }
-        (Op::Stage { reply, .. }, Err(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (Op::PutSubscription { reply, .. }, Ok(Outcome::Staged)) => {
-            let _ = reply.send(Ok(()));
-        }
-        (Op::PutSubscription { reply, .. }, Err(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (Op::DeleteSubscription { reply, .. }, Ok(Outcome::Deleted(found))) => {
-            let _ = reply.send(Ok(found));
-        }
-        (Op::DeleteSubscription { reply, .. }, Err(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (Op::Outbox { reply, .. } | Op::Replay { reply, .. }, Ok(Outcome::Ids(ids))) => {
-            let _ = reply.send(Ok(ids));
-        }
-        (Op::Outbox { reply, .. } | Op::Replay { reply, .. }, Err(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (
-            Op::Attempts { reply, .. } | Op::TargetState { reply, .. } | Op::Probe { reply },
-            Ok(Outcome::Staged),
-        ) => {
-            let _ = reply.send(Ok(()));
-        }
-        (
-            Op::Attempts { reply, .. } | Op::TargetState { reply, .. } | Op::Probe { reply },
-            Err(e),
-        ) => {
-            let _ = reply.send(Err(e));
-        }
-        (Op::Prune { .. } | Op::Close { .. }, _) | (_, Ok(_)) => {
-            unreachable!("outcome matches its operation")
-        }
     }
 }
 
