@@ -35,3 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --locked "$@"
+
+# The API against its own OpenAPI document: schemathesis with every check, on the debug
+# binary just built (the script installs schemathesis when it is missing).
+scripts/schemathesis.sh

@@ -314,6 +314,25 @@ async fn silences_and_manual_actions_check_their_input_and_work() {
             422,
             "invalid_body",
         ),
+        // An empty matcher would match nothing; out of range times cannot be shown.
+        (
+            r#"{"site_id": "", "ends_at": "2030-01-01T00:00:00Z"}"#,
+            422,
+            "invalid_body",
+        ),
+        (r#"{"ends_at": 1e300}"#, 422, "invalid_body"),
+        (r#"{"ends_at": "1e9"}"#, 422, "invalid_body"),
+        (
+            r#"{"starts_at": -1, "ends_at": "2030-01-01T00:00:00Z"}"#,
+            422,
+            "invalid_body",
+        ),
+        (
+            r#"{"ends_at": "9999-12-31T23:00:00-05:00"}"#,
+            422,
+            "invalid_body",
+        ),
+        (r#"["ends_at"]"#, 422, "invalid_body"),
     ] {
         let (got, answer) = send(&server, Method::POST, "/silences", Some(body)).await;
         assert_eq!(
@@ -327,6 +346,16 @@ async fn silences_and_manual_actions_check_their_input_and_work() {
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
     let (status, answer) = send(&server, Method::POST, "/incidents/999/ack", None).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
+    let id = before[0]["id"].as_i64().unwrap();
+    for body in [r#"{"by": {}}"#, r#"{"by": 5}"#, "[]", r#""me""#] {
+        let path = format!("/incidents/{id}/ack");
+        let (status, answer) = send(&server, Method::POST, &path, Some(body)).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (422, Some("invalid_body")),
+            "{body}: {answer}"
+        );
+    }
     let (status, answer) = send(&server, Method::GET, "/incidents?since=yesterday", None).await;
     assert_eq!(
         (status, answer["error"].as_str()),

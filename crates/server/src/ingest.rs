@@ -55,6 +55,10 @@ pub struct SignatureHeaders {
 #[allow(dead_code)]
 pub struct MistEnvelope {
     /// The topic, in any spelling (`device-events`, `device_events`); unknown topics are kept.
+    /// Not blank: it has a character other than Unicode white space.
+    #[schema(
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     topic: String,
     /// The events, each a JSON object as Mist defines it for the topic; may be empty.
     #[schema(value_type = Vec<Object>)]

@@ -1,4 +1,4 @@
-//! Devices, incidents and silences: what the correlation stage knows.
+//! Devices and incidents: what the correlation stage knows (silences are in `silences.rs`).
 //!
 //! Reads come from the store (the rows the stage committed); changes (ack, resolve,
 //! silences) go to the stage, which owns the correlator's state.
@@ -7,23 +7,36 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::Value;
 use store::{DeviceFilter, IncidentFilter};
 
 use super::correlation_doc::{
-    ActorDoc, DeviceDoc, DeviceListDoc, DeviceQuery, IncidentDetailDoc, IncidentDoc,
-    IncidentListDoc, IncidentQuery, SilenceDoc, SilenceListDoc, SilenceRequestDoc,
+    ActorDoc, DeviceDoc, DeviceKindDoc, DeviceListDoc, DeviceQuery, DeviceStateDoc,
+    IncidentDetailDoc, IncidentDoc, IncidentKindDoc, IncidentListDoc, IncidentQuery,
+    IncidentStateDoc,
 };
 use super::log::{EventView, List};
-use super::params::{PageQuery, Params, get, instant, page_of, rfc3339};
+use super::params::{PageQuery, Params, get, instant, one_of, page_of, rfc3339};
 use crate::error::{ApiError, ErrorBody};
 use crate::stage::{Command, CommandError};
 use crate::state::AppState;
 
 fn owned(q: &Params, name: &str) -> Option<String> {
     get(q, name).map(str::to_string)
+}
+
+/// A closed-set filter (see [`one_of`]) as the name the store matches on.
+fn named<T: serde::de::DeserializeOwned + serde::Serialize + utoipa::PartialSchema>(
+    q: &Params,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(
+        one_of::<T>(q, name)?.map(|v| match serde_json::to_value(v) {
+            Ok(Value::String(s)) => s,
+            other => unreachable!("a unit variant serialises as a string: {other:?}"),
+        }),
+    )
 }
 
 /// Time fields of the core's records (unix µs) that the API shows as RFC 3339.
@@ -67,7 +80,7 @@ fn record(text: &str) -> Value {
     with_times(serde_json::from_str(text).unwrap_or(Value::Null))
 }
 
-fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
+pub(crate) fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
     Json(serde_json::to_value(List::new(items, next)).expect("a list serialises"))
 }
 
@@ -99,8 +112,8 @@ pub async fn list_devices(
     let filter = DeviceFilter {
         org_id: owned(&q, "org_id"),
         site_id: owned(&q, "site_id"),
-        kind: owned(&q, "kind"),
-        state: owned(&q, "state"),
+        kind: named::<DeviceKindDoc>(&q, "kind")?,
+        state: named::<DeviceStateDoc>(&q, "state")?,
     };
     let p = page_of(&q)?;
     let rows = app.store.devices(filter, p).await?;
@@ -164,8 +177,8 @@ pub async fn list_incidents(
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
     let filter = IncidentFilter {
-        state: owned(&q, "state"),
-        kind: owned(&q, "kind"),
+        state: named::<IncidentStateDoc>(&q, "state")?,
+        kind: named::<IncidentKindDoc>(&q, "kind")?,
         site_id: owned(&q, "site_id"),
         since: instant("since", get(&q, "since"))?,
         until: instant("until", get(&q, "until"))?,
@@ -234,27 +247,34 @@ fn actor(body: &Bytes) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok("api".into());
     }
-    let v: Value = parse_body(body)?;
-    Ok(v.get("by")
-        .and_then(Value::as_str)
-        .unwrap_or("api")
-        .to_string())
+    let invalid = |detail: String| ApiError::InvalidBody { detail };
+    match parse_body(body)? {
+        Value::Null => Ok("api".into()),
+        Value::Object(v) => match v.get("by") {
+            None | Some(Value::Null) => Ok("api".into()),
+            Some(Value::String(by)) => Ok(by.clone()),
+            Some(other) => Err(invalid(format!("`by` must be a string, found {other}"))),
+        },
+        other => Err(invalid(format!(
+            "the body must be an object, found {other}"
+        ))),
+    }
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson {
         detail: format!("the body is not JSON: {e}"),
         quarantine_id: None,
     })
 }
 
-fn stage_gone() -> ApiError {
+pub(crate) fn stage_gone() -> ApiError {
     ApiError::Store(store::StoreError::Task(
         "the correlation stage is not running".into(),
     ))
 }
 
-fn command_error(e: CommandError) -> ApiError {
+pub(crate) fn command_error(e: CommandError) -> ApiError {
     match e {
         CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
         CommandError::Store(e) => ApiError::Store(e),
@@ -280,6 +300,7 @@ fn command_error(e: CommandError) -> ApiError {
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
         (status = 409, description = "`conflict`: the incident is already resolved.", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: the body is neither an object nor `null`, or `by` is not a string.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
     ),
     security(("api_token" = []))
@@ -311,6 +332,7 @@ pub async fn acknowledge(
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
         (status = 409, description = "`conflict`: the incident is already resolved.", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: the body is neither an object nor `null`, or `by` is not a string.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
     ),
     security(("api_token" = []))
@@ -353,197 +375,4 @@ async fn manual(
         .ok_or_else(stage_gone)?;
     answer.map_err(command_error)?;
     Ok(Json(incident_record(app, id).await?))
-}
-
-/// List silences
-///
-/// Every silence, expired ones included, in the order they were added. Not paged.
-#[utoipa::path(
-    get,
-    path = "/api/v1/silences",
-    tag = "correlation",
-    responses(
-        (status = 200, description = "The silences.", body = SilenceListDoc),
-        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
-    ),
-    security(("api_token" = []))
-)]
-pub async fn list_silences(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let silences = app
-        .stage
-        .ask(|reply| Command::Silences { reply })
-        .await
-        .ok_or_else(stage_gone)?;
-    let items = silences
-        .iter()
-        .map(|s| with_times(serde_json::to_value(s).expect("a silence serialises")))
-        .collect();
-    Ok(list(items, None))
-}
-
-/// Add a silence
-///
-/// A maintenance window: incidents that open inside it (by event time) and match every
-/// matcher set open with `silenced: true`; their resolution is still reported. It applies
-/// to incidents that open from now on.
-#[utoipa::path(
-    post,
-    path = "/api/v1/silences",
-    tag = "correlation",
-    request_body(content = SilenceRequestDoc, content_type = "application/json", description = "The window and its matchers."),
-    responses(
-        (status = 201, description = "Added, with its id.", body = SilenceDoc),
-        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
-        (status = 422, description = "`invalid_body`: `ends_at` missing or not after `starts_at`, a time that is neither RFC 3339 nor epoch seconds, an unknown `kind`, or a field of the wrong type.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
-    ),
-    security(("api_token" = []))
-)]
-pub async fn create_silence(
-    State(app): State<Arc<AppState>>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let silence = silence_from(&body, 0)?;
-    let added = app
-        .stage
-        .ask(|reply| Command::AddSilence { silence, reply })
-        .await
-        .ok_or_else(stage_gone)?
-        .map_err(command_error)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(with_times(
-            serde_json::to_value(added).expect("a silence serialises"),
-        )),
-    ))
-}
-
-/// Replace a silence
-///
-/// The whole silence is replaced by the body (same fields as when adding it); its id
-/// stays. Incidents already open keep their flag.
-#[utoipa::path(
-    put,
-    path = "/api/v1/silences/{id}",
-    tag = "correlation",
-    params(
-        ("id" = i64, Path, description = "The silence's id."),
-    ),
-    request_body(content = SilenceRequestDoc, content_type = "application/json", description = "The window and its matchers."),
-    responses(
-        (status = 200, description = "Replaced.", body = SilenceDoc),
-        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
-        (status = 404, description = "`not_found`: no silence with that id.", body = ErrorBody),
-        (status = 422, description = "`invalid_body`: as when adding a silence.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
-    ),
-    security(("api_token" = []))
-)]
-pub async fn replace_silence(
-    State(app): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no silence with id `{id}`"));
-    let n = id.parse::<i64>().map_err(|_| not_found())?;
-    let silence = silence_from(&body, n)?;
-    let replaced = app
-        .stage
-        .ask(|reply| Command::ReplaceSilence { silence, reply })
-        .await
-        .ok_or_else(stage_gone)?
-        .map_err(command_error)?
-        .ok_or_else(not_found)?;
-    Ok(Json(with_times(
-        serde_json::to_value(replaced).expect("a silence serialises"),
-    )))
-}
-
-/// A silence from a request body, with the given id.
-fn silence_from(body: &Bytes, id: i64) -> Result<correlate::Silence, ApiError> {
-    let v = parse_body(body)?;
-    let invalid = |detail: String| ApiError::InvalidBody { detail };
-    let text = |name: &str| -> Result<Option<String>, ApiError> {
-        match v.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(invalid(format!("`{name}` must be a string, found {other}"))),
-        }
-    };
-    let time = |name: &str| -> Result<Option<i64>, ApiError> {
-        match v.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => Ok(n.as_f64().map(|s| (s * 1e6) as i64)),
-            Some(Value::String(s)) => instant(name, Some(s)).map_err(|_| {
-                invalid(format!(
-                    "`{name}` must be RFC 3339 or epoch seconds, found `{s}`"
-                ))
-            }),
-            Some(other) => Err(invalid(format!("`{name}` must be a time, found {other}"))),
-        }
-    };
-    let kind = match text("kind")? {
-        None => None,
-        Some(k) => Some(
-            serde_json::from_value::<correlate::IncidentKind>(Value::String(k.clone()))
-                .map_err(|_| invalid(format!("`kind` `{k}` is not an incident kind")))?,
-        ),
-    };
-    let starts_at = time("starts_at")?.unwrap_or_else(crate::clock::now_us);
-    let ends_at = time("ends_at")?.ok_or_else(|| invalid("`ends_at` is required".into()))?;
-    if ends_at <= starts_at {
-        return Err(invalid("`ends_at` must be after `starts_at`".into()));
-    }
-    Ok(correlate::Silence {
-        id,
-        site_id: text("site_id")?,
-        device: text("device")?.map(|m| mist::normalize_mac(&m).unwrap_or(m)),
-        kind,
-        alarm_type: text("alarm_type")?,
-        starts_at,
-        ends_at,
-        comment: text("comment")?.unwrap_or_default(),
-        created_by: text("created_by")?.unwrap_or_else(|| "api".into()),
-    })
-}
-
-/// Remove a silence
-///
-/// Incidents it already silenced stay silenced.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/silences/{id}",
-    tag = "correlation",
-    params(
-        ("id" = i64, Path, description = "The silence's id."),
-    ),
-    responses(
-        (status = 204, description = "Removed."),
-        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
-        (status = 404, description = "`not_found`: no silence with that id.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, or the correlation stage is not running.", body = ErrorBody),
-    ),
-    security(("api_token" = []))
-)]
-pub async fn delete_silence(
-    State(app): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let Ok(n) = id.parse::<i64>() else {
-        return Err(ApiError::NotFound(format!("no silence with id `{id}`")));
-    };
-    let removed = app
-        .stage
-        .ask(|reply| Command::RemoveSilence { id: n, reply })
-        .await
-        .ok_or_else(stage_gone)?
-        .map_err(command_error)?;
-    if removed {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!("no silence with id `{id}`")))
-    }
 }

@@ -4,16 +4,20 @@
 //! correlate crate's records (`correlate::Device`, `Incident`, `Silence`) with every time
 //! field rewritten from unix µs to RFC 3339 UTC with microseconds; these types mirror that
 //! JSON field for field. Their query parameters are read as strings, so that every mistake
-//! gets the JSON error body.
+//! gets the JSON error body; the closed sets among them (kinds, states) are parsed with the
+//! enums below, so that the document and the server accept the same values.
 
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use super::log::EventView;
+use super::params::{EPOCH_SECONDS_PATTERN, MAX_EPOCH_SECONDS, TimeParam, time_text};
 
 /// What kind of device.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum DeviceKindDoc {
     /// An access point (`aps` in alarms, `AP_*` events).
     Ap,
@@ -27,9 +31,8 @@ pub enum DeviceKindDoc {
 
 /// Whether a device is connected to the Mist cloud: `up`, `down`, or `unknown` (only
 /// seen restarting so far).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum DeviceStateDoc {
     Up,
     Down,
@@ -109,9 +112,8 @@ pub struct DeviceDoc {
 }
 
 /// Which rule an incident comes from.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum IncidentKindDoc {
     /// One or more devices offline.
     DeviceDown,
@@ -127,9 +129,8 @@ pub enum IncidentKindDoc {
 
 /// Where an incident is in its life: `open`, `acknowledged` (a person is on it; it still
 /// resolves by itself) or `resolved` (over, by a rule or by a person).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum IncidentStateDoc {
     Open,
     Acknowledged,
@@ -265,29 +266,44 @@ pub struct SilenceDoc {
 
 /// A time in a request body: an RFC 3339 string, or epoch seconds as a number or a
 /// string (fractions allowed).
-#[derive(ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum TimeInputDoc {
-    /// RFC 3339 (`2025-06-15T14:25:19Z`) or epoch seconds written as a string.
-    Text(String),
-    /// Epoch seconds.
-    Seconds(f64),
+pub struct TimeInputDoc;
+
+impl utoipa::PartialSchema for TimeInputDoc {
+    fn schema() -> RefOr<Schema> {
+        let mut any = time_text();
+        // The number form has the bounds that the string form's pattern has.
+        let seconds = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(0))
+            .exclusive_maximum(Some(MAX_EPOCH_SECONDS));
+        any.items.push(seconds.into());
+        any.description = Some(format!(
+            "RFC 3339 (`2025-06-15T14:25:19Z`) within the years 0000 to 9999 in UTC, or epoch \
+             seconds from 0 to below 1e11: a number, or a string matching \
+             `{EPOCH_SECONDS_PATTERN}`."
+        ));
+        RefOr::T(Schema::AnyOf(any))
+    }
 }
 
+impl ToSchema for TimeInputDoc {}
+
 /// The body of `POST /api/v1/silences`. Absent and `null` fields are unset; matchers that
-/// are set must be strings.
+/// are set must be non-empty strings.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SilenceRequestDoc {
     /// Only incidents at this site.
+    #[schema(min_length = 1)]
     site_id: Option<String>,
     /// Only incidents involving this device: a MAC in any notation (stored normalised;
     /// a value that is not a MAC is kept as given).
+    #[schema(min_length = 1)]
     device: Option<String>,
     /// Only incidents of this kind.
     kind: Option<IncidentKindDoc>,
     /// Only incidents of this Mist type (case and `-`/`_` ignored).
+    #[schema(min_length = 1)]
     alarm_type: Option<String>,
     /// Start of the window; now when left out.
     starts_at: Option<TimeInputDoc>,
@@ -299,11 +315,12 @@ pub struct SilenceRequestDoc {
     created_by: Option<String>,
 }
 
-/// The optional body of `POST /api/v1/incidents/{id}/ack` and `/resolve`.
+/// The optional body of `POST /api/v1/incidents/{id}/ack` and `/resolve`: an object (or
+/// `null`, as no body).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ActorDoc {
-    /// Who did it, for the timeline note; `api` when left out or not a string.
+    /// Who did it, for the timeline note; `api` when left out or `null`.
     by: Option<String>,
 }
 
@@ -340,8 +357,8 @@ pub struct SilenceListDoc {
     next_cursor: Option<String>,
 }
 
-/// The filters of `GET /api/v1/devices`. Each is an exact match; a value outside the
-/// documented ones matches nothing.
+/// The filters of `GET /api/v1/devices`. Each is an exact match; `kind` and `state` take
+/// only the documented values (anything else is 400 `invalid_query`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -359,7 +376,8 @@ pub struct DeviceQuery {
 }
 
 /// The filters of `GET /api/v1/incidents`. `state`, `kind` and `site_id` are exact
-/// matches; a value outside the documented ones matches nothing.
+/// matches; `state` and `kind` take only the documented values (anything else is 400
+/// `invalid_query`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -373,7 +391,47 @@ pub struct IncidentQuery {
     /// Exact site id.
     site_id: Option<String>,
     /// Incidents opened (event time) at or after this: RFC 3339 or epoch seconds.
+    #[param(value_type = Option<TimeParam>, inline)]
     since: Option<String>,
     /// Incidents opened (event time) at or before this: RFC 3339 or epoch seconds.
+    #[param(value_type = Option<TimeParam>, inline)]
     until: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::api::params::enum_values;
+
+    /// Every value the document names is one the core reads (the API parses with these
+    /// enums, so a value missing here is refused: add the core's new ones here).
+    fn core_reads<Doc: utoipa::PartialSchema, Core: DeserializeOwned>() -> usize {
+        let values = enum_values::<Doc>();
+        for v in &values {
+            assert!(
+                serde_json::from_value::<Core>(v.clone()).is_ok(),
+                "{v} is documented but not a {}",
+                std::any::type_name::<Core>()
+            );
+        }
+        values.len()
+    }
+
+    #[test]
+    fn the_documented_values_are_the_cores() {
+        assert_eq!(core_reads::<DeviceKindDoc, correlate::DeviceKind>(), 4);
+        assert_eq!(core_reads::<DeviceStateDoc, correlate::DeviceState>(), 3);
+        assert_eq!(
+            core_reads::<DeviceChangeKindDoc, correlate::DeviceChangeKind>(),
+            4
+        );
+        assert_eq!(core_reads::<IncidentKindDoc, correlate::IncidentKind>(), 5);
+        assert_eq!(
+            core_reads::<IncidentStateDoc, correlate::IncidentState>(),
+            3
+        );
+        assert_eq!(core_reads::<ChangeDoc, correlate::Change>(), 5);
+    }
 }

@@ -10,7 +10,8 @@ use deliver::subscription::{Scope, Subscription};
 use serde_json::{Value, json};
 use store::{AttemptFilter, AttemptRow, BatchFilter, BatchRow, BatchState, ReplayRequest};
 
-use super::params::{Params, get, instant, page_of, rfc3339};
+use super::deliveries_doc::{AttemptStatusDoc, BatchStateDoc, DistinctDoc};
+use super::params::{Params, get, instant, one_of, page_of, rfc3339};
 use super::webhooks::load;
 use crate::clock::now_us;
 use crate::error::ApiError;
@@ -57,45 +58,31 @@ async fn find(app: &AppState, owner: Owner) -> Result<Found, ApiError> {
     }
 }
 
-fn invalid(detail: String) -> ApiError {
-    ApiError::InvalidQuery { detail }
-}
-
 fn engine(app: &AppState) -> Result<&Arc<deliver::Engine>, ApiError> {
     app.delivery.as_ref().ok_or(ApiError::DeliveryUnavailable)
 }
 
-/// `since`/`until` (or Mist's `start`/`end`) as unix µs.
+/// `since`/`until` (or Mist's `start`/`end`) as unix µs. An empty range matches nothing,
+/// as in every other list.
 fn range(q: &Params) -> Result<(Option<i64>, Option<i64>), ApiError> {
     let since = instant("since", get(q, "since"))?.or(instant("start", get(q, "start"))?);
     let until = instant("until", get(q, "until"))?.or(instant("end", get(q, "end"))?);
-    if let (Some(s), Some(u)) = (since, until)
-        && s > u
-    {
-        return Err(invalid("`since` is after `until`".into()));
-    }
     Ok((since, until))
 }
 
 fn attempt_filter(owner: &Found, q: &Params) -> Result<AttemptFilter, ApiError> {
     let (since, until) = range(q)?;
-    let success = match get(q, "status") {
-        None | Some("") => None,
-        Some("success") => Some(true),
-        Some("failure") => Some(false),
-        Some(other) => {
-            return Err(invalid(format!(
-                "status `{other}` must be `success` or `failure`"
-            )));
-        }
-    };
-    let status_code = match get(q, "status_code").filter(|v| !v.is_empty()) {
+    let success =
+        one_of::<AttemptStatusDoc>(q, "status")?.map(|s| matches!(s, AttemptStatusDoc::Success));
+    let status_code = match get(q, "status_code") {
         None => None,
         Some(v) => Some(
             v.parse::<u16>()
                 .ok()
                 .filter(|c| (100..=599).contains(c))
-                .ok_or_else(|| invalid(format!("status_code `{v}` is not an HTTP status")))?,
+                .ok_or_else(|| ApiError::InvalidQuery {
+                    detail: format!("status_code `{v}` is not an HTTP status"),
+                })?,
         ),
     };
     let topic = get(q, "topic")
@@ -189,14 +176,10 @@ pub(crate) async fn count(
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
     let owner = find(app, owner).await?;
-    let distinct = match get(&q, "distinct").unwrap_or("status") {
-        d @ ("status" | "status_code" | "topic" | "webhook_id") => d.to_string(),
-        other => {
-            return Err(invalid(format!(
-                "distinct `{other}` must be one of status, status_code, topic, webhook_id"
-            )));
-        }
-    };
+    let distinct = one_of::<DistinctDoc>(&q, "distinct")?
+        .unwrap_or(DistinctDoc::Status)
+        .as_str()
+        .to_string();
     let filter = attempt_filter(&owner, &q)?;
     let (since, until) = (filter.since, filter.until);
     let groups = app.store.count_attempts(filter, distinct.clone()).await?;
@@ -238,14 +221,7 @@ pub(crate) async fn batches(
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
     let owner = find(app, owner).await?;
-    let state = match get(&q, "state").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(BatchState::parse(s).ok_or_else(|| {
-            invalid(format!(
-                "state `{s}` must be `pending`, `delivered` or `dead`"
-            ))
-        })?),
-    };
+    let state = one_of::<BatchStateDoc>(&q, "state")?.map(BatchState::from);
     let (since, until) = range(&q)?;
     let filter = BatchFilter {
         subscription_id: Some(owner.destination.clone()),
@@ -324,6 +300,10 @@ macro_rules! scoped {
         pub mod $module {
             use super::*;
             #[allow(unused_imports)]
+            use crate::api::deliveries_doc::{AttemptQuery, BatchQuery, DistinctQuery, RangeQuery};
+            #[allow(unused_imports)]
+            use crate::api::params::PageQuery;
+            #[allow(unused_imports)]
             use crate::api::webhooks_doc::{
                 BatchListDoc, DeliveryCountDoc, DeliverySearchDoc, PingDoc, ReplayedDoc,
             };
@@ -343,19 +323,14 @@ macro_rules! scoped {
                 params(
                     ($param = String, Path, description = $param_doc),
                     ("id" = String, Path, description = "The webhook's id."),
-                    ("topic" = Option<String>, Query, description = "Only this topic (any spelling)."),
-                    ("status" = Option<String>, Query, description = "`success` or `failure`."),
-                    ("status_code" = Option<u16>, Query, description = "Only answers with this HTTP status."),
-                    ("since" = Option<String>, Query, description = "Attempts at or after (RFC 3339 or epoch seconds; `start` also works)."),
-                    ("until" = Option<String>, Query, description = "Attempts at or before (`end` also works)."),
-                    ("limit" = Option<u32>, Query, description = "1 to 1000, default 100."),
-                    ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+                    AttemptQuery, RangeQuery, PageQuery,
                 ),
                 responses(
                     (status = 200, description = "One page of results.", body = DeliverySearchDoc),
                     (status = 400, description = "`invalid_query`: a parameter is malformed.", body = ErrorBody),
                     (status = 401, description = "`unauthorized`.", body = ErrorBody),
                     (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
             )]
@@ -379,17 +354,14 @@ macro_rules! scoped {
                 params(
                     ($param = String, Path, description = $param_doc),
                     ("id" = String, Path, description = "The webhook's id."),
-                    ("distinct" = Option<String>, Query, description = "`status` (default), `status_code`, `topic` or `webhook_id`."),
-                    ("topic" = Option<String>, Query, description = "Only this topic."),
-                    ("status" = Option<String>, Query, description = "`success` or `failure`."),
-                    ("since" = Option<String>, Query, description = "Attempts at or after."),
-                    ("until" = Option<String>, Query, description = "Attempts at or before."),
+                    DistinctQuery, AttemptQuery, RangeQuery,
                 ),
                 responses(
                     (status = 200, description = "The counts, largest first.", body = DeliveryCountDoc),
                     (status = 400, description = "`invalid_query`.", body = ErrorBody),
                     (status = 401, description = "`unauthorized`.", body = ErrorBody),
                     (status = 404, description = "`not_found`.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
             )]
@@ -419,7 +391,7 @@ macro_rules! scoped {
                     (status = 200, description = "Queued; the delivery results show how it went.", body = PingDoc),
                     (status = 401, description = "`unauthorized`.", body = ErrorBody),
                     (status = 404, description = "`not_found`.", body = ErrorBody),
-                    (status = 503, description = "`delivery_unavailable`: `[delivery] enabled = false`.", body = ErrorBody),
+                    (status = 503, description = "`delivery_unavailable`: `[delivery] enabled = false`; or `store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
             )]
@@ -442,18 +414,14 @@ macro_rules! scoped {
                 params(
                     ($param = String, Path, description = $param_doc),
                     ("id" = String, Path, description = "The webhook's id."),
-                    ("state" = Option<String>, Query, description = "`pending`, `delivered` or `dead`."),
-                    ("topic" = Option<String>, Query, description = "Only this topic."),
-                    ("since" = Option<String>, Query, description = "Built at or after."),
-                    ("until" = Option<String>, Query, description = "Built at or before."),
-                    ("limit" = Option<u32>, Query, description = "1 to 1000, default 100."),
-                    ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+                    BatchQuery, RangeQuery, PageQuery,
                 ),
                 responses(
                     (status = 200, description = "One page of messages.", body = BatchListDoc),
                     (status = 400, description = "`invalid_query`.", body = ErrorBody),
                     (status = 401, description = "`unauthorized`.", body = ErrorBody),
                     (status = 404, description = "`not_found`.", body = ErrorBody),
+                    (status = 503, description = "`store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
             )]
@@ -481,7 +449,7 @@ macro_rules! scoped {
                     (status = 401, description = "`unauthorized`.", body = ErrorBody),
                     (status = 404, description = "`not_found`: no such webhook or message.", body = ErrorBody),
                     (status = 409, description = "`conflict`: the message is not dead.", body = ErrorBody),
-                    (status = 503, description = "`delivery_unavailable`.", body = ErrorBody),
+                    (status = 503, description = "`delivery_unavailable` (`[delivery] enabled = false`) or `store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
             )]
@@ -504,15 +472,14 @@ macro_rules! scoped {
                 params(
                     ($param = String, Path, description = $param_doc),
                     ("id" = String, Path, description = "The webhook's id."),
-                    ("since" = Option<String>, Query, description = "Built at or after."),
-                    ("until" = Option<String>, Query, description = "Built at or before."),
+                    RangeQuery,
                 ),
                 responses(
                     (status = 200, description = "The ids queued again.", body = ReplayedDoc),
                     (status = 400, description = "`invalid_query`.", body = ErrorBody),
                     (status = 401, description = "`unauthorized`.", body = ErrorBody),
                     (status = 404, description = "`not_found`.", body = ErrorBody),
-                    (status = 503, description = "`delivery_unavailable`.", body = ErrorBody),
+                    (status = 503, description = "`delivery_unavailable` (`[delivery] enabled = false`) or `store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
             )]
@@ -551,178 +518,3 @@ scoped!(
     param = "site_id",
     param_doc = "The site."
 );
-
-/// The routing targets' deliveries: the same views as a webhook's, by target name.
-pub mod target {
-    use super::*;
-    #[allow(unused_imports)]
-    use crate::api::webhooks_doc::{
-        BatchListDoc, DeliveryCountDoc, DeliverySearchDoc, ReplayedDoc, TargetDoc,
-    };
-    #[allow(unused_imports)]
-    use crate::error::ErrorBody;
-
-    /// List routing targets
-    ///
-    /// The targets of the configuration file (`[targets.<name>]`), with their type; their
-    /// settings (and secrets) are not shown.
-    #[utoipa::path(
-        get,
-        path = "/api/v1/targets",
-        tag = "routing",
-        responses(
-            (status = 200, description = "Every configured target.", body = [TargetDoc]),
-            (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        ),
-        security(("api_token" = []))
-    )]
-    pub async fn list(State(app): State<Arc<AppState>>) -> Json<Value> {
-        Json(Value::Array(
-            app.targets
-                .iter()
-                .map(|(name, kind)| json!({"name": name, "type": kind}))
-                .collect(),
-        ))
-    }
-
-    /// Search a target's delivery results
-    #[utoipa::path(
-        get,
-        path = "/api/v1/targets/{name}/events/search",
-        tag = "routing",
-        params(
-            ("name" = String, Path, description = "The target's name."),
-            ("status" = Option<String>, Query, description = "`success` or `failure`."),
-            ("status_code" = Option<u16>, Query, description = "Only answers with this HTTP status."),
-            ("topic" = Option<String>, Query, description = "`event` or `incident`."),
-            ("since" = Option<String>, Query, description = "Attempts at or after."),
-            ("until" = Option<String>, Query, description = "Attempts at or before."),
-            ("limit" = Option<u32>, Query, description = "1 to 1000, default 100."),
-            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
-        ),
-        responses(
-            (status = 200, description = "One page of results.", body = DeliverySearchDoc),
-            (status = 400, description = "`invalid_query`.", body = ErrorBody),
-            (status = 401, description = "`unauthorized`.", body = ErrorBody),
-            (status = 404, description = "`not_found`: no such target.", body = ErrorBody),
-        ),
-        security(("api_token" = []))
-    )]
-    pub async fn search(
-        State(app): State<Arc<AppState>>,
-        Path(name): Path<String>,
-        q: Params,
-    ) -> Result<Json<Value>, ApiError> {
-        super::search(&app, Owner::Target(name), q).await
-    }
-
-    /// Count a target's delivery results
-    #[utoipa::path(
-        get,
-        path = "/api/v1/targets/{name}/events/count",
-        tag = "routing",
-        params(
-            ("name" = String, Path, description = "The target's name."),
-            ("distinct" = Option<String>, Query, description = "`status` (default), `status_code` or `topic`."),
-            ("since" = Option<String>, Query, description = "Attempts at or after."),
-            ("until" = Option<String>, Query, description = "Attempts at or before."),
-        ),
-        responses(
-            (status = 200, description = "The counts, largest first.", body = DeliveryCountDoc),
-            (status = 400, description = "`invalid_query`.", body = ErrorBody),
-            (status = 401, description = "`unauthorized`.", body = ErrorBody),
-            (status = 404, description = "`not_found`.", body = ErrorBody),
-        ),
-        security(("api_token" = []))
-    )]
-    pub async fn count(
-        State(app): State<Arc<AppState>>,
-        Path(name): Path<String>,
-        q: Params,
-    ) -> Result<Json<Value>, ApiError> {
-        super::count(&app, Owner::Target(name), q).await
-    }
-
-    /// List a target's messages
-    ///
-    /// Its outbox, newest first; `state=dead` lists the dead letters.
-    #[utoipa::path(
-        get,
-        path = "/api/v1/targets/{name}/deliveries",
-        tag = "routing",
-        params(
-            ("name" = String, Path, description = "The target's name."),
-            ("state" = Option<String>, Query, description = "`pending`, `delivered` or `dead`."),
-            ("since" = Option<String>, Query, description = "Built at or after."),
-            ("until" = Option<String>, Query, description = "Built at or before."),
-            ("limit" = Option<u32>, Query, description = "1 to 1000, default 100."),
-            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
-        ),
-        responses(
-            (status = 200, description = "One page of messages.", body = BatchListDoc),
-            (status = 400, description = "`invalid_query`.", body = ErrorBody),
-            (status = 401, description = "`unauthorized`.", body = ErrorBody),
-            (status = 404, description = "`not_found`.", body = ErrorBody),
-        ),
-        security(("api_token" = []))
-    )]
-    pub async fn batches(
-        State(app): State<Arc<AppState>>,
-        Path(name): Path<String>,
-        q: Params,
-    ) -> Result<Json<Value>, ApiError> {
-        super::batches(&app, Owner::Target(name), q).await
-    }
-
-    /// Replay a target's dead message
-    #[utoipa::path(
-        post,
-        path = "/api/v1/targets/{name}/deliveries/{batch_id}/replay",
-        tag = "routing",
-        params(
-            ("name" = String, Path, description = "The target's name."),
-            ("batch_id" = i64, Path, description = "The message's id."),
-        ),
-        responses(
-            (status = 200, description = "Queued again, due now.", body = ReplayedDoc),
-            (status = 401, description = "`unauthorized`.", body = ErrorBody),
-            (status = 404, description = "`not_found`.", body = ErrorBody),
-            (status = 409, description = "`conflict`: the message is not dead.", body = ErrorBody),
-            (status = 503, description = "`delivery_unavailable`.", body = ErrorBody),
-        ),
-        security(("api_token" = []))
-    )]
-    pub async fn replay_one(
-        State(app): State<Arc<AppState>>,
-        Path((name, batch)): Path<(String, String)>,
-    ) -> Result<Json<Value>, ApiError> {
-        super::replay_one(&app, Owner::Target(name), batch).await
-    }
-
-    /// Replay a target's dead messages
-    #[utoipa::path(
-        post,
-        path = "/api/v1/targets/{name}/deliveries/replay",
-        tag = "routing",
-        params(
-            ("name" = String, Path, description = "The target's name."),
-            ("since" = Option<String>, Query, description = "Built at or after."),
-            ("until" = Option<String>, Query, description = "Built at or before."),
-        ),
-        responses(
-            (status = 200, description = "The ids queued again.", body = ReplayedDoc),
-            (status = 400, description = "`invalid_query`.", body = ErrorBody),
-            (status = 401, description = "`unauthorized`.", body = ErrorBody),
-            (status = 404, description = "`not_found`.", body = ErrorBody),
-            (status = 503, description = "`delivery_unavailable`.", body = ErrorBody),
-        ),
-        security(("api_token" = []))
-    )]
-    pub async fn replay_all(
-        State(app): State<Arc<AppState>>,
-        Path(name): Path<String>,
-        q: Params,
-    ) -> Result<Json<Value>, ApiError> {
-        super::replay_all(&app, Owner::Target(name), q).await
-    }
-}

@@ -191,7 +191,8 @@ pub struct RequestView {
     received_at: String,
     /// The envelope's topic, canonical name.
     topic: String,
-    /// `unsigned`, `valid_v2` or `valid_v1`.
+    /// How its signature was checked.
+    #[schema(value_type = VerdictDoc)]
     verdict: String,
     /// Events stored as new.
     accepted: u32,
@@ -214,6 +215,27 @@ impl From<RequestSummary> for RequestView {
             body_bytes: r.body_len,
         }
     }
+}
+
+/// How a request's signature was checked: `unsigned` (the source has no secret),
+/// `valid_v2` (`X-Mist-Signature-v2` matched) or `valid_v1` (`X-Mist-Signature` matched).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum VerdictDoc {
+    Unsigned,
+    ValidV2,
+    ValidV1,
+}
+
+/// Why a request was quarantined: `malformed_json` (answered 400) or `invalid_envelope`
+/// (answered 422).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum QuarantineReasonDoc {
+    MalformedJson,
+    InvalidEnvelope,
 }
 
 /// A request with everything kept about it.
@@ -315,7 +337,8 @@ pub struct QuarantineView {
     /// When mistgate received it (RFC 3339 UTC with microseconds).
     #[schema(format = DateTime)]
     received_at: String,
-    /// Why it was refused: `malformed_json` (400) or `invalid_envelope` (422).
+    /// Why it was refused.
+    #[schema(value_type = QuarantineReasonDoc)]
     reason: String,
     /// What was wrong and where.
     detail: String,

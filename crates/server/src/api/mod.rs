@@ -3,9 +3,12 @@
 pub(crate) mod correlation;
 pub(crate) mod correlation_doc;
 mod deliveries;
+mod deliveries_doc;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
+mod silences;
+mod targets;
 mod webhooks;
 mod webhooks_doc;
 
@@ -33,7 +36,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/incidents/{id}/resolve", post(correlation::resolve))
         .route(
             "/silences",
-            get(correlation::list_silences).post(correlation::create_silence),
+            get(silences::list_silences).post(silences::create_silence),
         )
         .route(
             "/orgs/{org_id}/webhooks",
@@ -103,29 +106,20 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/sites/{site_id}/webhooks/{id}/deliveries/{batch_id}/replay",
             post(deliveries::site::replay_one),
         )
-        .route("/targets", get(deliveries::target::list))
-        .route(
-            "/targets/{name}/events/search",
-            get(deliveries::target::search),
-        )
-        .route(
-            "/targets/{name}/events/count",
-            get(deliveries::target::count),
-        )
-        .route(
-            "/targets/{name}/deliveries",
-            get(deliveries::target::batches),
-        )
+        .route("/targets", get(targets::list))
+        .route("/targets/{name}/events/search", get(targets::search))
+        .route("/targets/{name}/events/count", get(targets::count))
+        .route("/targets/{name}/deliveries", get(targets::batches))
         .route(
             "/targets/{name}/deliveries/replay",
-            post(deliveries::target::replay_all),
+            post(targets::replay_all),
         )
         .route(
             "/targets/{name}/deliveries/{batch_id}/replay",
-            post(deliveries::target::replay_one),
+            post(targets::replay_one),
         )
         .route(
             "/silences/{id}",
-            delete(correlation::delete_silence).put(correlation::replace_silence),
+            delete(silences::delete_silence).put(silences::replace_silence),
         )
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{correlation, deliveries, log, webhooks};
+use super::{correlation, deliveries, log, silences, targets, webhooks};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -40,10 +40,10 @@ const TOKEN_SCHEME: &str = "api_token";
         correlation::get_incident,
         correlation::acknowledge,
         correlation::resolve,
-        correlation::list_silences,
-        correlation::create_silence,
-        correlation::delete_silence,
-        correlation::replace_silence,
+        silences::list_silences,
+        silences::create_silence,
+        silences::delete_silence,
+        silences::replace_silence,
         webhooks::org::list,
         webhooks::org::create,
         webhooks::org::get,
@@ -54,12 +54,12 @@ const TOKEN_SCHEME: &str = "api_token";
         webhooks::site::get,
         webhooks::site::update,
         webhooks::site::delete,
-        deliveries::target::list,
-        deliveries::target::search,
-        deliveries::target::count,
-        deliveries::target::batches,
-        deliveries::target::replay_one,
-        deliveries::target::replay_all,
+        targets::list,
+        targets::search,
+        targets::count,
+        targets::batches,
+        targets::replay_one,
+        targets::replay_all,
         deliveries::org::ping,
         deliveries::org::search,
         deliveries::org::count,

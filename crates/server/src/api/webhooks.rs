@@ -132,11 +132,13 @@ async fn delete(app: &AppState, scope: Scope, id: String) -> Result<Json<Value>,
 /// their OpenAPI descriptions: `$list` and `$item` are the collection and item paths,
 /// `$param` the name of the scope's path parameter.
 macro_rules! scoped {
-    ($module:ident, $scope:path, list = $list:literal, item = $item:literal, param = $param:literal, param_doc = $param_doc:literal) => {
+    ($module:ident, $scope:path, list = $list:literal, item = $item:literal, param = $param:literal, param_doc = $param_doc:literal, request = $request:ident) => {
         pub mod $module {
             use super::*;
             #[allow(unused_imports)]
-            use crate::api::webhooks_doc::{EmptyDoc, WebhookDoc, WebhookRequestDoc};
+            use crate::api::webhooks_doc::{
+                EmptyDoc, OrgWebhookRequestDoc, WebhookDoc, WebhookRequestDoc,
+            };
             #[allow(unused_imports)]
             use crate::error::ErrorBody;
 
@@ -174,12 +176,12 @@ macro_rules! scoped {
                 operation_id = concat!(stringify!($module), "_create_webhook"),
                 tag = "webhooks",
                 params(($param = String, Path, description = $param_doc)),
-                request_body(content = WebhookRequestDoc, content_type = "application/json", description = "The Mist `webhook` object."),
+                request_body(content = $request, content_type = "application/json", description = "The Mist `webhook` object."),
                 responses(
                     (status = 200, description = "Added, with its id.", body = WebhookDoc),
                     (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
                     (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
-                    (status = 422, description = "`invalid_field`: an unknown field, a field of the wrong type or value, or a missing required one, named in `detail`; `unsupported_type`: `type` is `google-pubsub` or `aws-sns`.", body = ErrorBody),
+                    (status = 422, description = "`invalid_field`: an unknown field, a field of the wrong type or value, a missing required one, or a rule between fields (see the body's description), named in `detail`; `unsupported_type`: `type` is `google-pubsub` or `aws-sns`.", body = ErrorBody),
                     (status = 503, description = "`store_unavailable`.", body = ErrorBody),
                 ),
                 security(("api_token" = []))
@@ -230,7 +232,7 @@ macro_rules! scoped {
                     ($param = String, Path, description = $param_doc),
                     ("id" = String, Path, description = "The webhook's id."),
                 ),
-                request_body(content = WebhookRequestDoc, content_type = "application/json", description = "The Mist `webhook` object."),
+                request_body(content = $request, content_type = "application/json", description = "The Mist `webhook` object."),
                 responses(
                     (status = 200, description = "Replaced.", body = WebhookDoc),
                     (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
@@ -283,7 +285,8 @@ scoped!(
     list = "/api/v1/orgs/{org_id}/webhooks",
     item = "/api/v1/orgs/{org_id}/webhooks/{id}",
     param = "org_id",
-    param_doc = "The organisation."
+    param_doc = "The organisation.",
+    request = OrgWebhookRequestDoc
 );
 scoped!(
     site,
@@ -291,5 +294,6 @@ scoped!(
     list = "/api/v1/sites/{site_id}/webhooks",
     item = "/api/v1/sites/{site_id}/webhooks/{id}",
     param = "site_id",
-    param_doc = "The site."
+    param_doc = "The site.",
+    request = WebhookRequestDoc
 );

@@ -6,7 +6,86 @@
 
 use std::collections::BTreeMap;
 
-use utoipa::ToSchema;
+use mist::Topic;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    Array, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaType, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::deliveries_doc::{AttemptStatusDoc, BatchStateDoc, DistinctDoc};
+use super::params::pattern_string;
+
+/// The canonical names of the topics a webhook may take: every known one on site
+/// webhooks, those Mist offers on both levels on org webhooks.
+fn topic_names(for_site: bool) -> Vec<&'static str> {
+    Topic::KNOWN
+        .iter()
+        .filter(|t| for_site || !t.is_site_only())
+        .map(Topic::as_str)
+        .collect()
+}
+
+fn topics_schema(for_site: bool) -> ArrayBuilder {
+    let names = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(topic_names(for_site)));
+    ArrayBuilder::new().items(names).min_items(Some(1))
+}
+
+/// `topics` of a webhook as it answers.
+fn stored_topics() -> Array {
+    topics_schema(true)
+        .description(Some(
+            "The topics delivered, canonical names (e.g. `device-events`), without duplicates.",
+        ))
+        .build()
+}
+
+/// `topics` in a webhook's body (site webhooks; see [`OrgWebhookRequestDoc`]).
+fn requested_topics(for_site: bool) -> Array {
+    let only = if for_site {
+        "Location and raw-RSSI topics (`asset-raw`, `asset-raw-rssi`, `discovered-raw-rssi`, \
+         `location*`, `rssizone`, ...) are allowed on site webhooks only."
+    } else {
+        "The site-only topics (location and raw RSSI) are refused on org webhooks."
+    };
+    topics_schema(for_site)
+        .description(Some(format!(
+            "At least one topic. Any spelling is accepted (case and `_`/`-` are ignored); \
+             the names are stored canonical and deduplicated. {only}"
+        )))
+        .build()
+}
+
+fn site_topics() -> Array {
+    requested_topics(true)
+}
+
+/// Extra headers: names are HTTP tokens, values have no CR, LF or NUL.
+fn headers_schema() -> Object {
+    let values = pattern_string("^[^\\r\\n\\u0000]*$");
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "Extra headers, string values (`http-post` only): names are HTTP tokens, values \
+             have no CR, LF or NUL, names and values together under 1000 bytes.",
+        ))
+        .property_names(Some(
+            pattern_string("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$").build(),
+        ))
+        .additional_properties(Some(values))
+        .build()
+}
+
+/// A field the server decides: accepted in a body (a client may echo a GET back) and
+/// ignored, whatever its value.
+fn ignored() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .description(Some("Read-only: ignored in a body."))
+        .build()
+}
 
 /// How deliveries are made: `http-post` (a plain POST of the Mist-format body), `splunk`
 /// (a POST to a Splunk HTTP Event Collector with `splunk_token`) or `oauth2` (a POST with a
@@ -39,6 +118,7 @@ pub enum Oauth2GrantDoc {
 #[allow(dead_code)]
 pub struct WebhookDoc {
     /// The webhook's id (a UUID), decided by the server.
+    #[schema(format = "uuid")]
     id: String,
     /// The organisation, for org-level webhooks; `null` for site-level ones.
     #[schema(required = true)]
@@ -58,7 +138,7 @@ pub struct WebhookDoc {
     /// How deliveries are made.
     #[serde(rename = "type")]
     webhook_type: WebhookTypeDoc,
-    /// The topics delivered, canonical names (e.g. `device-events`), without duplicates.
+    #[schema(schema_with = stored_topics)]
     topics: Vec<String>,
     /// Extra headers sent with each delivery (`http-post` only).
     headers: BTreeMap<String, String>,
@@ -102,34 +182,39 @@ pub struct WebhookDoc {
 /// `modified_time`) are ignored. `null` counts as absent, except for the write-only secrets,
 /// where it clears the stored value. A PUT replaces the object, but a secret the body
 /// leaves out keeps its previous value.
+///
+/// Rules between fields that a schema cannot state are checked by the server and answered
+/// 422 `invalid_field` naming the field: `url` (and for `oauth2`, `oauth2_token_url`) must
+/// parse as an http or https URL with a host; `headers` only with `http-post`, names and values
+/// together under 1000 bytes; `splunk` needs `splunk_token`; `oauth2` needs
+/// `oauth2_token_url`, `oauth2_grant_type` and that grant's id and secret (or user name
+/// and password); `assetfilter_ids` only with the `asset-raw-rssi` topic.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct WebhookRequestDoc {
     /// Display name.
     name: Option<String>,
     /// Where deliveries go: an http or https URL with a host.
+    #[schema(format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     url: String,
     /// Whether deliveries are made; `true` when left out.
     enabled: Option<bool>,
     /// How deliveries are made; `http-post` when left out.
     #[serde(rename = "type")]
     webhook_type: Option<WebhookTypeDoc>,
-    /// At least one topic. Names are matched ignoring case and `_`/`-`, and stored
-    /// canonical and deduplicated. Location and raw-RSSI topics (`asset-raw`,
-    /// `asset-raw-rssi`, `discovered-raw-rssi`, `location*`, `rssizone`, ...) are allowed on
-    /// site webhooks only.
+    #[schema(schema_with = site_topics)]
     topics: Vec<String>,
     /// HMAC secret for `X-Mist-Signature` and `X-Mist-Signature-v2`. Write-only: never
     /// returned; `null` clears it, an empty string is refused.
-    #[schema(nullable = true)]
+    #[schema(nullable = true, min_length = 1)]
     secret: Option<String>,
-    /// Extra headers, string values (`http-post` only): valid header names, no control
-    /// characters, names and values together under 1000 bytes.
+    #[schema(schema_with = headers_schema)]
     headers: Option<BTreeMap<String, String>>,
     /// Whether to verify the receiver's TLS certificate; `true` when left out.
     verify_cert: Option<bool>,
     /// Splunk HEC token, required for `splunk`. Write-only, as `secret`.
-    #[schema(nullable = true)]
+    #[schema(nullable = true, min_length = 1)]
     splunk_token: Option<String>,
     /// The OAuth2 grant, required for `oauth2`.
     oauth2_grant_type: Option<Oauth2GrantDoc>,
@@ -137,12 +222,12 @@ pub struct WebhookRequestDoc {
     oauth2_client_id: Option<String>,
     /// The OAuth2 client secret, required for the client_credentials grant. Write-only, as
     /// `secret`.
-    #[schema(nullable = true)]
+    #[schema(nullable = true, min_length = 1)]
     oauth2_client_secret: Option<String>,
     /// The OAuth2 user name, required for the password grant.
     oauth2_username: Option<String>,
     /// The OAuth2 password, required for the password grant. Write-only, as `secret`.
-    #[schema(nullable = true)]
+    #[schema(nullable = true, min_length = 1)]
     oauth2_password: Option<String>,
     /// The OAuth2 token endpoint (http or https), required for `oauth2`.
     oauth2_token_url: Option<String>,
@@ -152,7 +237,36 @@ pub struct WebhookRequestDoc {
     single_event_per_message: Option<bool>,
     /// Asset filters; only allowed with the `asset-raw-rssi` topic.
     assetfilter_ids: Option<Vec<String>>,
+    #[schema(schema_with = ignored)]
+    id: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    org_id: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    site_id: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    for_site: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    created_time: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    modified_time: Option<serde_json::Value>,
 }
+
+/// The body of `POST` and `PUT` on an org webhook: as [`WebhookRequestDoc`], with the
+/// topics Mist offers on org webhooks (the site-only ones are refused with 422).
+pub struct OrgWebhookRequestDoc;
+
+impl PartialSchema for OrgWebhookRequestDoc {
+    fn schema() -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut body)) = WebhookRequestDoc::schema() else {
+            unreachable!("a struct's schema is an object")
+        };
+        let topics = requested_topics(false);
+        body.properties.insert("topics".into(), topics.into());
+        RefOr::T(Schema::Object(body))
+    }
+}
+
+impl ToSchema for OrgWebhookRequestDoc {}
 
 /// The answer of a `DELETE`: an empty object, `{}`.
 #[derive(ToSchema)]
@@ -165,14 +279,17 @@ pub struct EmptyDoc {}
 pub struct DeliveryDoc {
     /// The attempt's id.
     id: i64,
+    #[schema(required = true)]
     org_id: Option<String>,
+    #[schema(required = true)]
     site_id: Option<String>,
     webhook_id: String,
     /// Canonical topic, or `ping`.
     topic: String,
     /// `success` (a 2xx answer) or `failure`.
-    status: String,
+    status: AttemptStatusDoc,
     /// The answer's HTTP status; null when there was no answer (timeout, refused connection).
+    #[schema(required = true)]
     status_code: Option<u16>,
     /// When the request was sent, epoch seconds.
     timestamp: f64,
@@ -186,6 +303,7 @@ pub struct DeliveryDoc {
     /// The answer's body, truncated.
     resp_body: String,
     /// What went wrong, if anything.
+    #[schema(required = true)]
     error: Option<String>,
     /// 1 for the message's first attempt.
     attempt: u32,
@@ -193,8 +311,9 @@ pub struct DeliveryDoc {
     /// The message (outbox batch) this attempt sent.
     batch_id: i64,
     /// The message's state after this attempt: `pending` (a retry follows), `delivered`, `dead`.
-    batch_state: String,
-    /// When the retry is due, for `pending`.
+    batch_state: BatchStateDoc,
+    /// When the retry is due, for `pending`; `null` otherwise.
+    #[schema(required = true, format = DateTime)]
     next_attempt_at: Option<String>,
 }
 
@@ -203,11 +322,14 @@ pub struct DeliveryDoc {
 #[allow(dead_code)]
 pub struct DeliverySearchDoc {
     results: Vec<DeliveryDoc>,
-    /// The time filter, epoch seconds.
+    /// The time filter, epoch seconds; `null` when not given.
+    #[schema(required = true)]
     start: Option<f64>,
+    #[schema(required = true)]
     end: Option<f64>,
     limit: u32,
     /// Pass as `cursor` for the next page; null at the end.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -216,10 +338,14 @@ pub struct DeliverySearchDoc {
 #[allow(dead_code)]
 pub struct DeliveryCountDoc {
     /// The field counted by.
-    distinct: String,
+    distinct: DistinctDoc,
     /// `{"<distinct>": value, "count": n}`, largest first.
+    #[schema(value_type = Vec<Object>)]
     results: Vec<serde_json::Value>,
+    /// The time filter, epoch seconds; `null` when not given.
+    #[schema(required = true)]
     start: Option<f64>,
+    #[schema(required = true)]
     end: Option<f64>,
     total: i64,
 }
@@ -239,18 +365,24 @@ pub struct BatchDoc {
     id: i64,
     webhook_id: String,
     topic: String,
-    /// `pending`, `delivered` or `dead`.
-    state: String,
+    /// Where it is.
+    state: BatchStateDoc,
     event_count: u32,
     /// The events of the log it carries.
     event_ids: Vec<i64>,
     /// The `X-Mistgate-Delivery-Id` header it is sent with (the same on every attempt).
     delivery_id: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    /// When the next attempt is due, for `pending`; `null` otherwise.
+    #[schema(required = true, format = DateTime)]
     next_attempt_at: Option<String>,
     attempts: u32,
+    #[schema(required = true, format = DateTime)]
     last_attempt_at: Option<String>,
+    #[schema(required = true)]
     last_status: Option<u16>,
+    #[schema(required = true)]
     last_error: Option<String>,
 }
 
@@ -259,6 +391,8 @@ pub struct BatchDoc {
 #[allow(dead_code)]
 pub struct BatchListDoc {
     items: Vec<BatchDoc>,
+    /// Pass as `cursor` for the next page; null at the end.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -275,7 +409,22 @@ pub struct ReplayedDoc {
 pub struct TargetDoc {
     /// The name of `[targets.<name>]`.
     name: String,
-    /// `webhook`, `slack`, `teams`, `pagerduty`, `servicenow`, `splunk`, `syslog`, `nats`.
-    #[schema(rename = "type")]
-    kind: String,
+    /// What it is.
+    #[serde(rename = "type")]
+    kind: TargetTypeDoc,
+}
+
+/// The type of a routing target.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum TargetTypeDoc {
+    Webhook,
+    Slack,
+    Teams,
+    Pagerduty,
+    Servicenow,
+    Splunk,
+    Syslog,
+    Nats,
 }
