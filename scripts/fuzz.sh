@@ -152,14 +152,17 @@ for target in "${targets[@]}"; do
         # A crash skips the final stats; the last status line still counts the runs.
         executions=$(grep -oE '^#[0-9]+' "$log" | tail -n 1 | tr -d '#')
     fi
-    corpus=$(find "$fuzz/corpus/$target" -maxdepth 1 -type f | wc -l)
+    # libFuzzer's own count (the corpus it works with); the directory also keeps inputs
+    # that later ones replaced.
+    corpus=$(grep -oE 'corp: [0-9]+' "$log" | tail -n 1 | tr -dc '0-9')
+    files=$(find "$fuzz/corpus/$target" -maxdepth 1 -type f | wc -l)
     after=$(find "$fuzz/artifacts/$target" -maxdepth 1 -type f | wc -l)
     crashes=$((after - before))
     if ((status != 0 && crashes == 0)); then
         crashes=1 # failed without writing an input (e.g. the build); see the log
     fi
-    line=$(printf '%-12s executions %12s   corpus %6s   crashes %s' \
-        "$target" "${executions:-?}" "$corpus" "$crashes")
+    line=$(printf '%-12s executions %12s   corpus %6s (%s files)   crashes %s' \
+        "$target" "${executions:-?}" "${corpus:-?}" "$files" "$crashes")
     summary+=("$line")
     echo "$line"
     if ((crashes > 0)); then
