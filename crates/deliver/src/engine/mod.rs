@@ -232,7 +232,20 @@ impl Engine {
         let cursor = match store.stage_load(STAGE).await? {
             Some(state) => state.cursor,
             // First start: subscriptions get what arrives from now on, not the history.
-            None => store.tail(0, Vec::new(), 1).await?.1,
+            // Written at once: a restart before the stage's first commit would begin at
+            // the end of the log again, and never deliver what was stored in between.
+            None => {
+                let end = store.tail(0, Vec::new(), 1).await?.1;
+                store
+                    .outbox_commit(OutboxCommit {
+                        stage: Some((STAGE.to_string(), end)),
+                        snapshot: None,
+                        batches: Vec::new(),
+                        at: now_us(),
+                    })
+                    .await?;
+                end
+            }
         };
         let wake = Arc::new(Notify::new());
         stage::spawn(

@@ -79,8 +79,8 @@ pub(crate) struct RouteStage {
 pub const STAGE_NAME: &str = "routing";
 
 impl RouteStage {
-    /// Loads where the stage stands (a first start begins at the end of both logs: routes
-    /// notify what happens from now on, not history).
+    /// Loads where the stage stands (a first start begins at the end of both logs, and
+    /// writes that position at once: routes notify what happens from now on, not history).
     pub(crate) async fn load(
         store: Arc<dyn Store>,
         dispatcher: Arc<Dispatcher>,
@@ -95,13 +95,26 @@ impl RouteStage {
                 state.cursor,
                 serde_json::from_slice(&state.snapshot).unwrap_or_default(),
             ),
-            None => (
-                store.tail(0, Vec::new(), 1).await?.1,
-                Snapshot {
+            None => {
+                let events = store.tail(0, Vec::new(), 1).await?.1;
+                let snapshot = Snapshot {
                     changes: store.last_incident_change().await?,
                     site_names: BTreeMap::new(),
-                },
-            ),
+                };
+                // Written at once: a restart before the stage's first commit would begin
+                // at the end of the logs again, and never route what arrived in between.
+                store
+                    .outbox_commit(OutboxCommit {
+                        stage: Some((STAGE.to_string(), events)),
+                        snapshot: Some(
+                            serde_json::to_vec(&snapshot).expect("the snapshot serialises"),
+                        ),
+                        batches: Vec::new(),
+                        at: now_us(),
+                    })
+                    .await?;
+                (events, snapshot)
+            }
         };
         let by_name = targets
             .iter()
