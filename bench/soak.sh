@@ -187,6 +187,9 @@ REPORT=$ROOT/bench/soak_report.py
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-soak.XXXXXX")
 DATA=$WORK/data
 mkdir -p "$DATA" "$WORK/recv" "$WORK/sims"
+# A copy: a build elsewhere during the run must not change the binary the restarts run.
+cp "$MISTGATE" "$WORK/mistgate"
+MISTGATE=$WORK/mistgate
 MG_PID=
 PROXY_PID=
 BG_PID=

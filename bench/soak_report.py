@@ -370,6 +370,7 @@ def cmd_report(a):
     # Ingest: every event of every acknowledged request must be stored.
     acked_req = acked_ev = 0
     answered = collections.defaultdict(lambda: [0, 0])  # source -> [accepted, duplicates]
+    repeats = collections.Counter()  # source -> events already in an acknowledged request
     acked_hashes = set()
     for r in lines(os.path.join(w, "acked.jsonl")):
         acked_req += 1
@@ -380,7 +381,10 @@ def cmd_report(a):
         answered[source][1] += resp.get("duplicates", 0)
         for e in body.get("events", []):
             acked_ev += 1
-            acked_hashes.add(ident(body["topic"], e))
+            h = ident(body["topic"], e)
+            if h in acked_hashes:
+                repeats[source] += 1
+            acked_hashes.add(h)
     lost_ingest = acked_hashes - by_hash.keys()
     unacked_stored = by_hash.keys() - acked_hashes
     if lost_ingest:
@@ -517,8 +521,9 @@ def cmd_report(a):
     p(f"| distinct acknowledged events | {len(acked_hashes):,} |")
     for source, (acc, dup) in sorted(answered.items()):
         p(f"| source `{source}`: events answered as accepted / as duplicates of stored ones | {acc:,} / {dup:,} |")
-    p("| (duplicates: a message re-sent after its answer was lost at a kill; and in `burst`, raw "
-      "RSSI events, which carry no time, drawn again identically by the next burst of the same seed) | |")
+        p(f"| &nbsp;&nbsp;of the duplicates: sent again after an acknowledged copy (the simulators drew "
+          f"the same event twice) / first copy stored but its answer lost (a kill between commit "
+          f"and answer) | {repeats[source]:,} / {dup - repeats[source]:,} |")
     p(f"| events stored (/api/v1/stats; read back) | {stats['totals']['events']:,}; {len(stored):,} |")
     p(f"| **acknowledged but not stored (lost)** | **{len(lost_ingest):,}** |")
     p(f"| stored but never acknowledged (answer lost at a kill, flood not retried) | {len(unacked_stored):,} |")
