@@ -111,7 +111,7 @@ seed() {
         seed_readme_toml "$dir" 'routes|targets'
         ;;
     webhook) cp "$fuzz"/seeds/webhook/*.json "$dir/" ;;
-    scenario) cp "$root"/scenarios/*.toml "$dir/" ;;
+    scenario) cp "$root"/scenarios/*.toml "$fuzz"/seeds/scenario/*.toml "$dir/" ;;
     *)
         echo "fuzz.sh: unknown target $target" >&2
         exit 2
