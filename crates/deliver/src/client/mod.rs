@@ -1,19 +1,27 @@
 //! The HTTP side of a delivery attempt: the clients, the SSRF-guarded resolver, the
 //! request each webhook type needs, and what the answer was.
 
+mod oauth;
+mod record;
+mod resolver;
+
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::headers::request_headers;
 use crate::schedule::{Outcome, parse_retry_after};
-use crate::ssrf::{TargetError, address_kind, check_target};
-use crate::subscription::{Oauth2Grant, Subscription, WebhookType};
+use crate::ssrf::TargetError;
+use crate::subscription::{Subscription, WebhookType};
+
+use oauth::Token;
+pub use record::shown_url;
+use record::{describe, headers_json, read_prefix, read_whole, shown, truncate};
+pub use resolver::reachable;
+use resolver::{GuardedResolver, LookupFailed, Refused};
 
 /// The HTTP settings of deliveries.
 #[derive(Clone, Debug)]
@@ -33,66 +41,6 @@ impl Default for ClientSettings {
             allow_private_targets: false,
             record_body_bytes: 4_096,
         }
-    }
-}
-
-/// A target refused by the SSRF guard: reported by the resolver, found again in the
-/// error chain so that the attempt fails for good instead of being retried.
-#[derive(Debug)]
-struct Refused(TargetError);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused by the SSRF guard: {}", self.0)
-    }
-}
-
-impl StdError for Refused {}
-
-/// A name lookup that failed.
-#[derive(Debug)]
-struct LookupFailed(String);
-
-impl std::fmt::Display for LookupFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DNS lookup failed: {}", self.0)
-    }
-}
-
-impl StdError for LookupFailed {}
-
-/// Resolves with the system resolver, then refuses the whole answer if any address is
-/// one deliveries may not reach. The connection uses exactly the addresses checked, so a
-/// DNS answer that changes between check and connect (rebinding) cannot slip past.
-struct GuardedResolver {
-    allow_private: bool,
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(|e| -> Box<dyn StdError + Send + Sync> {
-                    Box::new(LookupFailed(format!("{host}: {e}")))
-                })?
-                .collect();
-            if addrs.is_empty() {
-                let failed = LookupFailed(format!("{host}: no addresses"));
-                return Err(Box::new(failed) as Box<dyn StdError + Send + Sync>);
-            }
-            for a in &addrs {
-                if let Some(kind) = address_kind(a.ip())
-                    && !(allow_private && kind.allowed_when_private_allowed())
-                {
-                    let refused = Refused(TargetError::Forbidden { addr: a.ip(), kind });
-                    return Err(Box::new(refused) as Box<dyn StdError + Send + Sync>);
-                }
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
     }
 }
 
@@ -153,12 +101,6 @@ pub struct HttpAnswer {
     pub body: Bytes,
 }
 
-/// A cached OAuth2 access token.
-struct Token {
-    value: String,
-    expires: Instant,
-}
-
 /// Sends delivery requests.
 pub struct Client {
     verified: reqwest::Client,
@@ -201,15 +143,6 @@ impl Client {
             &self.verified
         } else {
             &self.unverified
-        }
-    }
-
-    /// Refuses URLs whose host is an address literal the guard forbids (host names are
-    /// checked by the resolver when they are looked up).
-    fn check_literal(&self, url: &str) -> Result<(), TargetError> {
-        match check_target(url, &[], self.settings.allow_private_targets) {
-            Err(TargetError::NoAddresses) => Ok(()),
-            other => other,
         }
     }
 
@@ -442,74 +375,6 @@ impl Client {
             response_body: String::new(),
         }
     }
-
-    /// An OAuth2 access token for `sub`, from the cache unless `fresh` or expired.
-    async fn token(&self, sub: &Subscription, fresh: bool) -> Result<String, reqwest::Error> {
-        let key = format!(
-            "{}\u{0}{}\u{0}{}",
-            sub.id,
-            sub.oauth2_token_url.as_deref().unwrap_or_default(),
-            sub.oauth2_client_id.as_deref().unwrap_or_default()
-        );
-        if !fresh
-            && let Some(t) = self.tokens.lock().expect("token cache").get(&key)
-            && t.expires > Instant::now()
-        {
-            return Ok(t.value.clone());
-        }
-        let url = sub.oauth2_token_url.as_deref().unwrap_or_default();
-        let form = token_form(sub);
-        let response = self
-            .http(sub)
-            .post(url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("Accept", "application/json")
-            .body(form)
-            .send()
-            .await?
-            .error_for_status()?;
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            access_token: String,
-            expires_in: Option<u64>,
-        }
-        let answer: Answer = response.json().await?;
-        // Refresh a little before the server's expiry; an answer without one lasts an hour.
-        let lifetime = answer.expires_in.unwrap_or(3_600).saturating_sub(30).max(1);
-        self.tokens.lock().expect("token cache").insert(
-            key,
-            Token {
-                value: answer.access_token.clone(),
-                expires: Instant::now() + Duration::from_secs(lifetime),
-            },
-        );
-        Ok(answer.access_token)
-    }
-}
-
-/// The form of a token request for the subscription's grant.
-fn token_form(sub: &Subscription) -> String {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    match sub.oauth2_grant_type {
-        Some(Oauth2Grant::Password) => {
-            form.append_pair("grant_type", "password");
-            form.append_pair("username", sub.oauth2_username.as_deref().unwrap_or(""));
-            form.append_pair("password", sub.oauth2_password.as_deref().unwrap_or(""));
-        }
-        _ => {
-            form.append_pair("grant_type", "client_credentials");
-        }
-    }
-    if let Some(id) = &sub.oauth2_client_id {
-        form.append_pair("client_id", id);
-    }
-    if let Some(secret) = &sub.oauth2_client_secret {
-        form.append_pair("client_secret", secret);
-    }
-    if !sub.oauth2_scopes.is_empty() {
-        form.append_pair("scope", &sub.oauth2_scopes.join(" "));
-    }
-    form.finish()
 }
 
 static EMPTY: BTreeMap<String, String> = BTreeMap::new();
@@ -532,181 +397,5 @@ fn transport_outcome(e: &reqwest::Error) -> Outcome {
         Outcome::Connect
     } else {
         Outcome::Other(describe(e))
-    }
-}
-
-/// The error and its causes on one line.
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// Headers as Mist's delivery records show them, `{"Name": ["value"]}`, with credentials
-/// and custom header values (which often carry API keys) hidden.
-fn shown(headers: &[(String, String)], sub: &Subscription) -> String {
-    headers_json(headers.iter().map(|(name, value)| {
-        let hidden = name.eq_ignore_ascii_case("authorization")
-            || (sub
-                .headers
-                .keys()
-                .any(|custom| custom.eq_ignore_ascii_case(name))
-                && !name.eq_ignore_ascii_case("user-agent"));
-        let value = if hidden {
-            std::borrow::Cow::Borrowed("<redacted>")
-        } else {
-            std::borrow::Cow::Borrowed(value.as_str())
-        };
-        (name.as_str(), value)
-    }))
-}
-
-fn headers_json<'a, V: AsRef<str>>(headers: impl Iterator<Item = (&'a str, V)>) -> String {
-    let mut map: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (name, value) in headers {
-        map.entry(name)
-            .or_default()
-            .push(value.as_ref().to_string());
-    }
-    serde_json::to_string(&map).expect("strings serialise")
-}
-
-/// The first `limit` bytes of `body` as text (lossy), marked when cut.
-fn truncate(body: &[u8], limit: usize) -> String {
-    if body.len() <= limit {
-        return String::from_utf8_lossy(body).into_owned();
-    }
-    let mut text = String::from_utf8_lossy(&body[..limit]).into_owned();
-    text.push_str(&format!("…[{} bytes in all]", body.len()));
-    text
-}
-
-/// Reads at most `limit` bytes of a response body.
-async fn read_prefix(mut response: reqwest::Response, limit: usize) -> (String, Option<String>) {
-    let mut kept = Vec::new();
-    let mut total = 0usize;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                total += chunk.len();
-                if kept.len() < limit {
-                    let room = limit - kept.len();
-                    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                if total > limit * 16 {
-                    // Enough: do not download a large answer nobody will read.
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return (
-                    String::from_utf8_lossy(&kept).into_owned(),
-                    Some(describe(&e)),
-                );
-            }
-        }
-    }
-    let mut text = String::from_utf8_lossy(&kept).into_owned();
-    if total > kept.len() {
-        text.push_str("…[truncated]");
-    }
-    (text, None)
-}
-
-/// `url` as delivery results show it: a password in its user info is replaced by `***`.
-pub fn shown_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// Reads up to `limit` bytes of a response body.
-async fn read_whole(mut response: reqwest::Response, limit: usize) -> (Bytes, Option<String>) {
-    let mut kept = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = limit.saturating_sub(kept.len());
-                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if room < chunk.len() {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                let e = e.without_url();
-                return (Bytes::from(kept), Some(describe(&e)));
-            }
-        }
-    }
-    (Bytes::from(kept), None)
-}
-
-/// Whether `ip` may be reached under these settings (for callers checking literals).
-pub fn reachable(ip: IpAddr, allow_private: bool) -> bool {
-    address_kind(ip).is_none_or(|k| allow_private && k.allowed_when_private_allowed())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shown_urls_hide_passwords() {
-        assert_eq!(
-            shown_url("https://noc:s3cret@hooks.example.net/mist?x=1"),
-            "https://noc:***@hooks.example.net/mist?x=1"
-        );
-        assert_eq!(
-            shown_url("https://hooks.example.net/a"),
-            "https://hooks.example.net/a"
-        );
-    }
-
-    #[test]
-    fn recorded_bodies_are_cut_and_say_so() {
-        assert_eq!(truncate(b"abc", 10), "abc");
-        assert_eq!(truncate(b"abcdef", 3), "abc…[6 bytes in all]");
-    }
-
-    #[test]
-    fn shown_headers_hide_credentials_and_custom_values() {
-        let mut sub: Subscription = serde_json::from_value(serde_json::json!({
-            "id": "w", "org_id": "o", "site_id": null, "for_site": false, "name": null,
-            "url": "https://example.com", "enabled": true, "type": "http-post", "topics": ["alarms"],
-            "secret": null, "headers": {"X-Api-Key": "k-123"}, "verify_cert": true,
-            "splunk_token": null, "oauth2_grant_type": null, "oauth2_client_id": null,
-            "oauth2_client_secret": null, "oauth2_username": null, "oauth2_password": null,
-            "oauth2_token_url": null, "oauth2_scopes": [], "single_event_per_message": false,
-            "assetfilter_ids": [], "created_time": 0.0, "modified_time": 0.0
-        }))
-        .unwrap();
-        sub.splunk_token = Some("hec".into());
-        let text = shown(
-            &[
-                ("Content-Type".into(), "application/json".into()),
-                ("X-Api-Key".into(), "k-123".into()),
-                ("Authorization".into(), "Splunk hec".into()),
-            ],
-            &sub,
-        );
-        assert!(!text.contains("k-123") && !text.contains("hec"), "{text}");
-        assert!(
-            text.contains(r#""Content-Type":["application/json"]"#),
-            "{text}"
-        );
     }
 }
