@@ -1,0 +1,142 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "MIST_SECRET" => Some("s3cret-value".into()),
+        "NEXT" => Some("next-secret".into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_design_example_loads_with_secrets_expanded() {
+    let text = r#"
+listen = "127.0.0.1:9090"
+data_dir = "/var/lib/mistgate"
+
+[[sources]]
+name = "hq"
+secrets = ["${MIST_SECRET}", "${NEXT}"]   # rotation: ${UNSET} in a comment is fine
+accept_v1_signature = true
+
+[delivery]
+allow_private_targets = false
+"#;
+    let c = Config::from_toml(text, "test.toml", &env).unwrap();
+    assert_eq!(c.listen.port(), 9090);
+    assert_eq!(c.sources[0].secrets, vec!["s3cret-value", "next-secret"]);
+    assert!(c.sources[0].accept_v1_signature);
+    assert_eq!(c.ingest.max_body_bytes, 16 * 1024 * 1024);
+    assert_eq!(c.ingest.dedup_window, Duration::from_secs(86_400));
+    assert!(
+        !format!("{:?}", c).contains("s3cret"),
+        "secrets must not show in Debug"
+    );
+}
+
+#[test]
+fn a_missing_variable_names_its_line() {
+    let err = Config::from_toml(
+        "\n[[sources]]\nname = \"a\"\nsecrets = [\"${NOPE}\"]\n",
+        "f.toml",
+        &env,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "f.toml:4: environment variable NOPE is not set"
+    );
+}
+
+#[test]
+fn delivery_settings_are_read_and_checked() {
+    let c = Config::from_toml(
+        "[delivery]\nretry_delays = [\"1s\", \"1m\"]\ntimeout = \"30s\"\nmax_in_flight = 2\n",
+        "f.toml",
+        &env,
+    )
+    .unwrap();
+    let settings = c.delivery.settings();
+    assert_eq!(settings.retry.delays_us, [1_000_000, 60_000_000]);
+    assert_eq!(settings.client.timeout, Duration::from_secs(30));
+    assert_eq!(settings.max_in_flight, 2);
+    assert!(
+        !settings.client.allow_private_targets,
+        "the SSRF guard is on by default"
+    );
+    let defaults = DeliveryConfig::default().settings();
+    assert_eq!(defaults.retry, deliver::RetryPolicy::default());
+    assert_eq!(defaults.breaker, deliver::BreakerPolicy::default());
+    for (bad, needle) in [
+        ("timeout = \"31s\"", "at most 30s"),
+        ("timeout = \"0s\"", "at most 30s"),
+        ("max_batch_events = 0", "max_batch_events"),
+        ("max_in_flight = 0", "max_in_flight"),
+        ("retry_delays = []", "retry_delays"),
+        ("retry_delays = [\"soon\"]", "soon"),
+        ("breaker_failures = 0", "breaker_failures"),
+    ] {
+        let err = Config::from_toml(&format!("[delivery]\n{bad}\n"), "f.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn errors_say_where() {
+    let err =
+        Config::from_toml("[ingest]\nmax_body_bytes = \"big\"\n", "f.toml", &env).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("line 2"), "{msg}");
+    let err = Config::from_toml(
+        "[[sources]]\nname = \"a\"\nsecret = \"x\"\n",
+        "f.toml",
+        &env,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown field `secret`"), "{err}");
+    let three = "[[sources]]\nname = \"a\"\nsecrets = [\"a\", \"b\", \"c\"]\n";
+    assert!(
+        Config::from_toml(three, "f", &env)
+            .unwrap_err()
+            .to_string()
+            .contains("at most two")
+    );
+    let dup = "[[sources]]\nname = \"a\"\n[[sources]]\nname = \"a\"\n";
+    assert!(
+        Config::from_toml(dup, "f", &env)
+            .unwrap_err()
+            .to_string()
+            .contains("already defined")
+    );
+    let bad_name = "[[sources]]\nname = \"a/b\"\n";
+    assert!(
+        Config::from_toml(bad_name, "f", &env)
+            .unwrap_err()
+            .to_string()
+            .contains("URL path")
+    );
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let mut c = Config::from_toml("[ingest]\ndedup_window = \"1h\"\n", "f", &env).unwrap();
+    let vars = |name: &str| match name {
+        "MISTGATE_DEDUP_WINDOW" => Some("0s".to_string()),
+        "MISTGATE_MAX_BODY_BYTES" => Some("1024".to_string()),
+        "MISTGATE_SYNCHRONOUS" => Some("normal".to_string()),
+        _ => None,
+    };
+    c.apply_env(&vars).unwrap();
+    assert_eq!(c.ingest.dedup_window, Duration::ZERO);
+    assert_eq!(c.ingest.max_body_bytes, 1024);
+    assert_eq!(c.storage.synchronous, Synchronous::Normal);
+    let bad = |name: &str| (name == "MISTGATE_SYNCHRONOUS").then(|| "sometimes".to_string());
+    assert!(
+        c.apply_env(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("MISTGATE_SYNCHRONOUS")
+    );
+}
