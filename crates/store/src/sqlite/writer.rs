@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::mpsc;
 
-use super::dedup::{self, DedupIndex, Staged, Verdict};
+use super::dedup::{self, DedupIndex, Staged, StoredEvent, Verdict};
 use super::mac_index::MacIndex;
 use super::open::WriteHealth;
 use super::ops::{Op, Outcome, answer};
@@ -103,6 +104,7 @@ pub(crate) fn run(
         metrics::histogram!("mistgate_store_commit_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::gauge!("mistgate_dedup_index_entries").set(writer.dedup.len() as f64);
+        metrics::gauge!("mistgate_dedup_index_bytes").set(writer.dedup.bytes() as f64);
         if closing.is_some() {
             break;
         }
@@ -132,29 +134,7 @@ impl Writer {
         health: std::sync::Arc<WriteHealth>,
     ) -> Result<Writer, StoreError> {
         let ids = NextIds::load(&conn)?;
-        let mut dedup = DedupIndex::new(dedup_capacity);
-        let started = Instant::now();
-        let mut stmt = conn.prepare(
-            "SELECT fingerprint, id, received_at FROM
-               (SELECT fingerprint, id, received_at FROM events ORDER BY id DESC LIMIT ?1)
-             ORDER BY id",
-        )?;
-        let rows = stmt.query_map([dedup_capacity as i64], |r| {
-            let fp: Vec<u8> = r.get(0)?;
-            Ok((fp, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        })?;
-        let mut loaded = Vec::new();
-        for row in rows {
-            let (fp, id, at) = row?;
-            if let Ok(fp) = <[u8; 16]>::try_from(fp.as_slice()) {
-                loaded.push((dedup::key(&fp), id, at));
-            }
-        }
-        drop(stmt);
-        dedup.load(loaded);
-        if dedup.len() > 0 {
-            tracing::info!(entries = dedup.len(), took = ?started.elapsed(), "rebuilt the duplicate index");
-        }
+        let dedup = rebuild_dedup(&conn, dedup_capacity, ids.event)?;
         let macs = MacIndex::open(&conn, mac_batch)?;
         Ok(Writer {
             conn,
@@ -388,12 +368,66 @@ impl Writer {
             Some(data) => data.max(retention.fingerprints_before),
             None => retention.fingerprints_before,
         };
-        pruned.fingerprints = self.dedup.expire(fp_before);
+        pruned.fingerprints = self.dedup.expire(fp_before, |from, to, before| {
+            self.conn.query_row(
+                "SELECT MIN(id) FROM events WHERE id >= ?1 AND id < ?2 AND received_at >= ?3",
+                params![from, to, before],
+                |r| r.get(0),
+            )
+        })?;
         if self.dedup.evicted() > 0 {
             metrics::gauge!("mistgate_dedup_evicted").set(self.dedup.evicted() as f64);
         }
         Ok(pruned)
     }
+}
+
+/// The duplicate index, rebuilt from the fingerprints of the last `capacity` events,
+/// streamed in id order (a rowid range: no sort, nothing gathered first).
+fn rebuild_dedup(
+    conn: &Connection,
+    capacity: usize,
+    next_event: i64,
+) -> Result<DedupIndex, StoreError> {
+    let started = Instant::now();
+    let mut dedup = DedupIndex::new(capacity);
+    let from = next_event.saturating_sub(capacity as i64);
+    let first: i64 = conn.query_row(
+        "SELECT COALESCE(MIN(id), ?2) FROM events WHERE id >= ?1",
+        params![from, next_event],
+        |r| r.get(0),
+    )?;
+    dedup.reserve((next_event - first) as usize);
+    let mut stmt =
+        conn.prepare("SELECT fingerprint, id, received_at FROM events WHERE id >= ?1 ORDER BY id")?;
+    let mut rows = stmt.query([first])?;
+    while let Some(row) = rows.next()? {
+        if let Some(fp) = fingerprint(row.get_ref(0)?) {
+            dedup.remember(fp, row.get(1)?, row.get(2)?);
+        }
+    }
+    if dedup.len() > 0 {
+        tracing::info!(entries = dedup.len(), bytes = dedup.bytes(), took = ?started.elapsed(), "rebuilt the duplicate index");
+    }
+    Ok(dedup)
+}
+
+/// A stored fingerprint column as the index's key (`None` for a malformed one).
+fn fingerprint(value: ValueRef<'_>) -> Option<u128> {
+    let bytes = value.as_blob().ok()?;
+    <[u8; 16]>::try_from(bytes).ok().map(|fp| dedup::key(&fp))
+}
+
+/// What the duplicate index needs to confirm a match: a stored event's fingerprint and
+/// receive time.
+fn stored_event(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<Option<StoredEvent>> {
+    let row = tx
+        .prepare_cached("SELECT fingerprint, received_at FROM events WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok((fingerprint(r.get_ref(0)?), r.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    Ok(row.and_then(|(fp, at)| Some((fp?, at))))
 }
 
 #[derive(Default)]
@@ -426,7 +460,9 @@ fn append(
     let first_event_id = next.event;
     for event in &request.events {
         let fp = dedup::key(&event.fingerprint);
-        if let Verdict::DuplicateOf(original) = dedup.check(staged, fp, dedup_since) {
+        if let Verdict::DuplicateOf(original) =
+            dedup.check(staged, fp, dedup_since, |id| stored_event(tx, id))?
+        {
             duplicate_of.push(original);
             event_ids.push(original);
             continue;
