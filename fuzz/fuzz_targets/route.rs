@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
+use correlate::{Change, IncidentKind};
 use deliver::route::{Flow, RouteConfig, Routes, Subject};
+use mist::{Severity, Topic};
 use deliver::targets::TargetConfig;
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
@@ -45,17 +47,30 @@ struct SubjectSpec {
     quiet: bool,
 }
 
+/// The typed values of a [`SubjectSpec`], which a [`Subject`] borrows.
+struct Typed {
+    topic: Option<Topic>,
+    severity: Option<Severity>,
+}
+
 impl SubjectSpec {
-    fn subject(&self) -> Subject<'_> {
+    fn typed(&self) -> Typed {
+        Typed {
+            topic: self.topic.as_deref().map(Topic::parse),
+            severity: self.severity.as_deref().map(Severity::parse),
+        }
+    }
+
+    fn subject<'a>(&'a self, typed: &'a Typed) -> Subject<'a> {
         Subject {
             flow: self.flow.unwrap_or(Flow::Event),
-            topic: self.topic.as_deref(),
+            topic: typed.topic.as_ref(),
             event_type: self.event_type.as_deref(),
-            severity: self.severity.as_deref(),
+            severity: typed.severity.as_ref(),
             org_id: self.org_id.as_deref(),
             site_id: self.site_id.as_deref(),
-            kind: self.kind.as_deref(),
-            transition: self.transition.as_deref(),
+            kind: self.kind.as_deref().and_then(IncidentKind::parse),
+            transition: self.transition.as_deref().and_then(Change::parse),
             quiet: self.quiet,
         }
     }
@@ -152,21 +167,22 @@ fuzz_target!(|data: &[u8]| {
             !r.topics.is_empty() && (!r.kinds.is_empty() || !r.transitions.is_empty());
         if r.types.is_empty() && !contradictory {
             assert!(
-                !alone[i].targets(&spec.subject()).is_empty(),
+                !alone[i].targets(&spec.subject(&spec.typed())).is_empty(),
                 "route {i} does not match its own values: {spec:?}"
             );
         }
     }
 
     for spec in file.subjects.iter().chain(&own) {
-        let subject = spec.subject();
+        let typed = spec.typed();
+        let subject = spec.subject(&typed);
         let got = routes.targets(&subject);
         assert_eq!(routes.targets(&subject), got, "routing is not a function");
         for (i, t) in got.iter().enumerate() {
             assert!(names.contains(t), "undefined target {t}");
             assert!(!got[..i].contains(t), "target {t} twice");
         }
-        if subject.flow == Flow::Incident && subject.quiet && subject.transition != Some("resolved")
+        if subject.flow == Flow::Incident && subject.quiet && subject.transition != Some(Change::Resolved)
         {
             assert!(got.is_empty(), "a quiet incident was notified");
             continue;

@@ -11,50 +11,11 @@ use serde::{Deserialize, Serialize};
 /// How many entries a device keeps in its timeline; older ones are dropped first.
 pub const DEVICE_TIMELINE_LEN: usize = 20;
 
-/// What kind of device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    /// An access point (`aps` in alarms, `AP_*` events).
-    Ap,
-    /// A switch (`switches`, `SW_*`).
-    Switch,
-    /// A WAN edge gateway (`gateways`, `GW_*`).
-    Gateway,
-    /// A Mist Edge appliance (`mxedges`, `ME_*`).
-    Mxedge,
-}
-
-impl DeviceKind {
-    /// The snake_case name, as serialised.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DeviceKind::Ap => "ap",
-            DeviceKind::Switch => "switch",
-            DeviceKind::Gateway => "gateway",
-            DeviceKind::Mxedge => "mxedge",
-        }
-    }
-
-    /// The name a person reads in a summary.
-    pub fn label(&self) -> &'static str {
-        match self {
-            DeviceKind::Ap => "AP",
-            DeviceKind::Switch => "switch",
-            DeviceKind::Gateway => "gateway",
-            DeviceKind::Mxedge => "Mist Edge",
-        }
-    }
-
-    /// Whether the APs of a site sit behind this kind of device, so that its outage
-    /// explains theirs (see inhibition).
-    pub fn is_upstream(&self) -> bool {
-        matches!(self, DeviceKind::Gateway | DeviceKind::Switch)
-    }
-}
+pub use mist::DeviceKind;
 
 /// Whether a device is connected to the Mist cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceState {
     /// Connected.
@@ -89,6 +50,7 @@ pub struct DeviceChange {
 
 /// What happened to a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceChangeKind {
     /// It went offline.

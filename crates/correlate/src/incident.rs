@@ -1,6 +1,7 @@
 //! Incidents: something a person should know about, opened and (mostly) resolved by the
 //! rules, with the history of every change and the events behind it.
 
+use mist::Severity;
 use serde::{Deserialize, Serialize};
 
 /// How many entries an incident keeps in its timeline. The opening entry always stays;
@@ -13,6 +14,7 @@ pub const INCIDENT_EVENT_IDS_LEN: usize = 500;
 
 /// Which rule an incident comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentKind {
     /// One or more devices offline.
@@ -28,6 +30,20 @@ pub enum IncidentKind {
 }
 
 impl IncidentKind {
+    /// Every kind.
+    pub const ALL: [IncidentKind; 5] = [
+        IncidentKind::DeviceDown,
+        IncidentKind::Marvis,
+        IncidentKind::Security,
+        IncidentKind::Occupancy,
+        IncidentKind::SourceSilent,
+    ];
+
+    /// The kind of a snake_case name, as serialised.
+    pub fn parse(name: &str) -> Option<IncidentKind> {
+        IncidentKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The snake_case name, as serialised.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -42,6 +58,7 @@ impl IncidentKind {
 
 /// Where an incident is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentState {
     /// Happening, nobody has said they are on it.
@@ -54,6 +71,7 @@ pub enum IncidentState {
 
 /// What one transition did to an incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// It opened.
@@ -66,6 +84,56 @@ pub enum Change {
     Acknowledged,
     /// It was found to be caused by another incident and is now suppressed.
     Suppressed,
+}
+
+impl IncidentState {
+    /// Every state.
+    pub const ALL: [IncidentState; 3] = [
+        IncidentState::Open,
+        IncidentState::Acknowledged,
+        IncidentState::Resolved,
+    ];
+
+    /// The state of a snake_case name, as serialised.
+    pub fn parse(name: &str) -> Option<IncidentState> {
+        IncidentState::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The snake_case name, as serialised.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Acknowledged => "acknowledged",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+}
+
+impl Change {
+    /// Every change.
+    pub const ALL: [Change; 5] = [
+        Change::Opened,
+        Change::Updated,
+        Change::Acknowledged,
+        Change::Resolved,
+        Change::Suppressed,
+    ];
+
+    /// The change of a snake_case name, as serialised.
+    pub fn parse(name: &str) -> Option<Change> {
+        Change::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The snake_case name, as serialised.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Change::Opened => "opened",
+            Change::Updated => "updated",
+            Change::Acknowledged => "acknowledged",
+            Change::Resolved => "resolved",
+            Change::Suppressed => "suppressed",
+        }
+    }
 }
 
 /// One line of an incident's history.
@@ -99,7 +167,7 @@ pub struct Incident {
     /// Where it is in its life.
     pub state: IncidentState,
     /// The severity as Mist rates it (`critical`, `warn`, ...).
-    pub severity: String,
+    pub severity: Severity,
     /// The organisation.
     pub org_id: Option<String>,
     /// The site.
@@ -122,8 +190,10 @@ pub struct Incident {
     /// The incident that explains this one (an AP down behind a gateway that is down).
     pub caused_by: Option<i64>,
     /// Every change, oldest first (see [`INCIDENT_TIMELINE_LEN`]).
+    #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
     /// The events that changed it, in the order they did (see [`INCIDENT_EVENT_IDS_LEN`]).
+    #[serde(default)]
     pub event_ids: Vec<i64>,
 }
 
@@ -193,5 +263,31 @@ mod tests {
             serde_json::to_value(Change::Suppressed).unwrap(),
             "suppressed"
         );
+    }
+
+    #[test]
+    fn names_are_the_serialised_names_and_parse_back() {
+        fn check<T: Serialize + PartialEq + std::fmt::Debug + Copy>(
+            all: &[T],
+            name: fn(&T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), name(v));
+                assert_eq!(parse(name(v)), Some(*v));
+            }
+            assert_eq!(parse("nonsense"), None);
+        }
+        check(
+            &IncidentKind::ALL,
+            IncidentKind::as_str,
+            IncidentKind::parse,
+        );
+        check(
+            &IncidentState::ALL,
+            IncidentState::as_str,
+            IncidentState::parse,
+        );
+        check(&Change::ALL, Change::as_str, Change::parse);
     }
 }

@@ -6,7 +6,7 @@
 //! its `mxedge_id`. Marvis `ap_offline` actions name theirs in `impacted_entities`.
 
 use mist::views::{Alarm, DeviceEvent, DeviceUpdown};
-use mist::{Normalized, Topic};
+use mist::{Normalized, Severity, Topic};
 use serde_json::Value;
 
 use crate::catalog::{self, AlarmClass};
@@ -84,7 +84,7 @@ pub(crate) struct DeviceSignal {
     /// The alarm's `id`, which groups devices under [`crate::Grouping::PerAlarm`].
     pub alarm_id: Option<String>,
     /// The alarm's severity.
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
 }
 
 /// The device news itself.
@@ -189,7 +189,7 @@ pub(crate) fn alarm_signals(
                 what: what.clone(),
                 source_type: source_type.clone(),
                 alarm_id: alarm.id.clone(),
-                severity: alarm.severity.clone(),
+                severity: alarm.severity.as_deref().map(Severity::parse),
             });
         }
     }
@@ -230,7 +230,7 @@ fn marvis_signals(input: &Input<'_>, alarm: &Alarm) -> Vec<DeviceSignal> {
             what: what.clone(),
             source_type: source_type.clone(),
             alarm_id: alarm.id.clone(),
-            severity: alarm.severity.clone(),
+            severity: alarm.severity.as_deref().map(Severity::parse),
         });
     }
     signals
@@ -261,14 +261,7 @@ pub(crate) fn event_signal(input: &Input<'_>) -> Option<DeviceSignal> {
     } else {
         return None;
     };
-    // The prefix is reliable; `device_type` is not (a captured GW_RESTARTED says "switch").
-    let kind = match event_type.split('_').next()? {
-        "AP" => DeviceKind::Ap,
-        "SW" => DeviceKind::Switch,
-        "GW" => DeviceKind::Gateway,
-        "ME" => DeviceKind::Mxedge,
-        _ => return None,
-    };
+    let kind = DeviceKind::of_event_type(event_type)?;
     let (mac, name) = match input.topic {
         Topic::DeviceUpdowns => {
             let updown = DeviceUpdown::from_value(input.raw);

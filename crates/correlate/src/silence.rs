@@ -94,7 +94,7 @@ mod tests {
             kind: IncidentKind::DeviceDown,
             alarm_type: Some("device_down".into()),
             state: IncidentState::Open,
-            severity: "warn".into(),
+            severity: mist::Severity::Warn,
             org_id: Some("o".into()),
             site_id: Some("s".into()),
             devices: vec!["5c5b350e1d1f".into()],

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use mist::Severity;
+
 use crate::device::{Device, DeviceRef};
 use crate::incident::{Change, Incident, IncidentKind, IncidentState};
 use crate::marks::Marks;
@@ -41,7 +43,7 @@ pub(crate) struct NewIncident {
     pub key: String,
     pub kind: IncidentKind,
     pub alarm_type: Option<String>,
-    pub severity: String,
+    pub severity: Severity,
     pub org_id: Option<String>,
     pub site_id: Option<String>,
     pub devices: Vec<String>,

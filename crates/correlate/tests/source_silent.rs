@@ -39,7 +39,7 @@ fn a_quiet_source_opens_an_incident_and_traffic_resolves_it() {
         unreachable!()
     };
     assert_eq!(incident.key, "source_silent:hq");
-    assert_eq!(incident.severity, "critical");
+    assert_eq!(incident.severity, mist::Severity::Critical);
     assert!(
         incident.summary.contains("`hq` for 15m"),
         "{}",

@@ -63,34 +63,8 @@ pub struct Batch {
     pub topic: Topic,
     /// The events' ids, in the order they were pushed (and appear in the body).
     pub event_ids: Vec<i64>,
-    /// The request body: see [`envelope`].
+    /// The request body: the Mist envelope ([`mist::write_envelope`]).
     pub body: Vec<u8>,
-}
-
-/// Builds the Mist envelope `{"topic":"<canonical>","events":[<raw>,...]}`.
-///
-/// Each raw event is copied byte for byte, so a receiver sees the event exactly as Mist
-/// (or the original sender) wrote it, whitespace and key order included.
-///
-/// ```
-/// use mist::Topic;
-/// let body = deliver::aggregate::envelope(&Topic::Alarms, ["{\"id\": 1}", "{\"id\":2}"]);
-/// assert_eq!(body, br#"{"topic":"alarms","events":[{"id": 1},{"id":2}]}"#);
-/// ```
-pub fn envelope<'a>(topic: &Topic, raws: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(b"{\"topic\":");
-    // Writing a string into a Vec cannot fail; serde_json does the JSON escaping.
-    let _ = serde_json::to_writer(&mut out, topic.as_str());
-    out.extend_from_slice(b",\"events\":[");
-    for (i, raw) in raws.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(raw.as_bytes());
-    }
-    out.extend_from_slice(b"]}");
-    out
 }
 
 #[derive(Debug)]
@@ -230,7 +204,8 @@ impl Aggregator {
     }
 
     fn close(&mut self, key: BatchKey, events: Vec<Pending>, ready_at: i64) {
-        let body = envelope(&key.topic, events.iter().map(|e| &*e.raw));
+        let body =
+            mist::write_envelope(key.topic.as_str(), events.iter().map(|e| e.raw.as_bytes()));
         let batch = Batch {
             subscription_id: key.subscription_id,
             topic: key.topic,
@@ -268,31 +243,6 @@ mod tests {
             max_events,
             single_event_per_message: false,
         }
-    }
-
-    #[test]
-    fn envelope_parses_and_keeps_raw_bytes() {
-        let raws = [
-            r#"{ "b": 1,  "a": [1, 2.50, "x"] }"#,
-            r#"{"unicode":"caf\u00e9 ☕","n":1e3}"#,
-            r#"{}"#,
-        ];
-        let body = envelope(&Topic::Other("made_up".into()), raws);
-        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(parsed["topic"], "made_up");
-        assert_eq!(parsed["events"].as_array().unwrap().len(), 3);
-        let text = std::str::from_utf8(&body).unwrap();
-        for raw in raws {
-            assert!(text.contains(raw), "{raw} not verbatim in {text}");
-        }
-        // The body is also a valid Mist envelope.
-        let env = mist::parse_envelope(&body).unwrap();
-        let got: Vec<&str> = env.events.iter().map(|e| e.get()).collect();
-        assert_eq!(got, raws);
-        assert_eq!(
-            envelope(&Topic::Zone, []),
-            br#"{"topic":"zone","events":[]}"#
-        );
     }
 
     #[test]

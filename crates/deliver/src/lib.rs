@@ -8,24 +8,30 @@
 //! - [`aggregate`]: batch events per (subscription, topic) into Mist-format bodies.
 //! - [`breaker`]: pause a subscription whose receiver keeps failing.
 //! - [`headers`]: the headers of a Mist-format webhook request, signatures included.
+//! - [`hec`]: Splunk HTTP Event Collector bodies (Mist-format `splunk` webhooks and the
+//!   Splunk target).
 //! - [`ssrf`]: refuse targets on loopback, private and link-local addresses.
 //! - [`subscription`]: the Mist `webhook` object of the subscriptions API, parsed and checked.
 //! - [`supervise`]: background stages restarted after a panic, and their status.
+//! - [`tail`]: what wakes the stages that tail the log, and the loop they share.
 
 pub mod aggregate;
 pub mod breaker;
 pub mod client;
+pub mod clock;
 pub mod engine;
 pub mod headers;
+pub mod hec;
 pub mod registry;
 pub mod route;
 pub mod schedule;
 pub mod ssrf;
 pub mod subscription;
 pub mod supervise;
+pub mod tail;
 pub mod targets;
 
-pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending, envelope};
+pub use aggregate::{AggregationPolicy, Aggregator, Batch, BatchKey, Pending};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState};
 pub use client::ClientSettings;
 pub use engine::{Engine, EngineSettings, StartError};

@@ -6,10 +6,10 @@
 //! stops the walk unless the rule says `continue = true`. Suppressed (inhibited) and
 //! silenced incidents are not notified, except their resolution. Pure: no IO.
 
+use correlate::{Change, IncidentKind};
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use mist::{Severity, Topic};
 use serde::Deserialize;
-
-use crate::targets::message::severity_rank;
 
 /// What flows through a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -39,10 +39,10 @@ pub struct RouteConfig {
     pub org_ids: Vec<String>,
     #[serde(default)]
     pub site_ids: Vec<String>,
-    /// Incident kinds (`device_down`, `marvis`, `security`, `occupancy`).
+    /// Incident kinds (`device_down`, `marvis`, `security`, `occupancy`, `source_silent`).
     #[serde(default)]
     pub kinds: Vec<String>,
-    /// Incident transitions (`opened`, `updated`, `acknowledged`, `resolved`).
+    /// Incident transitions (`opened`, `updated`, `acknowledged`, `resolved`, `suppressed`).
     #[serde(default)]
     pub transitions: Vec<String>,
     /// Target names.
@@ -56,17 +56,17 @@ pub struct RouteConfig {
 #[derive(Clone, Copy, Debug)]
 pub struct Subject<'a> {
     pub flow: Flow,
-    /// Canonical topic (events).
-    pub topic: Option<&'a str>,
+    /// The topic (events).
+    pub topic: Option<&'a Topic>,
     /// Event type, or the incident's Mist type.
     pub event_type: Option<&'a str>,
-    pub severity: Option<&'a str>,
+    pub severity: Option<&'a Severity>,
     pub org_id: Option<&'a str>,
     pub site_id: Option<&'a str>,
     /// Incident kind.
-    pub kind: Option<&'a str>,
+    pub kind: Option<IncidentKind>,
     /// Incident transition.
-    pub transition: Option<&'a str>,
+    pub transition: Option<Change>,
     /// Suppressed or silenced incident.
     pub quiet: bool,
 }
@@ -80,25 +80,23 @@ pub struct RouteError {
     pub message: String,
 }
 
-const TRANSITIONS: [&str; 5] = [
-    "opened",
-    "updated",
-    "acknowledged",
-    "resolved",
-    "suppressed",
-];
 const SEVERITIES: [&str; 5] = ["info", "warn", "minor", "major", "critical"];
+
+/// `a, b, c` for an error message.
+fn names<'a>(all: impl Iterator<Item = &'a str>) -> String {
+    all.collect::<Vec<_>>().join(", ")
+}
 
 #[derive(Clone, Debug)]
 struct Rule {
     flow: Option<Flow>,
-    topics: Vec<String>,
+    topics: Vec<Topic>,
     types: Option<GlobSet>,
     min_severity: Option<u8>,
     org_ids: Vec<String>,
     site_ids: Vec<String>,
-    kinds: Vec<String>,
-    transitions: Vec<String>,
+    kinds: Vec<IncidentKind>,
+    transitions: Vec<Change>,
     targets: Vec<String>,
     continue_after: bool,
 }
@@ -113,6 +111,7 @@ impl Routes {
     /// Checks and compiles `configs`; every target must be one of `known_targets`.
     ///
     /// ```
+    /// use correlate::{Change, IncidentKind};
     /// use deliver::route::{Flow, RouteConfig, Routes, Subject};
     /// let routes = Routes::compile(
     ///     &[RouteConfig { flow: Some(Flow::Incident), kinds: vec!["device_down".into()],
@@ -120,8 +119,8 @@ impl Routes {
     ///     &["pager"],
     /// ).unwrap();
     /// let subject = Subject { flow: Flow::Incident, topic: None, event_type: Some("device_down"),
-    ///     severity: Some("critical"), org_id: None, site_id: None, kind: Some("device_down"),
-    ///     transition: Some("opened"), quiet: false };
+    ///     severity: Some(&mist::Severity::Critical), org_id: None, site_id: None,
+    ///     kind: Some(IncidentKind::DeviceDown), transition: Some(Change::Opened), quiet: false };
     /// assert_eq!(routes.targets(&subject), ["pager"]);
     /// ```
     pub fn compile(configs: &[RouteConfig], known_targets: &[&str]) -> Result<Routes, RouteError> {
@@ -145,7 +144,7 @@ impl Routes {
             let min_severity = match &c.severity {
                 None => None,
                 Some(s) if SEVERITIES.contains(&s.to_ascii_lowercase().as_str()) => {
-                    Some(severity_rank(s))
+                    Some(Severity::parse(s).rank())
                 }
                 Some(s) => {
                     return Err(fail(format!(
@@ -154,14 +153,30 @@ impl Routes {
                     )));
                 }
             };
-            for t in &c.transitions {
-                if !TRANSITIONS.contains(&t.as_str()) {
-                    return Err(fail(format!(
-                        "transition `{t}` is not one of {}",
-                        TRANSITIONS.join(", ")
-                    )));
-                }
-            }
+            let kinds = c
+                .kinds
+                .iter()
+                .map(|k| {
+                    IncidentKind::parse(k).ok_or_else(|| {
+                        fail(format!(
+                            "kind `{k}` is not one of {}",
+                            names(IncidentKind::ALL.iter().map(|k| k.as_str()))
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let transitions = c
+                .transitions
+                .iter()
+                .map(|t| {
+                    Change::parse(t).ok_or_else(|| {
+                        fail(format!(
+                            "transition `{t}` is not one of {}",
+                            names(Change::ALL.iter().map(|c| c.as_str()))
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let is_incident_only = !c.kinds.is_empty() || !c.transitions.is_empty();
             if c.flow == Some(Flow::Event) && is_incident_only {
                 return Err(fail(
@@ -186,17 +201,13 @@ impl Routes {
             };
             rules.push(Rule {
                 flow: c.flow,
-                topics: c
-                    .topics
-                    .iter()
-                    .map(|t| mist::Topic::parse(t).as_str().to_string())
-                    .collect(),
+                topics: c.topics.iter().map(|t| Topic::parse(t)).collect(),
                 types,
                 min_severity,
                 org_ids: c.org_ids.clone(),
                 site_ids: c.site_ids.clone(),
-                kinds: c.kinds.clone(),
-                transitions: c.transitions.clone(),
+                kinds,
+                transitions,
                 targets: c.targets.clone(),
                 continue_after: c.continue_after,
             });
@@ -222,7 +233,9 @@ impl Routes {
     /// The targets `subject` goes to, each once, in the order the rules name them.
     pub fn targets(&self, subject: &Subject<'_>) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        if subject.flow == Flow::Incident && subject.quiet && subject.transition != Some("resolved")
+        if subject.flow == Flow::Incident
+            && subject.quiet
+            && subject.transition != Some(Change::Resolved)
         {
             return out;
         }
@@ -245,9 +258,9 @@ impl Routes {
 
 impl Rule {
     fn matches(&self, s: &Subject<'_>) -> bool {
-        let listed = |list: &[String], value: Option<&str>| {
+        fn listed<T: PartialEq<V>, V: ?Sized>(list: &[T], value: Option<&V>) -> bool {
             list.is_empty() || value.is_some_and(|v| list.iter().any(|x| x == v))
-        };
+        }
         if self.flow.is_some_and(|f| f != s.flow) {
             return false;
         }
@@ -260,15 +273,15 @@ impl Rule {
         listed(&self.topics, s.topic)
             && listed(&self.org_ids, s.org_id)
             && listed(&self.site_ids, s.site_id)
-            && listed(&self.kinds, s.kind)
-            && listed(&self.transitions, s.transition)
+            && listed(&self.kinds, s.kind.as_ref())
+            && listed(&self.transitions, s.transition.as_ref())
             && self
                 .types
                 .as_ref()
                 .is_none_or(|set| s.event_type.is_some_and(|t| set.is_match(t)))
             && self
                 .min_severity
-                .is_none_or(|min| s.severity.is_some_and(|v| severity_rank(v) >= min))
+                .is_none_or(|min| s.severity.is_some_and(|v| v.rank() >= min))
     }
 }
 
@@ -285,24 +298,24 @@ mod tests {
         c
     }
 
-    fn incident<'a>(kind: &'a str, transition: &'a str, severity: &'a str) -> Subject<'a> {
+    fn incident(kind: &str, transition: &str, severity: &str) -> Subject<'static> {
         Subject {
             flow: Flow::Incident,
             topic: None,
             event_type: Some("device_down"),
-            severity: Some(severity),
+            severity: Some(Box::leak(Box::new(Severity::parse(severity)))),
             org_id: Some("o"),
             site_id: Some("s1"),
-            kind: Some(kind),
-            transition: Some(transition),
+            kind: IncidentKind::parse(kind),
+            transition: Change::parse(transition),
             quiet: false,
         }
     }
 
-    fn event<'a>(topic: &'a str, event_type: &'a str) -> Subject<'a> {
+    fn event<'a>(topic: &str, event_type: &'a str) -> Subject<'a> {
         Subject {
             flow: Flow::Event,
-            topic: Some(topic),
+            topic: Some(Box::leak(Box::new(Topic::parse(topic)))),
             event_type: Some(event_type),
             severity: None,
             org_id: Some("o"),
@@ -411,7 +424,7 @@ mod tests {
         let mut s = incident("device_down", "opened", "critical");
         s.quiet = true;
         assert!(routes.targets(&s).is_empty());
-        s.transition = Some("resolved");
+        s.transition = Some(Change::Resolved);
         assert_eq!(routes.targets(&s), ["a"]);
     }
 
@@ -436,6 +449,11 @@ mod tests {
             err(route(|r| r.transitions = vec!["closed".into()]))
                 .message
                 .contains("`closed`")
+        );
+        assert!(
+            err(route(|r| r.kinds = vec!["device_dwn".into()]))
+                .message
+                .contains("kind `device_dwn` is not one of device_down, marvis")
         );
         assert!(
             err(route(|r| r.types = vec!["[".into()]))

@@ -241,7 +241,7 @@ fn servicenow_encoder_snapshots() {
     let auth = "Basic <credentials>";
     for (name, message) in support::snapshot_messages() {
         let request = match &message {
-            Message::Incident(m) if m.change != "opened" => {
+            Message::Incident(m) if m.change != correlate::Change::Opened => {
                 let ticket = servicenow::Ticket {
                     sys_id: "9d385017c611228701d22104cc95c371".into(),
                     number: Some("INC0010042".into()),

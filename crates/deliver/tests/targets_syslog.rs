@@ -149,7 +149,7 @@ fn check(lines: &[String], expected: &[(String, Message)]) {
         assert_eq!(p.sd_id, "mistgate@32473");
         match message {
             Message::Event(e) => {
-                assert_eq!(p.msgid, e.topic);
+                assert_eq!(p.msgid, e.topic.as_str());
                 assert_eq!(p.params["id"], e.id.to_string());
                 assert_eq!(p.params.get("site_id"), e.site_id.as_ref());
                 let seconds = time::OffsetDateTime::parse(
@@ -165,7 +165,7 @@ fn check(lines: &[String], expected: &[(String, Message)]) {
             }
             Message::Incident(m) => {
                 assert_eq!(p.msgid, "incident");
-                assert_eq!(p.params["change"], m.change);
+                assert_eq!(p.params["change"], m.change.as_str());
                 assert_eq!(p.params["devices"], "sw-core-1");
                 assert!(p.msg.contains("Switch sw-core-1 is down"), "{}", p.msg);
             }

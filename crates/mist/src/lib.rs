@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod device;
 pub mod envelope;
 pub mod fingerprint;
 pub mod lenient;
@@ -45,7 +46,8 @@ pub mod views;
 #[cfg(test)]
 mod test_support;
 
-pub use envelope::{Envelope, EnvelopeError, parse_envelope, wrap_events};
+pub use device::DeviceKind;
+pub use envelope::{Envelope, EnvelopeError, parse_envelope, wrap_events, write_envelope};
 pub use fingerprint::{Fingerprint, fingerprint, fingerprint_text};
 pub use mac::normalize_mac;
 pub use normalize::{Normalized, Severity, normalize};

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use mist::Topic;
 
 use crate::org::Org;
-use crate::plan::envelope;
 use crate::rng::Rng;
 use crate::send::{SendError, client, now_us, subscription};
 use crate::summary::Summary;
@@ -143,5 +142,11 @@ fn message(org: &Org, weights: &[(Topic, f64)], rng: &mut Rng, batch: usize) -> 
         .map(|e| Arc::from(e.value.to_string()))
         .collect();
     let n = raws.len() as u64;
-    (Bytes::from(envelope(wire_name(topic), &raws)), n)
+    (
+        Bytes::from(mist::write_envelope(
+            wire_name(topic),
+            raws.iter().map(|r| r.as_bytes()),
+        )),
+        n,
+    )
 }

@@ -243,30 +243,16 @@ impl Plan {
             self.ready.push_back(Message {
                 seq: self.next_seq,
                 due_us,
-                body: Bytes::from(envelope(wire_name(&batch.topic), &raws)),
+                body: Bytes::from(mist::write_envelope(
+                    wire_name(&batch.topic),
+                    raws.iter().map(|r| r.as_bytes()),
+                )),
                 topic: batch.topic,
                 truths,
             });
             self.next_seq += 1;
         }
     }
-}
-
-/// `{"topic":"<name>","events":[<raw>,...]}` with each event copied verbatim.
-pub fn envelope(topic: &str, raws: &[Arc<str>]) -> Vec<u8> {
-    let size = raws.iter().map(|r| r.len() + 1).sum::<usize>() + topic.len() + 32;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(b"{\"topic\":");
-    out.extend_from_slice(serde_json::to_string(topic).unwrap_or_default().as_bytes());
-    out.extend_from_slice(b",\"events\":[");
-    for (i, raw) in raws.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(raw.as_bytes());
-    }
-    out.extend_from_slice(b"]}");
-    out
 }
 
 impl Iterator for Plan {

@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use deliver::ClientSettings;
@@ -118,12 +118,7 @@ pub(crate) fn client(timeout: Duration) -> Result<Client, SendError> {
     .map_err(|e| SendError(e.to_string()))
 }
 
-/// Unix µs now.
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
+pub(crate) use deliver::clock::now_us;
 
 struct Delivery {
     message: Arc<Message>,

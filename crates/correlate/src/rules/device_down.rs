@@ -6,6 +6,7 @@
 //! still down. When it comes back its episode ends, and the incident resolves once no
 //! episode of it is left.
 
+use mist::Severity;
 use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceChangeKind, DeviceKind, DeviceRef, DeviceState, Observed};
@@ -29,7 +30,7 @@ pub struct DownEpisode {
     /// The incident key it groups under (per device or per alarm).
     pub key: String,
     /// The severity of the alarm that said so (`warn` for events without one).
-    pub severity: String,
+    pub severity: Severity,
     /// The incident it counts in; `None` while the hold-down runs.
     pub incident_id: Option<i64>,
     /// The end of its hold-down, when one runs.
@@ -168,7 +169,7 @@ fn start_episode(
         since: at,
         event_id: Some(event_id),
         key,
-        severity: signal.severity.clone().unwrap_or_else(|| "warn".to_owned()),
+        severity: signal.severity.clone().unwrap_or(Severity::Warn),
         incident_id: None,
         hold_until: None,
     };

@@ -5,6 +5,7 @@
 //! as `reoccured`) opens it or refreshes it; `validated`, or a top-level `status` of
 //! `resolved`, resolves it; a later `open` for the same key opens a new incident.
 
+use mist::Severity;
 use mist::views::Alarm;
 
 use crate::catalog::normalize_type;
@@ -124,8 +125,8 @@ pub(crate) fn on_alarm(state: &mut State, input: &Input<'_>, alarm: &Alarm) {
                 alarm_type: Some(alarm_type.clone()),
                 severity: alarm
                     .severity
-                    .clone()
-                    .unwrap_or_else(|| "critical".to_owned()),
+                    .as_deref()
+                    .map_or(Severity::Critical, Severity::parse),
                 org_id: input.org_id.map(str::to_owned),
                 site_id: input.site_id.map(str::to_owned),
                 devices,

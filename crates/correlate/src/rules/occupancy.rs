@@ -4,6 +4,7 @@
 //! own `type` (`COMPLIANCE-VIOLATION` or `COMPLIANCE-OK`), zone, map and timestamp; each is
 //! handled on its own.
 
+use mist::Severity;
 use mist::views::{AlertEvent, OccupancyAlert};
 use serde_json::Value;
 
@@ -80,7 +81,7 @@ pub(crate) fn on_alert(state: &mut State, input: &Input<'_>) {
                     key,
                     kind: IncidentKind::Occupancy,
                     alarm_type: Some("COMPLIANCE-VIOLATION".to_owned()),
-                    severity: "warn".to_owned(),
+                    severity: Severity::Warn,
                     org_id: org.map(str::to_owned),
                     site_id: site.clone(),
                     devices: Vec::new(),

@@ -7,6 +7,7 @@
 //! without alarms (default 24 h: Mist repeats rogue-AP alarms only every 10 h). It never
 //! lives beyond a maximum lifetime; the next alarm after that opens a new incident.
 
+use mist::Severity;
 use mist::views::Alarm;
 
 use crate::catalog::security_type;
@@ -117,7 +118,10 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
         key,
         kind: IncidentKind::Security,
         alarm_type: Some(alarm_type.clone()),
-        severity: alarm.severity.clone().unwrap_or_else(|| "warn".to_owned()),
+        severity: alarm
+            .severity
+            .as_deref()
+            .map_or(Severity::Warn, Severity::parse),
         org_id: input.org_id.map(str::to_owned),
         site_id: input.site_id.map(str::to_owned),
         summary: text(&alarm_type, &site, aps.len()),

@@ -7,6 +7,7 @@
 //! last received a request ([`crate::Correlator::source_seen`]); the deadline is that
 //! time plus the source's `silent_after`, so it means the same live and after a restart.
 
+use mist::Severity;
 use serde::{Deserialize, Serialize};
 
 use crate::incident::IncidentKind;
@@ -127,7 +128,7 @@ pub(crate) fn on_timer(state: &mut State, source: &str, at: i64) {
         key,
         kind: IncidentKind::SourceSilent,
         alarm_type: None,
-        severity: "critical".to_owned(),
+        severity: Severity::Critical,
         org_id: None,
         site_id: None,
         devices: Vec::new(),

@@ -432,7 +432,7 @@ impl Driver {
             );
         }
         if let Some(severity) = &want.severity {
-            assert_eq!(&got.severity, severity, "{what}: severity");
+            assert_eq!(got.severity.as_str(), severity, "{what}: severity");
         }
         if let Some(alarm_type) = &want.alarm_type {
             assert_eq!(

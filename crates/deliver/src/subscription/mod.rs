@@ -35,6 +35,7 @@ pub enum Scope {
 
 /// How deliveries are made. Mist's `aws-sns` and `google-pubsub` are not supported here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum WebhookType {
     /// `http-post`: a plain POST of the Mist-format body (the default).
@@ -47,6 +48,7 @@ pub enum WebhookType {
 
 /// The OAuth2 grant used to fetch a token for `oauth2` webhooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Oauth2Grant {
     /// `client_credentials`: needs `oauth2_client_id` and `oauth2_client_secret`.

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use correlate::Change;
+use mist::Severity;
 use serde_json::Value;
 
 use crate::targets::message::{EventMessage, IncidentMessage, Message, rfc3339};
@@ -74,7 +76,7 @@ pub fn incident_facts(m: &IncidentMessage) -> Vec<(&'static str, String)> {
     let devices = m.device_labels();
     let mut facts = vec![
         ("Site", m.site_label()),
-        ("Severity", or_dash(&i.severity)),
+        ("Severity", or_dash(i.severity.as_str())),
         (
             if devices.len() == 1 {
                 "Device"
@@ -92,8 +94,8 @@ pub fn incident_facts(m: &IncidentMessage) -> Vec<(&'static str, String)> {
     if let Some(t) = i.alarm_type.as_deref().filter(|t| !t.is_empty()) {
         facts.push(("Type", t.to_string()));
     }
-    match m.change.as_str() {
-        "resolved" => {
+    match m.change {
+        Change::Resolved => {
             if let Some(d) = m.duration() {
                 facts.push(("Duration", d));
             }
@@ -109,7 +111,7 @@ pub fn incident_facts(m: &IncidentMessage) -> Vec<(&'static str, String)> {
 /// The facts of an event: topic, type, site, device, severity, time, then what its raw
 /// event says that a person would want (see [`RAW_FACTS`]).
 pub fn event_facts(e: &EventMessage) -> Vec<(&'static str, String)> {
-    let mut facts = vec![("Topic", e.topic.clone())];
+    let mut facts = vec![("Topic", e.topic.as_str().to_string())];
     if let Some(t) = e.event_type.as_deref().filter(|t| !t.is_empty()) {
         facts.push(("Type", t.to_string()));
     }
@@ -117,8 +119,8 @@ pub fn event_facts(e: &EventMessage) -> Vec<(&'static str, String)> {
     if let Some(d) = e.device_label() {
         facts.push(("Device", d));
     }
-    if let Some(s) = e.severity.as_deref().filter(|s| !s.is_empty()) {
-        facts.push(("Severity", s.to_string()));
+    if let Some(s) = e.severity.as_ref().filter(|s| !s.as_str().is_empty()) {
+        facts.push(("Severity", s.as_str().to_string()));
     }
     facts.push(("Time", rfc3339(e.time)));
     for (key, label) in RAW_FACTS {
@@ -171,11 +173,12 @@ pub fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The message's severity, Mist's word, when it has one.
-pub fn severity(message: &Message) -> Option<&str> {
+pub fn severity(message: &Message) -> Option<&Severity> {
     match message {
-        Message::Incident(m) => Some(m.incident.severity.as_str()).filter(|s| !s.is_empty()),
-        Message::Event(e) => e.severity.as_deref().filter(|s| !s.is_empty()),
+        Message::Incident(m) => Some(&m.incident.severity),
+        Message::Event(e) => e.severity.as_ref(),
     }
+    .filter(|s| !s.as_str().is_empty())
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use correlate::{Change, Incident};
+use mist::{Severity, Topic};
 use serde::{Deserialize, Serialize};
 
 /// One thing to notify.
@@ -20,14 +22,14 @@ pub enum Message {
 pub struct EventMessage {
     /// The event's id in the log (unique, stable: targets deduplicate on it).
     pub id: i64,
-    /// Canonical topic.
-    pub topic: String,
+    /// The topic (serialised by its canonical name).
+    pub topic: Topic,
     pub org_id: Option<String>,
     pub site_id: Option<String>,
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     pub mac: Option<String>,
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     /// The event's own time, unix µs.
     pub time: i64,
     /// When mistgate received it, unix µs.
@@ -49,11 +51,12 @@ pub struct EventMessage {
 pub struct IncidentMessage {
     /// The change's id (unique, stable: targets deduplicate on it).
     pub change_id: i64,
-    /// `opened`, `updated`, `acknowledged`, `resolved`, `suppressed`.
-    pub change: String,
+    /// What happened to the incident.
+    pub change: Change,
     /// When it happened, unix µs.
     pub at: i64,
-    pub incident: IncidentView,
+    /// The incident as the change left it (the correlator's record).
+    pub incident: Incident,
     /// The site's name, when known.
     #[serde(default)]
     pub site_name: Option<String>,
@@ -63,33 +66,6 @@ pub struct IncidentMessage {
     /// A link to the incident in mistgate's API, when `[routing] public_url` is set.
     #[serde(default)]
     pub link: Option<String>,
-}
-
-/// The parts of an incident targets use (the correlator's record, read leniently).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct IncidentView {
-    pub id: i64,
-    pub key: String,
-    /// `device_down`, `marvis`, `security`, `occupancy`.
-    pub kind: String,
-    /// `open`, `acknowledged`, `resolved`.
-    pub state: String,
-    /// As Mist rates it: `critical`, `major`, `minor`, `warn`, `info`.
-    pub severity: String,
-    pub alarm_type: Option<String>,
-    pub org_id: Option<String>,
-    pub site_id: Option<String>,
-    /// MACs.
-    pub devices: Vec<String>,
-    /// Unix µs.
-    pub opened_at: i64,
-    pub last_seen_at: i64,
-    pub resolved_at: Option<i64>,
-    pub summary: String,
-    pub suppressed: bool,
-    pub silenced: bool,
-    pub caused_by: Option<i64>,
 }
 
 impl IncidentMessage {
@@ -144,17 +120,6 @@ impl EventMessage {
     }
 }
 
-/// Mist severities in order, lowest first. Unknown values rank with `info`.
-pub fn severity_rank(severity: &str) -> u8 {
-    match severity.to_ascii_lowercase().as_str() {
-        "critical" => 4,
-        "major" => 3,
-        "minor" => 2,
-        "warn" | "warning" => 1,
-        _ => 0,
-    }
-}
-
 /// Unix µs as RFC 3339 UTC (seconds).
 pub fn rfc3339(us: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(us.div_euclid(1_000_000))
@@ -172,25 +137,15 @@ mod tests {
 
     #[test]
     fn labels_prefer_names_and_durations_read_well() {
-        let m = IncidentMessage {
-            change_id: 1,
-            change: "resolved".into(),
-            at: 0,
-            incident: IncidentView {
-                devices: vec!["5c5b350e0001".into(), "5c5b350e0002".into()],
-                site_id: Some("s-1".into()),
-                opened_at: 0,
-                resolved_at: Some(725_000_000),
-                ..IncidentView::default()
-            },
-            site_name: Some("HQ".into()),
-            device_names: [("5c5b350e0001".to_string(), "ap-lobby".to_string())].into(),
-            link: None,
+        let Message::Incident(mut m) = crate::targets::template::tests::incident("resolved") else {
+            unreachable!("an incident message")
         };
+        m.incident.devices = vec!["5c5b350e0001".into(), "5c5b350e0002".into()];
+        m.incident.opened_at = 0;
+        m.incident.resolved_at = Some(725_000_000);
         assert_eq!(m.site_label(), "HQ");
         assert_eq!(m.device_labels(), ["ap-lobby", "5c5b350e0002"]);
         assert_eq!(m.duration().as_deref(), Some("12m 5s"));
-        assert!(severity_rank("critical") > severity_rank("major"));
         assert_eq!(rfc3339(1_700_000_000_500_000), "2023-11-14T22:13:20Z");
     }
 }

@@ -28,7 +28,7 @@ use std::fmt;
 use serde::Deserialize;
 use store::Store;
 
-pub use message::{EventMessage, IncidentMessage, IncidentView, Message};
+pub use message::{EventMessage, IncidentMessage, Message};
 
 use crate::client::{Client, Exchange};
 

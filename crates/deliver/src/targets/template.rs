@@ -95,30 +95,39 @@ pub fn check(template: &str) -> Result<(), String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::targets::message::{EventMessage, IncidentMessage, IncidentView};
+    use crate::targets::message::{EventMessage, IncidentMessage};
+    use correlate::{Change, Incident, IncidentKind, IncidentState};
 
     pub(crate) fn incident(change: &str) -> Message {
+        let change = Change::parse(change).expect("a change name");
+        let resolved = change == Change::Resolved;
         Message::Incident(IncidentMessage {
             change_id: 7,
-            change: change.into(),
+            change,
             at: 1_700_000_600_000_000,
-            incident: IncidentView {
+            incident: Incident {
                 id: 3,
                 key: "device_down:o:5c5b350e0001".into(),
-                kind: "device_down".into(),
-                state: if change == "resolved" {
-                    "resolved"
+                kind: IncidentKind::DeviceDown,
+                alarm_type: None,
+                state: if resolved {
+                    IncidentState::Resolved
                 } else {
-                    "open"
-                }
-                .into(),
-                severity: "critical".into(),
+                    IncidentState::Open
+                },
+                severity: mist::Severity::Critical,
+                org_id: None,
                 site_id: Some("s-1".into()),
                 devices: vec!["5c5b350e0001".into()],
                 opened_at: 1_700_000_000_000_000,
-                resolved_at: (change == "resolved").then_some(1_700_000_600_000_000),
+                last_seen_at: 1_700_000_000_000_000,
+                resolved_at: resolved.then_some(1_700_000_600_000_000),
                 summary: "AP ap-lobby is down".into(),
-                ..IncidentView::default()
+                suppressed: false,
+                silenced: false,
+                caused_by: None,
+                timeline: Vec::new(),
+                event_ids: Vec::new(),
             },
             site_name: Some("HQ".into()),
             device_names: [("5c5b350e0001".into(), "ap-lobby".into())].into(),

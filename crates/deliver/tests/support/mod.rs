@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
+use correlate::{Change, Incident, IncidentKind, IncidentState};
 use deliver::client::{Client, ClientSettings};
-use deliver::targets::{Context, EventMessage, IncidentMessage, IncidentView, Message};
+use deliver::targets::{Context, EventMessage, IncidentMessage, Message};
 use store::{SqliteConfig, SqliteStore};
 
 /// What sends need: a client allowed to reach loopback, and a store in a temp dir.
@@ -157,12 +158,12 @@ pub fn sample_event(file: &str, id: i64) -> Message {
     let received_at = 1_750_000_000_000_000;
     Message::Event(EventMessage {
         id,
-        topic: topic.as_str().to_string(),
+        topic: topic.clone(),
         org_id: n.org_id,
         site_id: n.site_id,
         event_type: n.event_type,
         mac: n.mac,
-        severity: n.severity.map(|s| s.as_str().to_string()),
+        severity: n.severity,
         time: n.time.map_or(received_at, |t| t.unix_micros),
         received_at,
         source: "default".into(),
@@ -184,21 +185,26 @@ pub const SNAPSHOT_SAMPLES: &[&str] = &[
 
 /// A switch-down incident at a change (`opened`, `resolved`, ...).
 pub fn incident(change: &str) -> Message {
-    let resolved = change == "resolved";
+    let change = Change::parse(change).expect("a change name");
+    let resolved = change == Change::Resolved;
     Message::Incident(IncidentMessage {
         change_id: if resolved { 12 } else { 11 },
-        change: change.into(),
+        change,
         at: if resolved {
             1_749_081_513_000_000
         } else {
             1_749_080_793_000_000
         },
-        incident: IncidentView {
+        incident: Incident {
             id: 5,
             key: "device_down:6748cb9b-8e01-4c2a-9e44-0c4e8b6a2f10:60c78d112233".into(),
-            kind: "device_down".into(),
-            state: if resolved { "resolved" } else { "open" }.into(),
-            severity: "critical".into(),
+            kind: IncidentKind::DeviceDown,
+            state: if resolved {
+                IncidentState::Resolved
+            } else {
+                IncidentState::Open
+            },
+            severity: mist::Severity::Critical,
             alarm_type: Some("SW_DISCONNECTED".into()),
             org_id: Some("6748cb9b-8e01-4c2a-9e44-0c4e8b6a2f10".into()),
             site_id: Some("2f3c1a0e-55d4-4e8b-9a6f-7d2b1c0e9a44".into()),
@@ -210,6 +216,8 @@ pub fn incident(change: &str) -> Message {
             suppressed: false,
             silenced: false,
             caused_by: None,
+            timeline: Vec::new(),
+            event_ids: Vec::new(),
         },
         site_name: Some("Ausgrid".into()),
         device_names: [("60c78d112233".to_string(), "sw-core-1".to_string())].into(),

@@ -134,19 +134,43 @@ pub fn wrap_events(topic: &Topic, bare: &[u8]) -> Result<Vec<u8>, EnvelopeError>
         }
     };
 
-    let mut out = Vec::with_capacity(bare.len() + topic.as_str().len() + 32);
+    Ok(write_envelope(
+        topic.as_str(),
+        events.iter().map(|e| e.get()),
+    ))
+}
+
+/// Writes the Mist envelope `{"topic":"<topic>","events":[<event>,...]}`, each event
+/// copied byte for byte (whitespace and key order included), so a receiver sees it as
+/// Mist or the original sender wrote it.
+///
+/// `topic` is written as a JSON string (escaped as JSON requires); it is usually a
+/// [`Topic::as_str`], or the spelling a simulated sender uses on the wire. The events
+/// must each be a JSON value for the result to parse; they are not checked here.
+///
+/// ```
+/// let body = mist::write_envelope("alarms", [r#"{"id": 1}"#, r#"{"id":2}"#]);
+/// assert_eq!(body, br#"{"topic":"alarms","events":[{"id": 1},{"id":2}]}"#);
+/// ```
+pub fn write_envelope<I>(topic: &str, events: I) -> Vec<u8>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    let events = events.into_iter();
+    let mut out = Vec::with_capacity(topic.len() + 32 + 64 * events.size_hint().0);
     out.extend_from_slice(b"{\"topic\":");
     // Writing a &str into a Vec cannot fail; serde_json escapes it as JSON requires.
-    let _ = serde_json::to_writer(&mut out, topic.as_str());
+    let _ = serde_json::to_writer(&mut out, topic);
     out.extend_from_slice(b",\"events\":[");
-    for (i, event) in events.iter().enumerate() {
+    for (i, event) in events.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(event.get().as_bytes());
+        out.extend_from_slice(event.as_ref());
     }
     out.extend_from_slice(b"]}");
-    Ok(out)
+    out
 }
 
 /// Where `event` lies inside `body`, as a byte range, if it borrows from `body`.
@@ -392,6 +416,24 @@ mod tests {
     fn escaped_topic_names_are_decoded() {
         let envelope = parse_envelope(br#"{"topic":"device\u002devents","events":[]}"#).unwrap();
         assert_eq!(envelope.topic, Topic::DeviceEvents);
+    }
+
+    #[test]
+    fn write_envelope_keeps_event_bytes_and_escapes_the_topic() {
+        let raws = [
+            r#"{ "b": 1,  "a": [1, 2.50, "x"] }"#,
+            r#"{"unicode":"caf\u00e9 ☕","n":1e3}"#,
+            r#"{}"#,
+        ];
+        let body = write_envelope("made \"up\"", raws);
+        let envelope = parse_envelope(&body).unwrap();
+        assert_eq!(envelope.topic, Topic::parse("made \"up\""));
+        let got: Vec<&str> = envelope.events.iter().map(|e| e.get()).collect();
+        assert_eq!(got, raws);
+        assert_eq!(
+            write_envelope("zone", [""; 0]),
+            br#"{"topic":"zone","events":[]}"#
+        );
     }
 
     #[test]

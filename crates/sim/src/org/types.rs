@@ -1,40 +1,7 @@
 //! The data types of the simulated organisation: devices, maps and zones, WLANs,
 //! clients, assets, sites and admins.
 
-/// What kind of infrastructure device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DeviceKind {
-    /// An access point.
-    Ap,
-    /// A switch.
-    Switch,
-    /// A WAN edge.
-    Gateway,
-    /// A Mist Edge.
-    Mxedge,
-}
-
-impl DeviceKind {
-    /// The name Mist's `device_type` uses (`mxedge` for Mist Edges).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceKind::Ap => "ap",
-            DeviceKind::Switch => "switch",
-            DeviceKind::Gateway => "gateway",
-            DeviceKind::Mxedge => "mxedge",
-        }
-    }
-
-    /// The prefix of this kind's device event types (`AP_`, `SW_`, `GW_`, `ME_`).
-    pub fn event_prefix(self) -> &'static str {
-        match self {
-            DeviceKind::Ap => "AP",
-            DeviceKind::Switch => "SW",
-            DeviceKind::Gateway => "GW",
-            DeviceKind::Mxedge => "ME",
-        }
-    }
-}
+pub use mist::DeviceKind;
 
 /// One infrastructure device.
 #[derive(Clone, Debug, PartialEq)]

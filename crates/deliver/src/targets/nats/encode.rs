@@ -44,9 +44,13 @@ pub fn subject(config: &Config, message: &Message) -> String {
             config.subject_prefix,
             e.org_id.as_deref().map_or_else(|| MISSING.into(), token),
             e.site_id.as_deref().map_or_else(|| MISSING.into(), token),
-            token(&e.topic)
+            token(e.topic.as_str())
         ),
-        Message::Incident(m) => format!("{}.{}", config.incident_prefix, token(&m.incident.kind)),
+        Message::Incident(m) => format!(
+            "{}.{}",
+            config.incident_prefix,
+            token(m.incident.kind.as_str())
+        ),
     }
 }
 

@@ -11,7 +11,10 @@ use sha2::{Digest, Sha256};
 use super::Config;
 use crate::client::HttpRequest;
 use crate::targets::facts::{PLAIN_TITLE, shorten, with_names};
-use crate::targets::message::{EventMessage, IncidentMessage, Message, rfc3339, severity_rank};
+use correlate::Change;
+use mist::Severity;
+
+use crate::targets::message::{EventMessage, IncidentMessage, Message, rfc3339};
 use crate::targets::template;
 
 /// PagerDuty's limit on `payload.summary`.
@@ -53,11 +56,11 @@ struct Payload {
 }
 
 /// A Mist severity as one of PagerDuty's four.
-pub fn pd_severity(mist: &str) -> &'static str {
-    match severity_rank(mist) {
-        4 => "critical",
-        3 => "error",
-        1 | 2 => "warning",
+pub fn pd_severity(mist: &Severity) -> &'static str {
+    match mist {
+        Severity::Critical => "critical",
+        Severity::Major => "error",
+        Severity::Minor | Severity::Warn => "warning",
         _ => "info",
     }
 }
@@ -91,12 +94,12 @@ fn summary(config: &Config, message: &Message) -> String {
 fn incident_event<'a>(config: &'a Config, message: &Message, m: &IncidentMessage) -> Event<'a> {
     let i = &m.incident;
     let dedup_key = dedup_key(&i.key, i.id);
-    let action = match m.change.as_str() {
-        "acknowledged" => "acknowledge",
+    let action = match m.change {
+        Change::Acknowledged => "acknowledge",
         // A suppressed incident is explained by another one, which pages: this one's
         // alert is closed (mistgate keeps tracking it).
-        "resolved" | "suppressed" => "resolve",
-        _ => "trigger",
+        Change::Resolved | Change::Suppressed => "resolve",
+        Change::Opened | Change::Updated => "trigger",
     };
     if action != "trigger" {
         return Event {
@@ -145,7 +148,10 @@ fn incident_event<'a>(config: &'a Config, message: &Message, m: &IncidentMessage
             severity: pd_severity(&i.severity),
             timestamp: rfc3339(i.opened_at),
             group: Some(m.site_label()),
-            class: i.alarm_type.clone().unwrap_or_else(|| i.kind.clone()),
+            class: i
+                .alarm_type
+                .clone()
+                .unwrap_or_else(|| i.kind.as_str().to_string()),
             custom_details: details,
         }),
         links: m
@@ -166,10 +172,13 @@ fn plain_event<'a>(config: &'a Config, message: &Message, e: &EventMessage) -> E
         payload: Some(Payload {
             summary: summary(config, message),
             source: e.device_label().unwrap_or_else(|| e.site_label()),
-            severity: pd_severity(e.severity.as_deref().unwrap_or("info")),
+            severity: e.severity.as_ref().map_or("info", pd_severity),
             timestamp: rfc3339(e.time),
             group: Some(e.site_label()),
-            class: e.event_type.clone().unwrap_or_else(|| e.topic.clone()),
+            class: e
+                .event_type
+                .clone()
+                .unwrap_or_else(|| e.topic.as_str().to_string()),
             custom_details: json!({
                 "topic": e.topic,
                 "type": e.event_type,

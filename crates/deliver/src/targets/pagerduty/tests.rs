@@ -39,7 +39,7 @@ fn a_config_names_the_field_it_gets_wrong() {
 fn mist_severities_map_to_the_four_of_pagerduty() {
     let mapped: Vec<&str> = ["critical", "major", "minor", "warn", "info", "", "Critical"]
         .iter()
-        .map(|s| pd_severity(s))
+        .map(|s| pd_severity(&mist::Severity::parse(s)))
         .collect();
     assert_eq!(
         mapped,

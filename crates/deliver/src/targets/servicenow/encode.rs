@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use super::Config;
 use crate::client::HttpRequest;
 use crate::targets::facts::{PLAIN_TITLE, facts, shorten, with_names};
-use crate::targets::message::{Message, severity_rank};
+use mist::Severity;
+
+use crate::targets::message::Message;
 use crate::targets::template;
 
 const SHORT_DESCRIPTION_CHARS: usize = 160;
@@ -29,12 +31,12 @@ pub struct Ticket {
 }
 
 /// Impact and urgency (`"1"` high … `"3"` low) for a Mist severity.
-pub fn impact_urgency(severity: &str) -> (&'static str, &'static str) {
-    match severity_rank(severity) {
-        4 => ("1", "1"),
-        3 => ("1", "2"),
-        2 => ("2", "2"),
-        1 => ("2", "3"),
+pub fn impact_urgency(severity: &Severity) -> (&'static str, &'static str) {
+    match severity {
+        Severity::Critical => ("1", "1"),
+        Severity::Major => ("1", "2"),
+        Severity::Minor => ("2", "2"),
+        Severity::Warn => ("2", "3"),
         _ => ("3", "3"),
     }
 }
@@ -152,8 +154,8 @@ pub fn create_request(config: &Config, message: &Message, auth: &str) -> HttpReq
     let named = with_names(message);
     let message = named.as_ref();
     let severity = match message {
-        Message::Incident(m) => m.incident.severity.as_str(),
-        Message::Event(e) => e.severity.as_deref().unwrap_or("info"),
+        Message::Incident(m) => &m.incident.severity,
+        Message::Event(e) => e.severity.as_ref().unwrap_or(&Severity::Info),
     };
     let (impact, urgency) = impact_urgency(severity);
     let title = template::title(
@@ -212,7 +214,8 @@ pub fn update_request(
     // The chat-style title says what changed: `[Resolved] ... at HQ`.
     let heading = Some(template::title(None, message));
     let note = body_text(config, message, heading);
-    let resolved = matches!(message, Message::Incident(m) if m.change == "resolved");
+    let resolved =
+        matches!(message, Message::Incident(m) if m.change == correlate::Change::Resolved);
     let body = if resolved {
         json!({"state": "6", "close_code": config.close_code, "close_notes": note})
     } else {

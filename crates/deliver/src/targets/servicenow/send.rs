@@ -117,10 +117,12 @@ impl<'c, 'x> Session<'c, 'x> {
                     self.call(|a| update_request(config, message, &t, a)).await;
                 explained(exchange, answer.as_ref())
             }
-            (None, Message::Incident(m)) if m.change == "resolved" => local_failure(
-                Outcome::Success,
-                "no ServiceNow record to resolve: none was made for this incident",
-            ),
+            (None, Message::Incident(m)) if m.change == correlate::Change::Resolved => {
+                local_failure(
+                    Outcome::Success,
+                    "no ServiceNow record to resolve: none was made for this incident",
+                )
+            }
             (None, _) => {
                 let (mut exchange, answer) =
                     self.call(|a| create_request(config, message, a)).await;

@@ -73,7 +73,7 @@ fn a_config_names_the_field_it_gets_wrong() {
 fn severities_give_the_priorities_of_the_default_matrix() {
     let pairs: Vec<_> = ["critical", "major", "minor", "warn", "info"]
         .iter()
-        .map(|s| impact_urgency(s))
+        .map(|s| impact_urgency(&mist::Severity::parse(s)))
         .collect();
     assert_eq!(
         pairs,

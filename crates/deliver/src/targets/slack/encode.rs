@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use super::Config;
 use crate::client::HttpRequest;
 use crate::targets::facts::{facts, severity, shorten, with_names};
-use crate::targets::message::{Message, rfc3339, severity_rank};
+use correlate::Change;
+use mist::Severity;
+
+use crate::targets::message::{Message, rfc3339};
 use crate::targets::template;
 
 const HEADER_CHARS: usize = 150;
@@ -58,17 +61,17 @@ fn mrkdwn(text: &str, max: usize) -> String {
 /// else the severity.
 fn emoji(message: &Message) -> &'static str {
     if let Message::Incident(m) = message {
-        match m.change.as_str() {
-            "resolved" => return ":white_check_mark:",
-            "acknowledged" => return ":eyes:",
-            "suppressed" => return ":mute:",
+        match m.change {
+            Change::Resolved => return ":white_check_mark:",
+            Change::Acknowledged => return ":eyes:",
+            Change::Suppressed => return ":mute:",
             _ => {}
         }
     }
-    match severity(message).map(severity_rank) {
-        Some(4) => ":red_circle:",
-        Some(3) => ":large_orange_circle:",
-        Some(1..=2) => ":large_yellow_circle:",
+    match severity(message) {
+        Some(Severity::Critical) => ":red_circle:",
+        Some(Severity::Major) => ":large_orange_circle:",
+        Some(Severity::Minor | Severity::Warn) => ":large_yellow_circle:",
         _ => ":large_blue_circle:",
     }
 }
@@ -118,8 +121,8 @@ pub fn payload(config: &Config, message: &Message) -> Value {
         Message::Incident(m) => format!(
             "mistgate incident #{} · {} · {} {}",
             m.incident.id,
-            escape(&m.incident.kind),
-            escape(&m.change),
+            escape(m.incident.kind.as_str()),
+            escape(m.change.as_str()),
             rfc3339(m.at)
         ),
         Message::Event(e) => format!("mistgate event #{} · source {}", e.id, escape(&e.source)),

@@ -109,7 +109,8 @@ async fn send_bot(config: &Config, message: &Message, ctx: &Context<'_>) -> Exch
         },
         None => None,
     };
-    let is_opening = matches!(message, Message::Incident(m) if m.change == "opened");
+    let is_opening =
+        matches!(message, Message::Incident(m) if m.change == correlate::Change::Opened);
     let update = posted.filter(|_| !is_opening);
     let request = match &update {
         Some(p) => update_request(config, message, p),

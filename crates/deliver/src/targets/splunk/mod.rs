@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use encode::{encode, endpoint, hec_event};
+pub use encode::{encode, endpoint, push_message};
 pub use send::send;
 
 /// The HEC path events are posted to.

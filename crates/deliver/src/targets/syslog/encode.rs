@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use correlate::Change;
+
 use super::{Config, Transport};
 use crate::targets::{Message, template};
 
@@ -47,8 +49,8 @@ pub fn facility_code(facility: &str) -> Option<u8> {
 
 /// Mist's severity as a syslog severity: critical → 2 (crit), major → 3 (err),
 /// minor and warn → 4 (warning), notice → 5, info and anything else → 6 (info).
-fn from_mist(severity: &str) -> u8 {
-    match mist::Severity::parse(severity) {
+fn from_mist(severity: &mist::Severity) -> u8 {
+    match severity {
         mist::Severity::Critical => 2,
         mist::Severity::Major => 3,
         mist::Severity::Minor | mist::Severity::Warn => 4,
@@ -62,9 +64,9 @@ fn from_mist(severity: &str) -> u8 {
 /// at notice (5): worth a look, not an alert.
 pub fn syslog_severity(message: &Message) -> u8 {
     match message {
-        Message::Event(e) => e.severity.as_deref().map_or(6, from_mist),
-        Message::Incident(m) => match m.change.as_str() {
-            "opened" | "updated" => from_mist(&m.incident.severity),
+        Message::Event(e) => e.severity.as_ref().map_or(6, from_mist),
+        Message::Incident(m) => match m.change {
+            Change::Opened | Change::Updated => from_mist(&m.incident.severity),
             _ => 5,
         },
     }
@@ -119,15 +121,15 @@ fn structured_data(sd_id: &str, message: &Message) -> String {
     match message {
         Message::Event(e) => {
             param(&mut sd, "id", &e.id.to_string());
-            param(&mut sd, "topic", &e.topic);
+            param(&mut sd, "topic", e.topic.as_str());
             let optional = [
-                ("type", &e.event_type),
-                ("severity", &e.severity),
-                ("org_id", &e.org_id),
-                ("site_id", &e.site_id),
-                ("site", &e.site_name),
-                ("mac", &e.mac),
-                ("device", &e.device_name),
+                ("type", e.event_type.as_deref()),
+                ("severity", e.severity.as_ref().map(|s| s.as_str())),
+                ("org_id", e.org_id.as_deref()),
+                ("site_id", e.site_id.as_deref()),
+                ("site", e.site_name.as_deref()),
+                ("mac", e.mac.as_deref()),
+                ("device", e.device_name.as_deref()),
             ];
             for (name, value) in optional {
                 if let Some(v) = value {
@@ -143,11 +145,11 @@ fn structured_data(sd_id: &str, message: &Message) -> String {
         Message::Incident(m) => {
             let i = &m.incident;
             param(&mut sd, "change_id", &m.change_id.to_string());
-            param(&mut sd, "change", &m.change);
+            param(&mut sd, "change", m.change.as_str());
             param(&mut sd, "incident_id", &i.id.to_string());
-            param(&mut sd, "kind", &i.kind);
-            param(&mut sd, "state", &i.state);
-            param(&mut sd, "severity", &i.severity);
+            param(&mut sd, "kind", i.kind.as_str());
+            param(&mut sd, "state", i.state.as_str());
+            param(&mut sd, "severity", i.severity.as_str());
             if let Some(o) = &i.org_id {
                 param(&mut sd, "org_id", o);
             }

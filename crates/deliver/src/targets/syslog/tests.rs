@@ -17,7 +17,7 @@ fn event(severity: Option<&str>) -> Message {
         site_id: Some("s-1".into()),
         event_type: Some("device_down".into()),
         mac: Some("5c5b350e0001".into()),
-        severity: severity.map(str::to_string),
+        severity: severity.map(mist::Severity::parse),
         time: 1_749_998_077_621_725,
         received_at: 1_749_998_078_000_000,
         source: "default".into(),

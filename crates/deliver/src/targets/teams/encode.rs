@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use super::Config;
 use crate::client::HttpRequest;
 use crate::targets::facts::{facts, severity, shorten, with_names};
-use crate::targets::message::{Message, rfc3339, severity_rank};
+use correlate::Change;
+use mist::Severity;
+
+use crate::targets::message::{Message, rfc3339};
 use crate::targets::template;
 
 /// Teams refuses messages above about 28 KB; cards are kept under this.
@@ -19,15 +22,15 @@ const LIMITS: [(usize, usize); 2] = [(1_000, 4_000), (150, 600)];
 /// The colour of the title: green once resolved, else by severity.
 fn color(message: &Message) -> &'static str {
     if let Message::Incident(m) = message {
-        match m.change.as_str() {
-            "resolved" => return "Good",
-            "suppressed" => return "Default",
+        match m.change {
+            Change::Resolved => return "Good",
+            Change::Suppressed => return "Default",
             _ => {}
         }
     }
-    match severity(message).map(severity_rank) {
-        Some(3..) => "Attention",
-        Some(1..=2) => "Warning",
+    match severity(message) {
+        Some(Severity::Critical | Severity::Major) => "Attention",
+        Some(Severity::Minor | Severity::Warn) => "Warning",
         _ => "Default",
     }
 }
@@ -60,8 +63,8 @@ fn card_within(config: &Config, message: &Message, fact_chars: usize, text_chars
         Message::Incident(m) => format!(
             "mistgate incident #{} · {} · {} {}",
             m.incident.id,
-            m.incident.kind,
-            m.change,
+            m.incident.kind.as_str(),
+            m.change.as_str(),
             rfc3339(m.at)
         ),
         Message::Event(e) => format!("mistgate event #{} · source {}", e.id, e.source),
