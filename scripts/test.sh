@@ -34,6 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update && apt-get install -y "${missing[@]}"
 fi
 
+# Formatting, clippy (warnings are errors) and the purity of the cores.
+scripts/lint.sh
+
 cargo test --workspace --locked "$@"
 
 # The API against its own OpenAPI document: schemathesis with every check, on the debug

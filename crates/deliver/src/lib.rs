@@ -23,6 +23,7 @@ pub mod engine;
 pub mod headers;
 pub mod hec;
 pub mod registry;
+pub mod request;
 pub mod route;
 pub mod schedule;
 pub mod ssrf;

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::headers::request_headers;
+pub use crate::request::{HttpRequest, shown_url};
 use crate::schedule::{Outcome, parse_retry_after};
 use crate::ssrf::TargetError;
 use crate::subscription::{Subscription, WebhookType};
 
 use oauth::Token;
-pub use record::shown_url;
 use record::{describe, headers_json, read_prefix, read_whole, shown, truncate};
 pub use resolver::reachable;
 use resolver::{GuardedResolver, LookupFailed, Refused};
@@ -59,39 +59,6 @@ pub struct Exchange {
 
 /// Most bytes of an answer a routing target may read.
 pub const ANSWER_LIMIT: usize = 1 << 20;
-
-/// One HTTP request a routing target wants sent.
-#[derive(Clone, Debug)]
-pub struct HttpRequest {
-    pub method: reqwest::Method,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-    /// Whether the receiver's certificate is checked.
-    pub verify_cert: bool,
-    /// Header names whose values are hidden in delivery results (`Authorization` always is).
-    pub redact: Vec<String>,
-}
-
-impl HttpRequest {
-    /// A JSON POST to `url` with certificate checks on.
-    pub fn post_json(url: &str, body: impl Into<Bytes>) -> HttpRequest {
-        HttpRequest {
-            method: reqwest::Method::POST,
-            url: url.to_string(),
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.into(),
-            verify_cert: true,
-            redact: Vec::new(),
-        }
-    }
-
-    /// Adds a header.
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> HttpRequest {
-        self.headers.push((name.to_string(), value.into()));
-        self
-    }
-}
 
 /// An answer, with its body (up to [`ANSWER_LIMIT`]).
 #[derive(Clone, Debug)]

@@ -100,17 +100,6 @@ pub(super) async fn read_prefix(
     (text, None)
 }
 
-/// `url` as delivery results show it: a password in its user info is replaced by `***`.
-pub fn shown_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// Reads up to `limit` bytes of a response body.
 pub(super) async fn read_whole(
     mut response: reqwest::Response,
@@ -139,18 +128,6 @@ pub(super) async fn read_whole(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shown_urls_hide_passwords() {
-        assert_eq!(
-            shown_url("https://noc:s3cret@hooks.example.net/mist?x=1"),
-            "https://noc:***@hooks.example.net/mist?x=1"
-        );
-        assert_eq!(
-            shown_url("https://hooks.example.net/a"),
-            "https://hooks.example.net/a"
-        );
-    }
 
     #[test]
     fn recorded_bodies_are_cut_and_say_so() {

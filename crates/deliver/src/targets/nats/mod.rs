@@ -73,7 +73,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hidden = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
         f.debug_struct("nats::Config")
-            .field("url", &crate::client::shown_url(&self.url))
+            .field("url", &crate::request::shown_url(&self.url))
             .field("token", &hidden(&self.token))
             .field("user", &self.user)
             .field("password", &hidden(&self.password))
@@ -187,11 +187,11 @@ impl Config {
 /// The host and port of a `nats://` or `tls://` URL (port 4222 when not given).
 pub(crate) fn server_address(url: &str) -> Result<(String, u16), String> {
     let parsed = url::Url::parse(url)
-        .map_err(|e| format!("`{}` is not a URL: {e}", crate::client::shown_url(url)))?;
+        .map_err(|e| format!("`{}` is not a URL: {e}", crate::request::shown_url(url)))?;
     if !matches!(parsed.scheme(), "nats" | "tls") {
         return Err(format!(
             "`{}` is not a nats:// or tls:// URL",
-            crate::client::shown_url(url)
+            crate::request::shown_url(url)
         ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {

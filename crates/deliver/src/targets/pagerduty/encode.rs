@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Config;
-use crate::client::HttpRequest;
+use crate::request::HttpRequest;
 use crate::targets::facts::{PLAIN_TITLE, shorten, with_names};
 use correlate::Change;
 use mist::Severity;

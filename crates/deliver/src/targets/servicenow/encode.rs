@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Config;
-use crate::client::HttpRequest;
+use crate::request::HttpRequest;
 use crate::targets::facts::{PLAIN_TITLE, facts, shorten, with_names};
 use mist::Severity;
 
@@ -73,7 +73,7 @@ fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     url.to_string()
 }
 
-fn request(method: reqwest::Method, url: String, body: Option<Value>, auth: &str) -> HttpRequest {
+fn request(method: http::Method, url: String, body: Option<Value>, auth: &str) -> HttpRequest {
     let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
     if body.is_some() {
         headers.push(("Content-Type".into(), "application/json".into()));
@@ -111,7 +111,7 @@ pub fn lookup_request(config: &Config, message: &Message, auth: &str) -> HttpReq
             ("sysparm_limit", "1"),
         ],
     );
-    let mut r = request(reqwest::Method::GET, url, None, auth);
+    let mut r = request(http::Method::GET, url, None, auth);
     r.verify_cert = config.verify_cert;
     r
 }
@@ -192,12 +192,7 @@ pub fn create_request(config: &Config, message: &Message, auth: &str) -> HttpReq
             ("sysparm_exclude_reference_link", "true"),
         ],
     );
-    let mut r = request(
-        reqwest::Method::POST,
-        url,
-        Some(Value::Object(fields)),
-        auth,
-    );
+    let mut r = request(http::Method::POST, url, Some(Value::Object(fields)), auth);
     r.verify_cert = config.verify_cert;
     r
 }
@@ -228,7 +223,7 @@ pub fn update_request(
             ("sysparm_exclude_reference_link", "true"),
         ],
     );
-    let mut r = request(reqwest::Method::PATCH, url, Some(body), auth);
+    let mut r = request(http::Method::PATCH, url, Some(body), auth);
     r.verify_cert = config.verify_cert;
     r
 }
@@ -257,7 +252,7 @@ pub fn token_form(config: &Config) -> String {
 /// The token request.
 pub fn token_request(config: &Config) -> HttpRequest {
     HttpRequest {
-        method: reqwest::Method::POST,
+        method: http::Method::POST,
         url: config.token_url(),
         headers: vec![
             (

@@ -157,7 +157,7 @@ impl Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("servicenow::Config")
-            .field("url", &crate::client::shown_url(&self.url))
+            .field("url", &crate::request::shown_url(&self.url))
             .field("table", &self.table)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))

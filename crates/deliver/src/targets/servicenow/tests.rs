@@ -125,7 +125,7 @@ fn token_forms_follow_the_grant() {
 #[test]
 fn requests_use_the_table_api_shapes() {
     let create = create_request(&config(), &incident("opened"), "Basic x");
-    assert_eq!(create.method, reqwest::Method::POST);
+    assert_eq!(create.method, http::Method::POST);
     assert!(
         create
             .url
@@ -136,7 +136,7 @@ fn requests_use_the_table_api_shapes() {
         number: None,
     };
     let resolve = update_request(&config(), &incident("resolved"), &ticket, "Basic x");
-    assert_eq!(resolve.method, reqwest::Method::PATCH);
+    assert_eq!(resolve.method, http::Method::PATCH);
     assert!(
         resolve
             .url
@@ -146,7 +146,7 @@ fn requests_use_the_table_api_shapes() {
     assert_eq!(body["state"], "6");
     assert_eq!(body["close_code"], "Solution provided");
     let lookup = lookup_request(&config(), &incident("updated"), "Basic x");
-    assert_eq!(lookup.method, reqwest::Method::GET);
+    assert_eq!(lookup.method, http::Method::GET);
     let url = url::Url::parse(&lookup.url).unwrap();
     let query: std::collections::HashMap<_, _> = url.query_pairs().collect();
     assert_eq!(

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Config;
-use crate::client::HttpRequest;
+use crate::request::HttpRequest;
 use crate::targets::facts::{facts, severity, shorten, with_names};
 use correlate::Change;
 use mist::Severity;

@@ -1,8 +1,8 @@
 //! The HEC request, pure: one event object per message (see [`crate::hec`]).
 
 use super::{Config, EVENT_PATH};
-use crate::client::HttpRequest;
 use crate::hec::{HecMeta, push_event};
+use crate::request::HttpRequest;
 use crate::targets::Message;
 
 /// The URL events are posted to: the configured one, with the event path added when the

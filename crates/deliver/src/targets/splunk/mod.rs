@@ -55,7 +55,7 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("splunk::Config")
-            .field("url", &crate::client::shown_url(&self.url))
+            .field("url", &crate::request::shown_url(&self.url))
             .field("token", &"<redacted>")
             .field("index", &self.index)
             .field("source", &self.source)

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Config;
-use crate::client::HttpRequest;
+use crate::request::HttpRequest;
 use crate::targets::facts::{facts, severity, shorten, with_names};
 use correlate::Change;
 use mist::Severity;

@@ -6,7 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::Config;
-use crate::client::HttpRequest;
+use crate::request::HttpRequest;
 use crate::targets::Message;
 
 /// The key bytes of a `whsec_<base64>` secret.
