@@ -48,6 +48,8 @@ pub enum ApiError {
     },
     #[error("a valid API token is required: send `Authorization: Token <key>`")]
     Unauthorized,
+    #[error("this endpoint does not take that method")]
+    MethodNotAllowed,
     #[error("the request was not complete and answered within {0:?}")]
     Timeout(std::time::Duration),
     #[error("the correlation stage is not running (is `[correlation] enabled` false?)")]
@@ -75,6 +77,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Field { status, .. } => *status,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Store(_)
@@ -100,6 +103,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Field { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(e) if e.is_disk_full() => "disk_full",
             ApiError::Store(_) => "store_unavailable",

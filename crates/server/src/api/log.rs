@@ -11,28 +11,10 @@ use serde_json::value::RawValue;
 use store::{EventFilter, QuarantineEntry, RequestFilter, RequestSummary, StoredEvent};
 use utoipa::ToSchema;
 
-use super::params::{EventQuery, PageQuery, Params, RequestQuery, get, instant, page_of, rfc3339};
+use super::answer::{List, Time};
+use super::params::{EventQuery, PageQuery, Params, RequestQuery, get, instant, page_of, topic};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-
-/// Every list answers `{"items": [...], "next_cursor": ...}`; `null` at the end.
-#[derive(Serialize, ToSchema)]
-pub struct List<T> {
-    /// At most `limit` items, in the requested order.
-    items: Vec<T>,
-    /// Pass as `cursor` to get the next page; `null` when this page is the last.
-    #[schema(required = true)]
-    next_cursor: Option<String>,
-}
-
-impl<T> List<T> {
-    pub(crate) fn new(items: Vec<T>, next: Option<i64>) -> List<T> {
-        List {
-            items,
-            next_cursor: next.map(|n| n.to_string()),
-        }
-    }
-}
 
 /// An event as the API shows it.
 #[derive(Serialize, ToSchema)]
@@ -40,7 +22,8 @@ pub struct EventView {
     /// The event's id; ids grow in commit order.
     id: i64,
     /// The topic's canonical name (e.g. `device-events`), whatever spelling was sent.
-    topic: String,
+    #[schema(value_type = String)]
+    topic: mist::Topic,
     /// The organisation id the event names, if any.
     #[schema(required = true)]
     org_id: Option<String>,
@@ -56,16 +39,14 @@ pub struct EventView {
     mac: Option<String>,
     /// Normalised severity (`critical`, `major`, `minor`, `warn`, `info`, `notice`, or
     /// another value lowercased), where the event has one.
-    #[schema(required = true)]
-    severity: Option<String>,
+    #[schema(required = true, value_type = Option<String>)]
+    severity: Option<mist::Severity>,
     /// The event's own time, normalised (RFC 3339 UTC with microseconds).
-    #[schema(format = DateTime)]
-    time: String,
+    time: Time,
     /// Which field `time` came from, or `received` when the event carries no time.
     time_source: String,
     /// When mistgate received the request (RFC 3339 UTC with microseconds).
-    #[schema(format = DateTime)]
-    received_at: String,
+    received_at: Time,
     /// The source (`/ingest/{source}`) it arrived on.
     source: String,
     /// The request that carried it.
@@ -79,15 +60,15 @@ impl From<StoredEvent> for EventView {
     fn from(e: StoredEvent) -> EventView {
         EventView {
             id: e.id,
-            topic: e.topic,
+            topic: mist::Topic::parse(&e.topic),
             org_id: e.org_id,
             site_id: e.site_id,
             event_type: e.event_type,
             mac: e.mac,
-            severity: e.severity,
-            time: rfc3339(e.time),
+            severity: e.severity.as_deref().map(mist::Severity::parse),
+            time: Time(e.time),
             time_source: e.time_source,
-            received_at: rfc3339(e.received_at),
+            received_at: Time(e.received_at),
             source: e.source,
             request_id: e.request_id,
             raw: raw_json(e.raw),
@@ -133,7 +114,7 @@ pub async fn list_events(
     q: Params,
 ) -> Result<Json<List<EventView>>, ApiError> {
     let filter = EventFilter {
-        topic: get(&q, "topic").map(|t| mist::Topic::parse(t).as_str().to_string()),
+        topic: topic(&q),
         org_id: get(&q, "org_id").map(str::to_string),
         site_id: get(&q, "site_id").map(str::to_string),
         event_type: get(&q, "type").map(str::to_string),
@@ -187,12 +168,12 @@ pub struct RequestView {
     /// The source (`/ingest/{source}`) it arrived on.
     source: String,
     /// When mistgate received it (RFC 3339 UTC with microseconds).
-    #[schema(format = DateTime)]
-    received_at: String,
+    received_at: Time,
     /// The envelope's topic, canonical name.
-    topic: String,
+    #[schema(value_type = String)]
+    topic: mist::Topic,
     /// How its signature was checked.
-    #[schema(value_type = VerdictDoc)]
+    #[schema(value_type = Verdict)]
     verdict: String,
     /// Events stored as new.
     accepted: u32,
@@ -207,8 +188,8 @@ impl From<RequestSummary> for RequestView {
         RequestView {
             id: r.id,
             source: r.source,
-            received_at: rfc3339(r.received_at),
-            topic: r.topic,
+            received_at: Time(r.received_at),
+            topic: mist::Topic::parse(&r.topic),
             verdict: r.verdict,
             accepted: r.accepted,
             duplicates: r.duplicates,
@@ -222,7 +203,7 @@ impl From<RequestSummary> for RequestView {
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
-enum VerdictDoc {
+enum Verdict {
     Unsigned,
     ValidV2,
     ValidV1,
@@ -233,7 +214,7 @@ enum VerdictDoc {
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
-enum QuarantineReasonDoc {
+enum QuarantineReason {
     MalformedJson,
     InvalidEnvelope,
 }
@@ -279,7 +260,7 @@ pub async fn list_requests(
 ) -> Result<Json<List<RequestView>>, ApiError> {
     let filter = RequestFilter {
         source: get(&q, "source").map(str::to_string),
-        topic: get(&q, "topic").map(|t| mist::Topic::parse(t).as_str().to_string()),
+        topic: topic(&q),
         since: instant("since", get(&q, "since"))?,
         until: instant("until", get(&q, "until"))?,
     };
@@ -335,10 +316,9 @@ pub struct QuarantineView {
     /// The source (`/ingest/{source}`) it arrived on.
     source: String,
     /// When mistgate received it (RFC 3339 UTC with microseconds).
-    #[schema(format = DateTime)]
-    received_at: String,
+    received_at: Time,
     /// Why it was refused.
-    #[schema(value_type = QuarantineReasonDoc)]
+    #[schema(value_type = QuarantineReason)]
     reason: String,
     /// What was wrong and where.
     detail: String,
@@ -356,7 +336,7 @@ impl From<QuarantineEntry> for QuarantineView {
         QuarantineView {
             id: q.id,
             source: q.source,
-            received_at: rfc3339(q.received_at),
+            received_at: Time(q.received_at),
             reason: q.reason,
             detail: q.detail,
             headers: q.headers.into_iter().collect(),
@@ -447,8 +427,7 @@ struct StatsRowView {
     events: i64,
     duplicates: i64,
     /// When the last request of this pair arrived (RFC 3339 UTC with microseconds).
-    #[schema(format = DateTime)]
-    last_received_at: String,
+    last_received_at: Time,
 }
 
 /// Totals
@@ -488,15 +467,18 @@ pub async fn stats(State(app): State<Arc<AppState>>) -> Result<Json<StatsView>, 
             requests: r.requests,
             events: r.events,
             duplicates: r.duplicates,
-            last_received_at: rfc3339(r.last_received_at),
+            last_received_at: Time(r.last_received_at),
         })
         .collect();
     let cursor = app
         .store
-        .stage_load(crate::stage::STAGE)
+        .stage_load(crate::correlation_stage::STAGE)
         .await?
         .map_or(0, |s| s.cursor);
-    let stages = BTreeMap::from([(crate::stage::STAGE.to_string(), StageStatus { cursor })]);
+    let stages = BTreeMap::from([(
+        crate::correlation_stage::STAGE.to_string(),
+        StageStatus { cursor },
+    )]);
     Ok(Json(StatsView {
         totals,
         by_topic,

@@ -1,16 +1,15 @@
 //! `/api/v1`: the token-protected JSON API, and its OpenAPI document (which is open).
 
+pub(crate) mod answer;
 pub(crate) mod correlation;
-pub(crate) mod correlation_doc;
 mod deliveries;
-mod deliveries_doc;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
+mod scope;
 mod silences;
 mod targets;
 mod webhooks;
-mod webhooks_doc;
 
 use std::sync::Arc;
 

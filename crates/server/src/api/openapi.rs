@@ -10,6 +10,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::answer::List;
 use super::{correlation, deliveries, log, silences, targets, webhooks};
 use crate::{health, ingest};
 
@@ -77,6 +78,14 @@ const TOKEN_SCHEME: &str = "api_token";
         health::metrics,
         document,
     ),
+    // The answers the delivery routes share (see `deliveries::SearchAnswers`, ...): a
+    // response set names its schemas without collecting them.
+    components(schemas(
+        deliveries::DeliverySearchView,
+        deliveries::DeliveryCountView,
+        List<deliveries::MessageView>,
+        deliveries::ReplayedView,
+    )),
     modifiers(&TokenScheme),
     tags(
         (name = "ingest", description = "Webhooks in, from Mist or anything that speaks its dialect."),
@@ -351,7 +360,7 @@ mod tests {
             .handle();
         let store: Arc<dyn store::Store> = Arc::new(store);
         let stages = deliver::supervise::Stages::new();
-        let stage = crate::stage::spawn(
+        let stage = crate::correlation_stage::spawn(
             store.clone(),
             correlate::Settings::default(),
             stages.clone(),
@@ -428,25 +437,25 @@ mod tests {
 
         let doc = document_json();
         let (_, device) = call(&app, "GET", &format!("/api/v1/devices/{AP}"), "").await;
-        has_schema_fields(&doc, "DeviceDoc", &device, &[]);
-        has_schema_fields(&doc, "DeviceChangeDoc", &device["timeline"][0], &[]);
+        has_schema_fields(&doc, "DeviceView", &device, &[]);
+        has_schema_fields(&doc, "DeviceChangeView", &device["timeline"][0], &[]);
         let (_, devices) = call(&app, "GET", "/api/v1/devices", "").await;
-        has_schema_fields(&doc, "DeviceListDoc", &devices, &[]);
+        has_schema_fields(&doc, "List_DeviceView", &devices, &[]);
         let uri = format!("/api/v1/incidents/{incident}");
         let (_, detail) = call(&app, "GET", &uri, "").await;
-        has_schema_fields(&doc, "IncidentDoc", &detail, &["events"]);
-        has_schema_fields(&doc, "TimelineEntryDoc", &detail["timeline"][0], &[]);
+        has_schema_fields(&doc, "IncidentView", &detail, &["events"]);
+        has_schema_fields(&doc, "TimelineEntryView", &detail["timeline"][0], &[]);
         has_schema_fields(&doc, "EventView", &detail["events"][0], &[]);
         let (_, incidents) = call(&app, "GET", "/api/v1/incidents", "").await;
-        has_schema_fields(&doc, "IncidentListDoc", &incidents, &[]);
-        has_schema_fields(&doc, "SilenceDoc", &silence, &[]);
+        has_schema_fields(&doc, "List_IncidentView", &incidents, &[]);
+        has_schema_fields(&doc, "SilenceView", &silence, &[]);
         let (_, silences) = call(&app, "GET", "/api/v1/silences", "").await;
-        has_schema_fields(&doc, "SilenceListDoc", &silences, &[]);
+        has_schema_fields(&doc, "List_SilenceView", &silences, &[]);
         assert_eq!(silences["items"][0], silence);
 
         let (status, acked) = call(&app, "POST", &format!("{uri}/ack"), "").await;
         assert_eq!(status, StatusCode::OK, "{acked}");
-        has_schema_fields(&doc, "IncidentDoc", &acked, &[]);
+        has_schema_fields(&doc, "IncidentView", &acked, &[]);
         let body = r#"{"by": "unit test"}"#;
         let (status, resolved) = call(&app, "POST", &format!("{uri}/resolve"), body).await;
         assert_eq!(status, StatusCode::OK, "{resolved}");
@@ -455,8 +464,8 @@ mod tests {
         let (status, _) = call(&app, "DELETE", &uri, "").await;
         assert_eq!(status, StatusCode::NO_CONTENT);
 
-        has_schema_fields(&doc, "WebhookDoc", &org_hook, &[]);
-        has_schema_fields(&doc, "WebhookDoc", &site_hook, &[]);
+        has_schema_fields(&doc, "WebhookView", &org_hook, &[]);
+        has_schema_fields(&doc, "WebhookView", &site_hook, &[]);
         let (_, hooks) = call(&app, "GET", "/api/v1/sites/s/webhooks", "").await;
         assert_eq!(hooks, Value::Array(vec![site_hook.clone()]));
         for (scope, hook_id) in [("orgs/o", &org_hook_id), ("sites/s", &site_hook_id)] {
@@ -464,15 +473,15 @@ mod tests {
             let body = r#"{"url": "https://example.com/other", "topics": ["audits"]}"#;
             let (status, replaced) = call(&app, "PUT", &uri, body).await;
             assert_eq!(status, StatusCode::OK, "{replaced}");
-            has_schema_fields(&doc, "WebhookDoc", &replaced, &[]);
+            has_schema_fields(&doc, "WebhookView", &replaced, &[]);
             assert_eq!(replaced["has_secret"], true);
             let (status, removed) = call(&app, "DELETE", &uri, "").await;
             assert_eq!(status, StatusCode::OK, "{removed}");
             assert_eq!(removed, serde_json::json!({}));
             assert_eq!(
-                doc["components"]["schemas"]["EmptyDoc"]["type"], "object",
+                doc["components"]["schemas"]["Empty"]["type"], "object",
                 "{}",
-                doc["components"]["schemas"]["EmptyDoc"]
+                doc["components"]["schemas"]["Empty"]
             );
         }
 

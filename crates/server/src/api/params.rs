@@ -25,6 +25,11 @@ pub(crate) fn get<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
     q.get(name).map(String::as_str)
 }
 
+/// The `topic` filter, in any spelling, as the canonical name the store keeps.
+pub(crate) fn topic(q: &Params) -> Option<String> {
+    get(q, "topic").map(|t| mist::Topic::parse(t).as_str().to_string())
+}
+
 /// `limit`, `cursor` and `order` of a list request.
 pub(crate) fn page_of(q: &Params) -> Result<PageRequest, ApiError> {
     page(get(q, "limit"), get(q, "cursor"), get(q, "order"))

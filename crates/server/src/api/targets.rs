@@ -1,20 +1,52 @@
-//! The routing targets' deliveries: the same views as a webhook's (see `deliveries.rs`),
-//! by target name.
+//! The routing targets and their deliveries: the same views as a webhook's (see
+//! `deliveries/`), by target name.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 
-use super::deliveries::Owner;
-use super::deliveries_doc::{AttemptQuery, BatchQuery, DistinctQuery, RangeQuery};
-use super::params::{PageQuery, Params};
-use super::webhooks_doc::{
-    BatchListDoc, DeliveryCountDoc, DeliverySearchDoc, ReplayedDoc, TargetDoc,
+use super::answer::List;
+use super::deliveries::{
+    AttemptQuery, CountAnswers, DeliveryCountView, DeliverySearchView, DistinctQuery, MessageQuery,
+    MessageView, MessagesAnswers, Owner, RangeQuery, ReplayAllAnswers, ReplayOneAnswers,
+    ReplayedView, SearchAnswers,
 };
+use super::params::{PageQuery, Params};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+
+/// A routing target (its settings and secrets are not shown).
+#[derive(Serialize, ToSchema)]
+pub struct TargetView {
+    /// The name of `[targets.<name>]`.
+    name: String,
+    /// What it is.
+    #[serde(rename = "type")]
+    #[schema(schema_with = target_types)]
+    kind: &'static str,
+}
+
+/// The types of routing target, as `deliver::targets::TargetConfig::kind` names them.
+fn target_types() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([
+            "webhook",
+            "slack",
+            "teams",
+            "pagerduty",
+            "servicenow",
+            "splunk",
+            "syslog",
+            "nats",
+        ]))
+        .into()
+}
 
 /// List routing targets
 ///
@@ -25,18 +57,21 @@ use crate::state::AppState;
     path = "/api/v1/targets",
     tag = "routing",
     responses(
-        (status = 200, description = "Every configured target.", body = [TargetDoc]),
+        (status = 200, description = "Every configured target.", body = [TargetView]),
         (status = 401, description = "`unauthorized`.", body = ErrorBody),
     ),
     security(("api_token" = []))
 )]
-pub async fn list(State(app): State<Arc<AppState>>) -> Json<Value> {
-    Json(Value::Array(
+pub async fn list(State(app): State<Arc<AppState>>) -> Json<Vec<TargetView>> {
+    Json(
         app.targets
             .iter()
-            .map(|(name, kind)| json!({"name": name, "type": kind}))
+            .map(|(name, kind)| TargetView {
+                name: name.clone(),
+                kind,
+            })
             .collect(),
-    ))
+    )
 }
 
 /// Search a target's delivery results
@@ -48,20 +83,14 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<Value> {
         ("name" = String, Path, description = "The target's name."),
         AttemptQuery, RangeQuery, PageQuery,
     ),
-    responses(
-        (status = 200, description = "One page of results.", body = DeliverySearchDoc),
-        (status = 400, description = "`invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such target.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
-    ),
+    responses(SearchAnswers),
     security(("api_token" = []))
 )]
 pub async fn search(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
     q: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliverySearchView>, ApiError> {
     super::deliveries::search(&app, Owner::Target(name), q).await
 }
 
@@ -74,20 +103,14 @@ pub async fn search(
         ("name" = String, Path, description = "The target's name."),
         DistinctQuery, AttemptQuery, RangeQuery,
     ),
-    responses(
-        (status = 200, description = "The counts, largest first.", body = DeliveryCountDoc),
-        (status = 400, description = "`invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
-    ),
+    responses(CountAnswers),
     security(("api_token" = []))
 )]
 pub async fn count(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
     q: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryCountView>, ApiError> {
     super::deliveries::count(&app, Owner::Target(name), q).await
 }
 
@@ -100,22 +123,16 @@ pub async fn count(
     tag = "routing",
     params(
         ("name" = String, Path, description = "The target's name."),
-        BatchQuery, RangeQuery, PageQuery,
+        MessageQuery, RangeQuery, PageQuery,
     ),
-    responses(
-        (status = 200, description = "One page of messages.", body = BatchListDoc),
-        (status = 400, description = "`invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
-    ),
+    responses(MessagesAnswers),
     security(("api_token" = []))
 )]
 pub async fn batches(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
     q: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<MessageView>>, ApiError> {
     super::deliveries::batches(&app, Owner::Target(name), q).await
 }
 
@@ -128,19 +145,13 @@ pub async fn batches(
         ("name" = String, Path, description = "The target's name."),
         ("batch_id" = i64, Path, description = "The message's id."),
     ),
-    responses(
-        (status = 200, description = "Queued again, due now.", body = ReplayedDoc),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`.", body = ErrorBody),
-        (status = 409, description = "`conflict`: the message is not dead.", body = ErrorBody),
-        (status = 503, description = "`delivery_unavailable` (`[delivery] enabled = false`) or `store_unavailable`.", body = ErrorBody),
-    ),
+    responses(ReplayOneAnswers),
     security(("api_token" = []))
 )]
 pub async fn replay_one(
     State(app): State<Arc<AppState>>,
     Path((name, batch)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayedView>, ApiError> {
     super::deliveries::replay_one(&app, Owner::Target(name), batch).await
 }
 
@@ -153,19 +164,13 @@ pub async fn replay_one(
         ("name" = String, Path, description = "The target's name."),
         RangeQuery,
     ),
-    responses(
-        (status = 200, description = "The ids queued again.", body = ReplayedDoc),
-        (status = 400, description = "`invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`.", body = ErrorBody),
-        (status = 503, description = "`delivery_unavailable` (`[delivery] enabled = false`) or `store_unavailable`.", body = ErrorBody),
-    ),
+    responses(ReplayAllAnswers),
     security(("api_token" = []))
 )]
 pub async fn replay_all(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
     q: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayedView>, ApiError> {
     super::deliveries::replay_all(&app, Owner::Target(name), q).await
 }

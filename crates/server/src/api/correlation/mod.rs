@@ -3,23 +3,26 @@
 //! Reads come from the store (the rows the stage committed); changes (ack, resolve,
 //! silences) go to the stage, which owns the correlator's state.
 
+mod views;
+
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use bytes::Bytes;
+use correlate::{DeviceKind, DeviceState, IncidentKind, IncidentState};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use store::{DeviceFilter, IncidentFilter};
 
-use super::correlation_doc::{
-    ActorDoc, DeviceDoc, DeviceKindDoc, DeviceListDoc, DeviceQuery, DeviceStateDoc,
-    IncidentDetailDoc, IncidentDoc, IncidentKindDoc, IncidentListDoc, IncidentQuery,
-    IncidentStateDoc,
+pub use self::views::{
+    ActorBody, DeviceQuery, DeviceView, IncidentDetailView, IncidentQuery, IncidentView,
 };
-use super::log::{EventView, List};
+use super::answer::List;
+use super::log::EventView;
 use super::params::{PageQuery, Params, get, instant, one_of, page_of, rfc3339};
+use crate::correlation_stage::{Command, CommandError};
 use crate::error::{ApiError, ErrorBody};
-use crate::stage::{Command, CommandError};
 use crate::state::AppState;
 
 fn owned(q: &Params, name: &str) -> Option<String> {
@@ -27,7 +30,7 @@ fn owned(q: &Params, name: &str) -> Option<String> {
 }
 
 /// A closed-set filter (see [`one_of`]) as the name the store matches on.
-fn named<T: serde::de::DeserializeOwned + serde::Serialize + utoipa::PartialSchema>(
+fn named<T: DeserializeOwned + serde::Serialize + utoipa::PartialSchema>(
     q: &Params,
     name: &str,
 ) -> Result<Option<String>, ApiError> {
@@ -39,7 +42,7 @@ fn named<T: serde::de::DeserializeOwned + serde::Serialize + utoipa::PartialSche
     )
 }
 
-/// Time fields of the core's records (unix µs) that the API shows as RFC 3339.
+/// Time fields of the core's records (unix µs) that `mistgate replay` shows as RFC 3339.
 const TIME_FIELDS: &[&str] = &[
     "since",
     "last_restart_at",
@@ -53,7 +56,8 @@ const TIME_FIELDS: &[&str] = &[
     "ends_at",
 ];
 
-/// Rewrites every time field, at any depth, as RFC 3339.
+/// Rewrites every time field, at any depth, as RFC 3339: for `server::present`, which
+/// shows records the API does not answer (`mistgate replay`'s incidents).
 pub(crate) fn with_times(mut v: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
@@ -76,12 +80,13 @@ pub(crate) fn with_times(mut v: Value) -> Value {
     v
 }
 
-fn record(text: &str) -> Value {
-    with_times(serde_json::from_str(text).unwrap_or(Value::Null))
-}
-
-pub(crate) fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
-    Json(serde_json::to_value(List::new(items, next)).expect("a list serialises"))
+/// A record the correlation stage stored, read back as its core type.
+fn record<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| {
+        ApiError::Store(store::StoreError::Task(format!(
+            "a stored {what} is unreadable: {e}"
+        )))
+    })
 }
 
 /// List devices
@@ -98,7 +103,7 @@ pub(crate) fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
         PageQuery,
     ),
     responses(
-        (status = 200, description = "A page of devices.", body = DeviceListDoc),
+        (status = 200, description = "A page of devices.", body = List<DeviceView>),
         (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
@@ -108,19 +113,21 @@ pub(crate) fn list(items: Vec<Value>, next: Option<i64>) -> Json<Value> {
 pub async fn list_devices(
     State(app): State<Arc<AppState>>,
     q: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<DeviceView>>, ApiError> {
     let filter = DeviceFilter {
         org_id: owned(&q, "org_id"),
         site_id: owned(&q, "site_id"),
-        kind: named::<DeviceKindDoc>(&q, "kind")?,
-        state: named::<DeviceStateDoc>(&q, "state")?,
+        kind: one_of::<DeviceKind>(&q, "kind")?.map(|k| k.as_str().to_string()),
+        state: named::<DeviceState>(&q, "state")?,
     };
     let p = page_of(&q)?;
     let rows = app.store.devices(filter, p).await?;
-    Ok(list(
-        rows.items.iter().map(|d| record(&d.record)).collect(),
-        rows.next,
-    ))
+    let items = rows
+        .items
+        .iter()
+        .map(|d| record::<correlate::Device>("device", &d.record).map(DeviceView::from))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(List::new(items, rows.next)))
 }
 
 /// Get one device
@@ -135,7 +142,7 @@ pub async fn list_devices(
         ("mac" = String, Path, description = "The device's MAC in any notation (`5c:5b:35:0e:55:c8`, `5C5B-350E-55C8`, `5c5b.350e.55c8`), or a Mist Edge's id (case ignored)."),
     ),
     responses(
-        (status = 200, description = "The device.", body = DeviceDoc),
+        (status = 200, description = "The device.", body = DeviceView),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no device with that MAC.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
@@ -145,11 +152,15 @@ pub async fn list_devices(
 pub async fn get_device(
     State(app): State<Arc<AppState>>,
     Path(mac): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceView>, ApiError> {
     let normalised = mist::normalize_mac(&mac).unwrap_or_else(|| mac.to_ascii_lowercase());
-    let row = app.store.device(&normalised).await?;
-    row.map(|d| Json(record(&d.record)))
-        .ok_or_else(|| ApiError::NotFound(format!("no device with MAC `{mac}`")))
+    let row = app
+        .store
+        .device(&normalised)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no device with MAC `{mac}`")))?;
+    let device: correlate::Device = record("device", &row.record)?;
+    Ok(Json(device.into()))
 }
 
 /// List incidents
@@ -165,7 +176,7 @@ pub async fn get_device(
         PageQuery,
     ),
     responses(
-        (status = 200, description = "A page of incidents.", body = IncidentListDoc),
+        (status = 200, description = "A page of incidents.", body = List<IncidentView>),
         (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
@@ -175,20 +186,22 @@ pub async fn get_device(
 pub async fn list_incidents(
     State(app): State<Arc<AppState>>,
     q: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<IncidentView>>, ApiError> {
     let filter = IncidentFilter {
-        state: named::<IncidentStateDoc>(&q, "state")?,
-        kind: named::<IncidentKindDoc>(&q, "kind")?,
+        state: named::<IncidentState>(&q, "state")?,
+        kind: one_of::<IncidentKind>(&q, "kind")?.map(|k| k.as_str().to_string()),
         site_id: owned(&q, "site_id"),
         since: instant("since", get(&q, "since"))?,
         until: instant("until", get(&q, "until"))?,
     };
     let p = page_of(&q)?;
     let rows = app.store.incidents(filter, p).await?;
-    Ok(list(
-        rows.items.iter().map(|i| record(&i.record)).collect(),
-        rows.next,
-    ))
+    let items = rows
+        .items
+        .iter()
+        .map(|i| record::<correlate::Incident>("incident", &i.record).map(IncidentView::from))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(List::new(items, rows.next)))
 }
 
 /// Most linked events shown with an incident (the timeline names them all by id).
@@ -206,7 +219,7 @@ const LINKED_EVENTS: usize = 100;
         ("id" = i64, Path, description = "The incident's id."),
     ),
     responses(
-        (status = 200, description = "The incident and its events.", body = IncidentDetailDoc),
+        (status = 200, description = "The incident and its events.", body = IncidentDetailView),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
@@ -216,30 +229,28 @@ const LINKED_EVENTS: usize = 100;
 pub async fn get_incident(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentDetailView>, ApiError> {
     let incident = incident_record(&app, &id).await?;
     let mut events = Vec::new();
-    let ids: Vec<i64> = incident["event_ids"]
-        .as_array()
-        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
-        .unwrap_or_default();
-    for event_id in ids.iter().rev().take(LINKED_EVENTS).rev() {
+    let ids = &incident.event_ids;
+    for event_id in &ids[ids.len().saturating_sub(LINKED_EVENTS)..] {
         if let Some(e) = app.store.event(*event_id).await? {
-            events.push(serde_json::to_value(EventView::from(e)).expect("an event serialises"));
+            events.push(EventView::from(e));
         }
     }
-    let mut answer = incident;
-    answer["events"] = Value::Array(events);
-    Ok(Json(answer))
+    Ok(Json(IncidentDetailView {
+        incident: incident.into(),
+        events,
+    }))
 }
 
-async fn incident_record(app: &AppState, id: &str) -> Result<Value, ApiError> {
+async fn incident_record(app: &AppState, id: &str) -> Result<correlate::Incident, ApiError> {
     let row = match id.parse::<i64>() {
         Ok(n) => app.store.incident(n).await?,
         Err(_) => None,
     };
-    row.map(|r| record(&r.record))
-        .ok_or_else(|| ApiError::NotFound(format!("no incident with id `{id}`")))
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no incident with id `{id}`")))?;
+    record("incident", &row.record)
 }
 
 /// `{"by": "..."}` or nothing: who did it, for the timeline.
@@ -293,9 +304,9 @@ pub(crate) fn command_error(e: CommandError) -> ApiError {
     params(
         ("id" = i64, Path, description = "The incident's id."),
     ),
-    request_body(content = Option<ActorDoc>, content_type = "application/json", description = "Who acknowledges, for the timeline; empty body: `api`."),
+    request_body(content = Option<ActorBody>, content_type = "application/json", description = "Who acknowledges, for the timeline; empty body: `api`."),
     responses(
-        (status = 200, description = "The incident as it is now (without `events`).", body = IncidentDoc),
+        (status = 200, description = "The incident as it is now (without `events`).", body = IncidentView),
         (status = 400, description = "`malformed_json`: the body is neither empty nor JSON.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
@@ -309,7 +320,7 @@ pub async fn acknowledge(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     manual(&app, &id, &body, true).await
 }
 
@@ -325,9 +336,9 @@ pub async fn acknowledge(
     params(
         ("id" = i64, Path, description = "The incident's id."),
     ),
-    request_body(content = Option<ActorDoc>, content_type = "application/json", description = "Who resolves, for the timeline; empty body: `api`."),
+    request_body(content = Option<ActorBody>, content_type = "application/json", description = "Who resolves, for the timeline; empty body: `api`."),
     responses(
-        (status = 200, description = "The incident as it is now (without `events`).", body = IncidentDoc),
+        (status = 200, description = "The incident as it is now (without `events`).", body = IncidentView),
         (status = 400, description = "`malformed_json`: the body is neither empty nor JSON.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no incident with that id.", body = ErrorBody),
@@ -341,7 +352,7 @@ pub async fn resolve(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     manual(&app, &id, &body, false).await
 }
 
@@ -350,7 +361,7 @@ async fn manual(
     id: &str,
     body: &Bytes,
     ack: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     incident_record(app, id).await?;
     let incident: i64 = id.parse().expect("found, so numeric");
     let by = actor(body)?;
@@ -374,5 +385,5 @@ async fn manual(
         .await
         .ok_or_else(stage_gone)?;
     answer.map_err(command_error)?;
-    Ok(Json(incident_record(app, id).await?))
+    Ok(Json(incident_record(app, id).await?.into()))
 }

@@ -1,20 +1,20 @@
-//! The shapes of the webhook subscriptions API, for the OpenAPI document only.
-//!
-//! The handlers (see `webhooks.rs`) read bodies with `deliver::subscription::parse_request`
-//! and answer `Subscription::public_view()`: the Mist `webhook` object, with the write-only
-//! secrets replaced by `has_*` booleans. These types mirror that JSON field for field.
+//! What the webhook subscriptions API answers and takes: [`WebhookView`], the Mist
+//! `webhook` object with the write-only secrets replaced by `has_*` booleans (the
+//! handlers return it; the OpenAPI document is generated from it), and the schema of the
+//! request bodies, which `deliver::subscription::parse_request` reads field by field.
 
 use std::collections::BTreeMap;
 
+use deliver::subscription::{Oauth2Grant, Subscription, WebhookType};
 use mist::Topic;
+use serde::Serialize;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     Array, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaType, Type,
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use super::deliveries_doc::{AttemptStatusDoc, BatchStateDoc, DistinctDoc};
-use super::params::pattern_string;
+use super::super::params::pattern_string;
 
 /// The canonical names of the topics a webhook may take: every known one on site
 /// webhooks, those Mist offers on both levels on org webhooks.
@@ -42,7 +42,7 @@ fn stored_topics() -> Array {
         .build()
 }
 
-/// `topics` in a webhook's body (site webhooks; see [`OrgWebhookRequestDoc`]).
+/// `topics` in a webhook's body (site webhooks; see [`OrgWebhookBody`]).
 fn requested_topics(for_site: bool) -> Array {
     let only = if for_site {
         "Location and raw-RSSI topics (`asset-raw`, `asset-raw-rssi`, `discovered-raw-rssi`, \
@@ -87,36 +87,11 @@ fn ignored() -> Object {
         .build()
 }
 
-/// How deliveries are made: `http-post` (a plain POST of the Mist-format body), `splunk`
-/// (a POST to a Splunk HTTP Event Collector with `splunk_token`) or `oauth2` (a POST with a
-/// bearer token fetched from `oauth2_token_url`). Mist's `google-pubsub` and `aws-sns` are
-/// refused with 422 `unsupported_type`.
-#[derive(ToSchema)]
-#[schema(rename_all = "kebab-case")]
-#[allow(dead_code)]
-pub enum WebhookTypeDoc {
-    HttpPost,
-    Splunk,
-    Oauth2,
-}
-
-/// The OAuth2 grant used to fetch a token for `oauth2` webhooks: `client_credentials`
-/// (needs `oauth2_client_id` and `oauth2_client_secret`) or `password` (needs
-/// `oauth2_username` and `oauth2_password`).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum Oauth2GrantDoc {
-    ClientCredentials,
-    Password,
-}
-
 /// A webhook subscription, as the API shows it: the Mist `webhook` object. The write-only
 /// secrets are never returned; `has_secret`, `has_splunk_token`, `has_oauth2_client_secret`
 /// and `has_oauth2_password` tell whether each is set.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct WebhookDoc {
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
     /// The webhook's id (a UUID), decided by the server.
     #[schema(format = "uuid")]
     id: String,
@@ -137,7 +112,7 @@ pub struct WebhookDoc {
     enabled: bool,
     /// How deliveries are made.
     #[serde(rename = "type")]
-    webhook_type: WebhookTypeDoc,
+    webhook_type: WebhookType,
     #[schema(schema_with = stored_topics)]
     topics: Vec<String>,
     /// Extra headers sent with each delivery (`http-post` only).
@@ -146,7 +121,7 @@ pub struct WebhookDoc {
     verify_cert: bool,
     /// The OAuth2 grant (`oauth2` webhooks).
     #[schema(required = true)]
-    oauth2_grant_type: Option<Oauth2GrantDoc>,
+    oauth2_grant_type: Option<Oauth2Grant>,
     /// The OAuth2 client id (client_credentials grant).
     #[schema(required = true)]
     oauth2_client_id: Option<String>,
@@ -176,6 +151,37 @@ pub struct WebhookDoc {
     has_oauth2_password: bool,
 }
 
+impl From<&Subscription> for WebhookView {
+    fn from(s: &Subscription) -> WebhookView {
+        WebhookView {
+            id: s.id.clone(),
+            org_id: s.org_id.clone(),
+            site_id: s.site_id.clone(),
+            for_site: s.for_site,
+            name: s.name.clone(),
+            url: s.url.clone(),
+            enabled: s.enabled,
+            webhook_type: s.webhook_type,
+            topics: s.topics.clone(),
+            headers: s.headers.clone(),
+            verify_cert: s.verify_cert,
+            oauth2_grant_type: s.oauth2_grant_type,
+            oauth2_client_id: s.oauth2_client_id.clone(),
+            oauth2_username: s.oauth2_username.clone(),
+            oauth2_token_url: s.oauth2_token_url.clone(),
+            oauth2_scopes: s.oauth2_scopes.clone(),
+            single_event_per_message: s.single_event_per_message,
+            assetfilter_ids: s.assetfilter_ids.clone(),
+            created_time: s.created_time,
+            modified_time: s.modified_time,
+            has_secret: s.secret.is_some(),
+            has_splunk_token: s.splunk_token.is_some(),
+            has_oauth2_client_secret: s.oauth2_client_secret.is_some(),
+            has_oauth2_password: s.oauth2_password.is_some(),
+        }
+    }
+}
+
 /// The body of `POST` (create) and `PUT` (replace) on a webhook: the Mist `webhook`
 /// object. Unknown fields are refused (422 `invalid_field`); the read-only ones a client
 /// may echo back from a GET (`id`, `org_id`, `site_id`, `for_site`, `created_time`,
@@ -192,7 +198,7 @@ pub struct WebhookDoc {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct WebhookRequestDoc {
+pub struct WebhookBody {
     /// Display name.
     name: Option<String>,
     /// Where deliveries go: an http or https URL with a host.
@@ -202,7 +208,7 @@ pub struct WebhookRequestDoc {
     enabled: Option<bool>,
     /// How deliveries are made; `http-post` when left out.
     #[serde(rename = "type")]
-    webhook_type: Option<WebhookTypeDoc>,
+    webhook_type: Option<WebhookType>,
     #[schema(schema_with = site_topics)]
     topics: Vec<String>,
     /// HMAC secret for `X-Mist-Signature` and `X-Mist-Signature-v2`. Write-only: never
@@ -217,7 +223,7 @@ pub struct WebhookRequestDoc {
     #[schema(nullable = true, min_length = 1)]
     splunk_token: Option<String>,
     /// The OAuth2 grant, required for `oauth2`.
-    oauth2_grant_type: Option<Oauth2GrantDoc>,
+    oauth2_grant_type: Option<Oauth2Grant>,
     /// The OAuth2 client id, required for the client_credentials grant.
     oauth2_client_id: Option<String>,
     /// The OAuth2 client secret, required for the client_credentials grant. Write-only, as
@@ -251,13 +257,13 @@ pub struct WebhookRequestDoc {
     modified_time: Option<serde_json::Value>,
 }
 
-/// The body of `POST` and `PUT` on an org webhook: as [`WebhookRequestDoc`], with the
+/// The body of `POST` and `PUT` on an org webhook: as [`WebhookBody`], with the
 /// topics Mist offers on org webhooks (the site-only ones are refused with 422).
-pub struct OrgWebhookRequestDoc;
+pub struct OrgWebhookBody;
 
-impl PartialSchema for OrgWebhookRequestDoc {
+impl PartialSchema for OrgWebhookBody {
     fn schema() -> RefOr<Schema> {
-        let RefOr::T(Schema::Object(mut body)) = WebhookRequestDoc::schema() else {
+        let RefOr::T(Schema::Object(mut body)) = WebhookBody::schema() else {
             unreachable!("a struct's schema is an object")
         };
         let topics = requested_topics(false);
@@ -266,165 +272,4 @@ impl PartialSchema for OrgWebhookRequestDoc {
     }
 }
 
-impl ToSchema for OrgWebhookRequestDoc {}
-
-/// The answer of a `DELETE`: an empty object, `{}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct EmptyDoc {}
-
-/// One delivery attempt: Mist's `webhook_delivery` object, plus mistgate's fields.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct DeliveryDoc {
-    /// The attempt's id.
-    id: i64,
-    #[schema(required = true)]
-    org_id: Option<String>,
-    #[schema(required = true)]
-    site_id: Option<String>,
-    webhook_id: String,
-    /// Canonical topic, or `ping`.
-    topic: String,
-    /// `success` (a 2xx answer) or `failure`.
-    status: AttemptStatusDoc,
-    /// The answer's HTTP status; null when there was no answer (timeout, refused connection).
-    #[schema(required = true)]
-    status_code: Option<u16>,
-    /// When the request was sent, epoch seconds.
-    timestamp: f64,
-    req_url: String,
-    /// Request headers as JSON text, `{"Name": ["value"]}`; credentials and custom header
-    /// values are redacted.
-    req_headers: String,
-    /// The request body, truncated to `[delivery] record_body_bytes`.
-    req_payload: String,
-    resp_headers: String,
-    /// The answer's body, truncated.
-    resp_body: String,
-    /// What went wrong, if anything.
-    #[schema(required = true)]
-    error: Option<String>,
-    /// 1 for the message's first attempt.
-    attempt: u32,
-    latency_ms: f64,
-    /// The message (outbox batch) this attempt sent.
-    batch_id: i64,
-    /// The message's state after this attempt: `pending` (a retry follows), `delivered`, `dead`.
-    batch_state: BatchStateDoc,
-    /// When the retry is due, for `pending`; `null` otherwise.
-    #[schema(required = true, format = DateTime)]
-    next_attempt_at: Option<String>,
-}
-
-/// A page of delivery results.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct DeliverySearchDoc {
-    results: Vec<DeliveryDoc>,
-    /// The time filter, epoch seconds; `null` when not given.
-    #[schema(required = true)]
-    start: Option<f64>,
-    #[schema(required = true)]
-    end: Option<f64>,
-    limit: u32,
-    /// Pass as `cursor` for the next page; null at the end.
-    #[schema(required = true)]
-    next_cursor: Option<String>,
-}
-
-/// Delivery results counted by one field.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct DeliveryCountDoc {
-    /// The field counted by.
-    distinct: DistinctDoc,
-    /// `{"<distinct>": value, "count": n}`, largest first.
-    #[schema(value_type = Vec<Object>)]
-    results: Vec<serde_json::Value>,
-    /// The time filter, epoch seconds; `null` when not given.
-    #[schema(required = true)]
-    start: Option<f64>,
-    #[schema(required = true)]
-    end: Option<f64>,
-    total: i64,
-}
-
-/// The answer of a ping.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PingDoc {
-    /// The message queued; see `/deliveries` and `/events/search`.
-    batch_id: i64,
-}
-
-/// One message of a webhook's outbox.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct BatchDoc {
-    id: i64,
-    webhook_id: String,
-    topic: String,
-    /// Where it is.
-    state: BatchStateDoc,
-    event_count: u32,
-    /// The events of the log it carries.
-    event_ids: Vec<i64>,
-    /// The `X-Mistgate-Delivery-Id` header it is sent with (the same on every attempt).
-    delivery_id: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    /// When the next attempt is due, for `pending`; `null` otherwise.
-    #[schema(required = true, format = DateTime)]
-    next_attempt_at: Option<String>,
-    attempts: u32,
-    #[schema(required = true, format = DateTime)]
-    last_attempt_at: Option<String>,
-    #[schema(required = true)]
-    last_status: Option<u16>,
-    #[schema(required = true)]
-    last_error: Option<String>,
-}
-
-/// A page of outbox messages.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct BatchListDoc {
-    items: Vec<BatchDoc>,
-    /// Pass as `cursor` for the next page; null at the end.
-    #[schema(required = true)]
-    next_cursor: Option<String>,
-}
-
-/// The messages a replay queued again.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ReplayedDoc {
-    replayed: Vec<i64>,
-}
-
-/// A routing target (its settings and secrets are not shown).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TargetDoc {
-    /// The name of `[targets.<name>]`.
-    name: String,
-    /// What it is.
-    #[serde(rename = "type")]
-    kind: TargetTypeDoc,
-}
-
-/// The type of a routing target.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum TargetTypeDoc {
-    Webhook,
-    Slack,
-    Teams,
-    Pagerduty,
-    Servicenow,
-    Splunk,
-    Syslog,
-    Nats,
-}
+impl ToSchema for OrgWebhookBody {}

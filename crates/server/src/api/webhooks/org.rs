@@ -1,0 +1,141 @@
+//! The org-level webhook routes (`/orgs/{org_id}/webhooks`): each documented
+//! handler reads its path and calls the scope-free code in `super`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use bytes::Bytes;
+
+use super::{OrgWebhookBody, WebhookView};
+use crate::api::answer::Empty;
+use crate::api::scope::{OrgPath, OrgWebhookPath, WebhookPath};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// List webhooks
+///
+/// Every webhook of the org in the path, as a bare JSON array (as Mist answers it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org_id}/webhooks",
+    operation_id = "org_list_webhooks",
+    tag = "webhooks",
+    params(OrgPath),
+    responses(
+        (status = 200, description = "Every webhook here, in no particular order.", body = [WebhookView]),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    Path(path): Path<OrgPath>,
+) -> Result<Json<Vec<WebhookView>>, ApiError> {
+    super::list(&app, path.into()).await
+}
+
+/// Add a webhook
+///
+/// Checks the body as Mist does (field names, defaults, validation) and stores it with a
+/// new id. Answers 200 with the object, as Mist does.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org_id}/webhooks",
+    operation_id = "org_create_webhook",
+    tag = "webhooks",
+    params(OrgPath),
+    request_body(content = OrgWebhookBody, content_type = "application/json", description = "The Mist `webhook` object."),
+    responses(
+        (status = 200, description = "Added, with its id.", body = WebhookView),
+        (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: an unknown field, a field of the wrong type or value, a missing required one, or a rule between fields (see the body's description), named in `detail`; `unsupported_type`: `type` is `google-pubsub` or `aws-sns`.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+pub async fn create(
+    State(app): State<Arc<AppState>>,
+    Path(path): Path<OrgPath>,
+    body: Bytes,
+) -> Result<Json<WebhookView>, ApiError> {
+    super::create(&app, path.into(), body).await
+}
+
+/// Get a webhook
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org_id}/webhooks/{id}",
+    operation_id = "org_get_webhook",
+    tag = "webhooks",
+    params(OrgWebhookPath),
+    responses(
+        (status = 200, description = "The webhook.", body = WebhookView),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+pub async fn get(
+    State(app): State<Arc<AppState>>,
+    Path(path): Path<OrgWebhookPath>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let (scope, id) = path.webhook();
+    super::get(&app, scope, id).await
+}
+
+/// Replace a webhook
+///
+/// The body replaces the object, checked as when adding one; a write-only secret the
+/// body leaves out keeps its value, and `created_time` is kept.
+#[utoipa::path(
+    put,
+    path = "/api/v1/orgs/{org_id}/webhooks/{id}",
+    operation_id = "org_update_webhook",
+    tag = "webhooks",
+    params(OrgWebhookPath),
+    request_body(content = OrgWebhookBody, content_type = "application/json", description = "The Mist `webhook` object."),
+    responses(
+        (status = 200, description = "Replaced.", body = WebhookView),
+        (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+        (status = 422, description = "`invalid_field` or `unsupported_type`: as when adding a webhook.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+pub async fn update(
+    State(app): State<Arc<AppState>>,
+    Path(path): Path<OrgWebhookPath>,
+    body: Bytes,
+) -> Result<Json<WebhookView>, ApiError> {
+    let (scope, id) = path.webhook();
+    super::update(&app, scope, id, body).await
+}
+
+/// Remove a webhook
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org_id}/webhooks/{id}",
+    operation_id = "org_delete_webhook",
+    tag = "webhooks",
+    params(OrgWebhookPath),
+    responses(
+        (status = 200, description = "Removed: `{}`.", body = Empty),
+        (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+pub async fn delete(
+    State(app): State<Arc<AppState>>,
+    Path(path): Path<OrgWebhookPath>,
+) -> Result<Json<Empty>, ApiError> {
+    let (scope, id) = path.webhook();
+    super::delete(&app, scope, id).await
+}
