@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use store::{SqliteConfig, SqliteStore, Store};
 
@@ -65,12 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
-        .method_not_allowed_fallback(|| async {
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                axum::Json(serde_json::json!({"error": "method_not_allowed", "detail": "this endpoint does not take that method"})),
-            )
-        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
 }
 
