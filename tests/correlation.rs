@@ -202,15 +202,20 @@ async fn replay_with_another_quiet_period_shows_other_incidents_and_changes_noth
     let server = Server::start();
     let t0 = 1_749_000_000.0;
     let hour = 3600.0;
-    // Rogue-AP alarms at 0 h, 10 h and 30 h (Mist repeats them every 10 h).
-    let mut last = 0;
-    for (t, ap) in [
+    // Rogue-AP alarms at 0 h, 10 h and 30 h (Mist repeats them every 10 h), in one
+    // request: the correlator's timers are in event time and fire against the wall
+    // clock, so year-old history is correlated as the replay reads it only when it comes
+    // in one batch (the stage is woken by every commit, it does not wait to gather more).
+    let events: Vec<Value> = [
         (t0, "5c5b35000001"),
         (t0 + 10.0 * hour, "5c5b35000002"),
         (t0 + 30.0 * hour, "5c5b35000003"),
-    ] {
-        last = post(&server, rogue(t, ap)).await;
-    }
+    ]
+    .iter()
+    .map(|(t, ap)| serde_json::from_slice::<Value>(&rogue(*t, ap)).unwrap()["events"][0].clone())
+    .collect();
+    let body = json!({"topic": "alarms", "events": events});
+    let last = post(&server, serde_json::to_vec(&body).unwrap()).await;
     caught_up(&server, last).await;
     let live_before = incidents(&server, "&kind=security").await;
     assert_eq!(

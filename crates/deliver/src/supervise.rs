@@ -5,7 +5,7 @@
 //! [`supervise`] relies on that: it runs a stage as its own task, and when the task
 //! panics it logs the panic, counts it, waits (1 s, doubling up to a minute) and builds
 //! the stage again. [`Stages`] holds each stage's position in the log and its restarts,
-//! for `/readyz` and `/metrics`.
+//! for `/readyz` and `/metrics`, and the [`Wakes`] that tell them about commits.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::engine::now_us;
+use crate::tail::Wakes;
 
 /// The longest wait before a stage that keeps panicking is started again.
 pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(60);
@@ -37,12 +38,14 @@ pub struct StageStatus {
     pub last_panic: Option<(String, i64)>,
 }
 
-/// Every supervised stage's status, by name, and the signal that stops them all.
+/// Every supervised stage's status, by name, what wakes them, and the signal that stops
+/// them all.
 #[derive(Debug)]
 pub struct Stages {
     inner: Mutex<BTreeMap<&'static str, StageStatus>>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    wakes: Arc<Wakes>,
 }
 
 impl Stages {
@@ -52,7 +55,13 @@ impl Stages {
             inner: Mutex::default(),
             stop: watch::channel(false).0,
             tasks: Mutex::default(),
+            wakes: Wakes::new(),
         })
+    }
+
+    /// What every commit calls to wake the stages that read what it wrote.
+    pub fn wakes(&self) -> &Arc<Wakes> {
+        &self.wakes
     }
 
     /// Asks every stage to write what it holds (its cursor, buffered batches) and return,

@@ -193,10 +193,8 @@ async fn accept(
         .append(request, app.dedup_since(received_at))
         .await?;
     metrics::counter!("mistgate_ingest_events_total", "topic" => topic_label).increment(events);
-    if appended.accepted > 0
-        && let Some(delivery) = &app.delivery
-    {
-        delivery.wake();
+    if appended.accepted > 0 {
+        app.stages.wakes().committed(deliver::tail::Log::Events);
     }
     Ok(IngestAnswer {
         request_id: appended.request_id,

@@ -8,12 +8,12 @@ mod api;
 mod auth;
 mod clock;
 pub mod config;
+mod correlation_stage;
 mod error;
 mod health;
 mod ingest;
 mod pruner;
 pub mod replay;
-mod stage;
 mod stages;
 mod state;
 mod telemetry;
@@ -112,7 +112,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
             .settings()
             .validate()
             .context("[correlation] settings")?;
-        stage::spawn(
+        correlation_stage::spawn(
             store.clone(),
             config.correlation.settings(),
             stages.clone(),
@@ -122,7 +122,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         .context("starting the correlation stage")?
     } else {
         tracing::info!("correlation is turned off: only the log is kept");
-        stage::disabled()
+        correlation_stage::disabled()
     };
     let delivery = if config.delivery.enabled {
         let settings = config.engine_settings().context("[[routes]]")?;

@@ -51,7 +51,7 @@ pub async fn replay(
             while let Some(at) = correlator.poll_timeout().filter(|at| *at <= e.time) {
                 keep(correlator.handle_timeout(at));
             }
-            keep(crate::stage::feed(&mut correlator, e, e.time));
+            keep(crate::correlation_stage::feed(&mut correlator, e, e.time));
             handled += 1;
         }
         progress(handled);

@@ -8,7 +8,7 @@ use store::Store;
 
 use crate::auth::ApiToken;
 use crate::config::Config;
-use crate::stage::StageHandle;
+use crate::correlation_stage::StageHandle;
 
 /// A configured sender, ready for signature checks.
 pub struct Source {
@@ -55,7 +55,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// `mistgate_ingest_ack_seconds`: receipt to durable answer.
     pub ack_seconds: metrics::Histogram,
-    /// The correlation stage, for manual actions and to wake it after an append.
+    /// The correlation stage, for manual actions.
     pub stage: StageHandle,
     /// The delivery engine (webhook subscribers); `None` when `[delivery] enabled = false`.
     pub delivery: Option<Arc<deliver::Engine>>,

@@ -1,6 +1,6 @@
 //! The delivery engine: the IO shell around the pure cores.
 //!
-//! - The **stage** ([`stage`]) tails the event log with its own cursor, matches events to
+//! - The **delivery stage** ([`delivery_stage`]) tails the event log with its own cursor, matches events to
 //!   subscriptions, aggregates them per (subscription, topic) and writes the batches to
 //!   the outbox in the same transaction that moves its cursor.
 //! - The **lanes** ([`lane`]), one per subscription, send due batches in order with at
@@ -11,20 +11,20 @@
 //! Delivery is at least once: a batch is marked delivered after its 2xx, so a crash in
 //! between sends it again after restart, with the same delivery id header.
 
+mod delivery_stage;
 mod lane;
 mod recorder;
 mod route_stage;
-mod stage;
 
 pub use route_stage::RoutingSettings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use store::{BatchRow, NewBatch, OutboxCommit, ReplayRequest, Store, StoreError};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::breaker::BreakerPolicy;
 use crate::client::{Client, ClientSettings};
@@ -33,6 +33,7 @@ use crate::route::Routes;
 use crate::schedule::RetryPolicy;
 use crate::subscription::{Subscription, WebhookType};
 use crate::supervise::{Stages, supervise};
+use crate::tail::{self, Log};
 use crate::targets::Target;
 
 /// The stage's name in the store.
@@ -185,12 +186,11 @@ pub struct Engine {
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
-    wake: Arc<Notify>,
-    route_wake: Arc<Notify>,
 }
 
 impl Engine {
-    /// Loads the subscriptions and the pending batches, then starts the lanes and the stage.
+    /// Loads the subscriptions and the pending batches, then starts the lanes and the
+    /// stages (woken through `stages.wakes()`).
     pub async fn start(
         store: Arc<dyn Store>,
         settings: EngineSettings,
@@ -247,26 +247,23 @@ impl Engine {
                 end
             }
         };
-        let wake = Arc::new(Notify::new());
-        stage::spawn(
+        let wakes = stages.wakes().clone();
+        delivery_stage::spawn(
             store.clone(),
             registry.clone(),
             dispatcher.clone(),
-            wake.clone(),
+            wakes.clone(),
             cursor,
             &settings,
             stages.clone(),
         );
-        let route_wake = Arc::new(Notify::new());
         if !settings.routes.is_empty() {
             let load = {
                 let (store, dispatcher) = (store.clone(), dispatcher.clone());
-                let (wake, settings) = (route_wake.clone(), settings.clone());
                 move || {
                     route_stage::RouteStage::load(
                         store.clone(),
                         dispatcher.clone(),
-                        wake.clone(),
                         settings.routes.clone(),
                         targets.clone(),
                         settings.routing.clone(),
@@ -280,20 +277,14 @@ impl Engine {
             supervise(stages, route_stage::STAGE_NAME, move |reporter| {
                 let loaded = first.take();
                 let load = load.clone();
+                let waiter = wakes.waiter(&[Log::Events, Log::Incidents]);
                 async move {
-                    let stage = match loaded {
+                    let mut stage = match loaded {
                         Some(stage) => stage,
-                        None => loop {
-                            match load().await {
-                                Ok(stage) => break stage,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "cannot load the routing stage; trying again in 1 s");
-                                    tokio::time::sleep(Duration::from_secs(1)).await;
-                                }
-                            }
-                        },
+                        None => tail::until_ok("load the routing stage", load).await,
                     };
-                    stage.run(reporter).await
+                    stage.report_to(reporter.clone());
+                    tail::run(stage, reporter, waiter).await
                 }
             });
         }
@@ -301,20 +292,7 @@ impl Engine {
             store,
             registry,
             dispatcher,
-            wake,
-            route_wake,
         })
-    }
-
-    /// Tells the stages that the log grew.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-        self.route_wake.notify_one();
-    }
-
-    /// The handle ingest pokes after an append.
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
     }
 
     /// The subscriptions as the engine sees them.
@@ -341,7 +319,7 @@ impl Engine {
         });
         let raw = event.to_string();
         let body = match sub.webhook_type {
-            WebhookType::Splunk => stage::hec_body(
+            WebhookType::Splunk => crate::hec::mist_body(
                 "ping",
                 [(
                     now,
@@ -350,7 +328,7 @@ impl Engine {
                     raw.as_str(),
                 )],
             ),
-            _ => crate::aggregate::envelope(&mist::Topic::parse("ping"), [raw.as_str()]),
+            _ => mist::write_envelope("ping", [raw.as_str()]),
         };
         let batch = NewBatch {
             subscription_id: sub.id.clone(),
@@ -386,10 +364,4 @@ impl Engine {
     }
 }
 
-/// Now, in unix microseconds.
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::clock::now_us;

@@ -9,20 +9,22 @@
 //! a crash re-reads, nothing is lost or routed twice.
 
 use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mist::Topic;
+use correlate::{Change, Incident};
+use mist::{Severity, Topic};
 use serde::{Deserialize, Serialize};
 use store::{IncidentChange, NewBatch, OutboxCommit, Store, StoreError, StoredEvent};
-use tokio::sync::Notify;
 
 use super::{Dispatcher, Queued, now_us};
 use crate::aggregate::{AggregationPolicy, Aggregator, BatchKey, Pending};
 use crate::route::{Flow, Routes, Subject};
 use crate::supervise::Reporter;
-use crate::targets::{Batching, EventMessage, IncidentMessage, IncidentView, Message, Target};
+use crate::tail::TailStage;
+use crate::targets::{Batching, EventMessage, IncidentMessage, Message, Target};
 
 /// The stage's name in the store.
 pub const STAGE: &str = "route";
@@ -32,8 +34,6 @@ const PAGE: u32 = 1_000;
 /// Topics whose events name their site (`site_name`).
 const NAME_TOPICS: [&str; 4] = ["alarms", "audits", "device-events", "device-updowns"];
 const FLUSH_MESSAGES: usize = 20_000;
-const IDLE: Duration = Duration::from_millis(500);
-const READ_EVERY: Duration = Duration::from_millis(50);
 const CURSOR_EVERY_US: i64 = 2_000_000;
 
 /// What routing needs besides routes and targets.
@@ -58,7 +58,6 @@ struct Snapshot {
 pub(crate) struct RouteStage {
     store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
-    wake: Arc<Notify>,
     routes: Routes,
     targets: Vec<Arc<Target>>,
     by_name: HashMap<String, usize>,
@@ -71,6 +70,8 @@ pub(crate) struct RouteStage {
     read_events: i64,
     read_changes: i64,
     written_at: i64,
+    /// The cursors moved and wait for `CURSOR_EVERY_US` to pass before they are written.
+    cursor_due: bool,
     buffer: Aggregator,
     reporter: Option<Reporter>,
 }
@@ -78,13 +79,47 @@ pub(crate) struct RouteStage {
 /// The routing stage's name in `/readyz` and `/metrics`.
 pub const STAGE_NAME: &str = "routing";
 
+impl TailStage for RouteStage {
+    type Input = Infallible;
+    const NAME: &'static str = "routing";
+
+    async fn step(&mut self) -> Result<bool, StoreError> {
+        self.read_and_route().await
+    }
+
+    async fn recover(&mut self) {
+        self.buffer = Aggregator::new();
+        self.read_events = self.events;
+        self.read_changes = self.snapshot.changes;
+    }
+
+    fn deadline(&self) -> Option<i64> {
+        let cursor = self.cursor_due.then_some(self.written_at + CURSOR_EVERY_US);
+        [self.buffer.poll_timeout(), cursor]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    async fn input(&mut self) -> Option<Infallible> {
+        std::future::pending().await
+    }
+
+    async fn handle(&mut self, input: Infallible) {
+        match input {}
+    }
+
+    async fn finish(&mut self) {
+        self.finish_routing().await
+    }
+}
+
 impl RouteStage {
     /// Loads where the stage stands (a first start begins at the end of both logs, and
     /// writes that position at once: routes notify what happens from now on, not history).
     pub(crate) async fn load(
         store: Arc<dyn Store>,
         dispatcher: Arc<Dispatcher>,
-        wake: Arc<Notify>,
         routes: Routes,
         targets: Vec<Arc<Target>>,
         settings: RoutingSettings,
@@ -124,7 +159,6 @@ impl RouteStage {
         Ok(RouteStage {
             store,
             dispatcher,
-            wake,
             routes,
             targets,
             by_name,
@@ -135,49 +169,23 @@ impl RouteStage {
             events,
             snapshot,
             written_at: 0,
+            cursor_due: false,
             buffer: Aggregator::new(),
             reporter: None,
         })
     }
 
-    pub(crate) async fn run(mut self, reporter: Reporter) {
+    /// Says how far the stage got through `reporter` from now on.
+    pub(crate) fn report_to(&mut self, reporter: Reporter) {
         reporter.position(self.events);
-        self.reporter = Some(reporter.clone());
-        loop {
-            if reporter.stopping() {
-                return self.finish().await;
-            }
-            match self.step().await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "routing stage failed a batch; retrying from its last commit");
-                    self.buffer = Aggregator::new();
-                    self.read_events = self.events;
-                    self.read_changes = self.snapshot.changes;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            }
-            let sleep = match self.buffer.poll_timeout() {
-                Some(at) => Duration::from_micros((at - now_us()).max(0) as u64).min(IDLE),
-                None => IDLE,
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(sleep) => {}
-                () = reporter.stopped() => continue,
-            }
-            // Ingest wakes the stage after every append: read at most every READ_EVERY.
-            tokio::time::sleep(READ_EVERY).await;
-        }
+        self.reporter = Some(reporter);
     }
 
     /// At shutdown: catches up, then what is buffered goes to the outbox now, with the
     /// cursors it reaches.
-    async fn finish(&mut self) {
+    async fn finish_routing(&mut self) {
         // What was acknowledged before the signal first (the server bounds the wait).
-        while let Ok(true) = self.step().await {}
+        while let Ok(true) = self.read_and_route().await {}
         let now = now_us();
         let behind = self.read_events > self.events || self.read_changes > self.snapshot.changes;
         let written = if !self.buffer.is_empty() || behind {
@@ -190,7 +198,7 @@ impl RouteStage {
         }
     }
 
-    async fn step(&mut self) -> Result<bool, StoreError> {
+    async fn read_and_route(&mut self) -> Result<bool, StoreError> {
         let mut more = false;
         let now = now_us();
         if self.routes.takes_incidents() {
@@ -228,6 +236,8 @@ impl RouteStage {
         } else if moved && (more || now - self.written_at >= CURSOR_EVERY_US) {
             self.commit(Vec::new(), now).await?;
         }
+        self.cursor_due = self.buffer.is_empty()
+            && (self.read_events > self.events || self.read_changes > self.snapshot.changes);
         Ok(more)
     }
 
@@ -289,11 +299,13 @@ impl RouteStage {
     fn take_event(&mut self, event: StoredEvent) {
         self.learn_site_name(&event);
         let raw: serde_json::Value = serde_json::from_slice(&event.raw).unwrap_or_default();
+        let topic = Topic::parse(&event.topic);
+        let severity = event.severity.as_deref().map(Severity::parse);
         let subject = Subject {
             flow: Flow::Event,
-            topic: Some(&event.topic),
+            topic: Some(&topic),
             event_type: event.event_type.as_deref(),
-            severity: event.severity.as_deref(),
+            severity: severity.as_ref(),
             org_id: event.org_id.as_deref(),
             site_id: event.site_id.as_deref(),
             kind: None,
@@ -328,12 +340,12 @@ impl RouteStage {
         let site_name = event.site_id.as_ref().and_then(|s| self.site_name(s));
         let message = Message::Event(EventMessage {
             id: event.id,
-            topic: event.topic,
+            topic,
             org_id: event.org_id,
             site_id: event.site_id,
             event_type: event.event_type,
             mac: event.mac,
-            severity: event.severity,
+            severity,
             time: event.time,
             received_at: event.received_at,
             source: event.source,
@@ -346,7 +358,19 @@ impl RouteStage {
     }
 
     async fn take_change(&mut self, change: IncidentChange, now: i64) -> Result<(), StoreError> {
-        let incident: IncidentView = serde_json::from_str(&change.record).unwrap_or_default();
+        let (Ok(incident), Some(what)) = (
+            serde_json::from_str::<Incident>(&change.record),
+            Change::parse(&change.change),
+        ) else {
+            // Written by this correlator, so it always reads; if a record ever does not,
+            // say so and go on rather than stop routing every later change.
+            tracing::error!(
+                change_id = change.id,
+                incident_id = change.incident_id,
+                "incident change not readable; not routed"
+            );
+            return Ok(());
+        };
         let subject = Subject {
             flow: Flow::Incident,
             topic: None,
@@ -354,8 +378,8 @@ impl RouteStage {
             severity: Some(&incident.severity),
             org_id: incident.org_id.as_deref(),
             site_id: incident.site_id.as_deref(),
-            kind: Some(&incident.kind),
-            transition: Some(&change.change),
+            kind: Some(incident.kind),
+            transition: Some(what),
             quiet: incident.suppressed || incident.silenced,
         };
         let targets: Vec<String> = self
@@ -387,7 +411,7 @@ impl RouteStage {
         let site_name = incident.site_id.as_ref().and_then(|s| self.site_name(s));
         let message = Message::Incident(IncidentMessage {
             change_id: change.id,
-            change: change.change,
+            change: what,
             at: change.at,
             incident,
             site_name,

@@ -9,15 +9,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use correlate::{Correlator, Settings, Snapshot, Transition};
 use deliver::supervise::{Reporter, Stages, supervise};
+use deliver::tail::{self, Log, TailStage, Wakes};
 use store::{
     DeviceFilter, DeviceRow, IncidentFilter, IncidentRow, Order, PageRequest, StageCommit, Store,
     StoreError,
 };
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use crate::clock::now_us;
 
@@ -31,9 +31,6 @@ const PAGE: u32 = 1_000;
 
 /// How often the watched sources' last requests are read.
 const SOURCES_EVERY_US: i64 = 1_000_000;
-
-/// How long the stage sleeps when there is nothing to do and nobody wakes it.
-const IDLE: Duration = Duration::from_millis(250);
 
 /// What the API asks of the stage.
 pub enum Command {
@@ -77,8 +74,6 @@ pub enum CommandError {
 #[derive(Clone)]
 pub struct StageHandle {
     commands: mpsc::Sender<Command>,
-    /// Ingest pokes this after each append, so the stage does not wait for its idle tick.
-    pub wake: Arc<Notify>,
 }
 
 impl StageHandle {
@@ -93,14 +88,12 @@ impl StageHandle {
 /// A handle to no stage (correlation turned off): every command answers `None`.
 pub fn disabled() -> StageHandle {
     let (tx, _) = mpsc::channel(1);
-    StageHandle {
-        commands: tx,
-        wake: Arc::new(Notify::new()),
-    }
+    StageHandle { commands: tx }
 }
 
 /// Loads the stage's state and runs it until the process ends, supervised: after a
-/// panic it is loaded again from its last commit and goes on.
+/// panic it is loaded again from its last commit and goes on. Appended events wake it
+/// (through `stages.wakes()`); it wakes the routing stage when it commits incident changes.
 pub async fn spawn(
     store: Arc<dyn Store>,
     settings: Settings,
@@ -112,51 +105,42 @@ pub async fn spawn(
     let mut first = Some((correlator, cursor));
     let (tx, rx) = mpsc::channel(64);
     let commands = Arc::new(tokio::sync::Mutex::new(rx));
-    let wake = Arc::new(Notify::new());
-    supervise(stages, STAGE_NAME, {
-        let wake = wake.clone();
-        move |reporter| {
-            let loaded = first.take();
-            let (store, settings) = (store.clone(), settings.clone());
-            let (commands, wake) = (commands.clone(), wake.clone());
-            let watches = watches.clone();
-            async move {
-                let (correlator, cursor) = match loaded {
-                    Some(state) => state,
-                    None => reload_until_it_works(store.as_ref(), settings).await,
-                };
-                reporter.position(cursor);
-                let stage = Stage {
-                    store,
-                    correlator,
-                    cursor,
-                    commands,
-                    wake,
-                    reporter,
-                    watches,
-                    sources_checked_at: None,
-                };
-                stage.run().await
-            }
+    let wakes = stages.wakes().clone();
+    supervise(stages, STAGE_NAME, move |reporter| {
+        let loaded = first.take();
+        let (store, settings) = (store.clone(), settings.clone());
+        let (commands, wakes) = (commands.clone(), wakes.clone());
+        let waiter = wakes.waiter(&[Log::Events]);
+        let watches = watches.clone();
+        async move {
+            let (correlator, cursor) = match loaded {
+                Some(state) => state,
+                None => {
+                    tail::until_ok("load the correlation state", || {
+                        load(store.as_ref(), settings.clone())
+                    })
+                    .await
+                }
+            };
+            reporter.position(cursor);
+            let stage = Stage {
+                store,
+                correlator,
+                cursor,
+                commands: commands.lock_owned().await,
+                wakes,
+                reporter: reporter.clone(),
+                watches,
+                sources_checked_at: None,
+            };
+            tail::run(stage, reporter, waiter).await
         }
     });
-    Ok(StageHandle { commands: tx, wake })
+    Ok(StageHandle { commands: tx })
 }
 
 /// The correlation stage's name in `/readyz` and `/metrics`.
 pub const STAGE_NAME: &str = "correlation";
-
-async fn reload_until_it_works(store: &dyn Store, settings: Settings) -> (Correlator, i64) {
-    loop {
-        match load(store, settings.clone()).await {
-            Ok(state) => return state,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load the correlation state; trying again in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-}
 
 /// Rebuilds the correlator from what the stage last committed: the snapshot (timers,
 /// silences, marks, counters) plus the device and live incident records, which the
@@ -224,8 +208,8 @@ struct Stage {
     correlator: Correlator,
     cursor: i64,
     /// Shared with the stage's next run after a panic, so the API's handle stays valid.
-    commands: Arc<tokio::sync::Mutex<mpsc::Receiver<Command>>>,
-    wake: Arc<Notify>,
+    commands: OwnedMutexGuard<mpsc::Receiver<Command>>,
+    wakes: Arc<Wakes>,
     reporter: Reporter,
     /// Sources watched for silence: name and `silent_after` (µs).
     watches: Vec<(String, i64)>,
@@ -272,43 +256,43 @@ impl Changed {
     }
 }
 
-impl Stage {
-    async fn run(mut self) {
-        let commands = self.commands.clone();
-        let mut commands = commands.lock().await;
-        loop {
-            if self.reporter.stopping() {
-                return self.finish().await;
-            }
-            match self.step().await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    // The correlator may be ahead of what was committed: go back to the
-                    // last committed state before trying again.
-                    tracing::warn!(error = %e, "correlation stage failed a batch; retrying from its last commit");
-                    self.reload().await;
-                }
-            }
-            let deadline = self
-                .correlator
-                .poll_timeout()
-                .map(|at| Duration::from_micros((at - now_us()).max(0) as u64))
-                .unwrap_or(IDLE)
-                .min(IDLE);
-            let reporter = self.reporter.clone();
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(c) => self.command(c).await,
-                    None => return,
-                },
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(deadline) => {}
-                () = reporter.stopped() => {}
-            }
-        }
+impl TailStage for Stage {
+    type Input = Command;
+    const NAME: &'static str = "correlation";
+
+    async fn step(&mut self) -> Result<bool, StoreError> {
+        Stage::step(self).await
     }
 
+    /// The correlator may be ahead of what was committed: back to the last committed state.
+    async fn recover(&mut self) {
+        self.reload().await
+    }
+
+    fn deadline(&self) -> Option<i64> {
+        let sources = (!self.watches.is_empty())
+            .then(|| self.sources_checked_at.map(|at| at + SOURCES_EVERY_US))
+            .flatten();
+        [self.correlator.poll_timeout(), sources]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    async fn input(&mut self) -> Option<Command> {
+        self.commands.recv().await
+    }
+
+    async fn handle(&mut self, command: Command) {
+        self.command(command).await
+    }
+
+    async fn finish(&mut self) {
+        Stage::finish(self).await
+    }
+}
+
+impl Stage {
     /// At shutdown: catches up with the log (what was acknowledged before the signal;
     /// the server bounds how long it waits), then writes the cursor it reached (it moves
     /// past topics it does not read without a commit) with the snapshot.
@@ -424,8 +408,12 @@ impl Stage {
             changes: changed.changes,
             at: now,
         };
+        let incidents_changed = !commit.changes.is_empty();
         self.store.stage_commit(commit).await?;
         self.cursor = cursor;
+        if incidents_changed {
+            self.wakes.committed(Log::Incidents);
+        }
         Ok(())
     }
 

@@ -8,31 +8,25 @@
 //! in two batches.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use mist::Topic;
 use store::{NewBatch, OutboxCommit, Store, StoreError, StoredEvent};
-use tokio::sync::Notify;
 
 use super::{Dispatcher, EngineSettings, Queued, STAGE, now_us};
 use crate::aggregate::{AggregationPolicy, Aggregator, BatchKey, Pending};
 use crate::registry::{Registry, Subscriptions};
 use crate::subscription::WebhookType;
 use crate::supervise::{Reporter, Stages, supervise};
+use crate::tail::{self, Log, TailStage, Wakes};
 
 /// Events read per query.
 const PAGE: u32 = 1_000;
 
 /// Events buffered before a flush, whatever the windows say (catching up on a backlog).
 const FLUSH_EVENTS: usize = 20_000;
-
-/// How long the stage sleeps when nobody wakes it.
-const IDLE: Duration = Duration::from_millis(500);
-
-/// The shortest pause between two reads of the log when the last one was not full.
-const READ_EVERY: Duration = Duration::from_millis(50);
 
 /// How often the cursor is written when the stage only skips events no webhook takes.
 const CURSOR_EVERY_US: i64 = 2_000_000;
@@ -41,12 +35,12 @@ const CURSOR_EVERY_US: i64 = 2_000_000;
 pub const STAGE_NAME: &str = "delivery";
 
 /// Runs the stage from `cursor`, supervised: after a panic it starts again from the
-/// cursor it last committed.
+/// cursor it last committed. Appended events and changed subscriptions wake it.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
-    wake: Arc<Notify>,
+    wakes: Arc<Wakes>,
     cursor: i64,
     settings: &EngineSettings,
     stages: Arc<Stages>,
@@ -57,46 +51,38 @@ pub(crate) fn spawn(
     supervise(stages, STAGE_NAME, move |reporter| {
         let given = first.take();
         let (store, registry) = (store.clone(), registry.clone());
-        let (dispatcher, wake) = (dispatcher.clone(), wake.clone());
+        let dispatcher = dispatcher.clone();
+        let waiter = wakes.waiter(&[Log::Events]).or(registry.changes());
         async move {
             let cursor = match given {
                 Some(c) => c,
-                None => committed_cursor(store.as_ref()).await,
+                None => {
+                    tail::until_ok("read the delivery stage's cursor", || async {
+                        Ok::<_, StoreError>(store.stage_load(STAGE).await?.map_or(0, |s| s.cursor))
+                    })
+                    .await
+                }
             };
             reporter.position(cursor);
             let stage = Stage {
                 store,
                 registry,
                 dispatcher,
-                wake,
                 cursor,
                 read: cursor,
                 cursor_written_at: 0,
+                cursor_due: false,
                 buffer: Aggregator::new(),
                 held: HashMap::new(),
                 numbers: HashMap::new(),
                 names: Vec::new(),
                 window_us,
                 max_events,
-                reporter,
+                reporter: reporter.clone(),
             };
-            stage.run().await
+            tail::run(stage, reporter, waiter).await
         }
     });
-}
-
-/// The cursor the stage last committed, read again after a restart (retried until the
-/// store answers: the stage has nothing better to do).
-async fn committed_cursor(store: &dyn Store) -> i64 {
-    loop {
-        match store.stage_load(STAGE).await {
-            Ok(state) => return state.map_or(0, |s| s.cursor),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the delivery stage's cursor; trying again in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
 }
 
 /// What a splunk body needs of a buffered event besides its raw text.
@@ -111,12 +97,13 @@ struct Stage {
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
-    wake: Arc<Notify>,
     /// Everything up to here is in the outbox (or matched no webhook).
     cursor: i64,
     /// Everything up to here is in `buffer`.
     read: i64,
     cursor_written_at: i64,
+    /// A cursor is waiting for `CURSOR_EVERY_US` to pass before it is written.
+    cursor_due: bool,
     buffer: Aggregator,
     /// The buffered events, for bodies other than Mist's envelope.
     held: HashMap<i64, Held>,
@@ -128,41 +115,42 @@ struct Stage {
     reporter: Reporter,
 }
 
-impl Stage {
-    async fn run(mut self) {
-        let mut changes = self.registry.changes();
-        loop {
-            if self.reporter.stopping() {
-                return self.finish().await;
-            }
-            match self.step().await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery stage failed a batch; retrying from its last commit");
-                    self.reset();
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            }
-            let sleep = match self.buffer.poll_timeout() {
-                Some(at) => Duration::from_micros((at - now_us()).max(0) as u64).min(IDLE),
-                None => IDLE,
-            };
-            let reporter = self.reporter.clone();
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = changes.changed() => {}
-                _ = tokio::time::sleep(sleep) => {}
-                () = reporter.stopped() => continue,
-            }
-            // Ingest wakes the stage after every append: under load, read at most every
-            // READ_EVERY (the events wait for the aggregation window anyway) rather than
-            // once per request.
-            tokio::time::sleep(READ_EVERY).await;
-        }
+impl TailStage for Stage {
+    type Input = Infallible;
+    const NAME: &'static str = "delivery";
+
+    async fn step(&mut self) -> Result<bool, StoreError> {
+        Stage::step(self).await
     }
 
+    async fn recover(&mut self) {
+        self.reset();
+    }
+
+    fn deadline(&self) -> Option<i64> {
+        let cursor = self
+            .cursor_due
+            .then_some(self.cursor_written_at + CURSOR_EVERY_US);
+        [self.buffer.poll_timeout(), cursor]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    async fn input(&mut self) -> Option<Infallible> {
+        std::future::pending().await
+    }
+
+    async fn handle(&mut self, input: Infallible) {
+        match input {}
+    }
+
+    async fn finish(&mut self) {
+        Stage::finish(self).await
+    }
+}
+
+impl Stage {
     /// At shutdown: catches up, then what is buffered goes to the outbox now, with the
     /// cursor it reaches (sent after the restart), rather than being read again.
     async fn finish(&mut self) {
@@ -198,7 +186,8 @@ impl Stage {
         if topics.is_empty() && self.buffer.is_empty() {
             // No webhook: nothing to read. Keep the cursor near the end of the log, now
             // and then, so that a first webhook does not start with a long tail to skip.
-            if now - self.cursor_written_at >= CURSOR_EVERY_US {
+            self.cursor_due = now - self.cursor_written_at < CURSOR_EVERY_US;
+            if !self.cursor_due {
                 self.read = self
                     .store
                     .tail(self.read, Vec::new(), 1)
@@ -230,6 +219,7 @@ impl Stage {
         {
             self.commit(Vec::new(), now).await?;
         }
+        self.cursor_due = self.buffer.is_empty() && self.read > self.cursor;
         Ok(more)
     }
 
@@ -304,7 +294,7 @@ impl Stage {
                 continue; // deleted meanwhile
             };
             let body = if sub.webhook_type == WebhookType::Splunk {
-                hec_body(
+                crate::hec::mist_body(
                     batch.topic.as_str(),
                     batch
                         .event_ids
@@ -354,64 +344,5 @@ impl Stage {
             );
         }
         Ok(())
-    }
-}
-
-/// A Splunk HTTP Event Collector body: one event object per Mist event, concatenated,
-/// with the event's own time, the topic as sourcetype, and org and site as indexed fields.
-pub(crate) fn hec_body<'a>(
-    topic: &str,
-    events: impl IntoIterator<Item = (i64, Option<&'a str>, Option<&'a str>, &'a str)>,
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (time_us, org_id, site_id, raw) in events {
-        let fields = serde_json::json!({"topic": topic, "org_id": org_id, "site_id": site_id});
-        // `time` is written as a JSON number with microseconds: an f64 would round it.
-        let head = format!(
-            r#"{{"time":{}.{:06},"source":"mistgate","sourcetype":{},"fields":{},"event":"#,
-            time_us.div_euclid(1_000_000),
-            time_us.rem_euclid(1_000_000),
-            serde_json::Value::String(format!("mist:{topic}")),
-            fields,
-        );
-        out.extend_from_slice(head.as_bytes());
-        out.extend_from_slice(raw.as_bytes());
-        out.push(b'}');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hec_bodies_carry_each_raw_event_with_its_time() {
-        let body = hec_body(
-            "alarms",
-            [
-                (
-                    1_700_000_000_123_456,
-                    Some("o"),
-                    Some("s"),
-                    r#"{"type": "x"}"#,
-                ),
-                (1_700_000_001_000_000, Some("o"), None, r#"{"type":"y"}"#),
-            ],
-        );
-        let text = String::from_utf8(body).unwrap();
-        let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
-            .into_iter()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(objects.len(), 2);
-        assert!(text.starts_with(r#"{"time":1700000000.123456,"#), "{text}");
-        assert_eq!(objects[0]["event"]["type"], "x");
-        assert_eq!(objects[0]["sourcetype"], "mist:alarms");
-        assert_eq!(objects[1]["fields"]["site_id"], serde_json::Value::Null);
-        assert!(
-            text.contains(r#""event":{"type": "x"}}"#),
-            "raw kept verbatim: {text}"
-        );
     }
 }
