@@ -38,6 +38,7 @@ mod error;
 mod incident;
 mod input;
 mod marks;
+mod records;
 mod rules;
 mod settings;
 mod silence;
@@ -58,8 +59,7 @@ pub use incident::{
 };
 pub use input::Input;
 pub use marks::Mark;
-pub use rules::device_down::DownEpisode;
-pub use rules::source_silent::SourceWatch;
+pub use records::{DownEpisode, SourceWatch};
 pub use settings::{Grouping, Settings};
 pub use silence::Silence;
 pub use snapshot::{SNAPSHOT_VERSION, Snapshot};

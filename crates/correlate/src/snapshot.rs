@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::Device;
 use crate::incident::Incident;
 use crate::marks::Mark;
-use crate::rules::device_down::DownEpisode;
-use crate::rules::source_silent::SourceWatch;
+use crate::records::{DownEpisode, SourceWatch};
 use crate::silence::Silence;
 use crate::timers::Timer;
 

@@ -17,6 +17,7 @@ pub mod replay;
 mod stages;
 mod state;
 mod telemetry;
+mod token;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,10 +27,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use store::{SqliteConfig, SqliteStore, Store};
 
-pub use auth::{ApiToken, TokenOrigin};
 pub use config::Config;
 pub use error::ApiError;
 pub use state::AppState;
+pub use token::{ApiToken, TokenOrigin};
 
 /// Parses a time as the API does: RFC 3339, or epoch seconds. Returns unix µs.
 pub fn parse_instant(value: &str) -> Result<i64, ApiError> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::Store;
 
-use crate::auth::ApiToken;
 use crate::config::Config;
 use crate::correlation_stage::StageHandle;
+use crate::token::ApiToken;
 
 /// A configured sender, ready for signature checks.
 pub struct Source {

@@ -7,35 +7,16 @@
 //! episode of it is left.
 
 use mist::Severity;
-use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceChangeKind, DeviceKind, DeviceRef, DeviceState, Observed};
 use crate::incident::{Change, Incident, IncidentKind};
 use crate::input::{DeviceSignal, Signal};
+use crate::records::DownEpisode;
 use crate::rules::inhibition;
 use crate::settings::{Grouping, Settings};
 use crate::state::{NewIncident, State};
 use crate::summary;
 use crate::timers::TimerKind;
-
-/// A device that is down, and the incident it counts in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DownEpisode {
-    /// The device.
-    pub device: DeviceRef,
-    /// When it went down (event time), unix µs.
-    pub since: i64,
-    /// The event that said so.
-    pub event_id: Option<i64>,
-    /// The incident key it groups under (per device or per alarm).
-    pub key: String,
-    /// The severity of the alarm that said so (`warn` for events without one).
-    pub severity: Severity,
-    /// The incident it counts in; `None` while the hold-down runs.
-    pub incident_id: Option<i64>,
-    /// The end of its hold-down, when one runs.
-    pub hold_until: Option<i64>,
-}
 
 /// The Mist alarm type of a device-down incident, by kind, so that a silence on
 /// `device_down` matches an AP outage whichever topic reported it first. Mist Edges have

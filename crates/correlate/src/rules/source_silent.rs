@@ -8,23 +8,11 @@
 //! time plus the source's `silent_after`, so it means the same live and after a restart.
 
 use mist::Severity;
-use serde::{Deserialize, Serialize};
 
 use crate::incident::IncidentKind;
+use crate::records::SourceWatch;
 use crate::state::{NewIncident, State};
 use crate::timers::TimerKind;
-
-/// What the correlator knows of one watched source.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceWatch {
-    /// When its newest request arrived (or watching began), unix µs.
-    pub last_request_at: i64,
-    /// How long it may stay quiet, µs.
-    pub silent_after: i64,
-    /// The `last_request_at` an incident was already opened for: a person resolving that
-    /// incident by hand does not make it open again until traffic has come and gone.
-    pub reported_for: Option<i64>,
-}
 
 fn key(source: &str) -> String {
     format!("source_silent:{source}")
