@@ -2,11 +2,11 @@
 
 mod support;
 
-use deliver::targets::webhook;
+use deliver::targets::standard_webhooks;
 
 #[test]
 fn encoder_snapshots() {
-    let config: webhook::Config = serde_json::from_value(serde_json::json!({
+    let config: standard_webhooks::Config = serde_json::from_value(serde_json::json!({
         "url": "https://hooks.example.net/mistgate",
         "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     }))
@@ -15,7 +15,8 @@ fn encoder_snapshots() {
     for (name, message) in support::snapshot_messages() {
         // A fixed id and time make the signature part of the snapshot.
         let request =
-            webhook::encode(&config, &message, "msg_2pQp6yHn0dGqk4", 1_749_998_000).unwrap();
+            standard_webhooks::encode(&config, &message, "msg_2pQp6yHn0dGqk4", 1_749_998_000)
+                .unwrap();
         insta::assert_snapshot!(format!("webhook_{name}"), support::shown_request(&request));
     }
 }

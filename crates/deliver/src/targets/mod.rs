@@ -18,10 +18,10 @@ pub mod pagerduty;
 pub mod servicenow;
 pub mod slack;
 pub mod splunk;
+pub mod standard_webhooks;
 pub mod syslog;
 pub mod teams;
 pub mod template;
-pub mod webhook;
 
 use std::fmt;
 
@@ -40,7 +40,7 @@ pub const DESTINATION_PREFIX: &str = "target:";
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TargetConfig {
     /// A generic HTTP POST of mistgate's JSON, signed per the Standard Webhooks spec.
-    Webhook(webhook::Config),
+    Webhook(standard_webhooks::Config),
     /// Slack: incoming webhook, or a bot token with `chat.postMessage`/`chat.update`.
     Slack(slack::Config),
     /// Microsoft Teams: a Workflows webhook with an Adaptive Card.
@@ -129,7 +129,7 @@ impl TargetConfig {
     /// Sends one batch; the exchange says what happened (and decides the retry).
     pub async fn send(&self, messages: &[Message], ctx: &Context<'_>) -> Exchange {
         match self {
-            TargetConfig::Webhook(c) => webhook::send(c, messages, ctx).await,
+            TargetConfig::Webhook(c) => standard_webhooks::send(c, messages, ctx).await,
             TargetConfig::Slack(c) => slack::send(c, messages, ctx).await,
             TargetConfig::Teams(c) => teams::send(c, messages, ctx).await,
             TargetConfig::Pagerduty(c) => pagerduty::send(c, messages, ctx).await,

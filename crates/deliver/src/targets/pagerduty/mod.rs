@@ -17,8 +17,8 @@ use serde::Deserialize;
 pub use encode::{DEFAULT_SUMMARY, SUMMARY_CHARS, dedup_key, encode, pd_severity};
 pub use send::send;
 
+use crate::targets::standard_webhooks::check_url;
 use crate::targets::template;
-use crate::targets::webhook::check_url;
 
 /// The Events API v2 endpoint (`https://events.eu.pagerduty.com/v2/enqueue` for EU
 /// accounts).

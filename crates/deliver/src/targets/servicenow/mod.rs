@@ -25,8 +25,8 @@ pub use encode::{
 };
 pub use send::send;
 
+use crate::targets::standard_webhooks::check_url;
 use crate::targets::template;
-use crate::targets::webhook::check_url;
 
 /// `[targets.<name>] type = "servicenow"`.
 #[derive(Clone, Deserialize)]

@@ -18,8 +18,8 @@ use serde::Deserialize;
 pub use encode::{Posted, payload, post_request, update_request, webhook_request};
 pub use send::{MIN_INTERVAL, send};
 
+use crate::targets::standard_webhooks::check_url;
 use crate::targets::template;
-use crate::targets::webhook::check_url;
 
 /// The Web API base.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";

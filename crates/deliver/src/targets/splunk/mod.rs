@@ -81,7 +81,7 @@ fn yes() -> bool {
 
 impl Config {
     pub fn check(&self) -> Result<(), String> {
-        crate::targets::webhook::check_url("url", &self.url)?;
+        crate::targets::standard_webhooks::check_url("url", &self.url)?;
         let path = url::Url::parse(&self.url)
             .map(|u| u.path().trim_end_matches('/').to_string())
             .unwrap_or_default();

@@ -19,8 +19,8 @@ use serde::Deserialize;
 pub use encode::{MAX_BODY_BYTES, card, encode};
 pub use send::send;
 
+use crate::targets::standard_webhooks::check_url;
 use crate::targets::template;
-use crate::targets::webhook::check_url;
 
 /// `[targets.<name>] type = "teams"`.
 #[derive(Clone, Deserialize)]
