@@ -273,3 +273,29 @@ impl PartialSchema for OrgWebhookBody {
 }
 
 impl ToSchema for OrgWebhookBody {}
+
+#[cfg(test)]
+mod tests {
+    use deliver::subscription::{Scope, parse_request};
+
+    use super::*;
+
+    /// The view is what `Subscription::public_view` shows, value for value: every field
+    /// but the write-only secrets, which become `has_*`.
+    #[test]
+    fn the_view_is_the_public_view() {
+        for body in [
+            r#"{"url": "https://example.com/h", "topics": ["alarms"], "secret": "s",
+                "headers": {"x-a": "1"}, "name": "n"}"#,
+            r#"{"url": "https://example.com/h", "topics": ["audits"], "type": "oauth2",
+                "oauth2_grant_type": "password", "oauth2_username": "u",
+                "oauth2_password": "p", "oauth2_token_url": "https://example.com/t",
+                "oauth2_scopes": ["a"]}"#,
+        ] {
+            let scope = Scope::Site("s".into());
+            let sub = parse_request(body.as_bytes(), &scope, "id", 1.5, None).unwrap();
+            let view = serde_json::to_value(WebhookView::from(&sub)).unwrap();
+            assert_eq!(view, sub.public_view(), "{body}");
+        }
+    }
+}
