@@ -14,7 +14,7 @@ use mist::Topic;
 
 use crate::org::{Org, OrgSpec};
 use crate::rng::Rng;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Unfit};
 use crate::topics::{SimEvent, Truth, wire_name};
 use crate::traffic::Traffic;
 
@@ -117,7 +117,7 @@ const RECENT: usize = 20_000;
 impl Plan {
     /// Builds the org and expands the scenarios. Fails when a scenario names something
     /// the org cannot have.
-    pub fn new(settings: PlanSettings) -> Result<Plan, String> {
+    pub fn new(settings: PlanSettings) -> Result<Plan, Unfit> {
         let mut spec = settings.org.clone();
         for s in &settings.scenarios {
             s.fit(&mut spec);

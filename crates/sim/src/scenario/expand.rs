@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mist::Topic;
 
-use super::{Happening, Scenario, Selector};
+use super::{Happening, Scenario, Selector, Unfit};
 use crate::org::{Device, DeviceKind, Org};
 use crate::rng::Rng;
 use crate::topics::{
@@ -76,7 +76,7 @@ impl Scenario {
         rng: &Rng,
         start_us: i64,
         speed: f64,
-    ) -> Result<Vec<SimEvent>, String> {
+    ) -> Result<Vec<SimEvent>, Unfit> {
         // Parsed scenarios pass this already; one built by hand may not.
         self.check()?;
         let speed = if speed.is_finite() && speed > 0.0 {
@@ -114,7 +114,7 @@ fn at_site<'a>(org: &'a Org, site: usize, at: i64) -> Gen<'a> {
     }
 }
 
-fn resolve<'a>(org: &'a Org, selectors: &[Selector]) -> Result<Vec<&'a Device>, String> {
+fn resolve<'a>(org: &'a Org, selectors: &[Selector]) -> Result<Vec<&'a Device>, Unfit> {
     let mut out: Vec<&Device> = Vec::new();
     for s in selectors {
         for d in s.devices(org)? {
@@ -150,7 +150,7 @@ fn step_events(
     what: &Happening,
     state: &mut State,
     out: &mut Vec<SimEvent>,
-) -> Result<(), String> {
+) -> Result<(), Unfit> {
     let emit = |out: &mut Vec<SimEvent>, topic: Topic, t: i64, built| {
         out.push(topics::finish(topic, t, built));
     };
@@ -209,7 +209,7 @@ fn step_events(
         Happening::RogueAp { seen_by, ssid } => {
             let aps = resolve(org, seen_by)?;
             if let Some(not_ap) = aps.iter().find(|d| d.kind != DeviceKind::Ap) {
-                return Err(format!("{} is not an AP", not_ap.name));
+                return Err(Unfit(format!("{} is not an AP", not_ap.name)));
             }
             // The rogue's BSSIDs depend on its SSID only: every AP reports the same rogue.
             let mut rogue = Rng::new(
@@ -251,7 +251,11 @@ fn step_events(
                     id
                 }
                 "validated" => state.marvis.remove(&key).unwrap_or_else(|| r.uuid()),
-                other => return Err(format!("Marvis state `{other}`: use open or validated")),
+                other => {
+                    return Err(Unfit(format!(
+                        "Marvis state `{other}`: use open or validated"
+                    )));
+                }
             };
             let t = clock.at(at);
             let m = MarvisAction {
@@ -283,7 +287,7 @@ fn step_events(
             let c = client.client(org)?;
             let target = to.device(org)?;
             if target.kind != DeviceKind::Ap || target.site != client.site() {
-                return Err(format!("`{to}` is not an AP of the client's site"));
+                return Err(Unfit(format!("`{to}` is not an AP of the client's site")));
             }
             let site = &org.sites[client.site()];
             let from_index = *state
@@ -320,7 +324,7 @@ fn step_events(
         } => {
             let a = asset.asset(org)?;
             if path.is_empty() {
-                return Err("a walk needs at least one point".into());
+                return Err(Unfit("a walk needs at least one point".to_string()));
             }
             let site = &org.sites[asset.site()];
             let m = &site.maps[a.map % site.maps.len()];
@@ -560,7 +564,7 @@ mod tests {
             .unwrap()
             .expand(&small, &Rng::new(1), T0, 1.0)
             .unwrap_err();
-        assert!(err.contains("site0.ap2"), "{err}");
+        assert!(err.0.contains("site0.ap2"), "{err}");
     }
 
     #[test]

@@ -147,6 +147,19 @@ mod humantime_serde_compat {
     }
 }
 
+/// What makes a scenario unusable, for a person to read: a selector that does not parse
+/// or names something the org does not have, a happening the org cannot act out, or a
+/// time past the bounds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unfit(pub String);
+
+impl From<String> for Unfit {
+    fn from(message: String) -> Unfit {
+        Unfit(message)
+    }
+}
+
 /// A scenario file that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -221,9 +234,9 @@ impl Scenario {
             message: e.to_string(),
         })?;
         s.steps.sort_by_key(|step| step.at);
-        s.check().map_err(|message| ScenarioError::Parse {
+        s.check().map_err(|unfit| ScenarioError::Parse {
             path: origin.to_string(),
-            message,
+            message: unfit.0,
         })?;
         Ok(s)
     }
@@ -231,7 +244,7 @@ impl Scenario {
     /// Bounds that keep expansion finite: times within [`MAX_OFFSET`] (so that adding the
     /// delays Mist has never overflows) and walks of at most [`MAX_WALK_FIXES`] positions
     /// (a walk of `"1000h"` every `"100ms"` would otherwise fill the memory).
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Unfit> {
         let days = MAX_OFFSET.as_secs() / 86_400;
         for (i, step) in self.steps.iter().enumerate() {
             let place = format!("steps[{i}] (at {})", humantime::format_duration(step.at));
@@ -243,16 +256,18 @@ impl Scenario {
                 times.extend([("duration", *duration), ("every", *every)]);
                 let fixes = expand::walk_fixes(*duration, *every);
                 if fixes > MAX_WALK_FIXES {
-                    return Err(format!(
+                    return Err(Unfit(format!(
                         "{place}: a walk of {} every {} reports {fixes} positions; at most \
                          {MAX_WALK_FIXES} (walk for less time or report less often)",
                         humantime::format_duration(*duration),
                         humantime::format_duration(*every),
-                    ));
+                    )));
                 }
             }
             if let Some((field, _)) = times.iter().find(|(_, t)| *t > MAX_OFFSET) {
-                return Err(format!("{place}: `{field}` is longer than {days} days"));
+                return Err(Unfit(format!(
+                    "{place}: `{field}` is longer than {days} days"
+                )));
             }
         }
         Ok(())

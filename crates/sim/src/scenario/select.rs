@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::Unfit;
 use crate::org::{Asset, Client, Device, DeviceKind, FloorMap, Org, OrgSpec, Zone};
 
 /// A device, client, asset or zone of the simulated org, by position:
@@ -43,9 +44,9 @@ fn split_index(s: &str) -> Option<(&str, Option<usize>)> {
 }
 
 impl std::str::FromStr for Selector {
-    type Err = String;
+    type Err = Unfit;
 
-    fn from_str(s: &str) -> Result<Selector, String> {
+    fn from_str(s: &str) -> Result<Selector, Unfit> {
         let bad = || {
             format!(
                 "`{s}` names nothing: write e.g. site0.ap2, site0.ap*, site0.switch0, \
@@ -59,7 +60,7 @@ impl std::str::FromStr for Selector {
                     site: 0,
                     target: Target::Devices(DeviceKind::Mxedge, i),
                 }),
-                _ => Err(bad()),
+                _ => Err(Unfit(bad())),
             };
         }
         let site = parts[0]
@@ -73,24 +74,24 @@ impl std::str::FromStr for Selector {
                 ("gateway", i) => Target::Devices(DeviceKind::Gateway, i),
                 ("client", Some(i)) => Target::Client(i),
                 ("asset", Some(i)) => Target::Asset(i),
-                _ => return Err(bad()),
+                _ => return Err(Unfit(bad())),
             },
             [map, zone] => match (split_index(map), split_index(zone)) {
                 (Some(("map", Some(map))), Some(("zone", Some(zone)))) if zone < ZONES_PER_MAP => {
                     Target::Zone { map, zone }
                 }
-                _ => return Err(bad()),
+                _ => return Err(Unfit(bad())),
             },
-            _ => return Err(bad()),
+            _ => return Err(Unfit(bad())),
         };
         Ok(Selector { site, target })
     }
 }
 
 impl TryFrom<String> for Selector {
-    type Error = String;
+    type Error = Unfit;
 
-    fn try_from(s: String) -> Result<Selector, String> {
+    fn try_from(s: String) -> Result<Selector, Unfit> {
         s.parse()
     }
 }
@@ -147,9 +148,9 @@ impl Selector {
     }
 
     /// The devices this names, in order.
-    pub fn devices<'a>(&self, org: &'a Org) -> Result<Vec<&'a Device>, String> {
+    pub fn devices<'a>(&self, org: &'a Org) -> Result<Vec<&'a Device>, Unfit> {
         let Target::Devices(kind, index) = self.target else {
-            return Err(format!("`{self}` is not a device"));
+            return Err(Unfit(format!("`{self}` is not a device")));
         };
         let list: &[Device] = if kind == DeviceKind::Mxedge {
             &org.mxedges
@@ -162,54 +163,54 @@ impl Selector {
         match index {
             None if !list.is_empty() => Ok(list.iter().collect()),
             Some(i) if i < list.len() => Ok(vec![&list[i]]),
-            _ => Err(self.missing()),
+            _ => Err(Unfit(self.missing())),
         }
     }
 
     /// The one device this names.
-    pub fn device<'a>(&self, org: &'a Org) -> Result<&'a Device, String> {
+    pub fn device<'a>(&self, org: &'a Org) -> Result<&'a Device, Unfit> {
         match self.devices(org)?[..] {
             [one] => Ok(one),
-            _ => Err(format!(
+            _ => Err(Unfit(format!(
                 "`{self}` names several devices where one is needed"
-            )),
+            ))),
         }
     }
 
     /// The client this names.
-    pub fn client<'a>(&self, org: &'a Org) -> Result<&'a Client, String> {
+    pub fn client<'a>(&self, org: &'a Org) -> Result<&'a Client, Unfit> {
         match self.target {
             Target::Client(i) => org
                 .sites
                 .get(self.site)
                 .and_then(|s| s.clients.get(i))
-                .ok_or_else(|| self.missing()),
-            _ => Err(format!("`{self}` is not a client")),
+                .ok_or_else(|| Unfit(self.missing())),
+            _ => Err(Unfit(format!("`{self}` is not a client"))),
         }
     }
 
     /// The asset this names.
-    pub fn asset<'a>(&self, org: &'a Org) -> Result<&'a Asset, String> {
+    pub fn asset<'a>(&self, org: &'a Org) -> Result<&'a Asset, Unfit> {
         match self.target {
             Target::Asset(i) => org
                 .sites
                 .get(self.site)
                 .and_then(|s| s.assets.get(i))
-                .ok_or_else(|| self.missing()),
-            _ => Err(format!("`{self}` is not an asset")),
+                .ok_or_else(|| Unfit(self.missing())),
+            _ => Err(Unfit(format!("`{self}` is not an asset"))),
         }
     }
 
     /// The zone this names, with its map.
-    pub fn zone<'a>(&self, org: &'a Org) -> Result<(&'a FloorMap, &'a Zone), String> {
+    pub fn zone<'a>(&self, org: &'a Org) -> Result<(&'a FloorMap, &'a Zone), Unfit> {
         match self.target {
             Target::Zone { map, zone } => org
                 .sites
                 .get(self.site)
                 .and_then(|s| s.maps.get(map))
                 .and_then(|m| m.zones.get(zone).map(|z| (m, z)))
-                .ok_or_else(|| self.missing()),
-            _ => Err(format!("`{self}` is not a zone")),
+                .ok_or_else(|| Unfit(self.missing())),
+            _ => Err(Unfit(format!("`{self}` is not a zone"))),
         }
     }
 }
