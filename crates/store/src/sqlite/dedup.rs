@@ -24,10 +24,10 @@
 //! in each (at most 258 blocks): a block all older than the window goes whole, and the
 //! log says where in a block the recent events start.
 //!
-//! Memory: the table is at most 5/4 × (capacity + capacity/16) slots of 8 bytes, so
-//! 10.6 bytes per fingerprint of capacity (21 MB for 2,000,000); forgotten entries are
-//! removed in place when the table is full, and while it grows the old and new tables
-//! briefly coexist.
+//! Memory: the table is at most 20/17 × (capacity + capacity/32) slots of 8 bytes (at
+//! most 85 % full, and forgotten entries are removed in place once 1/32 of capacity has
+//! accumulated), so 9.7 bytes per fingerprint of capacity: 19.4 MB for 2,000,000. While
+//! it grows, the old and the new table briefly coexist.
 
 mod table;
 #[cfg(test)]
@@ -81,7 +81,7 @@ pub(crate) enum Verdict {
 impl DedupIndex {
     pub(crate) fn new(capacity: usize) -> DedupIndex {
         let capacity = capacity.clamp(1, MAX_CAPACITY);
-        let slack = (capacity / 16).max(8);
+        let slack = (capacity / 32).max(8);
         DedupIndex {
             table: Table::with_slots(0),
             capacity,

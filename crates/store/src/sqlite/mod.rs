@@ -62,7 +62,7 @@ pub struct SqliteConfig {
     pub synchronous: Synchronous,
     /// Reader connections kept open.
     pub readers: usize,
-    /// Most fingerprints the duplicate index keeps in memory (about 60 bytes each).
+    /// Most fingerprints the duplicate index keeps in memory (at most 9.7 bytes each).
     pub dedup_capacity: usize,
     /// Events gathered before the MAC index is written (see `mac_index.rs`).
     pub mac_index_batch: usize,

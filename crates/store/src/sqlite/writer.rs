@@ -406,6 +406,11 @@ fn rebuild_dedup(
             dedup.remember(fp, row.get(1)?, row.get(2)?);
         }
     }
+    drop(rows);
+    drop(stmt);
+    // The scan filled the page cache with old events' pages, which the writes to come
+    // do not need: give them back now rather than keep them while idle.
+    conn.execute_batch("PRAGMA shrink_memory")?;
     if dedup.len() > 0 {
         tracing::info!(entries = dedup.len(), bytes = dedup.bytes(), took = ?started.elapsed(), "rebuilt the duplicate index");
     }

@@ -7,9 +7,10 @@
 //! tag starts probing at is derived from the tag alone, so entries can be moved
 //! (growth, removal by backward shift) without their fingerprint.
 
-/// Slots per entry at most: the table is kept at most 80 % full.
-const MAX_LOAD_NUM: usize = 4;
-const MAX_LOAD_DEN: usize = 5;
+/// The table is kept at most 85 % full: linear probing then looks at about 20 slots (2-3
+/// cache lines) for a fingerprint it does not hold.
+const MAX_LOAD_NUM: usize = 17;
+const MAX_LOAD_DEN: usize = 20;
 
 #[derive(Debug)]
 pub(super) struct Table {
