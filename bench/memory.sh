@@ -26,7 +26,7 @@
 #   SAMPLE_MS=200  IDLE_S=10  READY_S=300 (most seconds the restart may take to be idle)
 #   PEAK_GOAL_MB=150 IDLE_GOAL_MB=60
 #   MEMORY_REV=           build this git revision (e.g. HEAD) from a snapshot instead of
-#                         the working tree
+#                         the working tree (into target/memory-rev)
 #   SKIP_BUILD=1          use the binary already built
 #   BENCH_MISTGATE=PATH   run this binary instead (no build)
 #   KEEP=1                keep the temporary directory (logs, samples, data)
@@ -102,21 +102,29 @@ else
         rev=$(git -C "$ROOT" rev-parse --verify "$MEMORY_REV^{commit}") ||
             die "MEMORY_REV '$MEMORY_REV' is not a commit"
         SRC=$ROOT/target/memory-src
-        # Re-extracted only when the revision changes: new mtimes would rebuild everything.
+        # Only the files that differ are replaced (rsync by checksum): new mtimes on
+        # every file would rebuild the whole workspace.
         if [[ ! -f $SRC/.memory-rev || $(cat "$SRC/.memory-rev") != "$rev" ]]; then
-            rm -rf "$SRC"
+            command -v rsync >/dev/null 2>&1 || die "rsync is required for MEMORY_REV"
+            snap=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-memory-src.XXXXXX")
+            git -C "$ROOT" archive "$rev" | tar -x -C "$snap"
+            echo "$rev" >"$snap/.memory-rev"
             mkdir -p "$SRC"
-            git -C "$ROOT" archive "$rev" | tar -x -C "$SRC"
-            echo "$rev" >"$SRC/.memory-rev"
+            rsync -rlc --delete "$snap/" "$SRC/"
+            rm -rf "$snap"
         fi
         GIT_REV="$(git -C "$ROOT" rev-parse --short=12 "$rev") (MEMORY_REV=$MEMORY_REV)"
     else
         GIT_REV=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
     fi
-    MISTGATE=$ROOT/target/release/mistgate
+    # A snapshot builds into its own target dir: it neither rebuilds nor replaces the
+    # working tree's target/release/mistgate.
+    TARGET=$ROOT/target
+    [[ -n $MEMORY_REV ]] && TARGET=$ROOT/target/memory-rev
+    MISTGATE=$TARGET/release/mistgate
     if [[ ${SKIP_BUILD:-0} != 1 ]]; then
         note "building mistgate (release) from ${MEMORY_REV:+commit }$GIT_REV"
-        (cd "$SRC" && cargo build --release --locked --bin mistgate --target-dir "$ROOT/target") ||
+        (cd "$SRC" && cargo build --release --locked --bin mistgate --target-dir "$TARGET") ||
             die "cargo build failed"
     fi
 fi
