@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::app_state::AppState;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Middleware: `Authorization: Token <key>` (Mist's style) or `Bearer <key>`.
 pub async fn require_token(

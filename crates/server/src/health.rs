@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
 
+use crate::app_state::AppState;
 use crate::stages::{self, StageReport};
-use crate::state::AppState;
 
 /// The body of `/healthz`.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -18,9 +18,9 @@ use mist::{EnvelopeError, Topic};
 use serde::Serialize;
 use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
 
+use crate::app_state::{AppState, Source};
 use crate::clock::now_us;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::{AppState, Source};
 
 /// The answer to an accepted request: sent only after the request is committed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -5,6 +5,7 @@
 //! (`mist`) and the store, and fail through one [`ApiError`] type.
 
 mod api;
+mod app_state;
 mod auth;
 mod clock;
 pub mod config;
@@ -15,7 +16,6 @@ mod ingest;
 mod pruner;
 pub mod replay;
 mod stages;
-mod state;
 mod telemetry;
 mod token;
 
@@ -27,9 +27,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use store::{SqliteConfig, SqliteStore, Store};
 
+pub use app_state::AppState;
 pub use config::Config;
 pub use error::ApiError;
-pub use state::AppState;
 pub use token::{ApiToken, TokenOrigin};
 
 /// Parses a time as the API does: RFC 3339, or epoch seconds. Returns unix µs.

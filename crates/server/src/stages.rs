@@ -8,8 +8,8 @@ use serde::Serialize;
 use store::{Store, StoreError};
 
 use crate::api::params::rfc3339;
+use crate::app_state::AppState;
 use crate::clock::now_us;
-use crate::state::AppState;
 
 /// One background stage as readiness shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

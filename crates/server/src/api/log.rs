@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use super::answer::{List, Time};
 use super::params::{EventQuery, PageQuery, Params, RequestQuery, get, instant, page_of, topic};
+use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 /// An event as the API shows it.
 #[derive(Serialize, ToSchema)]

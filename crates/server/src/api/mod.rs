@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{delete, get, post};
 
-use crate::state::AppState;
+use crate::app_state::AppState;
 
 /// The routes under `/api/v1` that need the token.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -19,9 +19,9 @@ use super::correlation::{command_error, parse_body, stage_gone};
 use super::params::{
     EPOCH_SECONDS_PATTERN, MAX_EPOCH_SECONDS, SHOWN_US, parse_time, seconds_to_us, time_text,
 };
+use crate::app_state::AppState;
 use crate::correlation_stage::Command;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 /// A silence (maintenance window): incidents that open inside it, and match every
 /// matcher that is set, open with `silenced: true`. Unset matchers match anything.

@@ -17,8 +17,8 @@ use super::deliveries::{
     ReplayedView, SearchAnswers,
 };
 use super::params::{PageQuery, Params};
+use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 /// A routing target (its settings and secrets are not shown).
 #[derive(Serialize, ToSchema)]

@@ -21,9 +21,9 @@ pub use self::views::{
 use super::answer::List;
 use super::log::EventView;
 use super::params::{PageQuery, Params, get, instant, one_of, page_of, rfc3339};
+use crate::app_state::AppState;
 use crate::correlation_stage::{Command, CommandError};
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 fn owned(q: &Params, name: &str) -> Option<String> {
     get(q, name).map(str::to_string)

@@ -14,8 +14,8 @@ use super::{
 use crate::api::answer::List;
 use crate::api::params::{PageQuery, Params};
 use crate::api::scope::{BatchPath, OrgBatchPath, OrgWebhookPath, WebhookPath};
+use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 fn owner(path: OrgWebhookPath) -> Owner {
     let (scope, id) = path.webhook();

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use super::{OrgWebhookBody, WebhookView};
 use crate::api::answer::Empty;
 use crate::api::scope::{OrgPath, OrgWebhookPath, WebhookPath};
+use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 /// List webhooks
 ///

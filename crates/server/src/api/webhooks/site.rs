@@ -10,8 +10,8 @@ use bytes::Bytes;
 use super::{WebhookBody, WebhookView};
 use crate::api::answer::Empty;
 use crate::api::scope::{SitePath, SiteWebhookPath, WebhookPath};
+use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 /// List webhooks
 ///
