@@ -11,6 +11,7 @@
 //! The routing stage puts messages in the outbox per target; the target's lane sends them
 //! with the retries, breaker, dead letters and replay of the delivery engine.
 
+mod error;
 pub mod facts;
 pub mod message;
 pub mod nats;
@@ -28,6 +29,7 @@ use std::fmt;
 use serde::Deserialize;
 use store::Store;
 
+pub use error::ConfigError;
 pub use message::{EventMessage, IncidentMessage, Message};
 
 use crate::client::{Client, Exchange};
@@ -103,7 +105,7 @@ impl TargetConfig {
     }
 
     /// Checks the settings; the message names the field.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         match self {
             TargetConfig::Webhook(c) => c.check(),
             TargetConfig::Slack(c) => c.check(),

@@ -7,6 +7,7 @@
 //! `topic`, `type`, `severity`, `site`, `device`, `time`, `message` (the event's own
 //! words, e.g. an audit's `Update Site Settings`).
 
+use crate::targets::ConfigError;
 use minijinja::{Environment, Value, context};
 
 use super::message::{Message, rfc3339};
@@ -67,11 +68,11 @@ pub fn values(message: &Message) -> Value {
 }
 
 /// Renders `template` for `message`; a broken template says where.
-pub fn render(template: &str, message: &Message) -> Result<String, String> {
+pub fn render(template: &str, message: &Message) -> Result<String, ConfigError> {
     let mut env = Environment::new();
     env.set_keep_trailing_newline(false);
     env.render_str(template, values(message))
-        .map_err(|e| format!("template: {e}"))
+        .map_err(|e| ConfigError(format!("template: {e}")))
 }
 
 /// The title for `message` with `custom` or the default template.
@@ -85,11 +86,11 @@ pub fn text(custom: Option<&str>, message: &Message) -> String {
 }
 
 /// Checks that `template` parses (config load).
-pub fn check(template: &str) -> Result<(), String> {
+pub fn check(template: &str) -> Result<(), ConfigError> {
     Environment::new()
         .template_from_str(template)
         .map(|_| ())
-        .map_err(|e| format!("template does not parse: {e}"))
+        .map_err(|e| ConfigError(format!("template does not parse: {e}")))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::fmt;
 use std::time::Duration;
 
@@ -118,13 +119,17 @@ fn default_duplicate_window() -> Duration {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         server_address(&self.url).map_err(|e| format!("url: {e}"))?;
         if self.token.is_some() && (self.user.is_some() || self.password.is_some()) {
-            return Err("token: give a token or a user and password, not both".into());
+            return Err(ConfigError(
+                "token: give a token or a user and password, not both".to_string(),
+            ));
         }
         if self.user.is_some() != self.password.is_some() {
-            return Err("password: a user needs a password, and a password a user".into());
+            return Err(ConfigError(
+                "password: a user needs a password, and a password a user".to_string(),
+            ));
         }
         // JetStream stream names: no spaces, dots, wildcards or path separators.
         if self.stream.is_empty()
@@ -134,10 +139,10 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !b".*>/\\".contains(&b))
         {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "stream: `{}` is not a stream name (printable, no . * > / \\)",
                 self.stream
-            ));
+            )));
         }
         for (field, prefix) in [
             ("subject_prefix", &self.subject_prefix),
@@ -148,59 +153,69 @@ impl Config {
                     .split('.')
                     .all(|t| !t.is_empty() && t == encode::token(t))
             {
-                return Err(format!(
+                return Err(ConfigError(format!(
                     "{field}: `{prefix}` is not a subject of plain tokens separated by dots"
-                ));
+                )));
             }
         }
         let covers = |a: &str, b: &str| b == a || b.starts_with(&format!("{a}."));
         if covers(&self.subject_prefix, &self.incident_prefix)
             || covers(&self.incident_prefix, &self.subject_prefix)
         {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "incident_prefix: `{}` and subject_prefix `{}` overlap; the stream needs them apart",
                 self.incident_prefix, self.subject_prefix
-            ));
+            )));
         }
         if self.replicas == 0 || self.replicas > 5 {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "replicas: {} is not between 1 and 5",
                 self.replicas
-            ));
+            )));
         }
         if self.max_bytes == 0 || self.max_bytes < -1 {
-            return Err("max_bytes: a positive number, or -1 for no limit".into());
+            return Err(ConfigError(
+                "max_bytes: a positive number, or -1 for no limit".to_string(),
+            ));
         }
         if self.max_messages == 0 || self.max_messages < -1 {
-            return Err("max_messages: a positive number, or -1 for no limit".into());
+            return Err(ConfigError(
+                "max_messages: a positive number, or -1 for no limit".to_string(),
+            ));
         }
         if self.duplicate_window.is_zero() {
-            return Err("duplicate_window: must be longer than 0s, or duplicates are kept".into());
+            return Err(ConfigError(
+                "duplicate_window: must be longer than 0s, or duplicates are kept".to_string(),
+            ));
         }
         if !self.max_age.is_zero() && self.duplicate_window > self.max_age {
-            return Err("duplicate_window: longer than max_age".into());
+            return Err(ConfigError(
+                "duplicate_window: longer than max_age".to_string(),
+            ));
         }
         Ok(())
     }
 }
 
 /// The host and port of a `nats://` or `tls://` URL (port 4222 when not given).
-pub(crate) fn server_address(url: &str) -> Result<(String, u16), String> {
+pub(crate) fn server_address(url: &str) -> Result<(String, u16), ConfigError> {
     let parsed = url::Url::parse(url)
         .map_err(|e| format!("`{}` is not a URL: {e}", crate::request::shown_url(url)))?;
     if !matches!(parsed.scheme(), "nats" | "tls") {
-        return Err(format!(
+        return Err(ConfigError(format!(
             "`{}` is not a nats:// or tls:// URL",
             crate::request::shown_url(url)
-        ));
+        )));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("credentials go in `user`/`password` or `token`, not in the URL".into());
+        return Err(ConfigError(
+            "credentials go in `user`/`password` or `token`, not in the URL".to_string(),
+        ));
     }
     let host = match parsed.host() {
         Some(url::Host::Ipv6(a)) => a.to_string(),
         Some(h) => h.to_string(),
-        None => return Err("the URL has no host".into()),
+        None => return Err(ConfigError("the URL has no host".to_string())),
     };
     Ok((host, parsed.port().unwrap_or(4222)))
 }

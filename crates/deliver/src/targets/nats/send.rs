@@ -125,7 +125,7 @@ async fn connection(config: &Config, ctx: &Context<'_>) -> Result<Arc<Connection
     }
     let settings = ctx.client.settings();
     let (host, port) = server_address(&config.url)
-        .map_err(|e| (Outcome::Refused(e.clone()), format!("url: {e}")))?;
+        .map_err(|e| (Outcome::Refused(e.0.clone()), format!("url: {e}")))?;
     guarded_addrs(&host, port, settings.allow_private_targets).await?;
     let mut options = ConnectOptions::new()
         .name("mistgate")

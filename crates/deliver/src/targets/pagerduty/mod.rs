@@ -10,6 +10,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::fmt;
 
 use serde::Deserialize;
@@ -43,11 +44,13 @@ fn default_url() -> String {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.routing_key.len() != 32
             || !self.routing_key.chars().all(|c| c.is_ascii_alphanumeric())
         {
-            return Err("routing_key: an integration key is 32 letters and digits".into());
+            return Err(ConfigError(
+                "routing_key: an integration key is 32 letters and digits".to_string(),
+            ));
         }
         check_url("url", &self.url)?;
         if let Some(t) = &self.summary_template {

@@ -14,6 +14,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -101,7 +102,7 @@ fn yes() -> bool {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         check_url("url", &self.url)?;
         if self.table.is_empty()
             || !self
@@ -109,12 +110,17 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
-            return Err(format!("table: `{}` is not a table name", self.table));
+            return Err(ConfigError(format!(
+                "table: `{}` is not a table name",
+                self.table
+            )));
         }
         match (&self.oauth, &self.username, &self.password) {
             (Some(o), _, _) => {
                 if o.client_id.is_empty() || o.client_secret.is_empty() {
-                    return Err("oauth: client_id and client_secret are required".into());
+                    return Err(ConfigError(
+                        "oauth: client_id and client_secret are required".to_string(),
+                    ));
                 }
                 if let Some(u) = &o.token_url {
                     check_url("oauth.token_url", u)?;
@@ -126,13 +132,17 @@ impl Config {
                 }
             }
             (None, Some(_), Some(_)) => {}
-            (None, Some(_), None) => return Err("password: required with username".into()),
+            (None, Some(_), None) => {
+                return Err(ConfigError("password: required with username".to_string()));
+            }
             (None, None, _) => {
-                return Err("username: required (with password), or set oauth".into());
+                return Err(ConfigError(
+                    "username: required (with password), or set oauth".to_string(),
+                ));
             }
         }
         if self.close_code.trim().is_empty() {
-            return Err("close_code: may not be empty".into());
+            return Err(ConfigError("close_code: may not be empty".to_string()));
         }
         for (field, t) in [
             ("title_template", &self.title_template),

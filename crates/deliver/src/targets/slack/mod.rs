@@ -11,6 +11,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::fmt;
 
 use serde::Deserialize;
@@ -64,13 +65,17 @@ pub enum Mode<'a> {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         match (&self.webhook_url, &self.token) {
             (Some(_), Some(_)) => {
-                return Err("webhook_url and token: set one of them, not both".into());
+                return Err(ConfigError(
+                    "webhook_url and token: set one of them, not both".to_string(),
+                ));
             }
             (None, None) => {
-                return Err("webhook_url: required (or token and channel for a bot)".into());
+                return Err(ConfigError(
+                    "webhook_url: required (or token and channel for a bot)".to_string(),
+                ));
             }
             (Some(url), None) => {
                 check_url("webhook_url", url)?;
@@ -82,11 +87,13 @@ impl Config {
             }
             (None, Some(token)) => {
                 if !token.starts_with("xox") {
-                    return Err("token: a Slack token starts with `xoxb-` (bot) or `xoxp-`".into());
+                    return Err(ConfigError(
+                        "token: a Slack token starts with `xoxb-` (bot) or `xoxp-`".to_string(),
+                    ));
                 }
                 match self.channel.as_deref().map(str::trim) {
                     None | Some("") => {
-                        return Err("channel: required with a token".into());
+                        return Err(ConfigError("channel: required with a token".to_string()));
                     }
                     Some(_) => {}
                 }

@@ -3,6 +3,7 @@
 use super::{Config, EVENT_PATH};
 use crate::hec::{HecMeta, push_event};
 use crate::request::HttpRequest;
+use crate::targets::ConfigError;
 use crate::targets::Message;
 
 /// The URL events are posted to: the configured one, with the event path added when the
@@ -67,7 +68,7 @@ pub fn push_message(body: &mut Vec<u8>, config: &Config, message: &Message) {
 }
 
 /// The request for a batch: the messages' event objects, one per line.
-pub fn encode(config: &Config, messages: &[Message]) -> Result<HttpRequest, String> {
+pub fn encode(config: &Config, messages: &[Message]) -> Result<HttpRequest, ConfigError> {
     let mut body = Vec::with_capacity(messages.len() * 1_024);
     for message in messages {
         push_message(&mut body, config, message);

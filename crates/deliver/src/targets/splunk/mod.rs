@@ -8,6 +8,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::fmt;
 
 use serde::Deserialize;
@@ -80,21 +81,23 @@ fn yes() -> bool {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         crate::targets::standard_webhooks::check_url("url", &self.url)?;
         let path = url::Url::parse(&self.url)
             .map(|u| u.path().trim_end_matches('/').to_string())
             .unwrap_or_default();
         if !path.is_empty() && path != EVENT_PATH {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "url: the path must be empty (it is then `{EVENT_PATH}`) or `{EVENT_PATH}`, not `{path}`"
-            ));
+            )));
         }
         if self.token.trim().is_empty() {
-            return Err("token: the HEC token is empty".into());
+            return Err(ConfigError("token: the HEC token is empty".to_string()));
         }
         if self.token.chars().any(|c| c.is_control() || c == ' ') {
-            return Err("token: the HEC token holds spaces or control characters".into());
+            return Err(ConfigError(
+                "token: the HEC token holds spaces or control characters".to_string(),
+            ));
         }
         for (field, value) in [
             ("index", self.index.as_deref()),
@@ -105,16 +108,16 @@ impl Config {
             if let Some(v) = value
                 && v.trim().is_empty()
             {
-                return Err(format!(
+                return Err(ConfigError(format!(
                     "{field}: empty (leave it out for Splunk's default)"
-                ));
+                )));
             }
         }
         if self.batch_size == 0 || self.batch_size > MAX_BATCH {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "batch_size: {} is not between 1 and {MAX_BATCH}",
                 self.batch_size
-            ));
+            )));
         }
         Ok(())
     }

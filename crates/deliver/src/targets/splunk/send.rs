@@ -15,7 +15,7 @@ pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> E
     }
     let request = match encode(config, messages) {
         Ok(r) => r,
-        Err(e) => return local_failure(Outcome::Refused(e.clone()), e),
+        Err(e) => return local_failure(Outcome::Refused(e.0.clone()), e.0),
     };
     let (mut exchange, answer) = ctx.client.request(&request, ctx.now_us).await;
     if let (Some(answer), Some(error)) = (answer, exchange.error.as_mut())

@@ -1,5 +1,6 @@
 //! The signed request, pure: body, headers, signatures.
 
+use crate::targets::ConfigError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -10,7 +11,7 @@ use crate::request::HttpRequest;
 use crate::targets::Message;
 
 /// The key bytes of a `whsec_<base64>` secret.
-pub(crate) fn secret_key(secret: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn secret_key(secret: &str) -> Result<Vec<u8>, ConfigError> {
     let encoded = secret
         .strip_prefix("whsec_")
         .ok_or("a Standard Webhooks secret starts with `whsec_`")?;
@@ -18,13 +19,13 @@ pub(crate) fn secret_key(secret: &str) -> Result<Vec<u8>, String> {
         .decode(encoded)
         .map_err(|e| format!("the part after `whsec_` is not base64: {e}"))?;
     if key.is_empty() {
-        return Err("the secret is empty".into());
+        return Err(ConfigError("the secret is empty".to_string()));
     }
     Ok(key)
 }
 
 /// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` for one secret.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, ConfigError> {
     let key = secret_key(secret)?;
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).map_err(|e| e.to_string())?;
     mac.update(id.as_bytes());
@@ -45,7 +46,7 @@ pub fn encode(
     message: &Message,
     id: &str,
     timestamp: i64,
-) -> Result<HttpRequest, String> {
+) -> Result<HttpRequest, ConfigError> {
     let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     let mut request = HttpRequest::post_json(&config.url, body.clone())
         .header("User-Agent", "mistgate")

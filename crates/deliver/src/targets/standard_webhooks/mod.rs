@@ -7,6 +7,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -36,7 +37,7 @@ fn yes() -> bool {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         check_url("url", &self.url)?;
         for (i, s) in self.secrets.iter().enumerate() {
             encode::secret_key(s).map_err(|e| format!("secrets[{i}]: {e}"))?;
@@ -46,12 +47,12 @@ impl Config {
 }
 
 /// An http or https URL with a host.
-pub(crate) fn check_url(field: &str, url: &str) -> Result<(), String> {
+pub(crate) fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
     match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err(format!(
+        Ok(_) => Err(ConfigError(format!(
             "{field}: `{url}` is not an http(s) URL with a host"
-        )),
-        Err(e) => Err(format!("{field}: `{url}` is not a URL: {e}")),
+        ))),
+        Err(e) => Err(ConfigError(format!("{field}: `{url}` is not a URL: {e}"))),
     }
 }

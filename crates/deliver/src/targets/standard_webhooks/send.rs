@@ -12,6 +12,6 @@ pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> E
     };
     match encode(config, message, ctx.delivery_id, ctx.now_us / 1_000_000) {
         Ok(request) => ctx.client.request(&request, ctx.now_us).await.0,
-        Err(e) => local_failure(Outcome::Refused(e.clone()), e),
+        Err(e) => local_failure(Outcome::Refused(e.0.clone()), e.0),
     }
 }

@@ -7,6 +7,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -90,7 +91,7 @@ fn default_sd_id() -> String {
 const UDP_MAX: usize = 65_507;
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         split_address(&self.address).map_err(|e| format!("address: {e}"))?;
         facility_code(&self.facility).ok_or_else(|| {
             format!(
@@ -111,13 +112,15 @@ impl Config {
             1 << 20
         };
         if !(480..=limit).contains(&max) {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "max_message_bytes: {max} is not between 480 (what every receiver takes) and {limit}"
-            ));
+            )));
         }
         if let Some(path) = &self.ca_file {
             if self.transport != Transport::Tls {
-                return Err("ca_file: only used with transport = \"tls\"".into());
+                return Err(ConfigError(
+                    "ca_file: only used with transport = \"tls\"".to_string(),
+                ));
             }
             send::read_roots(path).map_err(|e| format!("ca_file: {e}"))?;
         }
@@ -136,7 +139,7 @@ impl Config {
 }
 
 /// `host:port` → (host, port); brackets around an IPv6 literal are removed.
-pub(crate) fn split_address(address: &str) -> Result<(String, u16), String> {
+pub(crate) fn split_address(address: &str) -> Result<(String, u16), ConfigError> {
     let (host, port) = address
         .rsplit_once(':')
         .ok_or_else(|| format!("`{address}` is not host:port"))?;
@@ -148,27 +151,27 @@ pub(crate) fn split_address(address: &str) -> Result<(String, u16), String> {
         || host.contains(['/', ' '])
         || (host.contains(':') && !address.starts_with('['))
     {
-        return Err(format!("`{address}` is not host:port"));
+        return Err(ConfigError(format!("`{address}` is not host:port")));
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok((host.to_string(), p)),
-        _ => Err(format!("`{port}` is not a port")),
+        _ => Err(ConfigError(format!("`{port}` is not a port"))),
     }
 }
 
 /// A header field: printable US-ASCII without spaces, 1 to `max` characters (RFC 5424).
-fn header_field(field: &str, value: &str, max: usize) -> Result<(), String> {
+fn header_field(field: &str, value: &str, max: usize) -> Result<(), ConfigError> {
     if value.is_empty() || value.len() > max || !value.bytes().all(|b| (33..=126).contains(&b)) {
-        return Err(format!(
+        return Err(ConfigError(format!(
             "{field}: `{value}` is not 1 to {max} printable ASCII characters without spaces"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// An SD-ID of RFC 5424 section 6.3.2 for private use: `name@digits`, at most 32
 /// characters, none of `=`, space, `]`, `"`.
-fn check_sd_id(id: &str) -> Result<(), String> {
+fn check_sd_id(id: &str) -> Result<(), ConfigError> {
     let bad = |c: u8| !(33..=126).contains(&c) || matches!(c, b'=' | b']' | b'"');
     let valid = id.len() <= 32
         && !id.bytes().any(bad)
@@ -181,8 +184,8 @@ fn check_sd_id(id: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
+        Err(ConfigError(format!(
             "`{id}` is not name@<enterprise number> of at most 32 printable characters without =, ] or \""
-        ))
+        )))
     }
 }

@@ -48,7 +48,7 @@ pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> E
     };
     let work = async {
         let (host, port) = split_address(&config.address)
-            .map_err(|e| (Outcome::Refused(e.clone()), format!("address: {e}")))?;
+            .map_err(|e| (Outcome::Refused(e.0.clone()), format!("address: {e}")))?;
         let addrs = guarded_addrs(&host, port, settings.allow_private_targets).await?;
         match config.transport {
             Transport::Udp => send_udp(&addrs, &frames).await,

@@ -12,6 +12,7 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::targets::ConfigError;
 use std::fmt;
 
 use serde::Deserialize;
@@ -37,7 +38,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         check_url("url", &self.url)?;
         for (field, t) in [
             ("title_template", &self.title_template),
