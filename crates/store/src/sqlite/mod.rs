@@ -11,7 +11,7 @@ mod ops;
 mod outbox;
 mod read;
 mod schema;
-mod stage;
+mod state_tables;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -272,7 +272,7 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<crate::IncidentChange>, StoreError> {
-        self.read(move |c| stage::incident_changes(c, after, limit))
+        self.read(move |c| state_tables::incident_changes(c, after, limit))
             .await
     }
 
@@ -289,7 +289,7 @@ impl Store for SqliteStore {
 
     async fn target_state(&self, target: &str, key: &str) -> Result<Option<String>, StoreError> {
         let (target, key) = (target.to_string(), key.to_string());
-        self.read(move |c| stage::target_state(c, &target, &key))
+        self.read(move |c| state_tables::target_state(c, &target, &key))
             .await
     }
 
@@ -337,7 +337,7 @@ impl Store for SqliteStore {
 
     async fn stage_load(&self, name: &str) -> Result<Option<StageState>, StoreError> {
         let name = name.to_string();
-        self.read(move |c| stage::load(c, &name)).await
+        self.read(move |c| state_tables::load(c, &name)).await
     }
 
     async fn stage_commit(&self, commit: StageCommit) -> Result<(), StoreError> {
@@ -349,12 +349,13 @@ impl Store for SqliteStore {
         filter: DeviceFilter,
         page: PageRequest,
     ) -> Result<Page<DeviceRow>, StoreError> {
-        self.read(move |c| stage::devices(c, &filter, page)).await
+        self.read(move |c| state_tables::devices(c, &filter, page))
+            .await
     }
 
     async fn device(&self, mac: &str) -> Result<Option<DeviceRow>, StoreError> {
         let mac = mac.to_string();
-        self.read(move |c| stage::device(c, &mac)).await
+        self.read(move |c| state_tables::device(c, &mac)).await
     }
 
     async fn incidents(
@@ -362,11 +363,12 @@ impl Store for SqliteStore {
         filter: IncidentFilter,
         page: PageRequest,
     ) -> Result<Page<IncidentRow>, StoreError> {
-        self.read(move |c| stage::incidents(c, &filter, page)).await
+        self.read(move |c| state_tables::incidents(c, &filter, page))
+            .await
     }
 
     async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
-        self.read(move |c| stage::incident(c, id)).await
+        self.read(move |c| state_tables::incident(c, id)).await
     }
 
     async fn put_subscription(&self, row: SubscriptionRow) -> Result<(), StoreError> {
@@ -381,14 +383,14 @@ impl Store for SqliteStore {
 
     async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError> {
         let id = id.to_string();
-        self.read(move |c| stage::subscription(c, &id)).await
+        self.read(move |c| state_tables::subscription(c, &id)).await
     }
 
     async fn subscriptions(
         &self,
         scope: Option<(String, String)>,
     ) -> Result<Vec<SubscriptionRow>, StoreError> {
-        self.read(move |c| stage::subscriptions(c, scope.as_ref()))
+        self.read(move |c| state_tables::subscriptions(c, scope.as_ref()))
             .await
     }
 

@@ -237,11 +237,11 @@ impl Writer {
                     out.push(Outcome::Quarantined(id));
                 }
                 Op::Stage { commit, .. } => {
-                    super::stage::write(&tx, commit)?;
+                    super::state_tables::write(&tx, commit)?;
                     out.push(Outcome::Staged);
                 }
                 Op::PutSubscription { row, .. } => {
-                    super::stage::put_subscription(&tx, row)?;
+                    super::state_tables::put_subscription(&tx, row)?;
                     out.push(Outcome::Staged);
                 }
                 Op::DeleteSubscription { id, .. } => {
@@ -265,7 +265,7 @@ impl Writer {
                     at,
                     ..
                 } => {
-                    super::stage::put_target_state(&tx, target, key, value, *at)?;
+                    super::state_tables::put_target_state(&tx, target, key, value, *at)?;
                     out.push(Outcome::Staged);
                 }
                 Op::Replay { request, .. } => {

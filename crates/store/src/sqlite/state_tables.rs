@@ -1,4 +1,5 @@
-//! Writes and reads of the correlation stage's tables (devices, incidents, stages).
+//! The tables the stages and the API keep beside the log: devices, incidents and their
+//! change log, stage cursors and snapshots, subscriptions, and what targets remember.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
