@@ -101,26 +101,11 @@ SITE_TOPICS=(asset-raw asset-raw-rssi discovered-raw-rssi location location-asse
 START_TIMEOUT_S=30
 STOP_TIMEOUT_S=10
 
-die() {
-    echo "soak.sh: error: $*" >&2
-    exit 1
-}
-warn() { echo "soak.sh: warning: $*" >&2; }
-note() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-
-if [[ $# -gt 0 ]]; then
-    case $1 in
-    -h | --help)
-        sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
-        exit 0
-        ;;
-    *) die "no arguments expected (settings are environment variables; see --help)" ;;
-    esac
-fi
-for v in $(compgen -e | grep '^MISTGATE_' || true); do
-    warn "ignoring $v from the environment"
-    unset "$v"
-done
+SCRIPT=soak.sh
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_args "$@"
+bench_clean_env
 
 # "90s", "5m", "1h" -> seconds.
 secs_of() {
@@ -132,7 +117,6 @@ secs_of() {
     h) echo $((n * 3600)) ;;
     esac
 }
-positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
 DUR_S=$(secs_of DURATION "$DURATION")
 KILL_S=$(secs_of KILL_EVERY "$KILL_EVERY")
 OUTAGE_S=$(secs_of OUTAGE_EVERY "$OUTAGE_EVERY")
@@ -197,23 +181,6 @@ SCEN_PID=
 declare -A SINK_PID=() SINK_PORT=()
 BURST_PIDS=()
 
-# Stops one process: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-    local pid=$1 sig=${2:-TERM} waited=0
-    [[ -n $pid ]] || return 0
-    kill -"$sig" "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((waited >= STOP_TIMEOUT_S * 20)); then
-            warn "process $pid ignored SIG$sig for ${STOP_TIMEOUT_S}s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.05
-        waited=$((waited + 1))
-    done
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local pid
     trap - EXIT INT TERM
@@ -241,30 +208,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-now_us() { date +%s%6N; }
 T0_US=$(now_us)
 elapsed_s() { echo $((($(now_us) - T0_US) / 1000000)); }
-
-# wait_listening NAME PID OUT: waits (bounded) for `listening on http://ADDR` as the
-# first line of OUT; prints ADDR.
-wait_listening() {
-    local name=$1 pid=$2 out=$3 line="" polls=0
-    while true; do
-        if IFS= read -r line <"$out"; then
-            break
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$WORK/$name.log" >&2 2>/dev/null || true
-            die "$name exited before it was listening"
-        fi
-        ((polls < START_TIMEOUT_S * 20)) || die "$name printed no 'listening on' line within ${START_TIMEOUT_S}s"
-        sleep 0.05
-        polls=$((polls + 1))
-    done
-    [[ $line =~ ^listening\ on\ http://([^[:space:]/]+)$ ]] ||
-        die "$name's first stdout line is not 'listening on http://ADDR': '$line'"
-    echo "${BASH_REMATCH[1]}"
-}
 
 # start_sink NAME [PORT]: a receiver; a restart gets the port it had.
 start_sink() {
@@ -275,7 +220,7 @@ start_sink() {
         python3 "$RECV" sink --port "$port" --log "$WORK/recv/$name.jsonl" \
             --fail-flag "$WORK/recv/$name.fail" >"$out" 2>>"$WORK/$name.log" </dev/null &
         SINK_PID[$name]=$!
-        if addr=$(wait_listening "$name" "${SINK_PID[$name]}" "$out" 2>/dev/null); then
+        if addr=$(wait_listening "$name" "${SINK_PID[$name]}" "$out" "$WORK/$name.log" 2>/dev/null); then
             break
         fi
         # The port may still be held for a moment after a kill: try again, bounded.
@@ -293,7 +238,7 @@ start_mistgate() {
     MISTGATE_API_TOKEN=$TOKEN "$MISTGATE" serve --listen 127.0.0.1:0 --data-dir "$DATA" \
         --config "$WORK/mistgate.toml" >"$out" 2>>"$WORK/mistgate.log" </dev/null &
     MG_PID=$!
-    MG_ADDR=$(wait_listening mistgate "$MG_PID" "$out")
+    MG_ADDR=$(wait_listening mistgate "$MG_PID" "$out" "$WORK/mistgate.log")
     echo "$MG_ADDR" >"$WORK/upstream.tmp"
     mv "$WORK/upstream.tmp" "$WORK/upstream"
     echo "$MG_PID" >>"$WORK/mistgate.pids"
@@ -384,7 +329,7 @@ note "starting the proxy"
 python3 "$RECV" proxy --port 0 --log "$WORK/acked.jsonl" --upstream-file "$WORK/upstream" \
     >"$WORK/proxy.stdout" 2>"$WORK/proxy.log" </dev/null &
 PROXY_PID=$!
-PROXY=$(wait_listening proxy "$PROXY_PID" "$WORK/proxy.stdout")
+PROXY=$(wait_listening proxy "$PROXY_PID" "$WORK/proxy.stdout" "$WORK/proxy.log")
 
 # ---------------------------------------------------------------------------------------
 # Traffic.

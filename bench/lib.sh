@@ -1,0 +1,79 @@
+# bench/lib.sh: what every benchmark script shares. Sourced, after the script has set
+#   SCRIPT           its name, for messages ("ingest.sh")
+#   START_TIMEOUT_S  how long a server may take to print its `listening on` line
+#   STOP_TIMEOUT_S   how long a process may take to exit after a signal
+# and `set -euo pipefail`. It defines no traps: each script cleans up what it started.
+
+die() {
+    echo "$SCRIPT: error: $*" >&2
+    exit 1
+}
+warn() { echo "$SCRIPT: warning: $*" >&2; }
+note() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
+
+# bench_args "$@": `-h`/`--help` prints the script's header comment; nothing else is taken
+# (settings are environment variables).
+bench_args() {
+    [[ $# -gt 0 ]] || return 0
+    case $1 in
+    -h | --help)
+        sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+        exit 0
+        ;;
+    *) die "no arguments expected (settings are environment variables; see --help)" ;;
+    esac
+}
+
+# bench_clean_env: any MISTGATE_* variable of the caller would change the configuration
+# under test, so none is kept.
+bench_clean_env() {
+    local v
+    for v in $(compgen -e | grep '^MISTGATE_' || true); do
+        warn "ignoring $v from the environment"
+        unset "$v"
+    done
+}
+
+# positive NAME VALUE: dies unless VALUE is a positive integer.
+positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
+
+now_us() { date +%s%6N; }
+
+# stop_pid PID [SIGNAL]: sends SIGNAL (TERM), waits up to STOP_TIMEOUT_S, then SIGKILL.
+stop_pid() {
+    local pid=$1 sig=${2:-TERM} waited=0
+    [[ -n $pid ]] || return 0
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((waited >= STOP_TIMEOUT_S * 20)); then
+            warn "process $pid ignored SIG$sig for ${STOP_TIMEOUT_S}s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.05
+        waited=$((waited + 1))
+    done
+    wait "$pid" 2>/dev/null || true
+}
+
+# wait_listening NAME PID OUT LOG: waits (bounded by START_TIMEOUT_S) for the first line
+# of OUT, which must be `listening on http://ADDR`; prints ADDR. Dies (showing the end of
+# LOG) when PID exits first or never says where it listens.
+wait_listening() {
+    local name=$1 pid=$2 out=$3 log=$4 line="" polls=0
+    # `read` succeeds only once a whole line (newline included) is there.
+    until IFS= read -r line <"$out"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "---- last lines of $name's log ($log):" >&2
+            tail -n 20 "$log" >&2 2>/dev/null || true
+            die "$name exited before it was listening"
+        fi
+        ((polls < START_TIMEOUT_S * 20)) ||
+            die "$name printed no 'listening on' line within ${START_TIMEOUT_S}s"
+        sleep 0.05
+        polls=$((polls + 1))
+    done
+    [[ $line =~ ^listening\ on\ http://([^[:space:]/]+)$ ]] ||
+        die "$name's first stdout line is not 'listening on http://ADDR': '$line'"
+    echo "${BASH_REMATCH[1]}"
+}
