@@ -80,25 +80,16 @@ async fn run(addr: SocketAddr) -> std::io::Result<()> {
     axum::serve(listener, app()).await
 }
 
-fn main() -> ExitCode {
-    let addr = match parse_args() {
-        Ok(addr) => addr,
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
         Err(msg) => {
             eprintln!("baseline-server: {msg}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("baseline-server: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(addr)) {
+    match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("baseline-server: {e}");
