@@ -136,6 +136,9 @@ impl Writer {
         let ids = NextIds::load(&conn)?;
         let dedup = rebuild_dedup(&conn, dedup_capacity, ids.event)?;
         let macs = MacIndex::open(&conn, mac_batch)?;
+        // Both scans filled the page cache with old events' pages, which the writes to
+        // come do not need: give them back now rather than hold them while idle.
+        conn.execute_batch("PRAGMA shrink_memory")?;
         Ok(Writer {
             conn,
             ids,
@@ -406,11 +409,6 @@ fn rebuild_dedup(
             dedup.remember(fp, row.get(1)?, row.get(2)?);
         }
     }
-    drop(rows);
-    drop(stmt);
-    // The scan filled the page cache with old events' pages, which the writes to come
-    // do not need: give them back now rather than keep them while idle.
-    conn.execute_batch("PRAGMA shrink_memory")?;
     if dedup.len() > 0 {
         tracing::info!(entries = dedup.len(), bytes = dedup.bytes(), took = ?started.elapsed(), "rebuilt the duplicate index");
     }
