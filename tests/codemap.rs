@@ -46,17 +46,25 @@ fn every_folder_is_in_the_codemap_and_every_named_folder_exists() {
     let missing: Vec<&String> = tracked.difference(&named).collect();
     let gone: Vec<&String> = named
         .iter()
-        .filter(|n| !tracked.iter().any(|t| t == *n || t.starts_with(&format!("{n}/"))))
+        .filter(|n| {
+            !tracked
+                .iter()
+                .any(|t| t == *n || t.starts_with(&format!("{n}/")))
+        })
         .collect();
-    assert!(missing.is_empty(), "folders not in ARCHITECTURE.md's Folders table: {missing:?}");
-    assert!(gone.is_empty(), "folders in the table that do not exist: {gone:?}");
+    assert!(
+        missing.is_empty(),
+        "folders not in ARCHITECTURE.md's Folders table: {missing:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "folders in the table that do not exist: {gone:?}"
+    );
 }
 
 #[test]
 fn the_table_reader_sees_what_is_written() {
-    let text = "x\n## Folders\n\n| folder | what |\n|---|---|\n| `a/b/` | c |\n\n## Next\n| `z/` | w |\n";
-    assert_eq!(
-        named_folders(text).into_iter().collect::<Vec<_>>(),
-        ["a/b"]
-    );
+    let text =
+        "x\n## Folders\n\n| folder | what |\n|---|---|\n| `a/b/` | c |\n\n## Next\n| `z/` | w |\n";
+    assert_eq!(named_folders(text).into_iter().collect::<Vec<_>>(), ["a/b"]);
 }
