@@ -45,9 +45,7 @@ fn pure_files() -> Vec<PathBuf> {
     .iter()
     .map(|f| root.join("crates/deliver/src").join(f))
     .collect();
-    for dir in ["crates/deliver/src/subscription"] {
-        files.extend(rust_files(&root.join(dir)));
-    }
+    files.extend(rust_files(&root.join("crates/deliver/src/subscription")));
     for target in std::fs::read_dir(root.join("crates/deliver/src/targets")).unwrap() {
         let dir = target.unwrap().path();
         if dir.is_dir() {
