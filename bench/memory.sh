@@ -61,27 +61,11 @@ TOKEN=memory-bench-token-9c41d0e6
 START_TIMEOUT_S=120 # the restart rebuilds the index before it listens
 STOP_TIMEOUT_S=30
 
-die() {
-    echo "memory.sh: error: $*" >&2
-    exit 1
-}
-warn() { echo "memory.sh: warning: $*" >&2; }
-note() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-
-if [[ $# -gt 0 ]]; then
-    case $1 in
-    -h | --help)
-        sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
-        exit 0
-        ;;
-    *) die "no arguments expected (settings are environment variables; see --help)" ;;
-    esac
-fi
-for v in $(compgen -e | grep '^MISTGATE_' || true); do
-    warn "ignoring $v from the environment"
-    unset "$v"
-done
-positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
+SCRIPT=memory.sh
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_args "$@"
+bench_clean_env
 for k in LOCATION_EVENTS LOCATION_BATCH ALARM_EVENTS ALARM_BATCH CONNS SAMPLE_MS IDLE_S READY_S \
     PEAK_GOAL_MB IDLE_GOAL_MB; do
     positive "$k" "${!k}"
@@ -142,21 +126,6 @@ MG_PID=
 SAMPLER_PID=
 SIM_PIDS=()
 
-stop_pid() {
-    local pid=$1 waited=0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((waited >= STOP_TIMEOUT_S * 20)); then
-            warn "process $pid ignored SIGTERM for ${STOP_TIMEOUT_S}s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.05
-        waited=$((waited + 1))
-    done
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local p
     for p in "${SIM_PIDS[@]}" $SAMPLER_PID $MG_PID; do
@@ -188,24 +157,13 @@ EOF
 # start_server NAME: starts mistgate over $DATA, waits (bounded) for `listening on
 # http://ADDR`. Sets MG_PID, MG_ADDR and START_MS (how long it took to listen).
 start_server() {
-    local name=$1 out="$WORK/$1.stdout" line="" polls=0 t0
+    local name=$1 out="$WORK/$1.stdout" t0
     : >"$out"
     t0=$(date +%s%3N)
     MISTGATE_API_TOKEN=$TOKEN "$MISTGATE" serve --listen 127.0.0.1:0 --data-dir "$DATA" \
         --config "$WORK/mistgate.toml" >"$out" 2>"$WORK/$name.log" </dev/null &
     MG_PID=$!
-    until IFS= read -r line <"$out"; do
-        if ! kill -0 "$MG_PID" 2>/dev/null; then
-            tail -n 20 "$WORK/$name.log" >&2 || true
-            die "mistgate ($name) exited before it was listening"
-        fi
-        ((polls < START_TIMEOUT_S * 20)) || die "mistgate ($name) did not listen within ${START_TIMEOUT_S}s"
-        sleep 0.05
-        polls=$((polls + 1))
-    done
-    [[ $line =~ ^listening\ on\ http://([^[:space:]/]+)$ ]] ||
-        die "mistgate's first stdout line is not 'listening on http://ADDR': '$line'"
-    MG_ADDR=${BASH_REMATCH[1]}
+    MG_ADDR=$(wait_listening "mistgate ($name)" "$MG_PID" "$out" "$WORK/$name.log")
     START_MS=$(($(date +%s%3N) - t0))
 }
 
