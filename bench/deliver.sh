@@ -202,28 +202,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_server NAME LOG CMD...: starts CMD in the background with stdout to a file and
-# stderr to LOG, waits (bounded) for its `listening on http://ADDR` line. Sets SERVER_PID
-# and SERVER_ADDR (host:port).
-start_server() {
-    local name=$1 log=$2
-    shift 2
-    local out="$WORK/$name.stdout"
-    : >"$out"
-    "$@" >"$out" 2>"$log" </dev/null &
-    SERVER_PID=$!
-    SERVER_PIDS+=("$SERVER_PID")
-    SERVER_ADDR=$(wait_listening "$name" "$SERVER_PID" "$out" "$log")
-}
-
-stop_server() {
-    local pid=$1 keep=() p
-    stop_pid "$pid"
-    for p in "${SERVER_PIDS[@]}"; do
-        [[ $p == "$pid" ]] || keep+=("$p")
-    done
-    SERVER_PIDS=(${keep[@]+"${keep[@]}"})
-}
 
 
 # http METHOD URL [BODY] -> the answer on stdout; dies unless 2xx.

@@ -76,35 +76,19 @@ TARGET_DIR="$ROOT/target/$PROFILE"
 MISTGATE=${BENCH_MISTGATE:-$TARGET_DIR/mistgate}
 BASELINE=${BENCH_BASELINE:-$TARGET_DIR/baseline-server}
 
-die() {
-    echo "ingest.sh: error: $*" >&2
-    exit 1
-}
-warn() { echo "ingest.sh: warning: $*" >&2; }
-note() { echo "== $*" >&2; }
-
-if [[ $# -gt 0 ]]; then
-    case $1 in
-    -h | --help)
-        sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
-        exit 0
-        ;;
-    *) die "no arguments expected (settings are environment variables; see --help)" ;;
-    esac
-fi
-
-for v in $(compgen -e | grep '^MISTGATE_' || true); do
-    warn "ignoring $v from the environment"
-    unset "$v"
-done
+SCRIPT=ingest.sh
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_args "$@"
+bench_clean_env
 
 case $PROFILE in
 release) BUILD_FLAGS=(--release) ;;
 debug) BUILD_FLAGS=() ;;
 *) die "PROFILE must be release or debug, not '$PROFILE'" ;;
 esac
-[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
-[[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer, not '$THREADS'"
+positive CONNS "$CONNS"
+positive THREADS "$THREADS"
 ((CONNS >= THREADS)) || die "CONNS ($CONNS) must be at least THREADS ($THREADS) for wrk"
 
 # wrk's duration syntax (a number, optionally followed by s, m or h) -> seconds.
@@ -128,22 +112,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-bench.XXXXXX")
 SERVER_PIDS=()
 LOAD_PID=
 
-# Stops one server: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-    local pid=$1 waited=0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((waited >= STOP_TIMEOUT_S * 20)); then
-            warn "process $pid ignored SIGTERM for ${STOP_TIMEOUT_S}s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.05
-        waited=$((waited + 1))
-    done
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local pid
     if [[ -n $LOAD_PID ]]; then
@@ -165,49 +133,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_server NAME LOG CMD...: starts CMD in the background with stdout to a file and
-# stderr to LOG, waits (bounded) for its first stdout line, which must be
-# `listening on http://ADDR`. Sets SERVER_PID and SERVER_ADDR (host:port).
-start_server() {
-    local name=$1 log=$2
-    shift 2
-    local out="$WORK/$name.stdout" line="" polls=0
-    : >"$out"
-    "$@" >"$out" 2>"$log" </dev/null &
-    SERVER_PID=$!
-    SERVER_PIDS+=("$SERVER_PID")
-    while true; do
-        # `read` succeeds only once a whole line (newline included) is there.
-        if IFS= read -r line <"$out"; then
-            break
-        fi
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            local status=0
-            wait "$SERVER_PID" || status=$?
-            echo "---- last lines of $name's log ($log):" >&2
-            tail -n 20 "$log" >&2 || true
-            die "$name exited with status $status before it was listening: $*"
-        fi
-        if ((polls >= START_TIMEOUT_S * 20)); then
-            tail -n 20 "$log" >&2 || true
-            die "$name printed no 'listening on' line within ${START_TIMEOUT_S}s: $*"
-        fi
-        sleep 0.05
-        polls=$((polls + 1))
-    done
-    [[ $line =~ ^listening\ on\ http://([^[:space:]/]+)$ ]] ||
-        die "$name's first stdout line is not 'listening on http://ADDR': '$line'"
-    SERVER_ADDR=${BASH_REMATCH[1]}
-}
-
-stop_server() {
-    local pid=$1 keep=() p
-    stop_pid "$pid"
-    for p in "${SERVER_PIDS[@]}"; do
-        [[ $p == "$pid" ]] || keep+=("$p")
-    done
-    SERVER_PIDS=(${keep[@]+"${keep[@]}"})
-}
 
 # ---------------------------------------------------------------------------------------
 # Load generation. run_load URL POOL_FILE [DURATION] applies load to URL with the pool's

@@ -77,3 +77,27 @@ wait_listening() {
         die "$name's first stdout line is not 'listening on http://ADDR': '$line'"
     echo "${BASH_REMATCH[1]}"
 }
+
+# start_server NAME LOG CMD...: starts CMD in the background with stdout to a file in
+# WORK and stderr to LOG, waits (bounded) for its `listening on http://ADDR` line. Sets
+# SERVER_PID and SERVER_ADDR (host:port) and adds the pid to the SERVER_PIDS array.
+start_server() {
+    local name=$1 log=$2
+    shift 2
+    local out="$WORK/$name.stdout"
+    : >"$out"
+    "$@" >"$out" 2>"$log" </dev/null &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    SERVER_ADDR=$(wait_listening "$name" "$SERVER_PID" "$out" "$log")
+}
+
+# stop_server PID: stops it and takes it out of SERVER_PIDS.
+stop_server() {
+    local pid=$1 keep=() p
+    stop_pid "$pid"
+    for p in "${SERVER_PIDS[@]}"; do
+        [[ $p == "$pid" ]] || keep+=("$p")
+    done
+    SERVER_PIDS=(${keep[@]+"${keep[@]}"})
+}
