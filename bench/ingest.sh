@@ -112,24 +112,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-bench.XXXXXX")
 SERVER_PIDS=()
 LOAD_PID=
 
-cleanup() {
-    local pid
-    if [[ -n $LOAD_PID ]]; then
-        kill -TERM "$LOAD_PID" 2>/dev/null || true
-        wait "$LOAD_PID" 2>/dev/null || true
-    fi
-    for pid in "${SERVER_PIDS[@]}"; do
-        stop_pid "$pid"
-    done
-    SERVER_PIDS=()
-LOAD_PID=
-    if [[ ${KEEP:-0} == 1 ]]; then
-        echo "ingest.sh: kept $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
+trap servers_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -101,3 +101,23 @@ stop_server() {
     done
     SERVER_PIDS=(${keep[@]+"${keep[@]}"})
 }
+
+# servers_cleanup: the EXIT trap of scripts that start servers with start_server and a
+# load generator as LOAD_PID: stops them, then removes WORK (kept with KEEP=1).
+servers_cleanup() {
+    local pid
+    if [[ -n ${LOAD_PID:-} ]]; then
+        kill -TERM "$LOAD_PID" 2>/dev/null || true
+        wait "$LOAD_PID" 2>/dev/null || true
+    fi
+    for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+        stop_pid "$pid"
+    done
+    SERVER_PIDS=()
+    LOAD_PID=
+    if [[ ${KEEP:-0} == 1 ]]; then
+        echo "$SCRIPT: kept $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
