@@ -201,14 +201,8 @@ impl RouteStage {
     async fn read_and_route(&mut self) -> Result<bool, StoreError> {
         let mut more = false;
         let now = now_us();
-        if self.routes.takes_incidents() {
-            let changes = self.store.incident_changes(self.read_changes, PAGE).await?;
-            more |= changes.len() as u32 == PAGE;
-            for change in changes {
-                self.read_changes = change.id;
-                self.take_change(change, now).await?;
-            }
-        }
+        // Events first: the names an incident message shows (the site's) come from the
+        // events that caused it, which were committed before the change.
         if self.routes.takes_events() {
             let events = self.store.tail_all(self.read_events, PAGE).await?;
             more |= events.len() as u32 == PAGE;
@@ -226,6 +220,20 @@ impl RouteStage {
                 self.learn_site_name(event);
             }
             self.read_events = covered.max(self.read_events);
+        }
+        if self.routes.takes_incidents() {
+            let changes = self.store.incident_changes(self.read_changes, PAGE).await?;
+            more |= changes.len() as u32 == PAGE;
+            for change in changes {
+                // A change whose newest event was committed after this pass read the log
+                // waits for the next pass, which reads that event (and its names) first.
+                if caused_after(&change, self.read_events) {
+                    more = true;
+                    break;
+                }
+                self.read_changes = change.id;
+                self.take_change(change, now).await?;
+            }
         }
         let moved = self.read_events > self.events || self.read_changes > self.snapshot.changes;
         if !self.buffer.is_empty() {
@@ -479,4 +487,17 @@ impl RouteStage {
         }
         Ok(())
     }
+}
+
+/// Whether the newest event behind `change` is after `read` (the event log's read cursor).
+fn caused_after(change: &IncidentChange, read: i64) -> bool {
+    #[derive(Deserialize)]
+    struct Events {
+        #[serde(default)]
+        event_ids: Vec<i64>,
+    }
+    serde_json::from_str::<Events>(&change.record)
+        .ok()
+        .and_then(|i| i.event_ids.last().copied())
+        .is_some_and(|id| id > read)
 }
