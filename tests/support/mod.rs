@@ -9,6 +9,9 @@ pub mod receiver;
 #[path = "../../crates/deliver/tests/support/nats_server.rs"]
 pub mod nats_server;
 
+#[path = "../../crates/deliver/tests/support/tls.rs"]
+pub mod tls;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

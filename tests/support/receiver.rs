@@ -250,54 +250,19 @@ pub fn python_hmac(secret: &str, body: &[u8], digest: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Accepts TLS connections with a certificate made for the test (self-signed, so only a
-/// client that does not verify certificates gets through).
+/// Accepts TLS connections with a certificate of a throwaway CA made for the test (no
+/// client trusts it, so only a client that does not verify certificates gets through).
 pub struct TlsListener {
     tcp: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
 }
 
 impl TlsListener {
-    /// Makes a self-signed certificate for 127.0.0.1 with `openssl` in `dir`.
+    /// Makes the CA and a certificate for 127.0.0.1 with `openssl` in `dir`.
     pub async fn bind(dir: &std::path::Path) -> TlsListener {
-        use tokio_rustls::rustls;
-        use tokio_rustls::rustls::pki_types::pem::PemObject;
-        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let status = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args([
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-            ])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("openssl runs");
-        assert!(status.success());
-        let certs = CertificateDer::pem_file_iter(&cert)
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
         TlsListener {
             tcp: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+            acceptor: super::tls::TestCa::new(dir).acceptor,
         }
     }
 }
