@@ -6,6 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# rustfmt and clippy come with the toolchain's default profile; add them where a minimal
+# profile left them out.
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        echo "installing the $component component (scripts/lint.sh needs it)" >&2
+        rustup component add "$component"
+    fi
+done
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
