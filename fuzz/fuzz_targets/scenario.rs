@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
         let events = match scenario.expand(org(), &rng, START_US, speed) {
             Ok(events) => events,
             Err(e) => {
-                assert!(!e.is_empty());
+                assert!(!e.0.is_empty());
                 continue;
             }
         };
