@@ -227,12 +227,14 @@ impl RouteStage {
             for change in changes {
                 // A change whose newest event was committed after this pass read the log
                 // waits for the next pass, which reads that event (and its names) first.
-                if caused_after(&change, self.read_events) {
+                let incident = serde_json::from_str::<Incident>(&change.record).ok();
+                let newest = incident.as_ref().and_then(|i| i.event_ids.last().copied());
+                if newest.is_some_and(|id| id > self.read_events) {
                     more = true;
                     break;
                 }
                 self.read_changes = change.id;
-                self.take_change(change, now).await?;
+                self.take_change(change, incident, now).await?;
             }
         }
         let moved = self.read_events > self.events || self.read_changes > self.snapshot.changes;
@@ -365,11 +367,14 @@ impl RouteStage {
         self.push(targets, "event", &message, event.received_at);
     }
 
-    async fn take_change(&mut self, change: IncidentChange, now: i64) -> Result<(), StoreError> {
-        let (Ok(incident), Some(what)) = (
-            serde_json::from_str::<Incident>(&change.record),
-            Change::parse(&change.change),
-        ) else {
+    /// Routes one change; `incident` is its record, read by the caller (`None`: unreadable).
+    async fn take_change(
+        &mut self,
+        change: IncidentChange,
+        incident: Option<Incident>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (Some(incident), Some(what)) = (incident, Change::parse(&change.change)) else {
             // Written by this correlator, so it always reads; if a record ever does not,
             // say so and go on rather than stop routing every later change.
             tracing::error!(
@@ -487,17 +492,4 @@ impl RouteStage {
         }
         Ok(())
     }
-}
-
-/// Whether the newest event behind `change` is after `read` (the event log's read cursor).
-fn caused_after(change: &IncidentChange, read: i64) -> bool {
-    #[derive(Deserialize)]
-    struct Events {
-        #[serde(default)]
-        event_ids: Vec<i64>,
-    }
-    serde_json::from_str::<Events>(&change.record)
-        .ok()
-        .and_then(|i| i.event_ids.last().copied())
-        .is_some_and(|id| id > read)
 }
