@@ -19,7 +19,7 @@ use store::{
 };
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
-use crate::clock::now_us;
+use deliver::clock::now_us;
 
 /// The stage's name in the store.
 pub const STAGE: &str = "correlate";

@@ -19,8 +19,8 @@ use serde::Serialize;
 use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
 
 use crate::app_state::{AppState, Source};
-use crate::clock::now_us;
 use crate::error::{ApiError, ErrorBody};
+use deliver::clock::now_us;
 
 /// The answer to an accepted request: sent only after the request is committed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -7,7 +7,6 @@
 mod api;
 mod app_state;
 mod auth;
-mod clock;
 pub mod config;
 mod correlation_stage;
 mod error;

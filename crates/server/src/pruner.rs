@@ -6,7 +6,7 @@ use std::time::Duration;
 use deliver::supervise::{Reporter, Stages, supervise};
 use store::{Retention, Store};
 
-use crate::clock::now_us;
+use deliver::clock::now_us;
 
 const DAY_US: i64 = 86_400_000_000;
 

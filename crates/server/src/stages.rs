@@ -9,7 +9,7 @@ use store::{Store, StoreError};
 
 use crate::api::params::rfc3339;
 use crate::app_state::AppState;
-use crate::clock::now_us;
+use deliver::clock::now_us;
 
 /// One background stage as readiness shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -272,7 +272,7 @@ fn silence_from(body: &Bytes, id: i64) -> Result<Silence, ApiError> {
                 .ok_or_else(|| invalid(format!("`kind` `{k}` is not an incident kind")))?,
         ),
     };
-    let starts_at = time("starts_at")?.unwrap_or_else(crate::clock::now_us);
+    let starts_at = time("starts_at")?.unwrap_or_else(deliver::clock::now_us);
     let ends_at = time("ends_at")?.ok_or_else(|| invalid("`ends_at` is required".into()))?;
     if ends_at <= starts_at {
         return Err(invalid("`ends_at` must be after `starts_at`".into()));

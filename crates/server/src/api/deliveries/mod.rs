@@ -23,8 +23,8 @@ use super::answer::List;
 use super::params::{Params, get, instant, one_of, page_of, topic};
 use super::webhooks::load;
 use crate::app_state::AppState;
-use crate::clock::now_us;
 use crate::error::ApiError;
+use deliver::clock::now_us;
 
 /// Whose messages: a webhook of an org or site, or a routing target.
 pub(crate) enum Owner {

@@ -16,8 +16,8 @@ use store::SubscriptionRow;
 pub use self::views::{OrgWebhookBody, WebhookBody, WebhookView};
 use super::answer::Empty;
 use crate::app_state::AppState;
-use crate::clock::now_us;
 use crate::error::ApiError;
+use deliver::clock::now_us;
 
 pub(crate) fn scope_key(scope: &Scope) -> (String, String) {
     match scope {
