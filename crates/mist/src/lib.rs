@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod describe;
 pub mod device;
 pub mod envelope;
 pub mod fingerprint;
@@ -46,6 +47,7 @@ pub mod views;
 #[cfg(test)]
 mod test_support;
 
+pub use describe::{Described, describe};
 pub use device::DeviceKind;
 pub use envelope::{Envelope, EnvelopeError, parse_envelope, wrap_events, write_envelope};
 pub use fingerprint::{Fingerprint, fingerprint, fingerprint_text};
