@@ -19,12 +19,14 @@ mod correlation;
 mod error;
 mod model;
 mod outbox;
+mod series;
 pub mod sqlite;
 
 pub use correlation::*;
 pub use error::StoreError;
 pub use model::*;
 pub use outbox::*;
+pub use series::*;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
@@ -113,6 +115,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Totals per source and topic.
     async fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// Events stored per bucket of `query.step_minutes` minutes and topic, by receive
+    /// time: only buckets that hold events, ordered by bucket then topic. Read from
+    /// per-minute counts kept at append (not from the events): a day of minutes costs
+    /// the same whatever the number of events. Retention drops the counts of the whole
+    /// minutes before `data_before`.
+    async fn series(&self, query: SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError>;
 
     /// Removes what the retention settings no longer keep.
     async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError>;

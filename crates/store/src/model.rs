@@ -237,4 +237,6 @@ pub struct Pruned {
     pub batches: u64,
     /// Delivery attempt records.
     pub attempts: u64,
+    /// Rows of per-minute event counts (one per minute, topic and source).
+    pub minutes: u64,
 }

@@ -11,6 +11,7 @@ mod ops;
 mod outbox;
 mod read;
 mod schema;
+mod series;
 mod state_tables;
 mod writer;
 
@@ -24,7 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     Appended, DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, NewQuarantine,
     NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail, RequestFilter,
-    RequestSummary, Retention, StageCommit, StageState, Stats, Store, StoreError, StoredEvent,
+    RequestSummary, Retention, SeriesPoint, SeriesQuery, StageCommit, StageState, Stats, Store,
+    StoreError, StoredEvent,
 };
 use crate::{
     AttemptFilter, AttemptRecord, AttemptRow, BatchFilter, BatchRow, OutboxCommit, ReplayRequest,
@@ -329,6 +331,10 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<Stats, StoreError> {
         self.read(read::stats).await
+    }
+
+    async fn series(&self, query: SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError> {
+        self.read(move |c| series::series(c, &query)).await
     }
 
     async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError> {

@@ -212,6 +212,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (target, key)
     ) WITHOUT ROWID;
     "#,
+    // 6: events stored per receive minute, topic and source (see series.rs): what charts
+    // read instead of counting events. A database that already holds events gets them
+    // counted once here; from then on the writer adds each commit's counts.
+    r#"
+    CREATE TABLE event_minutes (
+        minute INTEGER NOT NULL,               -- unix minute of received_at (floor)
+        topic  TEXT    NOT NULL,
+        source TEXT    NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (minute, topic, source)
+    ) WITHOUT ROWID;
+    INSERT INTO event_minutes (minute, topic, source, events)
+        SELECT (received_at - ((received_at % 60000000) + 60000000) % 60000000) / 60000000,
+               topic, source, COUNT(*)
+        FROM events GROUP BY 1, 2, 3;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

@@ -16,6 +16,7 @@ use super::dedup::{self, DedupIndex, Staged, StoredEvent, Verdict};
 use super::mac_index::MacIndex;
 use super::open::WriteHealth;
 use super::ops::{Op, Outcome, answer};
+use super::series::{self, Minutes};
 use crate::{Appended, NewRequest, Pruned, Retention, StoreError};
 
 /// Most operations folded into one transaction. Large enough that a burst of 64
@@ -195,6 +196,7 @@ impl Writer {
         let mut staged = Staged::default();
         let mut staged_macs = Vec::new();
         let mut totals: HashMap<(&str, &str), Total> = HashMap::new();
+        let mut minutes = Minutes::default();
         let mut quarantined = 0i64;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
@@ -210,6 +212,7 @@ impl Writer {
                         &self.dedup,
                         &mut staged,
                         &mut staged_macs,
+                        &mut minutes,
                         request,
                         *dedup_since,
                     )?;
@@ -303,6 +306,7 @@ impl Writer {
                 t.last
             ])?;
         }
+        minutes.write(&tx)?;
         if quarantined > 0 {
             tx.prepare_cached("UPDATE quarantine_total SET n = n + ?1")?
                 .execute([quarantined])?;
@@ -357,6 +361,7 @@ impl Writer {
                 "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ?1 ORDER BY id LIMIT ?2)",
                 before,
             )?;
+            pruned.minutes = series::prune(conn, before, PRUNE_CHUNK)?;
         }
         if retention.data_before.is_some() {
             let first_kept: i64 = conn.query_row(
@@ -444,13 +449,15 @@ struct Total {
     last: i64,
 }
 
-fn append(
+#[allow(clippy::too_many_arguments)]
+fn append<'a>(
     tx: &Transaction<'_>,
     next: &mut NextIds,
     dedup: &DedupIndex,
     staged: &mut Staged,
     staged_macs: &mut Vec<(String, i64)>,
-    request: &NewRequest,
+    minutes: &mut Minutes<'a>,
+    request: &'a NewRequest,
     dedup_since: i64,
 ) -> Result<Appended, StoreError> {
     let request_id = next.request;
@@ -493,6 +500,7 @@ fn append(
             &event.fingerprint[..],
         ])?;
         staged.stage(fp, id, request.received_at);
+        minutes.add(request.received_at, &event.topic, &request.source);
         if let Some(mac) = &event.mac {
             staged_macs.push((mac.clone(), id));
         }
