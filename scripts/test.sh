@@ -23,12 +23,15 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
 fi
 
 # The nats target's tests start their own nats-server (with JetStream) on a free port;
-# TLS tests make their certificates with the openssl command.
+# TLS tests make their certificates with the openssl command; the console's browser tests
+# (tests/console_browser.rs) drive Debian's Chromium through its chromedriver.
 missing=()
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
     missing+=(nats-server)
 fi
 command -v openssl >/dev/null || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (the tests need them)" >&2
     apt-get update && apt-get install -y "${missing[@]}"
