@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::receiver::Receiver;
+use support::sse::{EventStream, within};
 use support::{Server, TOKEN, samples, site_alarm};
 
 const ORG: &str = "2818e386-8dec-2562-9ede-5b8a0fbbdc71";
@@ -62,6 +63,36 @@ fn has_data(answer: &Value) -> bool {
             .all(|list| list.as_array().is_some_and(|l| !l.is_empty())),
         Value::String(s) => !s.is_empty(),
         _ => true,
+    }
+}
+
+/// `GET /api/v1/stream` does not end: its documented content type, and its first event and
+/// incident messages (resumed from the start of the log, `0.0`) against their schemas.
+async fn stream_messages_answer_their_schemas(server: &Server, doc: &Value, get: &Value) {
+    let contents = &get["responses"]["200"]["content"];
+    assert!(contents["text/event-stream"].is_object(), "{contents}");
+    for (query, kind, schema) in [
+        ("?last_event_id=0.0&incidents=false", "event", "EventView"),
+        (
+            "?last_event_id=0.0&events=false",
+            "incident",
+            "IncidentChangeView",
+        ),
+    ] {
+        let mut stream = EventStream::open(server, query, None).await;
+        let message = stream.next_message(within(WAIT)).await;
+        assert_eq!(message.event.as_deref(), Some(kind), "{query}: {message:?}");
+        let schema = json!({"$ref": format!("#/components/schemas/{schema}")});
+        let answer = message.json();
+        let errors: Vec<String> = validator(doc, &schema)
+            .iter_errors(&answer)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{kind} message breaks {schema}:\n{}\n{answer:#}",
+            errors.join("\n")
+        );
     }
 }
 
@@ -155,6 +186,11 @@ async fn every_get_route_answers_what_its_schema_says() {
             !uri.contains('{') && !uri.ends_with('/'),
             "GET {path}: no value here for its path parameters; seed data and name them"
         );
+        if path == "/api/v1/stream" {
+            stream_messages_answer_their_schemas(&server, &doc, get).await;
+            checked += 1;
+            continue;
+        }
 
         let (status, content_type, text) = support::eventually(WAIT, &uri, || async {
             let response = server

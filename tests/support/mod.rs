@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod sse;
 
 #[path = "../../crates/deliver/tests/support/nats_server.rs"]
 pub mod nats_server;

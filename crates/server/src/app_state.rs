@@ -63,6 +63,10 @@ pub struct AppState {
     pub targets: Vec<(String, &'static str)>,
     /// The background stages' positions and restarts (readiness, metrics).
     pub stages: Arc<deliver::supervise::Stages>,
+    /// True once the server is shutting down: answers that would never end by themselves
+    /// (`GET /api/v1/stream`) end then, so that the graceful shutdown does not wait for
+    /// them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -121,6 +125,7 @@ impl AppState {
                 .map(|(name, t)| (name.clone(), t.kind()))
                 .collect(),
             stages,
+            stopping: tokio::sync::watch::channel(false).0,
         }
     }
 }

@@ -145,9 +145,10 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
     on_listening(addr);
     let signalled = Arc::new(tokio::sync::Notify::new());
     let serving = axum::serve(listener, router(state.clone())).with_graceful_shutdown({
-        let signalled = signalled.clone();
+        let (signalled, state) = (signalled.clone(), state.clone());
         async move {
             shutdown_signal().await;
+            state.stopping.send_replace(true);
             signalled.notify_one();
         }
     });

@@ -4,7 +4,8 @@
 //! `mistgate_ingest_events_total{topic}`, `mistgate_ingest_duplicate_events_total`,
 //! `mistgate_ingest_bytes_total`, `mistgate_ingest_ack_seconds` (histogram: receipt to
 //! durable answer), `mistgate_store_commit_batch_size` and `mistgate_store_commit_seconds`
-//! (histograms of the group commit).
+//! (histograms of the group commit), `mistgate_api_streams` (gauge: open
+//! `GET /api/v1/stream` answers).
 
 use std::sync::OnceLock;
 use std::time::Duration;

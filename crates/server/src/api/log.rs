@@ -113,22 +113,27 @@ pub async fn list_events(
     State(app): State<Arc<AppState>>,
     q: Params,
 ) -> Result<Json<List<EventView>>, ApiError> {
-    let filter = EventFilter {
-        topic: topic(&q),
-        org_id: get(&q, "org_id").map(str::to_string),
-        site_id: get(&q, "site_id").map(str::to_string),
-        event_type: get(&q, "type").map(str::to_string),
-        mac: get(&q, "mac")
-            .map(|m| mist::normalize_mac(m).unwrap_or_else(|| m.to_ascii_lowercase())),
-        since: instant("since", get(&q, "since"))?,
-        until: instant("until", get(&q, "until"))?,
-        source: get(&q, "source").map(str::to_string),
-    };
-    let page = app.store.events(filter, page_of(&q)?).await?;
+    let page = app.store.events(event_filter(&q)?, page_of(&q)?).await?;
     Ok(Json(List::new(
         page.items.into_iter().map(EventView::from).collect(),
         page.next,
     )))
+}
+
+/// The filters of `GET /api/v1/events` ([`EventQuery`]), parsed and checked: also those
+/// of `GET /api/v1/stream`.
+pub(crate) fn event_filter(q: &Params) -> Result<EventFilter, ApiError> {
+    Ok(EventFilter {
+        topic: topic(q),
+        org_id: get(q, "org_id").map(str::to_string),
+        site_id: get(q, "site_id").map(str::to_string),
+        event_type: get(q, "type").map(str::to_string),
+        mac: get(q, "mac")
+            .map(|m| mist::normalize_mac(m).unwrap_or_else(|| m.to_ascii_lowercase())),
+        since: instant("since", get(q, "since"))?,
+        until: instant("until", get(q, "until"))?,
+        source: get(q, "source").map(str::to_string),
+    })
 }
 
 /// Get one event

@@ -8,6 +8,7 @@ pub(crate) mod openapi;
 pub(crate) mod params;
 mod scope;
 mod silences;
+mod stream;
 mod targets;
 mod webhooks;
 
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/requests/{id}", get(log::get_request))
         .route("/quarantine", get(log::list_quarantine))
         .route("/stats", get(log::stats))
+        .route("/stream", get(stream::stream))
         .route("/devices", get(correlation::list_devices))
         .route("/devices/{mac}", get(correlation::get_device))
         .route("/incidents", get(correlation::list_incidents))

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
-use super::{correlation, deliveries, log, silences, targets, webhooks};
+use super::{correlation, deliveries, log, silences, stream, targets, webhooks};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -35,6 +35,7 @@ const TOKEN_SCHEME: &str = "api_token";
         log::get_request,
         log::list_quarantine,
         log::stats,
+        stream::stream,
         correlation::list_devices,
         correlation::get_device,
         correlation::list_incidents,
@@ -85,11 +86,13 @@ const TOKEN_SCHEME: &str = "api_token";
         deliveries::DeliveryCountView,
         List<deliveries::MessageView>,
         deliveries::ReplayedView,
+        // The data of `GET /api/v1/stream`'s `incident` messages (the answer is text).
+        stream::IncidentChangeView,
     )),
     modifiers(&TokenScheme),
     tags(
         (name = "ingest", description = "Webhooks in, from Mist or anything that speaks its dialect."),
-        (name = "log", description = "The stored log: events, requests, quarantine, totals. Needs the API token."),
+        (name = "log", description = "The stored log: events (listed, or streamed as they come), requests, quarantine, totals. Needs the API token."),
         (name = "correlation", description = "What the correlation stage makes of the log: the device inventory, incidents (with acknowledge and resolve) and silences. Needs the API token."),
         (name = "routing", description = "Routing targets (Slack, Teams, PagerDuty, ServiceNow, Splunk, syslog, NATS, signed webhooks) from the configuration file: their delivery results, dead letters and replay. Needs the API token."),
         (name = "webhooks", description = "Mist-compatible webhook subscriptions, per org and per site: the Mist `webhook` object, lists as bare JSON arrays, write-only secrets. Needs the API token."),
@@ -165,6 +168,7 @@ mod tests {
         ("/api/v1/requests/{id}", "get"),
         ("/api/v1/quarantine", "get"),
         ("/api/v1/stats", "get"),
+        ("/api/v1/stream", "get"),
         ("/api/v1/devices", "get"),
         ("/api/v1/devices/{mac}", "get"),
         ("/api/v1/incidents", "get"),
@@ -328,6 +332,28 @@ mod tests {
         )
     }
 
+    /// The status, content type and first body frame of an answer that does not end.
+    async fn first_block(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
+        use http_body_util::BodyExt;
+        let request = Request::get(uri)
+            .header("authorization", "Token unit-test-token")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let frame = response.into_body().frame().await.unwrap().unwrap();
+        let data = frame.into_data().unwrap();
+        (
+            status,
+            content_type,
+            String::from_utf8(data.to_vec()).unwrap(),
+        )
+    }
+
     /// The answer has exactly the fields the schema names (`extra` ones besides).
     fn has_schema_fields(doc: &Value, schema: &str, answer: &Value, extra: &[&str]) {
         let documented: BTreeSet<&str> = doc["components"]["schemas"][schema]["properties"]
@@ -431,6 +457,14 @@ mod tests {
                 .replace("{name}", "noc")
                 .replace("{org_id}", "o")
                 .replace("{site_id}", "s");
+            if uri == "/api/v1/stream" {
+                // An endless answer: its head and its first block (where it starts).
+                let (status, content_type, first) = first_block(&app, &uri).await;
+                assert_eq!(status, StatusCode::OK, "GET {uri}");
+                assert_eq!(content_type, "text/event-stream", "GET {uri}");
+                assert!(first.starts_with("id: "), "GET {uri}: {first}");
+                continue;
+            }
             let (status, _) = call(&app, "GET", &uri, "").await;
             assert_eq!(status, StatusCode::OK, "GET {uri}");
         }

@@ -81,7 +81,7 @@ pub(crate) fn with_times(mut v: Value) -> Value {
 }
 
 /// A record the correlation stage stored, read back as its core type.
-fn record<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
+pub(crate) fn record<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
     serde_json::from_str(text).map_err(|e| {
         ApiError::Store(store::StoreError::Task(format!(
             "a stored {what} is unreadable: {e}"
