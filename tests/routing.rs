@@ -170,7 +170,7 @@ async fn routes_send_incidents_and_events_as_signed_standard_webhooks() {
     let id = opened["incident"]["id"].as_i64().unwrap();
     assert_eq!(
         opened["link"],
-        format!("https://mistgate.example.net/api/v1/incidents/{id}")
+        format!("https://mistgate.example.net/ui/incidents/{id}")
     );
     let resolved = bodies.iter().find(|b| b["change"] == "resolved").unwrap();
     assert_eq!(resolved["incident"]["id"], id);

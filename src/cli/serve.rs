@@ -27,6 +27,7 @@ pub(crate) fn serve(
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
+    config.console_sign_in_link = demo;
     // The demo posts to the first source, signed with its first secret.
     let demo_source = demo.then(|| {
         config
@@ -35,7 +36,8 @@ pub(crate) fn serve(
             .map(|s| (s.name.clone(), s.secrets.first().cloned()))
             .unwrap_or_else(|| ("default".to_string(), None))
     });
-    runtime_with(workers)?.block_on(server::serve(config, |addr| {
+    runtime_with(workers)?.block_on(server::serve(config, |listening| {
+        let addr = listening.addr;
         // The first line on stdout, for scripts and tests that start with port 0.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
@@ -47,10 +49,14 @@ pub(crate) fn serve(
                 addr
             };
             let target = format!("http://{host}/ingest/{source}");
+            let link = listening.sign_in_path.unwrap_or_default();
             eprintln!(
-                "mistgate: demo: a simulated Mist org posts to {target}; watch\n    \
-                 curl -H \"Authorization: Token $TOKEN\" http://{host}/api/v1/incidents\n    \
-                 curl -H \"Authorization: Token $TOKEN\" http://{host}/api/v1/devices"
+                "mistgate: demo: a simulated Mist org posts to {target}\n\n  \
+                 console: http://{host}/ui/\n  \
+                 sign in once with this link (valid 15 minutes, single use):\n    \
+                 http://{host}{link}\n  \
+                 or with the API token (printed at first start, kept in the data dir's api_token).\n\n  \
+                 API: curl -H \"Authorization: Token $TOKEN\" http://{host}/api/v1/incidents\n"
             );
             sim::demo::spawn(sim::demo::DemoSettings {
                 secret,

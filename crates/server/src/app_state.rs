@@ -22,6 +22,8 @@ pub struct Source {
     /// that warning was logged: a flood of bad signatures must not flood the log too.
     pub rejected_since_warning: std::sync::atomic::AtomicU64,
     pub last_rejection_warning: std::sync::atomic::AtomicI64,
+    /// Unauthenticated requests since the process started (the console shows them).
+    pub rejected_total: std::sync::atomic::AtomicU64,
 }
 
 impl Source {
@@ -30,6 +32,7 @@ impl Source {
     pub fn rejection_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {
         use std::sync::atomic::Ordering::Relaxed;
         self.rejected_since_warning.fetch_add(1, Relaxed);
+        self.rejected_total.fetch_add(1, Relaxed);
         let last = self.last_rejection_warning.load(Relaxed);
         if now_us - last < every_us
             || self
@@ -63,6 +66,12 @@ pub struct AppState {
     pub targets: Vec<(String, &'static str)>,
     /// The background stages' positions and restarts (readiness, metrics).
     pub stages: Arc<deliver::supervise::Stages>,
+    /// The console's signed-in browsers.
+    pub sessions: crate::console::Sessions,
+    /// Whether the console's cookie is marked `Secure` (served over HTTPS).
+    pub secure_cookies: bool,
+    /// Site names from `[routing] site_names`, for the console where an event has none.
+    pub site_names: std::collections::BTreeMap<String, String>,
     /// True once the server is shutting down: answers that would never end by themselves
     /// (`GET /api/v1/stream`) end then, so that the graceful shutdown does not wait for
     /// them.
@@ -98,6 +107,7 @@ impl AppState {
                     secrets: s.secrets.iter().map(|k| k.as_bytes().to_vec()).collect(),
                     accept_v1: s.accept_v1_signature,
                     rejected_since_warning: Default::default(),
+                    rejected_total: Default::default(),
                     last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
                     accepted: metrics::counter!(
                         "mistgate_ingest_requests_total",
@@ -125,6 +135,9 @@ impl AppState {
                 .map(|(name, t)| (name.clone(), t.kind()))
                 .collect(),
             stages,
+            sessions: Default::default(),
+            secure_cookies: false,
+            site_names: config.routing.site_names.clone(),
             stopping: tokio::sync::watch::channel(false).0,
         }
     }
@@ -142,6 +155,7 @@ mod tests {
             accept_v1: false,
             accepted: metrics::Counter::noop(),
             rejected_since_warning: Default::default(),
+            rejected_total: Default::default(),
             last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
         };
         assert_eq!(source.rejection_to_report(1_000, 100), Some(1));

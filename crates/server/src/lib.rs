@@ -8,6 +8,7 @@ mod api;
 mod app_state;
 mod auth;
 pub mod config;
+mod console;
 mod correlation_stage;
 mod error;
 mod health;
@@ -57,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     ));
     Router::new()
         .route("/ingest/{source}", post(ingest::ingest))
+        .merge(console::routes())
         .nest("/api/v1", api)
         // Outside the token layer: the document is open, like health and metrics.
         .route("/api/v1/openapi.json", get(api::openapi::document))
@@ -68,9 +70,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// What `serve` tells its caller once it listens.
+pub struct Listening {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The path and query of a one-time console sign-in link (`/ui/login?key=...`), when
+    /// `console_sign_in_link` was asked for.
+    pub sign_in_path: Option<String>,
+}
+
 /// Opens the store, prepares the token, binds, calls `on_listening` with the bound
 /// address, and serves until SIGINT or SIGTERM.
-pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyhow::Result<()> {
     let metrics = telemetry::install();
     let mut sqlite = SqliteConfig::in_data_dir(&config.data_dir);
     sqlite.synchronous = config.storage.synchronous;
@@ -83,7 +94,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
             .with_context(|| format!("preparing the API token in {}", config.data_dir.display()))?;
     if origin == TokenOrigin::Generated {
         eprintln!(
-            "\nmistgate: generated the admin API token (kept in {}; shown only this once):\n\n    {}\n\n  use it as `Authorization: Token <key>`\n",
+            "\nmistgate: generated the admin API token (kept in {}; shown only this once):\n\n    {}\n\n  use it as `Authorization: Token <key>`, and to sign in to the console at /ui/\n",
             config.data_dir.join("api_token").display(),
             token.reveal()
         );
@@ -142,7 +153,16 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");
-    on_listening(addr);
+    let sign_in_path = if config.console_sign_in_link {
+        let key = state
+            .sessions
+            .issue_one_time(deliver::clock::now_us())
+            .context("making a console sign-in link")?;
+        Some(format!("/ui/login?key={key}"))
+    } else {
+        None
+    };
+    on_listening(Listening { addr, sign_in_path });
     let signalled = Arc::new(tokio::sync::Notify::new());
     let serving = axum::serve(listener, router(state.clone())).with_graceful_shutdown({
         let (signalled, state) = (signalled.clone(), state.clone());

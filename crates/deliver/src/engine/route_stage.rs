@@ -416,7 +416,7 @@ impl RouteStage {
         }
         let link = self.settings.public_url.as_ref().map(|base| {
             format!(
-                "{}/api/v1/incidents/{}",
+                "{}/ui/incidents/{}",
                 base.trim_end_matches('/'),
                 incident.id
             )

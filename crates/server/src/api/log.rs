@@ -51,6 +51,16 @@ pub struct EventView {
     source: String,
     /// The request that carried it.
     request_id: i64,
+    /// What the event says, in one line for a person (derived; the raw event is the
+    /// record).
+    summary: String,
+    /// The device's or client's name, where the event names it (`device_name`,
+    /// `hostname`, `ap_name`, ...).
+    #[schema(required = true)]
+    name: Option<String>,
+    /// The site's name, where the event carries it (`site_name`).
+    #[schema(required = true)]
+    site_name: Option<String>,
     /// The event exactly as received, byte for byte.
     #[schema(value_type = Object)]
     raw: Box<RawValue>,
@@ -58,9 +68,11 @@ pub struct EventView {
 
 impl From<StoredEvent> for EventView {
     fn from(e: StoredEvent) -> EventView {
+        let topic = mist::Topic::parse(&e.topic);
+        let described = mist::describe(&topic, &e.raw);
         EventView {
             id: e.id,
-            topic: mist::Topic::parse(&e.topic),
+            topic,
             org_id: e.org_id,
             site_id: e.site_id,
             event_type: e.event_type,
@@ -71,6 +83,9 @@ impl From<StoredEvent> for EventView {
             received_at: Time(e.received_at),
             source: e.source,
             request_id: e.request_id,
+            summary: described.summary,
+            name: described.name,
+            site_name: described.site_name,
             raw: raw_json(e.raw),
         }
     }

@@ -47,6 +47,9 @@ pub struct Config {
     /// True when no file was given: the built-in `default` source takes unsigned traffic.
     #[serde(skip)]
     pub zero_config: bool,
+    /// Issue a one-time console sign-in link at start (`serve --demo`); not from the file.
+    #[serde(skip)]
+    pub console_sign_in_link: bool,
 }
 
 mod sections;
@@ -113,6 +116,7 @@ impl Default for Config {
             routes: Vec::new(),
             routing: RoutingConfig::default(),
             zero_config: false,
+            console_sign_in_link: false,
         }
     }
 }

@@ -286,6 +286,41 @@ pub(crate) fn requests(
     Ok(paged(items, page, |r| r.id))
 }
 
+/// Incidents per (state, kind), for the console's counts.
+pub(crate) fn incident_counts(conn: &Connection) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows = conn
+        .prepare_cached("SELECT state, kind, count(*) FROM incidents GROUP BY state, kind")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// How many requests after an event's own request are searched for its duplicates.
+const DUPLICATE_SCAN: i64 = 100_000;
+
+/// Requests after `request_id` that repeated event `event_id` (its duplicate arrivals),
+/// oldest first; only the [`DUPLICATE_SCAN`] requests that followed are searched.
+pub(crate) fn duplicate_arrivals(
+    conn: &Connection,
+    event_id: i64,
+    request_id: i64,
+    limit: u32,
+) -> Result<Vec<RequestSummary>, StoreError> {
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests WHERE id > ?2 AND id <= ?2 + ?4 \
+         AND duplicates > 0 AND duplicate_of IS NOT NULL \
+         AND EXISTS (SELECT 1 FROM json_each(duplicate_of) WHERE value = ?1) ORDER BY id LIMIT ?3"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            rusqlite::params![event_id, request_id, limit, DUPLICATE_SCAN],
+            request_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 pub(crate) fn request(conn: &Connection, id: i64) -> Result<Option<RequestDetail>, StoreError> {
     let sql = format!(
         "SELECT {REQUEST_COLUMNS}, headers, body, duplicate_of, first_event_id FROM requests WHERE id = ?1"

@@ -5,7 +5,7 @@
 
 pub mod org;
 pub mod site;
-mod views;
+pub(crate) mod views;
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -1,0 +1,282 @@
+//! The device board (a board per site, tiles coloured by state, now or at any moment of
+//! the stored history) and the device page.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Serialize;
+use serde_json::Value;
+use store::{DeviceFilter, Order, PageRequest};
+
+use super::events::{cleaned, internal};
+use super::{Html, Signed, page};
+use crate::api::correlation;
+use crate::api::params::{parse_time, rfc3339};
+use crate::app_state::AppState;
+use crate::error::ApiError;
+
+/// Most devices shown on one board.
+const BOARD_LIMIT: usize = 10_000;
+
+#[derive(Serialize)]
+struct Tile {
+    mac: String,
+    name: Option<String>,
+    kind: String,
+    state: String,
+    since: String,
+}
+
+#[derive(Serialize)]
+struct Site {
+    id: String,
+    name: String,
+    counts: BTreeMap<String, usize>,
+    kinds: Vec<(String, Vec<Tile>)>,
+}
+
+/// `GET /ui/devices?site_id=&kind=&state=&q=&at=`.
+pub async fn board(
+    signed: Signed,
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Html {
+    let filters = cleaned(&q, &["site_id", "kind", "state", "at"]);
+    let text = q
+        .get("q")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default();
+    let at = match filters.get("at") {
+        Some(v) => Some(parse_time(v).ok_or_else(|| ApiError::InvalidQuery {
+            detail: format!("at `{v}` must be a time (RFC 3339)"),
+        })?),
+        None => None,
+    };
+    let filter = DeviceFilter {
+        org_id: None,
+        site_id: filters.get("site_id").cloned(),
+        kind: filters.get("kind").cloned(),
+        state: None,
+    };
+    // The devices as they are now: their names, and the board when no time is asked.
+    let mut now: Vec<(Option<String>, Tile)> = Vec::new();
+    let mut after = None;
+    loop {
+        let p = app
+            .store
+            .devices(
+                filter.clone(),
+                PageRequest {
+                    limit: 1_000,
+                    after,
+                    order: Order::Asc,
+                },
+            )
+            .await?;
+        for d in &p.items {
+            let name = serde_json::from_str::<Value>(&d.record)
+                .ok()
+                .and_then(|v| v["name"].as_str().map(str::to_string));
+            now.push((
+                d.site_id.clone(),
+                Tile {
+                    mac: d.mac.clone(),
+                    name,
+                    kind: d.kind.clone(),
+                    state: d.state.clone(),
+                    since: rfc3339(d.since),
+                },
+            ));
+        }
+        match p.next {
+            Some(n) if now.len() < BOARD_LIMIT => after = Some(n),
+            _ => break,
+        }
+    }
+    let tiles = match at {
+        None => now,
+        Some(at) => {
+            let names: HashMap<String, Option<String>> =
+                now.into_iter().map(|(_, t)| (t.mac, t.name)).collect();
+            app.store
+                .devices_at(at, filter)
+                .await?
+                .into_iter()
+                .map(|d| {
+                    let name = names.get(&d.mac).cloned().flatten();
+                    (
+                        d.site_id,
+                        Tile {
+                            mac: d.mac,
+                            name,
+                            kind: d.kind,
+                            state: d.state,
+                            since: rfc3339(d.since),
+                        },
+                    )
+                })
+                .collect()
+        }
+    };
+    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
+    for (site_id, tile) in tiles {
+        if let Some(state) = filters.get("state")
+            && &tile.state != state
+        {
+            continue;
+        }
+        if !text.is_empty()
+            && !tile.mac.contains(&text)
+            && !tile
+                .name
+                .as_deref()
+                .unwrap_or("")
+                .to_lowercase()
+                .contains(&text)
+        {
+            continue;
+        }
+        *totals.entry(tile.state.clone()).or_default() += 1;
+        let id = site_id.unwrap_or_default();
+        let site = sites.entry(id.clone()).or_insert_with(|| Site {
+            name: if id.is_empty() {
+                "No site".into()
+            } else {
+                app.site_names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| id.clone())
+            },
+            id,
+            counts: BTreeMap::new(),
+            kinds: Vec::new(),
+        });
+        *site.counts.entry(tile.state.clone()).or_default() += 1;
+        match site.kinds.iter_mut().find(|(k, _)| *k == tile.kind) {
+            Some((_, list)) => list.push(tile),
+            None => site.kinds.push((tile.kind.clone(), vec![tile])),
+        }
+    }
+    let mut sites: Vec<Site> = sites.into_values().collect();
+    for s in &mut sites {
+        s.kinds.sort_by_key(|(k, _)| kind_rank(k));
+        for (_, list) in &mut s.kinds {
+            // Down first, then by name: what needs a look is on top.
+            list.sort_by(|a, b| {
+                (a.state != "down", &a.name, &a.mac).cmp(&(b.state != "down", &b.name, &b.mac))
+            });
+        }
+    }
+    page(
+        &signed,
+        "devices.html",
+        "devices",
+        minijinja::context! {
+            title => "Devices",
+            sites => sites,
+            totals => totals,
+            filters => filters,
+            text => text,
+            at => at.map(rfc3339),
+            at_local => at.map(|a| rfc3339(a)[..16].to_string()),
+        },
+    )
+}
+
+fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "gateway" => 0,
+        "switch" => 1,
+        "ap" => 2,
+        "mxedge" => 3,
+        _ => 4,
+    }
+}
+
+/// `GET /ui/devices/{mac}`: state, full timeline, restart reasons, last events, incidents.
+pub async fn one(
+    signed: Signed,
+    State(app): State<Arc<AppState>>,
+    Path(mac): Path<String>,
+) -> Html {
+    let Json(device) = correlation::get_device(State(app.clone()), Path(mac)).await?;
+    let device = serde_json::to_value(&device).map_err(internal)?;
+    let (org, mac) = (
+        device["org_id"].as_str().unwrap_or_default().to_string(),
+        device["mac"].as_str().unwrap_or_default().to_string(),
+    );
+    let history = app
+        .store
+        .device_history(
+            &org,
+            &mac,
+            PageRequest {
+                limit: 200,
+                after: None,
+                order: Order::Desc,
+            },
+        )
+        .await?;
+    let history_more = history.next.is_some();
+    let history: Vec<Value> = history
+        .items
+        .into_iter()
+        .map(|h| {
+            serde_json::json!({
+                "at": rfc3339(h.at), "change": h.change, "state": h.state,
+                "event_id": h.event_id, "note": h.note,
+            })
+        })
+        .collect();
+    let mut q = HashMap::new();
+    q.insert("mac".to_string(), mac.clone());
+    q.insert("limit".to_string(), "25".to_string());
+    let Json(events) = crate::api::log::list_events(State(app.clone()), Query(q)).await?;
+    let events = serde_json::to_value(&events).map_err(internal)?["items"].take();
+    let rows = app
+        .store
+        .incidents(
+            Default::default(),
+            PageRequest {
+                limit: 500,
+                after: None,
+                order: Order::Desc,
+            },
+        )
+        .await?;
+    let incidents: Vec<Value> = rows
+        .items
+        .into_iter()
+        .filter_map(|row| {
+            let record: Value = serde_json::from_str(&row.record).ok()?;
+            let named = record["devices"]
+                .as_array()?
+                .iter()
+                .any(|d| d.as_str() == Some(&mac));
+            named.then(|| {
+                serde_json::json!({
+                    "id": row.id, "kind": row.kind, "state": row.state,
+                    "summary": record["summary"], "opened_at": rfc3339(row.opened_at),
+                })
+            })
+        })
+        .take(50)
+        .collect();
+    page(
+        &signed,
+        "device.html",
+        "devices",
+        minijinja::context! {
+            title => device["name"].as_str().map(str::to_string).unwrap_or_else(|| mac.clone()),
+            d => device,
+            history => history,
+            history_more => history_more,
+            events => events,
+            incidents => incidents,
+            site_names => app.site_names.clone(),
+        },
+    )
+}

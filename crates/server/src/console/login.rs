@@ -1,0 +1,157 @@
+//! Signing in with an API token, and out.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use deliver::clock::now_us;
+use serde::Deserialize;
+
+use super::{Html, PageError, html, session, session_of, templates};
+use crate::app_state::AppState;
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+    /// A one-time sign-in key (`serve --demo` prints the link).
+    key: Option<String>,
+}
+
+/// `GET /ui/login`: the sign-in form (or straight on, for a browser already signed in).
+pub async fn form(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Html {
+    let next = safe_next(q.next.as_deref());
+    if session_of(&headers, &app).is_some() {
+        return Ok(Redirect::to(next).into_response());
+    }
+    if let Some(key) = q.key.as_deref() {
+        if app.sessions.redeem_one_time(key, now_us()) {
+            return start_session(&app, next);
+        }
+        return Ok(login_page(
+            StatusCode::UNAUTHORIZED,
+            next,
+            Some("That sign-in link was used already or has expired: sign in with the API token."),
+        ));
+    }
+    Ok(login_page(StatusCode::OK, next, None))
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    token: String,
+    next: Option<String>,
+}
+
+/// `POST /ui/login`: a valid token starts a session; anything else shows the form again.
+pub async fn sign_in(State(app): State<Arc<AppState>>, Form(form): Form<SignIn>) -> Html {
+    let next = safe_next(form.next.as_deref());
+    if !app.token.accepts(form.token.trim()) {
+        tracing::warn!("console sign-in refused: not a valid API token");
+        return Ok(login_page(
+            StatusCode::UNAUTHORIZED,
+            next,
+            Some("That is not a valid API token."),
+        ));
+    }
+    start_session(&app, next)
+}
+
+/// A new session for this browser, and on to `next`.
+fn start_session(app: &AppState, next: &str) -> Html {
+    let (id, _) = app.sessions.create(now_us()).map_err(|e| {
+        PageError::from(ApiError::InvalidBody {
+            detail: e.to_string(),
+        })
+    })?;
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session::set_cookie(&id, app.secure_cookies))
+            .expect("a session cookie is a valid header value"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct SignOut {
+    csrf: Option<String>,
+}
+
+/// `POST /ui/logout`: ends the session (its CSRF token is required, so that another
+/// site cannot sign a browser out).
+pub async fn sign_out(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<SignOut>,
+) -> Response {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| session::cookie_value(h, session::COOKIE))
+        .map(str::to_string);
+    let Some(session) = session_of(&headers, &app) else {
+        return Redirect::to("/ui/login").into_response();
+    };
+    if !session.csrf_matches(form.csrf.as_deref().unwrap_or("")) {
+        return csrf_refused();
+    }
+    if let Some(id) = cookie {
+        app.sessions.end(&id);
+    }
+    let mut response = Redirect::to("/ui/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session::clear_cookie(app.secure_cookies))
+            .expect("a cookie is a valid header value"),
+    );
+    response
+}
+
+/// The page a form post without its CSRF token gets.
+pub(crate) fn csrf_refused() -> Response {
+    PageError::from(crate::auth::csrf_failed()).into_response()
+}
+
+fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
+    html(
+        status,
+        templates::render(
+            "login.html",
+            minijinja::context! { title => "Sign in", next => next, error => error, nav => "login" },
+        ),
+    )
+}
+
+/// Where to go after signing in: a console page of this server, never another site.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/ui/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_console_pages_are_followed_after_sign_in() {
+        assert_eq!(
+            safe_next(Some("/ui/incidents?state=open")),
+            "/ui/incidents?state=open"
+        );
+        assert_eq!(safe_next(Some("https://evil.example/")), "/ui/");
+        assert_eq!(safe_next(Some("//evil.example/ui/")), "/ui/");
+        assert_eq!(safe_next(Some("/ui/\\evil")), "/ui/");
+        assert_eq!(safe_next(Some("/api/v1/events")), "/ui/");
+        assert_eq!(safe_next(None), "/ui/");
+    }
+}

@@ -1,0 +1,344 @@
+//! The console over HTTP, without a browser: sign-in, the session cookie, CSRF, every page
+//! rendered from real data, escaping, and `serve --demo`'s one-time sign-in link. The
+//! browser tests (tests/console_browser.rs) drive the same pages in Chromium.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+use support::{Server, TOKEN};
+
+/// A client that does not follow redirects, so the tests see them.
+fn browser() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Signs in through the form; returns the cookie pair (`mistgate_session=...`).
+async fn sign_in(server: &Server) -> String {
+    let r = browser()
+        .post(server.url("/ui/login"))
+        .form(&[("token", TOKEN), ("next", "/ui/incidents")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/ui/incidents");
+    let set = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    assert!(set.contains("Path=/"), "{set}");
+    assert!(!set.contains("Secure"), "plain HTTP: no Secure flag ({set})");
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn page(server: &Server, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = browser()
+        .get(server.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find(r#"name="csrf-token" content=""#).expect("csrf meta") + 27;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_token_starts_one() {
+    let server = Server::start();
+    let c = browser();
+    for (path, to) in [("/", "/ui/"), ("/ui", "/ui/")] {
+        let r = c.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(r.headers()[LOCATION], to);
+    }
+    for path in ["/ui/", "/ui/incidents?state=open", "/ui/events/1", "/ui/no-such-page"] {
+        let r = c.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(to.starts_with("/ui/login?next="), "{path} → {to}");
+        let back: String = form_decode(to.trim_start_matches("/ui/login?next="));
+        assert_eq!(back, path);
+    }
+    // A wrong token: the form again, 401, no cookie.
+    let r = c
+        .post(server.url("/ui/login"))
+        .form(&[("token", "not-the-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    assert!(r.text().await.unwrap().contains("not a valid API token"));
+    // After sign-in, only console pages are followed.
+    let r = c
+        .post(server.url("/ui/login"))
+        .form(&[("token", TOKEN), ("next", "https://elsewhere.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[LOCATION], "/ui/");
+    let cookie = sign_in(&server).await;
+    let (status, html) = page(&server, &cookie, "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Overview</h1>"), "{html}");
+    assert!(!csrf_of(&html).is_empty());
+    // A cookie that was never handed out opens nothing.
+    let (status, _) = page(&server, "mistgate_session=forged", "/ui/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The page is not cached and may not be framed.
+    let r = c.get(server.url("/ui/")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+}
+
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
+    let server = Server::start();
+    let cookie = sign_in(&server).await;
+    let (_, html) = page(&server, &cookie, "/ui/silences").await;
+    let csrf = csrf_of(&html);
+    let c = browser();
+    let r = c.get(server.url("/api/v1/events")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let silence = json!({"ends_at": "2099-01-01T00:00:00Z", "site_id": "s1", "comment": "csrf test"});
+    // Without the CSRF token: refused, and nothing was created.
+    let r = c
+        .post(server.url("/api/v1/silences"))
+        .header(COOKIE, &cookie)
+        .json(&silence)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "csrf_failed", "{body}");
+    // With another session's token: refused too.
+    let other = sign_in(&server).await;
+    let (_, other_html) = page(&server, &other, "/ui/").await;
+    let r = c
+        .post(server.url("/api/v1/silences"))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", csrf_of(&other_html))
+        .json(&silence)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.api_ok("/silences").await["items"].as_array().unwrap().len(), 0);
+    // With it: created.
+    let r = c
+        .post(server.url("/api/v1/silences"))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&silence)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(server.api_ok("/silences").await["items"].as_array().unwrap().len(), 1);
+    // A request that names a token is judged by it alone, cookie or not.
+    let r = c
+        .get(server.url("/api/v1/events"))
+        .header(COOKIE, &cookie)
+        .header("authorization", "Token wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Sign-out needs the CSRF token too, then ends the session for page and API alike.
+    let r = c
+        .post(server.url("/ui/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(page(&server, &cookie, "/ui/").await.0, StatusCode::OK);
+    let r = c
+        .post(server.url("/ui/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(page(&server, &cookie, "/ui/").await.0, StatusCode::SEE_OTHER);
+    let r = c.get(server.url("/api/v1/events")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The other session lives on.
+    assert_eq!(page(&server, &other, "/ui/").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_page_renders_real_data_and_escapes_it() {
+    let server = Server::start();
+    let cookie = sign_in(&server).await;
+    // Every Mist sample, an incident, a quarantined body, a silence and a webhook.
+    for s in support::samples() {
+        let (status, _) = server.ingest("default", s.body.clone(), &[]).await;
+        assert_eq!(status, 200, "{}", s.name);
+    }
+    let t = 1_765_000_000.0;
+    let body = support::site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], t, json!({}));
+    assert_eq!(server.ingest("default", body, &[]).await.0, 200);
+    let hostile = json!({"topic": "device-events", "events": [{"type": "AP_RESTARTED", "mac": "5c5b350e0002",
+        "device_name": "<script>alert(1)</script>", "text": "<img src=x onerror=alert(2)>", "timestamp": t}]});
+    let (_, answer) = server.ingest("default", hostile.to_string(), &[]).await;
+    let request = answer["request_id"].as_i64().expect("request id");
+    let hostile_id = server.api_ok(&format!("/requests/{request}")).await["events"][0]
+        .as_i64()
+        .expect("the hostile event's id");
+    assert_eq!(server.ingest("default", "{not json", &[]).await.0, 400);
+    server.correlated().await;
+    let incident = server.api_ok("/incidents").await["items"][0]["id"].as_i64().expect("an incident");
+    let event = server.api_ok("/events?limit=1").await["items"][0]["id"].as_i64().unwrap();
+    let quarantined = server.api_ok("/quarantine").await["items"][0]["id"].as_i64().unwrap();
+    let (status, _, _) = server
+        .call("POST", "/orgs/o1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook", "topics": ["alarms"], "name": "ops"}).to_string()))
+        .await;
+    assert_eq!(status, 200);
+    let webhook = server.api_ok("/orgs/o1/webhooks").await[0]["id"].as_str().unwrap().to_string();
+    let pages = [
+        ("/ui/", "Overview"),
+        ("/ui/tail", "Live tail"),
+        ("/ui/events", "Events"),
+        ("/ui/events?topic=alarms&since=2020-01-01T00:00", "Events"),
+        (&format!("/ui/events/{event}"), "Event"),
+        ("/ui/devices", "Devices"),
+        ("/ui/devices?at=2030-01-01T00:00", "Devices"),
+        ("/ui/devices/5c5b350e0001", "ap-5c5b350e0001"),
+        ("/ui/incidents", "Incidents"),
+        (&format!("/ui/incidents/{incident}"), "Incident"),
+        ("/ui/silences", "Silences"),
+        (&format!("/ui/silences?site_id=s1&kind=device_down"), "Silences"),
+        ("/ui/deliveries", "Deliveries"),
+        (&format!("/ui/deliveries/webhooks/{webhook}"), "Webhook"),
+        ("/ui/quarantine", "Quarantine"),
+        (&format!("/ui/quarantine/{quarantined}"), "Quarantined request"),
+    ];
+    for (path, heading) in pages {
+        let (status, html) = page(&server, &cookie, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        assert!(html.contains(&format!("<h1>{heading}")), "{path} lacks its heading `{heading}`");
+        assert!(!html.contains("could not be rendered"), "{path}");
+    }
+    // The overview counts what is there; the device board shows the device down.
+    let (_, html) = page(&server, &cookie, "/ui/devices?state=down").await;
+    assert!(html.contains("ap-5c5b350e0001"), "{html}");
+    // Event content is text, never markup.
+    for path in [format!("/ui/events/{hostile_id}"), "/ui/events".to_string()] {
+        let (_, html) = page(&server, &cookie, &path).await;
+        assert!(!html.contains("<script>alert(1)"), "{path}: {html}");
+        assert!(!html.contains("<img src=x"), "{path}: {html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{path}: {html}");
+    }
+    // A page for something that is not there is a 404 page, not a crash.
+    let (status, html) = page(&server, &cookie, "/ui/incidents/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("not_found"));
+}
+
+#[tokio::test]
+async fn assets_are_compiled_in_and_revalidated() {
+    let server = Server::start();
+    let c = browser();
+    for (file, kind) in [("console.css", "text/css"), ("console.js", "text/javascript"), ("icon.svg", "image/svg+xml")] {
+        let r = c.get(server.url(&format!("/ui/assets/{file}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{file}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        let etag = r.headers()["etag"].clone();
+        let r = c
+            .get(server.url(&format!("/ui/assets/{file}")))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    }
+    let r = c.get(server.url("/ui/assets/nope.js")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn the_demo_prints_a_one_time_sign_in_link_and_its_incidents_show_within_15_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mistgate"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("MISTGATE_API_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut console = None;
+    let mut link = None;
+    while link.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("the demo's sign-in link");
+        let l = line.trim();
+        if let Some(c) = l.strip_prefix("console: ") {
+            console = Some(c.to_string());
+        } else if l.starts_with("http://") && l.contains("/ui/login?key=") {
+            link = Some(l.to_string());
+        }
+    }
+    let (console, link) = (console.expect("console URL"), link.unwrap());
+    assert!(console.ends_with("/ui/"), "{console}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser();
+        let r = c.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let cookie = r.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+        // Single use.
+        assert_eq!(c.get(&link).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let incidents = console.replace("/ui/", "/ui/incidents");
+        loop {
+            let html = c.get(&incidents).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+            if html.contains(r#"href="/ui/incidents/"#) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "no demo incident in the console 15 s after start"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
