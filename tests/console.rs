@@ -27,7 +27,8 @@ fn browser() -> reqwest::Client {
 async fn sign_in(server: &Server) -> String {
     let r = browser()
         .post(server.url("/ui/login"))
-        .form(&[("token", TOKEN), ("next", "/ui/incidents")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", TOKEN), ("next", "/ui/incidents")]))
         .send()
         .await
         .unwrap();
@@ -37,7 +38,10 @@ async fn sign_in(server: &Server) -> String {
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Strict"), "{set}");
     assert!(set.contains("Path=/"), "{set}");
-    assert!(!set.contains("Secure"), "plain HTTP: no Secure flag ({set})");
+    assert!(
+        !set.contains("Secure"),
+        "plain HTTP: no Secure flag ({set})"
+    );
     set.split(';').next().unwrap().to_string()
 }
 
@@ -52,7 +56,10 @@ async fn page(server: &Server, cookie: &str, path: &str) -> (StatusCode, String)
 }
 
 fn csrf_of(html: &str) -> String {
-    let at = html.find(r#"name="csrf-token" content=""#).expect("csrf meta") + 27;
+    let at = html
+        .find(r#"name="csrf-token" content=""#)
+        .expect("csrf meta")
+        + 27;
     html[at..].split('"').next().unwrap().to_string()
 }
 
@@ -65,7 +72,12 @@ async fn pages_need_a_session_and_the_token_starts_one() {
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(r.headers()[LOCATION], to);
     }
-    for path in ["/ui/", "/ui/incidents?state=open", "/ui/events/1", "/ui/no-such-page"] {
+    for path in [
+        "/ui/",
+        "/ui/incidents?state=open",
+        "/ui/events/1",
+        "/ui/no-such-page",
+    ] {
         let r = c.get(server.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         let to = r.headers()[LOCATION].to_str().unwrap().to_string();
@@ -76,7 +88,8 @@ async fn pages_need_a_session_and_the_token_starts_one() {
     // A wrong token: the form again, 401, no cookie.
     let r = c
         .post(server.url("/ui/login"))
-        .form(&[("token", "not-the-token")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", "not-the-token")]))
         .send()
         .await
         .unwrap();
@@ -86,7 +99,11 @@ async fn pages_need_a_session_and_the_token_starts_one() {
     // After sign-in, only console pages are followed.
     let r = c
         .post(server.url("/ui/login"))
-        .form(&[("token", TOKEN), ("next", "https://elsewhere.example/")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("token", TOKEN),
+            ("next", "https://elsewhere.example/"),
+        ]))
         .send()
         .await
         .unwrap();
@@ -100,10 +117,29 @@ async fn pages_need_a_session_and_the_token_starts_one() {
     let (status, _) = page(&server, "mistgate_session=forged", "/ui/").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     // The page is not cached and may not be framed.
-    let r = c.get(server.url("/ui/")).header(COOKIE, &cookie).send().await.unwrap();
+    let r = c
+        .get(server.url("/ui/"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(r.headers()["x-frame-options"], "DENY");
-    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+}
+
+/// A form body, as a browser encodes it.
+fn form(fields: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        out.append_pair(k, v);
+    }
+    out.finish()
 }
 
 fn form_decode(s: &str) -> String {
@@ -120,9 +156,15 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
     let (_, html) = page(&server, &cookie, "/ui/silences").await;
     let csrf = csrf_of(&html);
     let c = browser();
-    let r = c.get(server.url("/api/v1/events")).header(COOKIE, &cookie).send().await.unwrap();
+    let r = c
+        .get(server.url("/api/v1/events"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let silence = json!({"ends_at": "2099-01-01T00:00:00Z", "site_id": "s1", "comment": "csrf test"});
+    let silence =
+        json!({"ends_at": "2099-01-01T00:00:00Z", "site_id": "s1", "comment": "csrf test"});
     // Without the CSRF token: refused, and nothing was created.
     let r = c
         .post(server.url("/api/v1/silences"))
@@ -146,7 +188,13 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(server.api_ok("/silences").await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        server.api_ok("/silences").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     // With it: created.
     let r = c
         .post(server.url("/api/v1/silences"))
@@ -156,8 +204,19 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-    assert_eq!(server.api_ok("/silences").await["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(
+        server.api_ok("/silences").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // A request that names a token is judged by it alone, cookie or not.
     let r = c
         .get(server.url("/api/v1/events"))
@@ -172,7 +231,8 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
     let r = c
         .post(server.url("/ui/logout"))
         .header(COOKIE, &cookie)
-        .form(&[("csrf", "wrong")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", "wrong")]))
         .send()
         .await
         .unwrap();
@@ -181,14 +241,28 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
     let r = c
         .post(server.url("/ui/logout"))
         .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf.as_str())])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", csrf.as_str())]))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(page(&server, &cookie, "/ui/").await.0, StatusCode::SEE_OTHER);
-    let r = c.get(server.url("/api/v1/events")).header(COOKIE, &cookie).send().await.unwrap();
+    assert!(
+        r.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        page(&server, &cookie, "/ui/").await.0,
+        StatusCode::SEE_OTHER
+    );
+    let r = c
+        .get(server.url("/api/v1/events"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // The other session lives on.
     assert_eq!(page(&server, &other, "/ui/").await.0, StatusCode::OK);
@@ -201,7 +275,7 @@ async fn every_page_renders_real_data_and_escapes_it() {
     // Every Mist sample, an incident, a quarantined body, a silence and a webhook.
     for s in support::samples() {
         let (status, _) = server.ingest("default", s.body.clone(), &[]).await;
-        assert_eq!(status, 200, "{}", s.name);
+        assert_eq!(status, 200, "{}", s.file);
     }
     let t = 1_765_000_000.0;
     let body = support::site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], t, json!({}));
@@ -215,14 +289,30 @@ async fn every_page_renders_real_data_and_escapes_it() {
         .expect("the hostile event's id");
     assert_eq!(server.ingest("default", "{not json", &[]).await.0, 400);
     server.correlated().await;
-    let incident = server.api_ok("/incidents").await["items"][0]["id"].as_i64().expect("an incident");
-    let event = server.api_ok("/events?limit=1").await["items"][0]["id"].as_i64().unwrap();
-    let quarantined = server.api_ok("/quarantine").await["items"][0]["id"].as_i64().unwrap();
+    let incident = server.api_ok("/incidents").await["items"][0]["id"]
+        .as_i64()
+        .expect("an incident");
+    let event = server.api_ok("/events?limit=1").await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let quarantined = server.api_ok("/quarantine").await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
     let (status, _, _) = server
-        .call("POST", "/orgs/o1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook", "topics": ["alarms"], "name": "ops"}).to_string()))
+        .call(
+            "POST",
+            "/orgs/o1/webhooks",
+            Some(
+                json!({"url": "http://127.0.0.1:9/hook", "topics": ["alarms"], "name": "ops"})
+                    .to_string(),
+            ),
+        )
         .await;
     assert_eq!(status, 200);
-    let webhook = server.api_ok("/orgs/o1/webhooks").await[0]["id"].as_str().unwrap().to_string();
+    let webhook = server.api_ok("/orgs/o1/webhooks").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let pages = [
         ("/ui/", "Overview"),
         ("/ui/tail", "Live tail"),
@@ -235,16 +325,25 @@ async fn every_page_renders_real_data_and_escapes_it() {
         ("/ui/incidents", "Incidents"),
         (&format!("/ui/incidents/{incident}"), "Incident"),
         ("/ui/silences", "Silences"),
-        (&format!("/ui/silences?site_id=s1&kind=device_down"), "Silences"),
+        (
+            &format!("/ui/silences?site_id=s1&kind=device_down"),
+            "Silences",
+        ),
         ("/ui/deliveries", "Deliveries"),
         (&format!("/ui/deliveries/webhooks/{webhook}"), "Webhook"),
         ("/ui/quarantine", "Quarantine"),
-        (&format!("/ui/quarantine/{quarantined}"), "Quarantined request"),
+        (
+            &format!("/ui/quarantine/{quarantined}"),
+            "Quarantined request",
+        ),
     ];
     for (path, heading) in pages {
         let (status, html) = page(&server, &cookie, path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {html}");
-        assert!(html.contains(&format!("<h1>{heading}")), "{path} lacks its heading `{heading}`");
+        assert!(
+            html.contains(&format!("<h1>{heading}")),
+            "{path} lacks its heading `{heading}`"
+        );
         assert!(!html.contains("could not be rendered"), "{path}");
     }
     // The overview counts what is there; the device board shows the device down.
@@ -255,7 +354,10 @@ async fn every_page_renders_real_data_and_escapes_it() {
         let (_, html) = page(&server, &cookie, &path).await;
         assert!(!html.contains("<script>alert(1)"), "{path}: {html}");
         assert!(!html.contains("<img src=x"), "{path}: {html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{path}: {html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{path}: {html}"
+        );
     }
     // A page for something that is not there is a 404 page, not a crash.
     let (status, html) = page(&server, &cookie, "/ui/incidents/999999").await;
@@ -267,10 +369,23 @@ async fn every_page_renders_real_data_and_escapes_it() {
 async fn assets_are_compiled_in_and_revalidated() {
     let server = Server::start();
     let c = browser();
-    for (file, kind) in [("console.css", "text/css"), ("console.js", "text/javascript"), ("icon.svg", "image/svg+xml")] {
-        let r = c.get(server.url(&format!("/ui/assets/{file}"))).send().await.unwrap();
+    for (file, kind) in [
+        ("console.css", "text/css"),
+        ("console.js", "text/javascript"),
+        ("icon.svg", "image/svg+xml"),
+    ] {
+        let r = c
+            .get(server.url(&format!("/ui/assets/{file}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{file}");
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
         let etag = r.headers()["etag"].clone();
         let r = c
             .get(server.url(&format!("/ui/assets/{file}")))
@@ -280,7 +395,11 @@ async fn assets_are_compiled_in_and_revalidated() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     }
-    let r = c.get(server.url("/ui/assets/nope.js")).send().await.unwrap();
+    let r = c
+        .get(server.url("/ui/assets/nope.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -308,7 +427,9 @@ fn the_demo_prints_a_one_time_sign_in_link_and_its_incidents_show_within_15_seco
     let mut console = None;
     let mut link = None;
     while link.is_none() {
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("the demo's sign-in link");
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the demo's sign-in link");
         let l = line.trim();
         if let Some(c) = l.strip_prefix("console: ") {
             console = Some(c.to_string());
@@ -323,12 +444,29 @@ fn the_demo_prints_a_one_time_sign_in_link_and_its_incidents_show_within_15_seco
         let c = browser();
         let r = c.get(&link).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let cookie = r.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+        let cookie = r.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
         // Single use.
-        assert_eq!(c.get(&link).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            c.get(&link).send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
         let incidents = console.replace("/ui/", "/ui/incidents");
         loop {
-            let html = c.get(&incidents).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+            let html = c
+                .get(&incidents)
+                .header(COOKIE, &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             if html.contains(r#"href="/ui/incidents/"#) {
                 break;
             }
