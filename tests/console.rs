@@ -480,3 +480,86 @@ fn the_demo_prints_a_one_time_sign_in_link_and_its_incidents_show_within_15_seco
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn an_event_is_resent_byte_for_byte_to_a_url_and_signed_when_asked() {
+    let server = Server::start_with(Some(
+        "[[sources]]\nname = \"default\"\n\n[delivery]\nallow_private_targets = true\ntimeout = \"2s\"\n",
+    ));
+    let receiver = support::receiver::Receiver::start().await;
+    let raw = r#"{"type":"AP_RESTARTED","mac":"5C5B350E0003",  "timestamp":1765000000,"note":"spacing kept"}"#;
+    let body = format!(r#"{{"topic":"device_events","events":[{raw}]}}"#);
+    let (status, answer) = server.ingest("default", body, &[]).await;
+    assert_eq!(status, 200);
+    let request = answer["request_id"].as_i64().unwrap();
+    let id = server.api_ok(&format!("/requests/{request}")).await["events"][0]
+        .as_i64()
+        .unwrap();
+    let path = format!("/events/{id}/resend");
+    let url = receiver.url("/hook");
+    let (status, sent, text) = server
+        .call(
+            "POST",
+            &path,
+            Some(json!({"url": url, "secret": "s3cret"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(sent["success"], true, "{sent}");
+    assert_eq!(sent["status_code"], 200);
+    let got = receiver
+        .wait_until(Duration::from_secs(5), "the resent event", |r| {
+            !r.is_empty()
+        })
+        .await;
+    assert_eq!(
+        got[0].raw_events(),
+        vec![raw.to_string()],
+        "the event byte for byte"
+    );
+    assert_eq!(got[0].json()["topic"], "device-events");
+    let signature = got[0].header("x-mist-signature-v2").expect("signed");
+    assert_eq!(
+        signature,
+        support::receiver::python_hmac("s3cret", &got[0].body, "sha256")
+    );
+    assert!(!text.contains("s3cret"), "the secret is never answered");
+    // Bad input: clear errors, nothing sent.
+    for (body, code, status) in [
+        ("{".to_string(), "malformed_json", 400),
+        (json!({"url": "ftp://x"}).to_string(), "invalid_body", 422),
+        (
+            json!({"url": url, "secret": 5}).to_string(),
+            "invalid_body",
+            422,
+        ),
+        (json!([1]).to_string(), "invalid_body", 422),
+    ] {
+        let (s, answer, _) = server.call("POST", &path, Some(body.clone())).await;
+        assert_eq!(
+            (s, answer["error"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
+        );
+    }
+    let (s, answer, _) = server
+        .call(
+            "POST",
+            "/events/999999/resend",
+            Some(json!({"url": url}).to_string()),
+        )
+        .await;
+    assert_eq!((s, answer["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(receiver.received().len(), 1);
+    // Unreachable: answered, not delivered.
+    let (s, answer, _) = server
+        .call(
+            "POST",
+            &path,
+            Some(json!({"url": "http://127.0.0.1:9/"}).to_string()),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(answer["success"], false);
+    assert!(answer["error"].is_string(), "{answer}");
+}

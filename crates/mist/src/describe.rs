@@ -65,12 +65,17 @@ fn summary(topic: &Topic, e: &Map<String, Value>) -> String {
     };
     match topic {
         Topic::Alarms => {
-            let count = number(e, "count").filter(|n| *n > 1.0).map(|n| format!("×{n}"));
+            let count = number(e, "count")
+                .filter(|n| *n > 1.0)
+                .map(|n| format!("×{n}"));
             let hosts = list(e, "hostnames", 3);
             let reasons = list(e, "reasons", 2);
             join(&[kind, count, hosts, reasons])
         }
-        Topic::Audits => join(&[text(e, "message"), text(e, "admin_name").map(|a| format!("by {a}"))]),
+        Topic::Audits => join(&[
+            text(e, "message"),
+            text(e, "admin_name").map(|a| format!("by {a}")),
+        ]),
         Topic::ClientJoin => join(&[
             text(e, "ssid").map(|s| format!("joined {s}")),
             text(e, "ap_name").map(|a| format!("on {a}")),
@@ -111,9 +116,13 @@ fn summary(topic: &Topic, e: &Map<String, Value>) -> String {
         Topic::MinisApplication | Topic::MinisReachability => join(&[
             text(e, "test_type").or(kind),
             text(e, "probe_target"),
-            e.get("success").and_then(Value::as_bool).map(|ok| if ok { "ok" } else { "failed" }.into()),
+            e.get("success")
+                .and_then(Value::as_bool)
+                .map(|ok| if ok { "ok" } else { "failed" }.into()),
             number(e, "loss_percentage").map(|l| format!("loss {l}%")),
-            number(e, "avg_latency").or_else(|| number(e, "latency")).map(|l| format!("{l} ms")),
+            number(e, "avg_latency")
+                .or_else(|| number(e, "latency"))
+                .map(|l| format!("{l} ms")),
         ]),
         Topic::Ping => join(&[Some("ping".into()), text(e, "name")]),
         t if t.as_str().starts_with("location") || matches!(t, Topic::Zone | Topic::Rssizone) => {
@@ -121,7 +130,12 @@ fn summary(topic: &Topic, e: &Map<String, Value>) -> String {
                 (Some(x), Some(y)) => Some(format!("at ({x:.1}, {y:.1})")),
                 _ => None,
             };
-            join(&[kind, text(e, "trigger"), at, text(e, "map_id").map(|m| format!("map {}", short(&m)))])
+            join(&[
+                kind,
+                text(e, "trigger"),
+                at,
+                text(e, "map_id").map(|m| format!("map {}", short(&m))),
+            ])
         }
         _ => join(&[kind, text(e, "text").or_else(|| text(e, "reason"))]),
     }
@@ -158,7 +172,12 @@ fn list(e: &Map<String, Value>, field: &str, max: usize) -> Option<String> {
     if items.is_empty() {
         return None;
     }
-    let mut shown = items.iter().take(max).copied().collect::<Vec<_>>().join(", ");
+    let mut shown = items
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > max {
         shown.push_str(&format!(" +{}", items.len() - max));
     }
@@ -218,7 +237,10 @@ mod tests {
             r#"{"ssid":"corp","ap_name":"ap1","band":"5","rssi":-61}"#,
         );
         assert_eq!(join.summary, "joined corp · on ap1 · RSSI -61");
-        let loc = d("location", r#"{"type":"wifi","x":1.234,"y":5,"map_id":"845a23bf-bed9"}"#);
+        let loc = d(
+            "location",
+            r#"{"type":"wifi","x":1.234,"y":5,"map_id":"845a23bf-bed9"}"#,
+        );
         assert_eq!(loc.summary, "wifi · at (1.2, 5.0) · map 845a23bf");
     }
 
@@ -230,7 +252,10 @@ mod tests {
         let got = d("device-events", &long.replace('\n', "\\n"));
         assert_eq!(got.summary.chars().count(), SUMMARY_MAX);
         assert!(!got.summary.contains('\n'));
-        assert_eq!(d("brand-new-topic", r#"{"type":"T","reason":"r"}"#).summary, "T · r");
+        assert_eq!(
+            d("brand-new-topic", r#"{"type":"T","reason":"r"}"#).summary,
+            "T · r"
+        );
         assert_eq!(d("alarms", r#"{"type":5,"hostnames":[1,""]}"#).name, None);
     }
 }

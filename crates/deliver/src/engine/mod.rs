@@ -295,6 +295,22 @@ impl Engine {
         })
     }
 
+    /// Sends one request now, outside the outbox and its retries (a person's "resend to
+    /// URL"), through the deliveries' client: the same timeout, certificate checks and
+    /// address guard. Returns what the attempt saw, redacted as attempt records are.
+    pub async fn send_once(
+        &self,
+        request: &crate::request::HttpRequest,
+        now_us: i64,
+    ) -> crate::client::Exchange {
+        self.dispatcher
+            .shared
+            .client
+            .request(request, now_us)
+            .await
+            .0
+    }
+
     /// The subscriptions as the engine sees them.
     pub fn registry(&self) -> &Registry {
         &self.registry

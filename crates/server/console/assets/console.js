@@ -106,6 +106,20 @@ document.addEventListener("submit", async (ev) => {
     } catch (e) { toast(`Refused: ${e.message}`); }
     return;
   }
+  if (form.dataset.resend) {
+    ev.preventDefault();
+    const out = form.querySelector("output");
+    out.textContent = "Sending…";
+    try {
+      const body = { url: form.elements.url.value.trim() };
+      if (form.elements.secret.value) body.secret = form.elements.secret.value;
+      const r = await api("POST", form.dataset.resend, body);
+      out.textContent = r.success
+        ? `Delivered: HTTP ${r.status_code} in ${r.latency_ms.toFixed(0)} ms`
+        : `Not delivered: ${r.status_code ? `HTTP ${r.status_code}` : r.error}`;
+    } catch (e) { out.textContent = `Refused: ${e.message}`; }
+    return;
+  }
   if (!("apiForm" in form.dataset)) return;
   ev.preventDefault();
   const alert = form.querySelector('[role="alert"]');

@@ -2,15 +2,17 @@
 
 pub(crate) mod answer;
 pub(crate) mod correlation;
-mod deliveries;
+pub(crate) mod deliveries;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod params;
+mod resend;
 mod scope;
-mod silences;
+pub(crate) mod silences;
+mod stats;
 mod stream;
 mod targets;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 
@@ -24,13 +26,19 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/events", get(log::list_events))
         .route("/events/{id}", get(log::get_event))
+        .route("/events/{id}/resend", post(resend::resend))
         .route("/requests", get(log::list_requests))
         .route("/requests/{id}", get(log::get_request))
         .route("/quarantine", get(log::list_quarantine))
         .route("/stats", get(log::stats))
+        .route("/stats/series", get(stats::series))
         .route("/stream", get(stream::stream))
         .route("/devices", get(correlation::list_devices))
         .route("/devices/{mac}", get(correlation::get_device))
+        .route(
+            "/devices/{mac}/history",
+            get(correlation::history::device_history),
+        )
         .route("/incidents", get(correlation::list_incidents))
         .route("/incidents/{id}", get(correlation::get_incident))
         .route("/incidents/{id}/ack", post(correlation::acknowledge))

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
-use super::{correlation, deliveries, log, silences, stream, targets, webhooks};
+use super::{correlation, deliveries, log, resend, silences, stats, stream, targets, webhooks};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -31,13 +31,16 @@ const TOKEN_SCHEME: &str = "api_token";
         ingest::ingest,
         log::list_events,
         log::get_event,
+        resend::resend,
         log::list_requests,
         log::get_request,
         log::list_quarantine,
         log::stats,
+        stats::series,
         stream::stream,
         correlation::list_devices,
         correlation::get_device,
+        correlation::history::device_history,
         correlation::list_incidents,
         correlation::get_incident,
         correlation::acknowledge,
@@ -168,9 +171,11 @@ mod tests {
         ("/api/v1/requests/{id}", "get"),
         ("/api/v1/quarantine", "get"),
         ("/api/v1/stats", "get"),
+        ("/api/v1/stats/series", "get"),
         ("/api/v1/stream", "get"),
         ("/api/v1/devices", "get"),
         ("/api/v1/devices/{mac}", "get"),
+        ("/api/v1/devices/{mac}/history", "get"),
         ("/api/v1/incidents", "get"),
         ("/api/v1/incidents/{id}", "get"),
         ("/api/v1/incidents/{id}/ack", "post"),
