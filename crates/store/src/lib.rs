@@ -110,6 +110,22 @@ pub trait Store: Send + Sync + 'static {
     /// One request with its body, headers and the events it produced.
     async fn request(&self, id: i64) -> Result<Option<RequestDetail>, StoreError>;
 
+    /// How many incidents there are per state, kind and site.
+    async fn incident_tallies(&self) -> Result<Vec<Tally>, StoreError>;
+
+    /// How many devices there are per state, kind and site.
+    async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError>;
+
+    /// The requests after `request_id` that repeated event `event_id` (its duplicate
+    /// arrivals), oldest first, at most `limit`; a backend may search only a bounded
+    /// number of the requests that followed.
+    async fn duplicate_arrivals(
+        &self,
+        event_id: i64,
+        request_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RequestSummary>, StoreError>;
+
     /// Lists quarantined requests.
     async fn quarantined(&self, page: PageRequest) -> Result<Page<QuarantineEntry>, StoreError>;
 
@@ -149,6 +165,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// One device by normalised MAC (in any org; the first if the MAC is in several).
     async fn device(&self, mac: &str) -> Result<Option<DeviceRow>, StoreError>;
+
+    /// One device's history (every change the correlation stage made to it, appended
+    /// with its commit and kept whatever the retention), keyset-paged by id, newest
+    /// first unless asked otherwise.
+    async fn device_history(
+        &self,
+        org_id: &str,
+        mac: &str,
+        page: PageRequest,
+    ) -> Result<Page<DeviceHistoryRow>, StoreError>;
+
+    /// Every device as it stood at `at` (unix µs, event time): its newest history row at
+    /// or before it, filtered on that row's org, site, kind and state; devices with no
+    /// change by then are left out. Ordered by device row id, oldest first.
+    async fn devices_at(&self, at: i64, filter: DeviceFilter) -> Result<Vec<DeviceAt>, StoreError>;
 
     /// Lists incidents, newest first unless asked otherwise.
     async fn incidents(

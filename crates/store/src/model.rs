@@ -240,3 +240,12 @@ pub struct Pruned {
     /// Rows of per-minute event counts (one per minute, topic and source).
     pub minutes: u64,
 }
+
+/// How many incidents or devices share a state, kind and site (for counts on a page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub state: String,
+    pub kind: String,
+    pub site_id: Option<String>,
+    pub count: i64,
+}

@@ -30,10 +30,10 @@ pub async fn list(
     let list = serde_json::to_value(&list).map_err(internal)?;
     let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
-    for (state, kind, n) in app.store.incident_counts().await? {
-        *by_state.entry(state.clone()).or_default() += n;
-        if state != "resolved" {
-            *by_kind.entry(kind).or_default() += n;
+    for t in app.store.incident_tallies().await? {
+        *by_state.entry(t.state.clone()).or_default() += t.count;
+        if t.state != "resolved" {
+            *by_kind.entry(t.kind).or_default() += t.count;
         }
     }
     page(

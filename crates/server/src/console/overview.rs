@@ -9,9 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use axum::extract::State;
 use deliver::clock::now_us;
 use serde::Serialize;
-use store::{
-    BatchFilter, BatchState, DeviceFilter, IncidentFilter, Order, PageRequest, SeriesQuery,
-};
+use store::{BatchFilter, BatchState, DeviceFilter, Order, PageRequest, SeriesQuery};
 
 use super::chart::{self, Series};
 use super::{Html, Signed, page};
@@ -97,7 +95,7 @@ struct SourceLine {
 struct Count {
     key: String,
     label: String,
-    count: usize,
+    count: i64,
 }
 
 #[derive(Serialize)]
@@ -160,41 +158,17 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
         }
     }
 
-    let open = app
-        .store
-        .incidents(
-            IncidentFilter {
-                state: Some("open".into()),
-                ..Default::default()
-            },
-            PageRequest {
-                limit: COUNT_LIMIT,
-                after: None,
-                order: Order::Desc,
-            },
-        )
-        .await?;
-    let acknowledged = app
-        .store
-        .incidents(
-            IncidentFilter {
-                state: Some("acknowledged".into()),
-                ..Default::default()
-            },
-            PageRequest {
-                limit: COUNT_LIMIT,
-                after: None,
-                order: Order::Desc,
-            },
-        )
-        .await?;
-    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_site: BTreeMap<String, usize> = BTreeMap::new();
-    for i in open.items.iter().chain(&acknowledged.items) {
-        *by_kind.entry(i.kind.clone()).or_default() += 1;
-        *by_site
-            .entry(i.site_id.clone().unwrap_or_default())
-            .or_default() += 1;
+    // Counts come from grouped counts, never from reading the records.
+    let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_site: BTreeMap<String, i64> = BTreeMap::new();
+    let mut open_count = 0;
+    for t in app.store.incident_tallies().await? {
+        if t.state == "resolved" {
+            continue;
+        }
+        open_count += t.count;
+        *by_kind.entry(t.kind).or_default() += t.count;
+        *by_site.entry(t.site_id.unwrap_or_default()).or_default() += t.count;
     }
     let site_label = |id: &str| {
         if id.is_empty() {
@@ -224,7 +198,15 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
         })
         .collect();
     sites.sort_by(|a, b| b.count.cmp(&a.count));
-
+    sites.truncate(12);
+    let down_count: i64 = app
+        .store
+        .device_tallies()
+        .await?
+        .iter()
+        .filter(|t| t.state == "down")
+        .map(|t| t.count)
+        .sum();
     let down = app
         .store
         .devices(
@@ -233,7 +215,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
                 ..Default::default()
             },
             PageRequest {
-                limit: COUNT_LIMIT,
+                limit: 12,
                 after: None,
                 order: Order::Desc,
             },
@@ -320,8 +302,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
             day_legend => day_legend,
             sources => sources.into_values().collect::<Vec<_>>(),
             quarantined => stats.quarantined,
-            open_count => open.items.len() + acknowledged.items.len(),
-            open_more => open.next.is_some() || acknowledged.next.is_some(),
+            open_count => open_count,
             kinds => kinds,
             sites => sites,
             down => down.items.iter().map(|d| minijinja::context! {
@@ -330,9 +311,10 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
                 name => serde_json::from_str::<serde_json::Value>(&d.record).ok()
                     .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string)),
             }).collect::<Vec<_>>(),
-            down_more => down.next.is_some(),
+            down_count => down_count,
             destinations => destinations.into_values().collect::<Vec<_>>(),
             stages => stages,
+            dead_capped => dead.next.is_some(),
             newest_event => newest_event,
         },
     )

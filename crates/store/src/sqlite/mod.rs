@@ -5,6 +5,7 @@
 //! never holds up ingest.
 
 mod dedup;
+mod history;
 mod mac_index;
 mod open;
 mod ops;
@@ -26,7 +27,7 @@ use crate::{
     Appended, DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, NewQuarantine,
     NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail, RequestFilter,
     RequestSummary, Retention, SeriesPoint, SeriesQuery, StageCommit, StageState, Stats, Store,
-    StoreError, StoredEvent,
+    StoreError, StoredEvent, Tally,
 };
 use crate::{
     AttemptFilter, AttemptRecord, AttemptRow, BatchFilter, BatchRow, OutboxCommit, ReplayRequest,
@@ -325,6 +326,24 @@ impl Store for SqliteStore {
         self.read(move |c| read::request(c, id)).await
     }
 
+    async fn incident_tallies(&self) -> Result<Vec<Tally>, StoreError> {
+        self.read(|c| read::tallies(c, read::Tallied::Incidents)).await
+    }
+
+    async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError> {
+        self.read(|c| read::tallies(c, read::Tallied::Devices)).await
+    }
+
+    async fn duplicate_arrivals(
+        &self,
+        event_id: i64,
+        request_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RequestSummary>, StoreError> {
+        self.read(move |c| read::duplicate_arrivals(c, event_id, request_id, limit))
+            .await
+    }
+
     async fn quarantined(&self, page: PageRequest) -> Result<Page<QuarantineEntry>, StoreError> {
         self.read(move |c| read::quarantined(c, page)).await
     }
@@ -362,6 +381,26 @@ impl Store for SqliteStore {
     async fn device(&self, mac: &str) -> Result<Option<DeviceRow>, StoreError> {
         let mac = mac.to_string();
         self.read(move |c| state_tables::device(c, &mac)).await
+    }
+
+    async fn device_history(
+        &self,
+        org_id: &str,
+        mac: &str,
+        page: PageRequest,
+    ) -> Result<Page<crate::DeviceHistoryRow>, StoreError> {
+        let (org_id, mac) = (org_id.to_string(), mac.to_string());
+        self.read(move |c| history::device_history(c, &org_id, &mac, page))
+            .await
+    }
+
+    async fn devices_at(
+        &self,
+        at: i64,
+        filter: DeviceFilter,
+    ) -> Result<Vec<crate::DeviceAt>, StoreError> {
+        self.read(move |c| history::devices_at(c, at, &filter))
+            .await
     }
 
     async fn incidents(

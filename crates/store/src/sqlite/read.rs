@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::{
     EventFilter, Order, Page, PageRequest, QuarantineEntry, RequestDetail, RequestFilter,
-    RequestSummary, Stats, StatsRow, StoreError, StoredEvent,
+    RequestSummary, Stats, StatsRow, StoreError, StoredEvent, Tally,
 };
 
 /// Largest page a caller may ask for.
@@ -286,13 +286,35 @@ pub(crate) fn requests(
     Ok(paged(items, page, |r| r.id))
 }
 
-/// Incidents per (state, kind), for the console's counts.
-pub(crate) fn incident_counts(conn: &Connection) -> Result<Vec<(String, String, i64)>, StoreError> {
+/// Rows of `table` (`incidents` or `devices`) per state, kind and site.
+pub(crate) fn tallies(conn: &Connection, table: Tallied) -> Result<Vec<Tally>, StoreError> {
+    let sql = match table {
+        Tallied::Incidents => {
+            "SELECT state, kind, site_id, count(*) FROM incidents GROUP BY state, kind, site_id"
+        }
+        Tallied::Devices => {
+            "SELECT state, kind, site_id, count(*) FROM devices GROUP BY state, kind, site_id"
+        }
+    };
     let rows = conn
-        .prepare_cached("SELECT state, kind, count(*) FROM incidents GROUP BY state, kind")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .prepare_cached(sql)?
+        .query_map([], |r| {
+            Ok(Tally {
+                state: r.get(0)?,
+                kind: r.get(1)?,
+                site_id: r.get(2)?,
+                count: r.get(3)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// Which table [`tallies`] counts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tallied {
+    Incidents,
+    Devices,
 }
 
 /// How many requests after an event's own request are searched for its duplicates.
