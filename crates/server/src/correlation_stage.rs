@@ -5,7 +5,10 @@
 //! transaction (`Store::stage_commit`). A crash anywhere therefore resumes exactly after
 //! the last committed batch, from the state that batch left: no event is handled twice
 //! and none is skipped. Manual actions (ack, resolve, silences) reach the correlator
-//! through this task too, so one owner changes its state.
+//! through this task too, so one owner changes its state. Each batch also appends the
+//! device changes it made to the device history (`history.rs`), in the same transaction.
+
+mod history;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -224,6 +227,8 @@ struct Changed {
     incidents: BTreeMap<i64, correlate::Incident>,
     /// Every incident change in order, for the routing stage.
     changes: Vec<store::IncidentChange>,
+    /// Every device change in order, for the device history.
+    history: Vec<store::DeviceHistoryRow>,
 }
 
 impl Changed {
@@ -325,7 +330,9 @@ impl Stage {
             .collect();
         let (events, covered) = self.store.tail(self.cursor, topics, PAGE).await?;
         for e in &events {
-            changed.absorb(feed(&mut self.correlator, e, now));
+            let transitions = feed(&mut self.correlator, e, now);
+            changed.history.extend(history::rows(e.id, &transitions));
+            changed.absorb(transitions);
         }
         self.check_sources(&mut changed, now).await?;
         // Timers after the batch: a reconnect waiting in the batch must be seen before
@@ -406,6 +413,7 @@ impl Stage {
                 .map(|i| incident_row(&i))
                 .collect(),
             changes: changed.changes,
+            device_changes: changed.history,
             at: now,
         };
         let incidents_changed = !commit.changes.is_empty();

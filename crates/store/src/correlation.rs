@@ -51,6 +51,10 @@ pub struct StageCommit {
     pub incidents: Vec<IncidentRow>,
     /// The incident changes of the batch, in the order they happened (for routing).
     pub changes: Vec<IncidentChange>,
+    /// The device changes of the batch, each once, in the order they were made: appended
+    /// to the device history (a change already there, by device, event and kind, is not
+    /// added again).
+    pub device_changes: Vec<DeviceHistoryRow>,
     /// When the batch was written (unix µs).
     pub at: i64,
 }
@@ -106,4 +110,49 @@ pub struct SubscriptionRow {
     /// The whole object, JSON, secrets included.
     pub record: String,
     pub modified_at: i64,
+}
+
+/// One change of a device's state (or a restart), as the append-only device history keeps
+/// it. The history is kept whatever the retention: a few rows per device and outage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceHistoryRow {
+    /// Assigned by the store, in commit order (0 when writing).
+    pub id: i64,
+    pub org_id: String,
+    /// Normalised MAC (a Mist Edge's id).
+    pub mac: String,
+    /// `ap`, `switch`, `gateway`, `mxedge`.
+    pub kind: String,
+    pub site_id: Option<String>,
+    /// Event time of the change (unix µs).
+    pub at: i64,
+    /// `down`, `up`, `restarted`, `flap`.
+    pub change: String,
+    /// The state after the change: `up`, `down`, `unknown` (a restart leaves it as it was).
+    pub state: String,
+    /// Since when (unix µs) the device was in `state`, as of the change.
+    pub since: i64,
+    /// The event that caused it.
+    pub event_id: Option<i64>,
+    /// Details for a person (the event type, a restart reason).
+    pub note: String,
+}
+
+/// Where a device stood at a given time: its newest history row at or before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAt {
+    /// The device's row id in the device list (the key its pages go by).
+    pub device_id: i64,
+    pub org_id: String,
+    /// Normalised MAC.
+    pub mac: String,
+    pub kind: String,
+    /// Its site as of that change.
+    pub site_id: Option<String>,
+    /// `up`, `down`, `unknown`.
+    pub state: String,
+    /// Since when (unix µs) it was in `state`.
+    pub since: i64,
+    /// The history row this comes from: the device's newest change at or before the time.
+    pub change_id: i64,
 }

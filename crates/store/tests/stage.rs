@@ -47,6 +47,7 @@ async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
             ],
             incidents: vec![incident_row(1, "open", 5)],
             changes: Vec::new(),
+            device_changes: Vec::new(),
             at: HOUR_US,
         })
         .await
@@ -60,6 +61,7 @@ async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
             devices: vec![device_row("aa01", "site-1", "up", 9)],
             incidents: vec![incident_row(1, "resolved", 5), incident_row(2, "open", 11)],
             changes: Vec::new(),
+            device_changes: Vec::new(),
             at: HOUR_US,
         })
         .await

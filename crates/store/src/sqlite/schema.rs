@@ -228,6 +228,68 @@ const MIGRATIONS: &[&str] = &[
                topic, source, COUNT(*)
         FROM events GROUP BY 1, 2, 3;
     "#,
+    // 7: the append-only device history (see history.rs), written with each stage commit.
+    // Devices already known get their timelines (their last changes) as a start: a
+    // change's state is what the change implies, a restart's the state the record shows
+    // holding at that time (the current one when it held since before; else that of the
+    // newest state change before it in the timeline; else `unknown`).
+    r#"
+    CREATE TABLE device_history (
+        id       INTEGER PRIMARY KEY,
+        org_id   TEXT    NOT NULL,
+        mac      TEXT    NOT NULL,
+        kind     TEXT    NOT NULL,
+        site_id  TEXT,
+        at       INTEGER NOT NULL,              -- event time of the change, unix µs
+        change   TEXT    NOT NULL,              -- down, up, restarted, flap
+        state    TEXT    NOT NULL,              -- up, down, unknown: after the change
+        since    INTEGER NOT NULL,              -- since when in that state, unix µs
+        event_id INTEGER,
+        note     TEXT    NOT NULL
+    );
+    -- A device's state at a time: its newest row at or before it.
+    CREATE INDEX device_history_at ON device_history (org_id, mac, at, id);
+    -- A device's history, newest first.
+    CREATE INDEX device_history_device ON device_history (org_id, mac, id);
+    -- One event changes a device in a given way once: a stage that rebuilds its state from
+    -- the log does not add it again.
+    CREATE UNIQUE INDEX device_history_once ON device_history (org_id, mac, event_id, change);
+
+    INSERT INTO device_history (org_id, mac, kind, site_id, at, change, state, since, event_id, note)
+    SELECT d.org_id, d.mac, d.kind, d.site_id, t.at, t.change,
+        CASE
+            WHEN t.change = 'down' THEN 'down'
+            WHEN t.change IN ('up', 'flap') THEN 'up'
+            WHEN d.since <= t.at THEN d.state
+            ELSE COALESCE(t.before_state, 'unknown')
+        END,
+        CASE
+            WHEN t.change IN ('down', 'up', 'flap') THEN t.at
+            WHEN d.since <= t.at THEN d.since
+            ELSE COALESCE(t.before_at, t.at)
+        END,
+        t.event_id, t.note
+    FROM devices d
+    JOIN (
+        SELECT dd.id AS device, e.key AS position,
+            json_extract(e.value, '$.at') AS at,
+            json_extract(e.value, '$.change') AS change,
+            json_extract(e.value, '$.event_id') AS event_id,
+            COALESCE(json_extract(e.value, '$.note'), '') AS note,
+            (SELECT CASE json_extract(p.value, '$.change') WHEN 'down' THEN 'down' ELSE 'up' END
+                FROM json_each(dd.record, '$.timeline') p
+                WHERE json_extract(p.value, '$.change') != 'restarted'
+                  AND json_extract(p.value, '$.at') <= json_extract(e.value, '$.at')
+                ORDER BY json_extract(p.value, '$.at') DESC, p.key DESC LIMIT 1) AS before_state,
+            (SELECT json_extract(p.value, '$.at')
+                FROM json_each(dd.record, '$.timeline') p
+                WHERE json_extract(p.value, '$.change') != 'restarted'
+                  AND json_extract(p.value, '$.at') <= json_extract(e.value, '$.at')
+                ORDER BY json_extract(p.value, '$.at') DESC, p.key DESC LIMIT 1) AS before_at
+        FROM devices dd, json_each(dd.record, '$.timeline') e
+    ) t ON t.device = d.id
+    ORDER BY d.id, t.position;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

@@ -22,6 +22,7 @@ pub(crate) fn write(tx: &Transaction<'_>, commit: &StageCommit) -> Result<(), St
             d.org_id, d.mac, d.kind, d.site_id, d.state, d.since, d.record
         ])?;
     }
+    super::history::write(tx, &commit.device_changes)?;
     let mut incident = tx.prepare_cached(
         "INSERT INTO incidents (id, key, kind, state, site_id, opened_at, last_seen_at, resolved_at, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)

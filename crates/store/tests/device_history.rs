@@ -1,0 +1,458 @@
+//! The append-only device history: written with the stage commit, paged per device newest
+//! first, the board as of any time, a start from the timelines of a database made before
+//! it, and kept by retention.
+
+mod common;
+
+use common::{HOUR_US, open};
+use store::{
+    DeviceAt, DeviceFilter, DeviceHistoryRow, DeviceRow, Order, PageRequest, Retention,
+    StageCommit, Store,
+};
+
+const ORG: &str = "org-1";
+
+fn device(mac: &str, site: &str, state: &str, since: i64) -> DeviceRow {
+    DeviceRow {
+        org_id: ORG.into(),
+        mac: mac.into(),
+        kind: "ap".into(),
+        site_id: Some(site.into()),
+        state: state.into(),
+        since,
+        record: "{}".into(),
+    }
+}
+
+/// A change of `mac` at `at` caused by event `event_id`.
+fn change(
+    mac: &str,
+    at: i64,
+    change: &str,
+    state: &str,
+    since: i64,
+    event_id: i64,
+) -> DeviceHistoryRow {
+    DeviceHistoryRow {
+        id: 0,
+        org_id: ORG.into(),
+        mac: mac.into(),
+        kind: "ap".into(),
+        site_id: Some("site-1".into()),
+        at,
+        change: change.into(),
+        state: state.into(),
+        since,
+        event_id: Some(event_id),
+        note: format!("event {event_id}"),
+    }
+}
+
+/// Commits a batch with these device rows and changes (the cursor is the last event).
+async fn commit(store: &impl Store, devices: Vec<DeviceRow>, changes: Vec<DeviceHistoryRow>) {
+    let cursor = changes.iter().filter_map(|c| c.event_id).max().unwrap_or(0);
+    store
+        .stage_commit(StageCommit {
+            stage: "correlate".into(),
+            cursor,
+            snapshot: b"{}".to_vec(),
+            devices,
+            device_changes: changes,
+            at: HOUR_US,
+            ..StageCommit::default()
+        })
+        .await
+        .unwrap();
+}
+
+fn page(limit: u32, after: Option<i64>) -> PageRequest {
+    PageRequest {
+        limit,
+        after,
+        order: Order::Desc,
+    }
+}
+
+/// (mac, state, since) of each device of the board at `at`, in device order.
+async fn board(store: &impl Store, at: i64, filter: DeviceFilter) -> Vec<(String, String, i64)> {
+    store
+        .devices_at(at, filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d: DeviceAt| (d.mac, d.state, d.since))
+        .collect()
+}
+
+fn entry(mac: &str, state: &str, since: i64) -> (String, String, i64) {
+    (mac.into(), state.into(), since)
+}
+
+#[tokio::test]
+async fn changes_are_appended_with_the_commit_and_paged_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(
+        &store,
+        vec![
+            device("aa01", "site-1", "down", 100),
+            device("aa02", "site-1", "up", 110),
+        ],
+        vec![
+            change("aa01", 100, "down", "down", 100, 1),
+            change("aa02", 110, "up", "up", 110, 2),
+        ],
+    )
+    .await;
+    commit(
+        &store,
+        vec![device("aa01", "site-1", "up", 200)],
+        vec![
+            change("aa01", 150, "restarted", "down", 100, 3),
+            change("aa01", 200, "up", "up", 200, 4),
+            change("aa01", 200, "flap", "up", 200, 4),
+        ],
+    )
+    .await;
+
+    let first = store
+        .device_history(ORG, "aa01", page(2, None))
+        .await
+        .unwrap();
+    let changes: Vec<(&str, i64)> = first
+        .items
+        .iter()
+        .map(|r| (r.change.as_str(), r.at))
+        .collect();
+    assert_eq!(changes, [("flap", 200), ("up", 200)]);
+    assert!(first.items[0].id > first.items[1].id);
+    let rest = store
+        .device_history(ORG, "aa01", page(2, first.next))
+        .await
+        .unwrap();
+    let changes: Vec<(&str, i64)> = rest
+        .items
+        .iter()
+        .map(|r| (r.change.as_str(), r.at))
+        .collect();
+    assert_eq!(changes, [("restarted", 150), ("down", 100)]);
+    assert_eq!(rest.next, None);
+    // Every field comes back as written, with the id the store gave it.
+    let mut restarted = change("aa01", 150, "restarted", "down", 100, 3);
+    restarted.id = rest.items[0].id;
+    assert_eq!(rest.items[0], restarted);
+    // Oldest first on request; another device's history is its own.
+    let asc = store
+        .device_history(
+            ORG,
+            "aa01",
+            PageRequest {
+                limit: 10,
+                after: None,
+                order: Order::Asc,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(asc.items.len(), 4);
+    assert_eq!(asc.items[0].change, "down");
+    let other = store
+        .device_history(ORG, "aa02", page(10, None))
+        .await
+        .unwrap();
+    assert_eq!(other.items.len(), 1);
+    assert_eq!(other.items[0].event_id, Some(2));
+    let unknown = store
+        .device_history("org-2", "aa01", page(10, None))
+        .await
+        .unwrap();
+    assert!(unknown.items.is_empty());
+}
+
+#[tokio::test]
+async fn a_change_committed_again_is_not_added_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let down = change("aa01", 100, "down", "down", 100, 1);
+    commit(
+        &store,
+        vec![device("aa01", "site-1", "down", 100)],
+        vec![down.clone()],
+    )
+    .await;
+    // A stage that rebuilt its state from the log commits the same change once more, with
+    // a new one beside it.
+    commit(
+        &store,
+        vec![device("aa01", "site-1", "up", 300)],
+        vec![down, change("aa01", 300, "up", "up", 300, 9)],
+    )
+    .await;
+    let all = store
+        .device_history(ORG, "aa01", page(10, None))
+        .await
+        .unwrap();
+    let events: Vec<Option<i64>> = all.items.iter().map(|r| r.event_id).collect();
+    assert_eq!(events, [Some(9), Some(1)]);
+}
+
+#[tokio::test]
+async fn the_board_at_a_time_is_each_devices_newest_change_by_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(
+        &store,
+        vec![
+            device("aa01", "site-1", "up", 300),
+            device("aa02", "site-1", "down", 250),
+            device("aa03", "site-2", "unknown", 400),
+        ],
+        vec![
+            change("aa01", 100, "down", "down", 100, 1),
+            // A restart while down: the state holds, and so does its start.
+            change("aa01", 150, "restarted", "down", 100, 2),
+            change("aa02", 200, "up", "up", 200, 3),
+            change("aa02", 250, "down", "down", 250, 4),
+            change("aa01", 300, "up", "up", 300, 5),
+            // Two changes at one time: the later row wins.
+            change("aa01", 300, "flap", "up", 300, 5),
+        ],
+    )
+    .await;
+    // A device first seen restarting, in a later commit, with a change dated earlier
+    // than some of the others (event time decides, not commit order).
+    let mut first_seen = change("aa03", 120, "restarted", "unknown", 120, 6);
+    first_seen.site_id = Some("site-2".into());
+    commit(&store, vec![], vec![first_seen]).await;
+
+    assert_eq!(board(&store, 99, DeviceFilter::default()).await, []);
+    assert_eq!(
+        board(&store, 100, DeviceFilter::default()).await,
+        [entry("aa01", "down", 100)]
+    );
+    assert_eq!(
+        board(&store, 160, DeviceFilter::default()).await,
+        [entry("aa01", "down", 100), entry("aa03", "unknown", 120)]
+    );
+    assert_eq!(
+        board(&store, 260, DeviceFilter::default()).await,
+        [
+            entry("aa01", "down", 100),
+            entry("aa02", "down", 250),
+            entry("aa03", "unknown", 120)
+        ]
+    );
+    let late = store
+        .devices_at(1_000, DeviceFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        late.iter()
+            .map(|d| (d.mac.as_str(), d.state.as_str(), d.since))
+            .collect::<Vec<_>>(),
+        [
+            ("aa01", "up", 300),
+            ("aa02", "down", 250),
+            ("aa03", "unknown", 120)
+        ]
+    );
+    // The row behind each entry is the device's newest: for aa01 the flap, not the up.
+    let aa01 = store
+        .device_history(ORG, "aa01", page(1, None))
+        .await
+        .unwrap();
+    assert_eq!(aa01.items[0].change, "flap");
+    assert_eq!(late[0].change_id, aa01.items[0].id);
+    assert!(late[0].device_id < late[1].device_id && late[1].device_id < late[2].device_id);
+    assert_eq!(late[2].site_id.as_deref(), Some("site-2"));
+    assert_eq!(
+        (late[0].org_id.as_str(), late[0].kind.as_str()),
+        (ORG, "ap")
+    );
+
+    // Filters apply to the state and site as of that time.
+    let down_then = DeviceFilter {
+        state: Some("down".into()),
+        ..DeviceFilter::default()
+    };
+    assert_eq!(
+        board(&store, 260, down_then.clone()).await,
+        [entry("aa01", "down", 100), entry("aa02", "down", 250)]
+    );
+    assert_eq!(
+        board(&store, 1_000, down_then).await,
+        [entry("aa02", "down", 250)]
+    );
+    let site2 = DeviceFilter {
+        site_id: Some("site-2".into()),
+        ..DeviceFilter::default()
+    };
+    assert_eq!(
+        board(&store, 1_000, site2).await,
+        [entry("aa03", "unknown", 120)]
+    );
+    let other_org = DeviceFilter {
+        org_id: Some("org-2".into()),
+        ..DeviceFilter::default()
+    };
+    assert_eq!(board(&store, 1_000, other_org).await, []);
+    let switches = DeviceFilter {
+        kind: Some("switch".into()),
+        ..DeviceFilter::default()
+    };
+    assert_eq!(board(&store, 1_000, switches).await, []);
+}
+
+#[tokio::test]
+async fn retention_keeps_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(
+        &store,
+        vec![device("aa01", "site-1", "down", 100)],
+        vec![change("aa01", 100, "down", "down", 100, 1)],
+    )
+    .await;
+    store
+        .prune(Retention {
+            data_before: Some(1_000 * HOUR_US),
+            fingerprints_before: 1_000 * HOUR_US,
+        })
+        .await
+        .unwrap();
+    let all = store
+        .device_history(ORG, "aa01", page(10, None))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(
+        board(&store, 100, DeviceFilter::default()).await,
+        [entry("aa01", "down", 100)]
+    );
+}
+
+/// A database of schema version 6 (before the history) whose devices have timelines: the
+/// history starts from them, once, with each change's state (a restart's from the record).
+/// The old database is made from a current one: dropping the table (and its indexes) and
+/// setting the version back leaves exactly version 6's schema.
+#[tokio::test]
+async fn a_database_from_before_the_history_starts_it_from_the_device_timelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let timeline = |entries: &[(i64, &str, i64)]| -> String {
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(at, change, event)| {
+                format!(r#"{{"at":{at},"event_id":{event},"change":"{change}","note":"n{event}"}}"#)
+            })
+            .collect();
+        format!(r#"{{"timeline":[{}]}}"#, items.join(","))
+    };
+    let mut aa01 = device("aa01", "site-1", "up", 300);
+    // Restarted while down (the down is before it in the timeline), then up with a flap,
+    // then a restart while up.
+    aa01.record = timeline(&[
+        (100, "down", 1),
+        (150, "restarted", 2),
+        (300, "up", 5),
+        (300, "flap", 5),
+        (400, "restarted", 7),
+    ]);
+    let mut aa02 = device("aa02", "site-1", "unknown", 50);
+    // Only seen restarting: unknown since then.
+    aa02.record = timeline(&[(50, "restarted", 3)]);
+    let mut aa03 = device("aa03", "site-1", "down", 500);
+    // The timeline was cut (the first entries dropped): a restart before any state change
+    // it holds is of an unknown state.
+    aa03.record = timeline(&[(450, "restarted", 8), (500, "down", 9)]);
+    commit(&store, vec![aa01, aa02, aa03], vec![]).await;
+    store.close().await.unwrap();
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("mistgate.db")).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert!(version >= 7, "{version}");
+        conn.execute_batch("DROP TABLE device_history; PRAGMA user_version = 6;")
+            .unwrap();
+    }
+    let store = open(dir.path());
+    let history = |mac: &'static str| {
+        let store = store.clone();
+        async move {
+            let rows = store
+                .device_history(
+                    ORG,
+                    mac,
+                    PageRequest {
+                        limit: 100,
+                        after: None,
+                        order: Order::Asc,
+                    },
+                )
+                .await
+                .unwrap()
+                .items;
+            rows.into_iter()
+                .map(|r| {
+                    (
+                        r.at,
+                        r.change,
+                        r.state,
+                        r.since,
+                        r.event_id.unwrap(),
+                        r.note,
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let row = |at: i64, change: &str, state: &str, since: i64, event: i64| {
+        (
+            at,
+            change.to_string(),
+            state.to_string(),
+            since,
+            event,
+            format!("n{event}"),
+        )
+    };
+    assert_eq!(
+        history("aa01").await,
+        [
+            row(100, "down", "down", 100, 1),
+            row(150, "restarted", "down", 100, 2),
+            row(300, "up", "up", 300, 5),
+            row(300, "flap", "up", 300, 5),
+            row(400, "restarted", "up", 300, 7),
+        ]
+    );
+    assert_eq!(
+        history("aa02").await,
+        [row(50, "restarted", "unknown", 50, 3)]
+    );
+    assert_eq!(
+        history("aa03").await,
+        [
+            row(450, "restarted", "unknown", 450, 8),
+            row(500, "down", "down", 500, 9),
+        ]
+    );
+    assert_eq!(
+        board(&store, 460, DeviceFilter::default()).await,
+        [
+            entry("aa01", "up", 300),
+            entry("aa02", "unknown", 50),
+            entry("aa03", "unknown", 450)
+        ]
+    );
+    // The stage goes on appending after the start.
+    commit(
+        &store,
+        vec![device("aa02", "site-1", "up", 600)],
+        vec![change("aa02", 600, "up", "up", 600, 10)],
+    )
+    .await;
+    assert_eq!(history("aa02").await.len(), 2);
+}
