@@ -346,6 +346,18 @@ async fn every_page_renders_real_data_and_escapes_it() {
         );
         assert!(!html.contains("could not be rendered"), "{path}");
     }
+    // Sites are named by what their events say (the alarm's `site_name`), not by id.
+    for path in [
+        "/ui/".to_string(),
+        format!("/ui/incidents/{incident}"),
+        "/ui/devices".to_string(),
+    ] {
+        let (_, html) = page(&server, &cookie, &path).await;
+        assert!(
+            html.contains(">HQ<") || html.contains(">HQ "),
+            "{path} does not name site s1 HQ"
+        );
+    }
     // The overview counts what is there; the device board shows the device down.
     let (_, html) = page(&server, &cookie, "/ui/devices?state=down").await;
     assert!(html.contains("ap-5c5b350e0001"), "{html}");

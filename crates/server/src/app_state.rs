@@ -70,8 +70,8 @@ pub struct AppState {
     pub sessions: crate::console::Sessions,
     /// Whether the console's cookie is marked `Secure` (served over HTTPS).
     pub secure_cookies: bool,
-    /// Site names from `[routing] site_names`, for the console where an event has none.
-    pub site_names: std::collections::BTreeMap<String, String>,
+    /// Site names for the console: `[routing] site_names`, then what events say.
+    pub site_names: crate::console::SiteNames,
     /// True once the server is shutting down: answers that would never end by themselves
     /// (`GET /api/v1/stream`) end then, so that the graceful shutdown does not wait for
     /// them.
@@ -137,7 +137,7 @@ impl AppState {
             stages,
             sessions: Default::default(),
             secure_cookies: false,
-            site_names: config.routing.site_names.clone(),
+            site_names: crate::console::SiteNames::new(config.routing.site_names.clone()),
             stopping: tokio::sync::watch::channel(false).0,
         }
     }

@@ -120,6 +120,15 @@ pub async fn board(
                 .collect()
         }
     };
+    let site_ids: Vec<String> = {
+        let mut ids: Vec<String> = tiles.iter().filter_map(|(s, _)| s.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    app.site_names
+        .resolve(app.store.as_ref(), &site_ids)
+        .await?;
     let mut totals: BTreeMap<String, usize> = BTreeMap::new();
     let mut sites: BTreeMap<String, Site> = BTreeMap::new();
     for (site_id, tile) in tiles {
@@ -145,10 +154,7 @@ pub async fn board(
             name: if id.is_empty() {
                 "No site".into()
             } else {
-                app.site_names
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_else(|| id.clone())
+                app.site_names.get(&id).unwrap_or_else(|| id.clone())
             },
             id,
             counts: BTreeMap::new(),
@@ -236,6 +242,7 @@ pub async fn one(
     q.insert("limit".to_string(), "25".to_string());
     let Json(events) = crate::api::log::list_events(State(app.clone()), Query(q)).await?;
     let events = serde_json::to_value(&events).map_err(internal)?["items"].take();
+    app.site_names.learn_from_views(&events);
     let rows = app
         .store
         .incidents(
@@ -276,7 +283,7 @@ pub async fn one(
             history_more => history_more,
             events => events,
             incidents => incidents,
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
         },
     )
 }

@@ -71,6 +71,7 @@ pub async fn tail(
             items.retain(|e| e.to_string().to_lowercase().contains(&needle));
         }
     }
+    app.site_names.learn_from_views(&events);
     let newest = list_newest(&events);
     let changes = app.store.last_incident_change().await?;
     filters.remove("limit");
@@ -84,7 +85,7 @@ pub async fn tail(
             filters => filters,
             text => text,
             resume => format!("{newest}.{changes}"),
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
             stream_query => query_string(&filters),
         },
     )
@@ -112,6 +113,7 @@ pub async fn search(
     }
     let Json(list) = log::list_events(State(app.clone()), Query(api_q)).await?;
     let list = serde_json::to_value(&list).map_err(internal)?;
+    app.site_names.learn_from_views(&list["items"]);
     page(
         &signed,
         "events.html",
@@ -124,7 +126,7 @@ pub async fn search(
             since_local => local_value(filters.get("since")),
             until_local => local_value(filters.get("until")),
             base => format!("/ui/events?{}", query_string(&filters)),
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
             topics => mist_topics(),
         },
     )
@@ -170,6 +172,8 @@ pub(crate) fn mist_topics() -> Vec<&'static str> {
 pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Html {
     let Json(event) = log::get_event(State(app.clone()), Path(id.clone())).await?;
     let event = serde_json::to_value(&event).map_err(internal)?;
+    app.site_names
+        .learn_from_views(&Value::Array(vec![event.clone()]));
     let id = event["id"].as_i64().unwrap_or_default();
     let stored = app
         .store
@@ -234,7 +238,7 @@ pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Pat
             incidents => incidents,
             envelope => envelope,
             source => stored.source,
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
         },
     )
 }

@@ -28,6 +28,17 @@ pub async fn list(
     api_q.insert("limit".into(), "100".into());
     let Json(list) = correlation::list_incidents(State(app.clone()), Query(api_q)).await?;
     let list = serde_json::to_value(&list).map_err(internal)?;
+    let mut site_ids: Vec<String> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["site_id"].as_str().map(str::to_string))
+        .collect();
+    site_ids.sort();
+    site_ids.dedup();
+    app.site_names
+        .resolve(app.store.as_ref(), &site_ids)
+        .await?;
     let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
     for t in app.store.incident_tallies().await? {
@@ -49,7 +60,7 @@ pub async fn list(
             by_state => by_state,
             by_kind => by_kind,
             kinds => correlate::IncidentKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
         },
     )
 }
@@ -59,6 +70,12 @@ pub async fn list(
 pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Html {
     let Json(detail) = correlation::get_incident(State(app.clone()), Path(id)).await?;
     let detail = serde_json::to_value(&detail).map_err(internal)?;
+    app.site_names.learn_from_views(&detail["events"]);
+    if let Some(site) = detail["site_id"].as_str() {
+        app.site_names
+            .resolve(app.store.as_ref(), &[site.to_string()])
+            .await?;
+    }
     let cause = match detail["caused_by"].as_i64() {
         Some(c) => app.store.incident(c).await?.map(|row| {
             let summary = serde_json::from_str::<Value>(&row.record)
@@ -103,7 +120,7 @@ pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Pat
             cause => cause,
             devices => devices,
             silence_query => silence_query(&silence),
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
         },
     )
 }
@@ -156,7 +173,7 @@ pub async fn silences(
             editing => editing,
             prefill => prefill,
             kinds => correlate::IncidentKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            site_names => app.site_names.clone(),
+            site_names => app.site_names.all(),
         },
     )
 }

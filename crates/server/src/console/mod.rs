@@ -14,6 +14,7 @@ mod devices;
 mod events;
 mod incidents;
 mod login;
+mod names;
 mod overview;
 mod quarantine;
 pub mod session;
@@ -29,6 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use deliver::clock::now_us;
 
+pub use names::SiteNames;
 pub use session::Sessions;
 
 use crate::app_state::AppState;

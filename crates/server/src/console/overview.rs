@@ -170,13 +170,20 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
         *by_kind.entry(t.kind).or_default() += t.count;
         *by_site.entry(t.site_id.unwrap_or_default()).or_default() += t.count;
     }
+    let mut top_sites: Vec<(&String, &i64)> = by_site.iter().collect();
+    top_sites.sort_by(|a, b| b.1.cmp(a.1));
+    let top_ids: Vec<String> = top_sites
+        .iter()
+        .take(12)
+        .map(|(id, _)| (*id).clone())
+        .collect();
+    app.site_names.resolve(app.store.as_ref(), &top_ids).await?;
     let site_label = |id: &str| {
         if id.is_empty() {
             "no site".to_string()
         } else {
             app.site_names
                 .get(id)
-                .cloned()
                 .unwrap_or_else(|| id.chars().take(8).collect())
         }
     };
