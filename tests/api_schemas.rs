@@ -53,11 +53,11 @@ fn validator(doc: &Value, schema: &Value) -> jsonschema::Validator {
 }
 
 /// Whether an answer carries data: a non-empty array, or an object whose lists (`items`,
-/// `results`) are non-empty.
+/// `results`, `series`) are non-empty.
 fn has_data(answer: &Value) -> bool {
     match answer {
         Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => ["items", "results"]
+        Value::Object(map) => ["items", "results", "series"]
             .iter()
             .filter_map(|k| map.get(*k))
             .all(|list| list.as_array().is_some_and(|l| !l.is_empty())),

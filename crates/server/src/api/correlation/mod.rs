@@ -3,6 +3,7 @@
 //! Reads come from the store (the rows the stage committed); changes (ack, resolve,
 //! silences) go to the stage, which owns the correlator's state.
 
+pub(crate) mod history;
 mod views;
 
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use serde_json::Value;
 use store::{DeviceFilter, IncidentFilter};
 
 pub use self::views::{
-    ActorBody, DeviceQuery, DeviceView, IncidentDetailView, IncidentQuery, IncidentView,
+    ActorBody, DeviceListView, DeviceQuery, DeviceView, IncidentDetailView, IncidentQuery,
+    IncidentView,
 };
 use super::answer::List;
 use super::log::EventView;
@@ -94,6 +96,10 @@ pub(crate) fn record<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, A
 /// The device inventory the correlation stage keeps from alarms, device events and
 /// up/down events: one record per organisation and MAC, in the order devices were first
 /// seen, newest first unless `order=asc`. Every filter given must match.
+///
+/// With `at`, the board as it was then, from the device history: each device's state
+/// and site as of that time (`DeviceAtView`; devices with no change by then are left out),
+/// in the same order and pages; the filters apply to the state and site of then.
 #[utoipa::path(
     get,
     path = "/api/v1/devices",
@@ -103,7 +109,7 @@ pub(crate) fn record<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, A
         PageQuery,
     ),
     responses(
-        (status = 200, description = "A page of devices.", body = List<DeviceView>),
+        (status = 200, description = "A page of devices (`DeviceView`), or with `at` of devices as they were then (`DeviceAtView`).", body = DeviceListView),
         (status = 400, description = "`invalid_query`: a parameter has a wrong value.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
@@ -113,7 +119,7 @@ pub(crate) fn record<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, A
 pub async fn list_devices(
     State(app): State<Arc<AppState>>,
     q: Params,
-) -> Result<Json<List<DeviceView>>, ApiError> {
+) -> Result<Json<DeviceListView>, ApiError> {
     let filter = DeviceFilter {
         org_id: owned(&q, "org_id"),
         site_id: owned(&q, "site_id"),
@@ -121,13 +127,17 @@ pub async fn list_devices(
         state: named::<DeviceState>(&q, "state")?,
     };
     let p = page_of(&q)?;
+    if let Some(at) = instant("at", get(&q, "at"))? {
+        let board = history::board(&app, at, filter, p).await?;
+        return Ok(Json(DeviceListView::At(board)));
+    }
     let rows = app.store.devices(filter, p).await?;
     let items = rows
         .items
         .iter()
         .map(|d| record::<correlate::Device>("device", &d.record).map(DeviceView::from))
         .collect::<Result<_, _>>()?;
-    Ok(Json(List::new(items, rows.next)))
+    Ok(Json(DeviceListView::Now(List::new(items, rows.next))))
 }
 
 /// Get one device

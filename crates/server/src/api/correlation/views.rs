@@ -8,9 +8,11 @@ use correlate::{
     IncidentKind, IncidentState, TimelineEntry,
 };
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::AnyOfBuilder;
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::super::answer::{Time, time};
+use super::super::answer::{List, Time, time};
 use super::super::log::EventView;
 use super::super::params::TimeParam;
 
@@ -89,6 +91,83 @@ impl From<Device> for DeviceView {
             timeline: d.timeline.into_iter().map(DeviceChangeView::from).collect(),
             state_observed_at: time(d.state_observed_at),
         }
+    }
+}
+
+/// One change of a device as its history keeps it (`GET /api/v1/devices/{mac}/history`):
+/// the timeline entry, with the state it left the device in.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceHistoryView {
+    /// The change's id in the history; ids grow in the order changes were recorded.
+    pub(super) id: i64,
+    #[serde(flatten)]
+    pub(super) change: DeviceChangeView,
+    /// The state after the change (a restart leaves it as it was).
+    pub(super) state: DeviceState,
+    /// Since when the device was in `state`, as of the change (event time).
+    pub(super) since: Time,
+    /// Its site as of the change.
+    #[schema(required = true)]
+    pub(super) site_id: Option<String>,
+}
+
+/// A device as it stood at a past time (`GET /api/v1/devices?at=`), from the device
+/// history: its newest change at or before that time.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceAtView {
+    /// The organisation; empty when no event named it.
+    pub(super) org_id: String,
+    /// The MAC, 12 lowercase hex digits (a Mist Edge's lowercase id for Mist Edges).
+    pub(super) mac: String,
+    /// What kind of device.
+    pub(super) kind: DeviceKind,
+    /// Its site as of that time.
+    #[schema(required = true)]
+    pub(super) site_id: Option<String>,
+    /// Whether it was connected then: `up`, `down`, or `unknown` (only seen restarting).
+    pub(super) state: DeviceState,
+    /// Event time since which it was in `state`.
+    pub(super) since: Time,
+}
+
+/// The answer of `GET /api/v1/devices`: the records as they are (without `at`), or the
+/// board as of `at`.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum DeviceListView {
+    /// Without `at`: the device records.
+    Now(List<DeviceView>),
+    /// With `at`: each device as it stood then.
+    At(List<DeviceAtView>),
+}
+
+/// The component names of the two lists (utoipa's names for `List<T>`).
+const LIST_NOW: &str = "List_DeviceView";
+const LIST_AT: &str = "List_DeviceAtView";
+
+// Either list. `anyOf`, not the `oneOf` of a derived untagged enum: an empty page is both.
+impl PartialSchema for DeviceListView {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(LIST_NOW))
+            .item(Ref::from_schema_name(LIST_AT))
+            .description(Some(
+                "Without `at`: a page of `DeviceView`; with `at`: a page of `DeviceAtView`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for DeviceListView {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((LIST_NOW.to_string(), List::<DeviceView>::schema()));
+        schemas.push((DeviceView::name().into(), DeviceView::schema()));
+        <List<DeviceView> as ToSchema>::schemas(schemas);
+        <DeviceView as ToSchema>::schemas(schemas);
+        schemas.push((LIST_AT.to_string(), List::<DeviceAtView>::schema()));
+        schemas.push((DeviceAtView::name().into(), DeviceAtView::schema()));
+        <List<DeviceAtView> as ToSchema>::schemas(schemas);
+        <DeviceAtView as ToSchema>::schemas(schemas);
     }
 }
 
@@ -247,6 +326,11 @@ pub struct DeviceQuery {
     /// Connection state.
     #[param(inline)]
     state: Option<DeviceState>,
+    /// The board as of this time (event time): each device's state from its history
+    /// (devices with no change by then left out), as `DeviceAtView`; the filters apply
+    /// to the site and state of then. RFC 3339 or epoch seconds.
+    #[param(value_type = Option<TimeParam>, inline)]
+    at: Option<String>,
 }
 
 /// The filters of `GET /api/v1/incidents`. `state`, `kind` and `site_id` are exact
