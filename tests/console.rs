@@ -575,3 +575,70 @@ async fn an_event_is_resent_byte_for_byte_to_a_url_and_signed_when_asked() {
     assert_eq!(answer["success"], false);
     assert!(answer["error"].is_string(), "{answer}");
 }
+
+#[tokio::test]
+async fn an_incident_lists_the_notifications_sent_about_it() {
+    let receiver = support::receiver::Receiver::start().await;
+    let config = format!(
+        r#"
+[[sources]]
+name = "default"
+
+[delivery]
+allow_private_targets = true
+aggregation_window = "100ms"
+
+[targets.noc]
+type = "webhook"
+url = "{}"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+
+[[routes]]
+name = "incidents"
+flow = "incident"
+targets = ["noc"]
+"#,
+        receiver.url("/noc")
+    );
+    let server = Server::start_with(Some(&config));
+    let t = 1_765_000_000.0;
+    let down = support::site_alarm("o1", "s1", "device_down", &["5c5b350e0009"], t, json!({}));
+    assert_eq!(server.ingest("default", down, &[]).await.0, 200);
+    server.correlated().await;
+    let incident = server.api_ok("/incidents").await["items"][0]["id"]
+        .as_i64()
+        .expect("an incident");
+    receiver
+        .wait_until(Duration::from_secs(10), "the opened message", |r| {
+            !r.is_empty()
+        })
+        .await;
+    let sent = support::eventually(
+        Duration::from_secs(10),
+        "the notification's delivery",
+        || async {
+            let list = server
+                .api_ok(&format!("/incidents/{incident}/notifications"))
+                .await;
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            items
+                .iter()
+                .any(|m| m["state"] == "delivered")
+                .then_some(items)
+        },
+    )
+    .await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["webhook_id"], "target:noc");
+    assert_eq!(sent[0]["topic"], "incident");
+    // Another incident's list does not show it; an unknown incident is a 404.
+    let (status, body) = server.api("/incidents/999999/notifications").await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    let cookie = sign_in(&server).await;
+    let (_, html) = page(&server, &cookie, &format!("/ui/incidents/{incident}")).await;
+    assert!(
+        html.contains(r#"href="/ui/deliveries/targets/noc""#),
+        "{html}"
+    );
+    assert!(html.contains("delivered"), "{html}");
+}

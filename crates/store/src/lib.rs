@@ -210,6 +210,14 @@ pub trait Store: Send + Sync + 'static {
     /// Puts dead batches back in the queue, due at `request.now`; returns their ids.
     async fn replay_batches(&self, request: ReplayRequest) -> Result<Vec<i64>, StoreError>;
 
+    /// The batches that reported changes of incident `incident_id` to routing targets,
+    /// newest first, without bodies.
+    async fn incident_batches(
+        &self,
+        incident_id: i64,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError>;
+
     /// Pending batches after id `after`, oldest first, without bodies (for loading the queue).
     async fn pending_batches(&self, after: i64, limit: u32) -> Result<Vec<BatchRow>, StoreError>;
 

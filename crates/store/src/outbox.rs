@@ -45,6 +45,8 @@ pub struct NewBatch {
     pub topic: String,
     /// The events of the log it carries (empty for a ping).
     pub event_ids: Vec<i64>,
+    /// The incidents whose changes it reports (a routing target's incident messages).
+    pub incident_ids: Vec<i64>,
     /// The exact request body.
     pub body: bytes::Bytes,
     /// Names the delivery to the receiver; stays the same across attempts and replays.

@@ -13,6 +13,7 @@ fn batch(sub: &str, events: &[i64], at: i64) -> NewBatch {
         subscription_id: sub.into(),
         topic: "alarms".into(),
         event_ids: events.to_vec(),
+        incident_ids: Vec::new(),
         body: bytes::Bytes::from(format!(r#"{{"topic":"alarms","events":[{events:?}]}}"#)),
         delivery_id: format!("d-{sub}-{at}"),
         created_at: at,

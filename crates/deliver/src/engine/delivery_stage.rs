@@ -309,6 +309,7 @@ impl Stage {
                 subscription_id: sub.id.clone(),
                 topic: batch.topic.as_str().to_string(),
                 event_ids: batch.event_ids,
+                incident_ids: Vec::new(),
                 body: Bytes::from(body),
                 delivery_id: uuid::Uuid::new_v4().to_string(),
                 created_at: now,

@@ -350,6 +350,7 @@ impl Engine {
             subscription_id: sub.id.clone(),
             topic: "ping".into(),
             event_ids: Vec::new(),
+            incident_ids: Vec::new(),
             body: Bytes::from(body),
             delivery_id: uuid::Uuid::new_v4().to_string(),
             created_at: now,

@@ -251,7 +251,9 @@ impl RouteStage {
         Ok(more)
     }
 
-    fn push(&mut self, targets: Vec<&str>, flow: &str, message: &Message, at: i64) {
+    /// Buffers `message` for `targets`; `incident` names the incident an incident message
+    /// is about (0 for events), so that its batch can be found from the incident.
+    fn push(&mut self, targets: Vec<&str>, flow: &str, message: &Message, incident: i64, at: i64) {
         if targets.is_empty() {
             return;
         }
@@ -279,7 +281,7 @@ impl RouteStage {
                     topic: topic.clone(),
                 },
                 Pending {
-                    event_id: 0,
+                    event_id: incident,
                     raw: raw.clone(),
                 },
                 &policy,
@@ -364,7 +366,7 @@ impl RouteStage {
             device_name,
         });
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-        self.push(targets, "event", &message, event.received_at);
+        self.push(targets, "event", &message, 0, event.received_at);
     }
 
     /// Routes one change; `incident` is its record, read by the caller (`None`: unreadable).
@@ -432,7 +434,8 @@ impl RouteStage {
             link,
         });
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-        self.push(targets, "incident", &message, now);
+        let incident_id = change.incident_id;
+        self.push(targets, "incident", &message, incident_id, now);
         Ok(())
     }
 
@@ -455,6 +458,7 @@ impl RouteStage {
                     subscription_id: target.destination(),
                     topic: batch.topic.as_str().to_string(),
                     event_ids: Vec::new(),
+                    incident_ids: batch.event_ids.into_iter().filter(|id| *id > 0).collect(),
                     body: Bytes::from(batch.body),
                     delivery_id: uuid::Uuid::new_v4().to_string(),
                     created_at: now,

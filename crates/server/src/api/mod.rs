@@ -4,6 +4,7 @@ pub(crate) mod answer;
 pub(crate) mod correlation;
 pub(crate) mod deliveries;
 pub(crate) mod log;
+pub(crate) mod notifications;
 pub(crate) mod openapi;
 pub(crate) mod params;
 mod resend;
@@ -41,6 +42,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/incidents", get(correlation::list_incidents))
         .route("/incidents/{id}", get(correlation::get_incident))
+        .route(
+            "/incidents/{id}/notifications",
+            get(notifications::notifications),
+        )
         .route("/incidents/{id}/ack", post(correlation::acknowledge))
         .route("/incidents/{id}/resolve", post(correlation::resolve))
         .route(

@@ -11,7 +11,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
-use super::{correlation, deliveries, log, resend, silences, stats, stream, targets, webhooks};
+use super::{
+    correlation, deliveries, log, notifications, resend, silences, stats, stream, targets, webhooks,
+};
 use crate::{health, ingest};
 
 /// The name of the token scheme that the `/api/v1` operations require.
@@ -43,6 +45,7 @@ const TOKEN_SCHEME: &str = "api_token";
         correlation::history::device_history,
         correlation::list_incidents,
         correlation::get_incident,
+        notifications::notifications,
         correlation::acknowledge,
         correlation::resolve,
         silences::list_silences,

@@ -103,6 +103,24 @@ pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Pat
             None => serde_json::json!({"mac": mac}),
         });
     }
+    let id = detail["id"].as_i64().unwrap_or_default();
+    let Json(sent) =
+        crate::api::notifications::notifications(State(app.clone()), Path(id.to_string())).await?;
+    let notifications: Vec<Value> = serde_json::to_value(&sent).map_err(internal)?["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut m| {
+            let target = m["webhook_id"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("target:")
+                .to_string();
+            m["target"] = target.into();
+            m
+        })
+        .collect();
     let silence = serde_json::json!({
         "site_id": detail["site_id"],
         "kind": detail["kind"],
@@ -119,6 +137,7 @@ pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Pat
             i => detail,
             cause => cause,
             devices => devices,
+            notifications => notifications,
             silence_query => silence_query(&silence),
             site_names => app.site_names.all(),
         },

@@ -327,11 +327,13 @@ impl Store for SqliteStore {
     }
 
     async fn incident_tallies(&self) -> Result<Vec<Tally>, StoreError> {
-        self.read(|c| read::tallies(c, read::Tallied::Incidents)).await
+        self.read(|c| read::tallies(c, read::Tallied::Incidents))
+            .await
     }
 
     async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError> {
-        self.read(|c| read::tallies(c, read::Tallied::Devices)).await
+        self.read(|c| read::tallies(c, read::Tallied::Devices))
+            .await
     }
 
     async fn duplicate_arrivals(
@@ -449,6 +451,15 @@ impl Store for SqliteStore {
 
     async fn replay_batches(&self, request: ReplayRequest) -> Result<Vec<i64>, StoreError> {
         self.write(|reply| Op::Replay { request, reply }).await
+    }
+
+    async fn incident_batches(
+        &self,
+        incident_id: i64,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError> {
+        self.read(move |c| outbox::incident_batches(c, incident_id, limit))
+            .await
     }
 
     async fn pending_batches(&self, after: i64, limit: u32) -> Result<Vec<BatchRow>, StoreError> {

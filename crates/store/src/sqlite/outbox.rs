@@ -16,6 +16,9 @@ pub(crate) fn commit(tx: &Transaction<'_>, commit: &OutboxCommit) -> Result<Vec<
                              created_at, due_at, body)
          VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?6, ?7)",
     )?;
+    let mut about = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox_incidents (incident_id, batch_id) VALUES (?1, ?2)",
+    )?;
     let mut ids = Vec::with_capacity(commit.batches.len());
     for b in &commit.batches {
         insert.execute(params![
@@ -27,7 +30,11 @@ pub(crate) fn commit(tx: &Transaction<'_>, commit: &OutboxCommit) -> Result<Vec<
             b.created_at,
             &b.body[..],
         ])?;
-        ids.push(tx.last_insert_rowid());
+        let id = tx.last_insert_rowid();
+        for incident in &b.incident_ids {
+            about.execute(params![incident, id])?;
+        }
+        ids.push(id);
     }
     if let Some((stage, cursor)) = &commit.stage {
         let snapshot: &[u8] = commit.snapshot.as_deref().unwrap_or_default();
@@ -113,6 +120,10 @@ pub(crate) fn replay(tx: &Transaction<'_>, req: &ReplayRequest) -> Result<Vec<i6
 
 /// Removes a subscription's batches and attempts with it.
 pub(crate) fn forget_subscription(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM outbox_incidents WHERE batch_id IN (SELECT id FROM outbox WHERE subscription_id = ?1)",
+    )?
+    .execute([id])?;
     tx.prepare_cached("DELETE FROM outbox WHERE subscription_id = ?1")?
         .execute([id])?;
     tx.prepare_cached("DELETE FROM attempts WHERE subscription_id = ?1")?
@@ -145,6 +156,25 @@ fn batch_row(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
         last_error: r.get(14)?,
         body: bytes::Bytes::new(),
     })
+}
+
+/// The batches that reported changes of incident `incident_id`, newest first, without
+/// their bodies.
+pub(crate) fn incident_batches(
+    conn: &Connection,
+    incident_id: i64,
+    limit: u32,
+) -> Result<Vec<BatchRow>, StoreError> {
+    let sql = format!(
+        "SELECT {BATCH_COLUMNS} FROM outbox WHERE id IN
+             (SELECT batch_id FROM outbox_incidents WHERE incident_id = ?1)
+         ORDER BY id DESC LIMIT ?2"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(params![incident_id, limit], batch_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 /// Pending batches after `after`, oldest first, without their bodies.

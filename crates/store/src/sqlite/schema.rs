@@ -290,6 +290,15 @@ const MIGRATIONS: &[&str] = &[
     ) t ON t.device = d.id
     ORDER BY d.id, t.position;
     "#,
+    // 7: which outbox batches carried a routing target's message about an incident (the
+    // incident page's notifications).
+    r#"
+    CREATE TABLE outbox_incidents (
+        incident_id INTEGER NOT NULL,
+        batch_id    INTEGER NOT NULL,
+        PRIMARY KEY (incident_id, batch_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.

@@ -353,6 +353,11 @@ impl Writer {
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?1 AND state != 'pending' ORDER BY id LIMIT ?2)",
                 before,
             )?;
+            conn.execute(
+                "DELETE FROM outbox_incidents WHERE NOT EXISTS
+                     (SELECT 1 FROM outbox WHERE outbox.id = outbox_incidents.batch_id)",
+                [],
+            )?;
             chunked(
                 "DELETE FROM incident_changes WHERE id IN (SELECT id FROM incident_changes WHERE at < ?1 ORDER BY id LIMIT ?2)",
                 before,
