@@ -146,7 +146,7 @@ async fn destination(
     rq.insert("start".to_string(), (start / 1_000_000).to_string());
     let Json(recent) = deliveries::search(app, owner(), Query(rq)).await?;
     let recent = serde_json::to_value(&recent).map_err(internal)?;
-    let mut tallies = vec![(0u32, 0u32); 24];
+    let mut tallies = [(0u32, 0u32); 24];
     for a in recent["results"].as_array().into_iter().flatten() {
         let at = (a["timestamp"].as_f64().unwrap_or(0.0) * 1e6) as i64;
         if at < start || at >= end {

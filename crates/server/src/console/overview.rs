@@ -195,7 +195,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
             count,
         })
         .collect();
-    kinds.sort_by(|a, b| b.count.cmp(&a.count));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.count));
     let mut sites: Vec<Count> = by_site
         .into_iter()
         .map(|(k, count)| Count {
@@ -204,7 +204,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
             count,
         })
         .collect();
-    sites.sort_by(|a, b| b.count.cmp(&a.count));
+    sites.sort_by_key(|s| std::cmp::Reverse(s.count));
     sites.truncate(12);
     let down_count: i64 = app
         .store
