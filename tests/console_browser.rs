@@ -443,26 +443,43 @@ async fn signing_in_and_out_sessions_and_csrf() {
     browser.close().await;
 }
 
-/// How much wider than the window the page is, and the outermost elements that stick out.
-const WIDER_THAN_THE_WINDOW: &str = r#"
-const excess = document.documentElement.scrollWidth - window.innerWidth;
+/// The page's layout at the window's width: how much wider than the window's content
+/// area the page is (and the outermost elements that stick out), and table cells squeezed
+/// so narrow that their text breaks into a column of fragments.
+const LAYOUT: &str = r#"
+const width = document.documentElement.clientWidth;
+const excess = document.documentElement.scrollWidth - width;
 const out = [];
 if (excess > 0) {
+  // Inside a scroller that holds it: for an absolutely positioned element, one that is
+  // (or holds) its containing block, the nearest positioned ancestor.
   const clipped = (el) => {
-    for (let e = el.parentElement; e && e !== document.body; e = e.parentElement) {
+    const style = getComputedStyle(el);
+    if (style.position === "fixed") return true;
+    const from = style.position === "absolute" ? el.offsetParent : el.parentElement;
+    for (let e = from; e && e !== document.body; e = e.parentElement) {
       if (getComputedStyle(e).overflowX !== "visible") return true;
     }
     return false;
   };
-  for (const el of document.querySelectorAll("body *")) {
+  // The innermost elements that reach past the window (not inside a scroller).
+  const past = [...document.querySelectorAll("body *")].filter(
+    (el) => el.getBoundingClientRect().right > width + 0.5 && !clipped(el));
+  for (const el of past) {
+    if (past.some((other) => other !== el && el.contains(other))) continue;
     const r = el.getBoundingClientRect();
-    const parent = el.parentElement.getBoundingClientRect();
-    if (r.right > window.innerWidth + 0.5 && parent.right <= window.innerWidth + 0.5 && !clipped(el)) {
-      out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")} right=${Math.round(r.right)} width=${Math.round(r.width)}`);
-    }
+    out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")} right=${Math.round(r.right)} width=${Math.round(r.width)}: ${el.textContent.trim().slice(0, 40)}`);
   }
 }
-return { excess: Math.max(excess, 0), elements: out.slice(0, 10) };
+const squeezed = [];
+for (const td of document.querySelectorAll("td")) {
+  const text = td.textContent.trim();
+  const em = parseFloat(getComputedStyle(td).fontSize);
+  if (td.getClientRects().length && text.length > 12 && td.getBoundingClientRect().width < 5 * em) {
+    squeezed.push(`${Math.round(td.getBoundingClientRect().width)} px: ${text.slice(0, 40)}`);
+  }
+}
+return { excess: Math.max(excess, 0), elements: out.slice(0, 10), squeezed: squeezed.slice(0, 10) };
 "#;
 
 /// The page checks find what they look for: an inline script the CSP blocks is in the
@@ -549,11 +566,17 @@ async fn check_page(browser: &Browser, server: &Server, path: &str, h1: &str, wh
         violations.is_empty(),
         "{what} {path}: accessibility: {violations:#?}"
     );
-    // Nothing widens the page beyond the window (wide tables scroll in `.table-wrap`).
-    let overflow = browser.run(WIDER_THAN_THE_WINDOW, vec![]).await;
+    // Nothing widens the page beyond the window (wide tables scroll in `.table-wrap`),
+    // and no table squeezes a column until its text breaks into fragments.
+    let layout = browser.run(LAYOUT, vec![]).await;
     assert_eq!(
-        overflow["excess"], 0,
-        "{what} {path}: the page is wider than the window: {overflow:#}"
+        layout["excess"], 0,
+        "{what} {path}: the page is wider than the window: {layout:#}"
+    );
+    assert_eq!(
+        layout["squeezed"],
+        json!([]),
+        "{what} {path}: squeezed table cells: {layout:#}"
     );
 }
 
@@ -727,6 +750,8 @@ async fn live_tail_acknowledge_and_replay_from_the_pages() {
     let batch = console.dead_batch;
     let replay = format!(r#"tr[data-batch="{batch}"] button.replay"#);
     assert!(browser.has(&replay).await, "no replay button for {batch}");
+    let answer = format!(r#"tr[data-batch="{batch}"] td:nth-child(4)"#);
+    assert_eq!(browser.text(&answer).await, "HTTP 410", "its last answer");
     console.accept.store(true, Ordering::SeqCst);
     browser.click(&replay).await;
     let got = console

@@ -80,6 +80,12 @@ for (const el of document.querySelectorAll("img, svg")) {
   }
 }
 
+// The `hidden` attribute hides: a stylesheet that sets `display` on the element must not
+// show it anyway (it would be on screen and in the accessibility tree).
+for (const el of document.querySelectorAll("[hidden]")) {
+  if (rendered(el)) out.push(`shown despite the hidden attribute: ${describe(el)}`);
+}
+
 // Keyboard: every interactive element on screen can take focus with Tab.
 const interactive = "a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], [role=tab], [tabindex]";
 for (const el of document.querySelectorAll(interactive)) {
