@@ -1,5 +1,6 @@
-//! Per-minute event counts: kept at append, summed into aligned buckets, filled once from
-//! the events of a database made before they existed, pruned with retention.
+//! Per-minute event counts: kept at append, summed into aligned buckets, pruned with
+//! retention. (How migration 6 counts the events of an older database is tested beside
+//! it, in `sqlite/series.rs`: an older database is made there with the older migrations.)
 
 mod common;
 
@@ -157,47 +158,6 @@ async fn topic_and_source_filters_narrow_the_counts() {
     );
     q.source = Some("nobody".into());
     assert_eq!(store.series(q).await.unwrap(), []);
-}
-
-/// A database of schema version 5 (before the counts) holding events gets them counted
-/// when this build opens it. The old database is made from a current one: dropping the
-/// table and setting the version back leaves exactly version 5's schema.
-#[tokio::test]
-async fn opening_a_database_from_before_the_counts_counts_its_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    append(&store, "a", "alarms", "x", 3, at(0, 1)).await;
-    append(&store, "b", "alarms", "y", 2, at(0, 2)).await;
-    append(&store, "a", "audits", "z", 1, at(3, 0)).await;
-    // A pruned request's events are gone from the log and from the recount.
-    append(&store, "a", "audits", "gone", 5, DAY0 - HOUR_US).await;
-    store
-        .prune(Retention {
-            data_before: Some(DAY0 - HOUR_US + MINUTE_US),
-            fingerprints_before: 0,
-        })
-        .await
-        .unwrap();
-    let before = store.series(query(0, at(59, 0), 1)).await.unwrap();
-    store.close().await.unwrap();
-    drop(store);
-    {
-        let conn = rusqlite::Connection::open(dir.path().join("mistgate.db")).unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert!(version >= 6, "{version}");
-        conn.execute_batch("DROP TABLE event_minutes; PRAGMA user_version = 5;")
-            .unwrap();
-    }
-    let store = open(dir.path());
-    let after = store.series(query(0, at(59, 0), 1)).await.unwrap();
-    assert_eq!(after, [point(0, "alarms", 5), point(3, "audits", 1)]);
-    assert_eq!(after, before);
-    // Appends after the migration add to the recounted minutes.
-    append(&store, "a", "alarms", "later", 1, at(0, 30)).await;
-    let now = store.series(query(at(0, 0), at(0, 0), 1)).await.unwrap();
-    assert_eq!(now, [point(0, "alarms", 6)]);
 }
 
 #[tokio::test]

@@ -137,6 +137,127 @@ mod tests {
             .unwrap()
     }
 
+    /// A database of schema version 6 (before the history) whose devices have timelines:
+    /// migration 7 starts the history from them, with each change's state (a restart's
+    /// from the record: the state it shows holding then, else the timeline's newest
+    /// state change before it, else unknown), and the reads find them.
+    #[test]
+    fn migration_7_starts_the_history_from_the_device_timelines() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate_to(&mut conn, 6).unwrap();
+        assert!(conn.prepare("SELECT 1 FROM device_history").is_err());
+        let timeline = |entries: &[(i64, &str, i64)]| -> String {
+            let items: Vec<String> = entries
+                .iter()
+                .map(|(at, change, event)| {
+                    format!(
+                        r#"{{"at":{at},"event_id":{event},"change":"{change}","note":"n{event}"}}"#
+                    )
+                })
+                .collect();
+            format!(r#"{{"timeline":[{}]}}"#, items.join(","))
+        };
+        let devices = [
+            // Restarted while down (the down is before it in the timeline), then up with
+            // a flap, then restarted while up.
+            (
+                "aa01",
+                "up",
+                300,
+                timeline(&[
+                    (100, "down", 1),
+                    (150, "restarted", 2),
+                    (300, "up", 5),
+                    (300, "flap", 5),
+                    (400, "restarted", 7),
+                ]),
+            ),
+            // Only seen restarting: unknown since then.
+            ("aa02", "unknown", 50, timeline(&[(50, "restarted", 3)])),
+            // A cut timeline (its first entries dropped): a restart before any state
+            // change it still holds is of an unknown state.
+            (
+                "aa03",
+                "down",
+                500,
+                timeline(&[(450, "restarted", 8), (500, "down", 9)]),
+            ),
+            // No change yet.
+            ("aa04", "unknown", 600, timeline(&[])),
+        ];
+        for (mac, state, since, record) in &devices {
+            conn.execute(
+                "INSERT INTO devices (org_id, mac, kind, site_id, state, since, record)
+                 VALUES ('o', ?1, 'ap', 's', ?2, ?3, ?4)",
+                params![mac, state, since, record],
+            )
+            .unwrap();
+        }
+        super::super::schema::migrate(&mut conn).unwrap();
+
+        let all = PageRequest {
+            limit: 100,
+            after: None,
+            order: crate::Order::Asc,
+        };
+        let history = |mac: &str| -> Vec<(i64, String, String, i64, i64, String)> {
+            device_history(&conn, "o", mac, all)
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| {
+                    assert_eq!((r.kind.as_str(), r.site_id.as_deref()), ("ap", Some("s")));
+                    (
+                        r.at,
+                        r.change,
+                        r.state,
+                        r.since,
+                        r.event_id.unwrap(),
+                        r.note,
+                    )
+                })
+                .collect()
+        };
+        let row = |at: i64, change: &str, state: &str, since: i64, event: i64| {
+            let (change, state) = (change.to_string(), state.to_string());
+            (at, change, state, since, event, format!("n{event}"))
+        };
+        assert_eq!(
+            history("aa01"),
+            [
+                row(100, "down", "down", 100, 1),
+                row(150, "restarted", "down", 100, 2),
+                row(300, "up", "up", 300, 5),
+                row(300, "flap", "up", 300, 5),
+                row(400, "restarted", "up", 300, 7),
+            ]
+        );
+        assert_eq!(history("aa02"), [row(50, "restarted", "unknown", 50, 3)]);
+        assert_eq!(
+            history("aa03"),
+            [
+                row(450, "restarted", "unknown", 450, 8),
+                row(500, "down", "down", 500, 9),
+            ]
+        );
+        assert_eq!(history("aa04"), []);
+        let board: Vec<(String, String, i64)> = devices_at(&conn, 460, &DeviceFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.mac, d.state, d.since))
+            .collect();
+        let entry =
+            |mac: &str, state: &str, since: i64| (mac.to_string(), state.to_string(), since);
+        assert_eq!(
+            board,
+            [
+                entry("aa01", "up", 300),
+                entry("aa02", "unknown", 50),
+                entry("aa03", "unknown", 450)
+            ]
+        );
+    }
+
     /// The board reads the device list once and descends the history index once per
     /// device: no scan of the history, no sort.
     #[test]

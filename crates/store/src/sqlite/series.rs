@@ -180,6 +180,77 @@ mod tests {
         }
     }
 
+    fn minutes(conn: &Connection) -> Vec<(i64, String, String, i64)> {
+        conn.prepare("SELECT minute, topic, source, events FROM event_minutes ORDER BY 1, 2, 3")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A database of schema version 5 (before the counts) that holds events gets them
+    /// counted by migration 6, in the minutes the writer counts in (floor, before the
+    /// epoch too), and the chart query reads them.
+    #[test]
+    fn migration_6_counts_the_events_already_stored() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate_to(&mut conn, 5).unwrap();
+        assert!(conn.prepare("SELECT 1 FROM event_minutes").is_err());
+        let events = [
+            ("alarms", 0, "a"),
+            ("alarms", MINUTE_US - 1, "a"),
+            ("alarms", MINUTE_US, "a"),
+            ("alarms", 5, "b"),
+            ("audits", 7, "a"),
+            ("alarms", -1, "a"),
+        ];
+        for (topic, at, source) in events {
+            conn.execute(
+                "INSERT INTO events (request_id, topic, time, time_source, received_at, source,
+                                     raw_offset, raw_len, fingerprint)
+                 VALUES (1, ?1, 0, 'received', ?2, ?3, 0, 0, x'00')",
+                params![topic, at, source],
+            )
+            .unwrap();
+        }
+        super::super::schema::migrate(&mut conn).unwrap();
+        let row = |m: i64, t: &str, s: &str, n: i64| (m, t.to_string(), s.to_string(), n);
+        assert_eq!(
+            minutes(&conn),
+            [
+                row(-1, "alarms", "a", 1),
+                row(0, "alarms", "a", 2),
+                row(0, "alarms", "b", 1),
+                row(0, "audits", "a", 1),
+                row(1, "alarms", "a", 1),
+            ]
+        );
+        for (_, at, _) in events {
+            assert!(minutes(&conn).iter().any(|r| r.0 == minute_of(at)));
+        }
+        let q = SeriesQuery {
+            since: -MINUTE_US,
+            until: MINUTE_US,
+            step_minutes: 2,
+            topic: None,
+            source: None,
+        };
+        let points: Vec<(i64, String, i64)> = series(&conn, &q)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.bucket / MINUTE_US, p.topic, p.events))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                (-2, "alarms".to_string(), 1),
+                (0, "alarms".to_string(), 4),
+                (0, "audits".to_string(), 1),
+            ]
+        );
+    }
+
     #[test]
     fn one_commit_adds_one_row_per_minute_topic_and_source() {
         let mut conn = db();
@@ -191,13 +262,7 @@ mod tests {
         m.add(5, "alarms", "b");
         m.write(&tx).unwrap();
         tx.commit().unwrap();
-        let rows: Vec<(i64, String, String, i64)> = conn
-            .prepare("SELECT minute, topic, source, events FROM event_minutes ORDER BY 1, 3")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows = minutes(&conn);
         let row = |m: i64, s: &str, n: i64| (m, "alarms".to_string(), s.to_string(), n);
         assert_eq!(rows, [row(0, "a", 3), row(0, "b", 1), row(1, "a", 1)]);
     }
