@@ -326,7 +326,7 @@ async fn every_page_renders_real_data_and_escapes_it() {
         (&format!("/ui/incidents/{incident}"), "Incident"),
         ("/ui/silences", "Silences"),
         (
-            &format!("/ui/silences?site_id=s1&kind=device_down"),
+            "/ui/silences?site_id=s1&kind=device_down",
             "Silences",
         ),
         ("/ui/deliveries", "Deliveries"),

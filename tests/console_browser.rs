@@ -790,3 +790,121 @@ async fn live_tail_acknowledge_and_replay_from_the_pages() {
     );
     browser.close().await;
 }
+
+/// Events per second of the flood the live tail must stay responsive under.
+const FLOOD_RATE: usize = 1_000;
+
+#[tokio::test]
+async fn the_live_tail_stays_responsive_at_1000_events_per_second() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start();
+    let browser = Browser::start().await;
+    sign_in(&browser, &server, "/ui/tail").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.text("#tail-state").await != "Live" {
+        assert!(Instant::now() < deadline, "the tail never went live");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The page records the longest gap between its animation frames: a page that a
+    // burst of rows blocks stops painting.
+    browser
+        .run(
+            "window.__gap = 0; let last = performance.now();
+             (function frame(now) { window.__gap = Math.max(window.__gap, now - last); last = now;
+               requestAnimationFrame(frame); })(performance.now()); return true;",
+            vec![],
+        )
+        .await;
+
+    // Three seconds of 1,000 events a second: a request of 10 events every 10 ms.
+    let flood = {
+        let (url, client) = (server.url("/ingest/default"), server.client.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut sent = 0usize;
+            for tick in 0..(3 * FLOOD_RATE / 10) {
+                let due = started + Duration::from_millis(10 * tick as u64);
+                tokio::time::sleep_until(due.into()).await;
+                let events: Vec<Value> = (0..10)
+                    .map(|i| json!({"type": "wifi", "mac": format!("aa00000{:05}", tick * 10 + i), "x": tick, "y": i, "map_id": "m1", "site_id": SITE, "timestamp": now_s()}))
+                    .collect();
+                let body = json!({"topic": "location", "events": events}).to_string();
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                sent += 10;
+            }
+            (sent, started.elapsed())
+        })
+    };
+    // Meanwhile the page answers a script at once, every time.
+    let mut slowest = Duration::ZERO;
+    let mut most_rows = 0;
+    while !flood.is_finished() {
+        let asked = Instant::now();
+        let rows = browser
+            .run(
+                "return document.querySelectorAll('#tail-rows tr').length;",
+                vec![],
+            )
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        slowest = slowest.max(asked.elapsed());
+        most_rows = most_rows.max(rows);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (sent, took) = flood.await.unwrap();
+    assert_eq!(sent, 3 * FLOOD_RATE);
+    let rate = sent as f64 / took.as_secs_f64();
+    assert!(
+        rate > 0.8 * FLOOD_RATE as f64,
+        "the flood ran at only {rate:.0} events/s"
+    );
+    let gap = browser
+        .run("return window.__gap;", vec![])
+        .await
+        .as_f64()
+        .unwrap();
+    eprintln!(
+        "at {rate:.0} events/s: the slowest script answer took {slowest:?}, the longest frame gap {gap:.0} ms, at most {most_rows} rows"
+    );
+    assert!(
+        slowest < Duration::from_millis(500),
+        "the page took {slowest:?} to answer a script"
+    );
+    assert!(gap < 500.0, "the page did not paint for {gap:.0} ms");
+    assert!(
+        most_rows <= 500,
+        "{most_rows} rows: the tail must keep at most 500"
+    );
+    // It coalesced rather than drawing every row, and says how many it skipped.
+    let more = browser.text("#tail-more").await;
+    let skipped: usize = more.trim_end_matches(" more").parse().unwrap_or(0);
+    assert!(skipped > 0, "no \"N more\" after a flood: `{more}`");
+    // And it kept up: an event posted now shows within a second.
+    let posted = Instant::now();
+    let marker = support::site_alarm(
+        ORG,
+        SITE,
+        "device_reconnected",
+        &["5c5b350e55cf"],
+        now_s(),
+        json!({}),
+    );
+    let id = ingest_event(&server, marker).await;
+    let row = format!(r#"#tail-rows tr[data-event-id="{id}"]"#);
+    assert!(
+        browser
+            .wait_for(&row, TAIL_LIMIT.saturating_sub(posted.elapsed()))
+            .await,
+        "after the flood, event {id} was not in the tail within {TAIL_LIMIT:?}"
+    );
+    assert!(browser.console_errors().await.is_empty());
+    browser.close().await;
+}

@@ -187,7 +187,7 @@ function tail(table) {
   const status = document.getElementById("tail-status");
   const rate = document.getElementById("tail-rate");
   const text = (table.dataset.text || "").toLowerCase();
-  const MAX_ROWS = 500, PER_FRAME = 100;
+  const MAX_ROWS = 500, PER_FRAME = 50;
   let buffer = [], hidden = 0, paused = false, scheduled = false, arrivals = [];
 
   const url = new URL(table.dataset.stream, location.origin);
@@ -208,7 +208,7 @@ function tail(table) {
   function schedule() {
     if (scheduled) return;
     scheduled = true;
-    setTimeout(() => requestAnimationFrame(render), 200);
+    setTimeout(() => requestAnimationFrame(render), 250);
   }
   function showMore() {
     const n = buffer.length + hidden;
@@ -223,10 +223,16 @@ function tail(table) {
     const shown = batch.slice(-PER_FRAME);
     const frag = document.createDocumentFragment();
     for (let i = shown.length - 1; i >= 0; i--) frag.appendChild(row(shown[i]));
+    localTimes(frag);
     rows.insertBefore(frag, rows.firstChild);
-    while (rows.rows.length > MAX_ROWS) rows.deleteRow(-1);
+    const extra = rows.rows.length - MAX_ROWS;
+    if (extra > 0) {
+      const range = document.createRange();
+      range.setStartBefore(rows.rows[MAX_ROWS]);
+      range.setEndAfter(rows.lastElementChild);
+      range.deleteContents();
+    }
     document.getElementById("tail-empty")?.remove();
-    localTimes(rows);
     showMore();
   }
   pause.addEventListener("click", () => {

@@ -68,7 +68,7 @@ pub fn stacked(
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 -2 {W} {h}" role="img" aria-label="{label}" preserveAspectRatio="none"><title>{label}</title>"#,
+        r#"<svg class="chart" viewBox="0 -2 {W} {h}" role="img" aria-label="{label}"><title>{label}</title>"#,
         h = H + 22.0,
         label = escape(label),
     );
@@ -137,7 +137,7 @@ pub fn ratio_bars(values: &[Option<f64>], label: &str) -> String {
     let n = values.len().max(1);
     let w = W / n as f64;
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{l}" preserveAspectRatio="none"><title>{l}</title><line class="axis" x1="0" y1="{H}" x2="{W}" y2="{H}"/>"#,
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{l}"><title>{l}</title><line class="axis" x1="0" y1="{H}" x2="{W}" y2="{H}"/>"#,
         l = escape(label)
     );
     for (i, v) in values.iter().enumerate() {
