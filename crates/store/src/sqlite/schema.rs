@@ -290,7 +290,7 @@ const MIGRATIONS: &[&str] = &[
     ) t ON t.device = d.id
     ORDER BY d.id, t.position;
     "#,
-    // 7: which outbox batches carried a routing target's message about an incident (the
+    // 8: which outbox batches carried a routing target's message about an incident (the
     // incident page's notifications).
     r#"
     CREATE TABLE outbox_incidents (
