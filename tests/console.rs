@@ -325,10 +325,7 @@ async fn every_page_renders_real_data_and_escapes_it() {
         ("/ui/incidents", "Incidents"),
         (&format!("/ui/incidents/{incident}"), "Incident"),
         ("/ui/silences", "Silences"),
-        (
-            "/ui/silences?site_id=s1&kind=device_down",
-            "Silences",
-        ),
+        ("/ui/silences?site_id=s1&kind=device_down", "Silences"),
         ("/ui/deliveries", "Deliveries"),
         (&format!("/ui/deliveries/webhooks/{webhook}"), "Webhook"),
         ("/ui/quarantine", "Quarantine"),
