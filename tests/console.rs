@@ -96,6 +96,16 @@ async fn pages_need_a_session_and_the_token_starts_one() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().get(SET_COOKIE).is_none());
     assert!(r.text().await.unwrap().contains("not a valid API token"));
+    // Behind a proxy that says it took HTTPS, the cookie is Secure.
+    let r = c
+        .post(server.url("/ui/login"))
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", TOKEN)]))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()[SET_COOKIE].to_str().unwrap().contains("Secure"));
     // After sign-in, only console pages are followed.
     let r = c
         .post(server.url("/ui/login"))

@@ -32,7 +32,7 @@ pub async fn form(
     }
     if let Some(key) = q.key.as_deref() {
         if app.sessions.redeem_one_time(key, now_us()) {
-            return start_session(&app, next);
+            return start_session(&app, &headers, next);
         }
         return Ok(login_page(
             StatusCode::UNAUTHORIZED,
@@ -50,7 +50,11 @@ pub struct SignIn {
 }
 
 /// `POST /ui/login`: a valid token starts a session; anything else shows the form again.
-pub async fn sign_in(State(app): State<Arc<AppState>>, Form(form): Form<SignIn>) -> Html {
+pub async fn sign_in(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Html {
     let next = safe_next(form.next.as_deref());
     if !app.token.accepts(form.token.trim()) {
         tracing::warn!("console sign-in refused: not a valid API token");
@@ -60,11 +64,11 @@ pub async fn sign_in(State(app): State<Arc<AppState>>, Form(form): Form<SignIn>)
             Some("That is not a valid API token."),
         ));
     }
-    start_session(&app, next)
+    start_session(&app, &headers, next)
 }
 
 /// A new session for this browser, and on to `next`.
-fn start_session(app: &AppState, next: &str) -> Html {
+fn start_session(app: &AppState, headers: &HeaderMap, next: &str) -> Html {
     let (id, _) = app.sessions.create(now_us()).map_err(|e| {
         PageError::from(ApiError::InvalidBody {
             detail: e.to_string(),
@@ -73,7 +77,7 @@ fn start_session(app: &AppState, next: &str) -> Html {
     let mut response = Redirect::to(next).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&session::set_cookie(&id, app.secure_cookies))
+        HeaderValue::from_str(&session::set_cookie(&id, secure(app, headers)))
             .expect("a session cookie is a valid header value"),
     );
     Ok(response)
@@ -109,10 +113,28 @@ pub async fn sign_out(
     let mut response = Redirect::to("/ui/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&session::clear_cookie(app.secure_cookies))
+        HeaderValue::from_str(&session::clear_cookie(secure(&app, &headers)))
             .expect("a cookie is a valid header value"),
     );
     response
+}
+
+/// Whether the cookie is marked `Secure`: when mistgate serves HTTPS itself, or when the
+/// request says it reached a proxy over HTTPS (`X-Forwarded-Proto: https`, or `Forwarded`
+/// with `proto=https`). Trusting the header can only make the cookie stricter.
+fn secure(app: &AppState, headers: &HeaderMap) -> bool {
+    let said = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split([',', ';']).map(str::trim).any(|p| {
+                    p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("proto=https")
+                })
+            })
+    };
+    app.secure_cookies || said("x-forwarded-proto") || said("forwarded")
 }
 
 /// The page a form post without its CSRF token gets.
