@@ -365,6 +365,9 @@ async fn every_page_renders_real_data_and_escapes_it() {
             "{path} does not name site s1 HQ"
         );
     }
+    // The overview counts each source's quarantined requests.
+    let (_, html) = page(&server, &cookie, "/ui/").await;
+    assert!(html.contains(r#"<a href="/ui/quarantine">1</a>"#), "{html}");
     // The overview counts what is there; the device board shows the device down.
     let (_, html) = page(&server, &cookie, "/ui/devices?state=down").await;
     assert!(html.contains("ap-5c5b350e0001"), "{html}");

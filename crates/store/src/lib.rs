@@ -113,6 +113,9 @@ pub trait Store: Send + Sync + 'static {
     /// How many incidents there are per state, kind and site.
     async fn incident_tallies(&self) -> Result<Vec<Tally>, StoreError>;
 
+    /// How many quarantined requests are kept per source.
+    async fn quarantine_by_source(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// How many devices there are per state, kind and site.
     async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError>;
 

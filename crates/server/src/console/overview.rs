@@ -88,6 +88,7 @@ struct SourceLine {
     duplicates: i64,
     last: Option<String>,
     signature_failures: u64,
+    quarantined: i64,
     configured: bool,
 }
 
@@ -151,6 +152,15 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
         line.duplicates += row.duplicates;
         let newest = newest_source.entry(row.source.clone()).or_insert(0);
         *newest = (*newest).max(row.last_received_at);
+    }
+    for (name, n) in app.store.quarantine_by_source().await? {
+        sources
+            .entry(name.clone())
+            .or_insert_with(|| SourceLine {
+                name,
+                ..Default::default()
+            })
+            .quarantined = n;
     }
     for (name, at) in newest_source {
         if let Some(line) = sources.get_mut(&name) {

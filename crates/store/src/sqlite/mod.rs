@@ -331,6 +331,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn quarantine_by_source(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(read::quarantine_by_source).await
+    }
+
     async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError> {
         self.read(|c| read::tallies(c, read::Tallied::Devices))
             .await

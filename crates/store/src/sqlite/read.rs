@@ -310,6 +310,15 @@ pub(crate) fn tallies(conn: &Connection, table: Tallied) -> Result<Vec<Tally>, S
     Ok(rows)
 }
 
+/// Quarantined requests still kept, per source.
+pub(crate) fn quarantine_by_source(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = conn
+        .prepare_cached("SELECT source, count(*) FROM quarantine GROUP BY source ORDER BY source")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Which table [`tallies`] counts.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Tallied {
