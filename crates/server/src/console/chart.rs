@@ -133,11 +133,15 @@ pub fn stacked(
 
 /// Bars of a ratio per bucket (0..=1, `None` where there was nothing to measure), e.g. the
 /// share of delivery attempts that succeeded.
-pub fn ratio_bars(values: &[Option<f64>], label: &str) -> String {
+/// `since` labels the first bar's end of the axis (the last is "now").
+pub fn ratio_bars(values: &[Option<f64>], label: &str, since: &str) -> String {
     let n = values.len().max(1);
     let w = W / n as f64;
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{l}"><title>{l}</title><line class="axis" x1="0" y1="{H}" x2="{W}" y2="{H}"/>"#,
+        r#"<svg class="chart" viewBox="0 -2 {W} {h}" role="img" aria-label="{l}"><title>{l}</title><line class="axis" x1="0" y1="{H}" x2="{W}" y2="{H}"/><line class="grid" x1="0" y1="4" x2="{W}" y2="4"/><text class="label" x="4" y="16">100%</text><text class="label" x="0" y="{ly}">{first}</text><text class="label" x="{W}" y="{ly}" text-anchor="end">now</text>"#,
+        h = H + 22.0,
+        ly = H + 16.0,
+        first = escape(since),
         l = escape(label)
     );
     for (i, v) in values.iter().enumerate() {
@@ -239,7 +243,7 @@ mod tests {
 
     #[test]
     fn ratios_colour_by_health() {
-        let svg = ratio_bars(&[Some(1.0), None, Some(0.5), Some(0.95)], "ok");
+        let svg = ratio_bars(&[Some(1.0), None, Some(0.5), Some(0.95)], "ok", "4 h ago");
         assert_eq!(svg.matches("<rect").count(), 3);
         assert!(
             svg.contains(r#"class="ok""#)
@@ -247,5 +251,6 @@ mod tests {
                 && svg.contains(r#"class="warn""#)
         );
         assert!(svg.contains("50%"));
+        assert!(svg.contains(">4 h ago<") && svg.contains(">now<"));
     }
 }

@@ -166,6 +166,7 @@ async fn destination(
     let rate_svg = chart::ratio_bars(
         &ratios,
         "Share of attempts that succeeded, per hour, last 24 hours",
+        "24 h ago",
     );
 
     let mut dq = HashMap::new();

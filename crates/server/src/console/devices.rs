@@ -35,7 +35,13 @@ struct Site {
     name: String,
     counts: BTreeMap<String, usize>,
     kinds: Vec<(String, Vec<Tile>)>,
+    /// Devices of the site left off this board (the up ones of a large board).
+    hidden: usize,
 }
+
+/// Beyond this many devices, a board without a site filter shows each site's counts and
+/// its devices that are not up; the site's own board shows them all.
+const FULL_BOARD: usize = 1_500;
 
 /// `GET /ui/devices?site_id=&kind=&state=&q=&at=`.
 pub async fn board(
@@ -76,9 +82,7 @@ pub async fn board(
             )
             .await?;
         for d in &p.items {
-            let name = serde_json::from_str::<Value>(&d.record)
-                .ok()
-                .and_then(|v| v["name"].as_str().map(str::to_string));
+            let name = name_of(&d.record);
             now.push((
                 d.site_id.clone(),
                 Tile {
@@ -159,6 +163,7 @@ pub async fn board(
             id,
             counts: BTreeMap::new(),
             kinds: Vec::new(),
+            hidden: 0,
         });
         *site.counts.entry(tile.state.clone()).or_default() += 1;
         match site.kinds.iter_mut().find(|(k, _)| *k == tile.kind) {
@@ -167,6 +172,9 @@ pub async fn board(
         }
     }
     let mut sites: Vec<Site> = sites.into_values().collect();
+    let shown: usize = totals.values().sum();
+    let collapse = shown > FULL_BOARD && !filters.contains_key("site_id");
+    let per_site = (FULL_BOARD / sites.len().max(1)).max(24);
     for s in &mut sites {
         s.kinds.sort_by_key(|(k, _)| kind_rank(k));
         for (_, list) in &mut s.kinds {
@@ -174,6 +182,9 @@ pub async fn board(
             list.sort_by(|a, b| {
                 (a.state != "down", &a.name, &a.mac).cmp(&(b.state != "down", &b.name, &b.mac))
             });
+        }
+        if collapse {
+            collapse_site(s, per_site);
         }
     }
     page(
@@ -183,6 +194,7 @@ pub async fn board(
         minijinja::context! {
             title => "Devices",
             sites => sites,
+            collapsed => collapse,
             totals => totals,
             filters => filters,
             text => text,
@@ -190,6 +202,28 @@ pub async fn board(
             at_local => at.map(|a| rfc3339(a)[..16].to_string()),
         },
     )
+}
+
+/// Keeps at most `room` of a site's devices that are not up (they are sorted down first)
+/// and counts the rest as hidden.
+fn collapse_site(site: &mut Site, mut room: usize) {
+    for (_, list) in &mut site.kinds {
+        let before = list.len();
+        list.retain(|t| t.state != "up");
+        list.truncate(room);
+        room -= list.len();
+        site.hidden += before - list.len();
+    }
+    site.kinds.retain(|(_, list)| !list.is_empty());
+}
+
+/// A device record's `name`, without building the rest of the record.
+pub(crate) fn name_of(record: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: Option<String>,
+    }
+    serde_json::from_str::<Named>(record).ok()?.name
 }
 
 fn kind_rank(kind: &str) -> u8 {
@@ -243,12 +277,20 @@ pub async fn one(
     let Json(events) = crate::api::log::list_events(State(app.clone()), Query(q)).await?;
     let events = serde_json::to_value(&events).map_err(internal)?["items"].take();
     app.site_names.learn_from_views(&events);
+    // The newest 200 incidents naming it (records read for their device lists only).
+    #[derive(serde::Deserialize)]
+    struct Involved {
+        #[serde(default)]
+        devices: Vec<String>,
+        #[serde(default)]
+        summary: String,
+    }
     let rows = app
         .store
         .incidents(
             Default::default(),
             PageRequest {
-                limit: 500,
+                limit: 200,
                 after: None,
                 order: Order::Desc,
             },
@@ -258,15 +300,11 @@ pub async fn one(
         .items
         .into_iter()
         .filter_map(|row| {
-            let record: Value = serde_json::from_str(&row.record).ok()?;
-            let named = record["devices"]
-                .as_array()?
-                .iter()
-                .any(|d| d.as_str() == Some(&mac));
-            named.then(|| {
+            let record: Involved = serde_json::from_str(&row.record).ok()?;
+            record.devices.contains(&mac).then(|| {
                 serde_json::json!({
                     "id": row.id, "kind": row.kind, "state": row.state,
-                    "summary": record["summary"], "opened_at": rfc3339(row.opened_at),
+                    "summary": record.summary, "opened_at": rfc3339(row.opened_at),
                 })
             })
         })
@@ -286,4 +324,54 @@ pub async fn one(
             site_names => app.site_names.all(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tile(mac: &str, state: &str) -> Tile {
+        Tile {
+            mac: mac.into(),
+            name: None,
+            kind: "ap".into(),
+            state: state.into(),
+            since: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_collapsed_site_keeps_what_is_not_up_within_its_room() {
+        let mut site = Site {
+            id: "s".into(),
+            name: "S".into(),
+            counts: BTreeMap::new(),
+            kinds: vec![
+                ("switch".into(), vec![tile("1", "down"), tile("2", "up")]),
+                (
+                    "ap".into(),
+                    vec![tile("3", "down"), tile("4", "unknown"), tile("5", "up")],
+                ),
+            ],
+            hidden: 0,
+        };
+        collapse_site(&mut site, 2);
+        let kept: Vec<&str> = site
+            .kinds
+            .iter()
+            .flat_map(|(_, l)| l.iter().map(|t| t.mac.as_str()))
+            .collect();
+        assert_eq!(kept, ["1", "3"]);
+        assert_eq!(site.hidden, 3);
+    }
+
+    #[test]
+    fn names_are_read_without_the_rest_of_the_record() {
+        assert_eq!(
+            name_of(r#"{"name":"ap-1","timeline":[1,2]}"#).as_deref(),
+            Some("ap-1")
+        );
+        assert_eq!(name_of(r#"{"name":null}"#), None);
+        assert_eq!(name_of("not json"), None);
+    }
 }

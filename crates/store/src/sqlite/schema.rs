@@ -299,6 +299,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (incident_id, batch_id)
     ) WITHOUT ROWID;
     "#,
+    // 9: the console's counts per state, kind and site read these indexes, not the records.
+    r#"
+    CREATE INDEX incidents_tally ON incidents (state, kind, site_id);
+    CREATE INDEX devices_tally ON devices (state, kind, site_id);
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.
