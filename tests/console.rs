@@ -652,3 +652,44 @@ targets = ["noc"]
     );
     assert!(html.contains("delivered"), "{html}");
 }
+
+#[tokio::test]
+async fn a_large_board_shows_counts_and_what_is_not_up_and_a_site_shows_all() {
+    let server = Server::start();
+    let cookie = sign_in(&server).await;
+    let macs: Vec<String> = (0..1_600).map(|i| format!("5c5b35{i:06x}")).collect();
+    let aps: Vec<&str> = macs.iter().map(String::as_str).collect();
+    let t = 1_765_000_000.0;
+    let body = support::site_alarm("o1", "s1", "device_down", &aps, t, json!({}));
+    assert_eq!(server.ingest("default", body, &[]).await.0, 200);
+    server.correlated().await;
+    let (status, html) = page(&server, &cookie, "/ui/devices").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("A large board"), "not collapsed");
+    assert_eq!(html.matches(r#"<li class="tile s-down">"#).count(), 1_500);
+    assert!(html.contains("1,600 down"), "the counts are all of them");
+    assert!(
+        html.contains("100 more devices not shown"),
+        "{}",
+        &html[..2000]
+    );
+    // The site's own board shows every device, named.
+    let (_, html) = page(&server, &cookie, "/ui/devices?site_id=s1").await;
+    assert!(!html.contains("A large board"));
+    assert_eq!(html.matches(r#"<li class="tile s-down">"#).count(), 1_600);
+    assert!(html.contains("ap-5c5b35000000"));
+    // As it was before the alarm: nothing; at the alarm: all down, with their names.
+    let (_, html) = page(&server, &cookie, "/ui/devices?at=2025-12-06T05:46:00Z").await;
+    assert_eq!(html.matches("<li class=\"tile").count(), 0);
+    let (_, html) = page(
+        &server,
+        &cookie,
+        "/ui/devices?site_id=s1&at=2025-12-06T05:47:00Z",
+    )
+    .await;
+    assert_eq!(html.matches(r#"<li class="tile s-down">"#).count(), 1_600);
+    assert!(
+        html.contains("ap-5c5b35000000"),
+        "past boards name devices too"
+    );
+}

@@ -116,6 +116,17 @@ pub trait Store: Send + Sync + 'static {
     /// How many quarantined requests are kept per source.
     async fn quarantine_by_source(&self) -> Result<Vec<(String, i64)>, StoreError>;
 
+    /// Up to `limit` devices matching `filter`, in id order, as the board draws them
+    /// (without their records).
+    async fn device_tiles(
+        &self,
+        filter: DeviceFilter,
+        limit: u32,
+    ) -> Result<Vec<DeviceTile>, StoreError>;
+
+    /// The names of the devices with these ids (row ids, as `DeviceAt::device_id`).
+    async fn device_names(&self, ids: Vec<i64>) -> Result<Vec<(i64, String)>, StoreError>;
+
     /// How many devices there are per state, kind and site.
     async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError>;
 

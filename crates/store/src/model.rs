@@ -249,3 +249,16 @@ pub struct Tally {
     pub site_id: Option<String>,
     pub count: i64,
 }
+
+/// A device as the device board draws it: no record, its name from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceTile {
+    pub device_id: i64,
+    pub org_id: String,
+    pub mac: String,
+    pub kind: String,
+    pub site_id: Option<String>,
+    pub state: String,
+    pub since: i64,
+    pub name: Option<String>,
+}

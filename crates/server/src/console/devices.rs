@@ -18,15 +18,30 @@ use crate::app_state::AppState;
 use crate::error::ApiError;
 
 /// Most devices shown on one board.
-const BOARD_LIMIT: usize = 10_000;
+const BOARD_LIMIT: u32 = 20_000;
 
 #[derive(Serialize)]
 struct Tile {
+    #[serde(skip)]
+    device_id: i64,
     mac: String,
     name: Option<String>,
     kind: String,
     state: String,
     since: String,
+}
+
+impl From<store::DeviceTile> for Tile {
+    fn from(d: store::DeviceTile) -> Tile {
+        Tile {
+            device_id: d.device_id,
+            mac: d.mac,
+            name: d.name,
+            kind: d.kind,
+            state: d.state,
+            since: rfc3339(d.since),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -66,114 +81,159 @@ pub async fn board(
         kind: filters.get("kind").cloned(),
         state: None,
     };
-    // The devices as they are now: their names, and the board when no time is asked.
-    let mut now: Vec<(Option<String>, Tile)> = Vec::new();
-    let mut after = None;
-    loop {
-        let p = app
+    let wanted_state = filters.get("state").cloned();
+    let matches = |t: &Tile| {
+        wanted_state.as_ref().is_none_or(|s| &t.state == s)
+            && (text.is_empty()
+                || t.mac.contains(&text)
+                || t.name
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(&text))
+    };
+    // A large board of now, not narrowed to a site or a text, is drawn from the counts and
+    // each site's devices that are not up: it never reads every device.
+    let large_now = at.is_none() && text.is_empty() && filter.site_id.is_none() && {
+        let n: i64 = app
             .store
-            .devices(
-                filter.clone(),
-                PageRequest {
-                    limit: 1_000,
-                    after,
-                    order: Order::Asc,
-                },
-            )
+            .device_tallies()
+            .await?
+            .iter()
+            .filter(|t| filter.kind.as_ref().is_none_or(|k| &t.kind == k))
+            .filter(|t| wanted_state.as_ref().is_none_or(|s| &t.state == s))
+            .map(|t| t.count)
+            .sum();
+        n > FULL_BOARD as i64
+    };
+    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
+    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+    let new_site = |id: &str| Site {
+        name: if id.is_empty() {
+            "No site".into()
+        } else {
+            app.site_names.get(id).unwrap_or_else(|| id.to_string())
+        },
+        id: id.to_string(),
+        counts: BTreeMap::new(),
+        kinds: Vec::new(),
+        hidden: 0,
+    };
+    let collapse;
+    if large_now {
+        collapse = true;
+        let tallies = app.store.device_tallies().await?;
+        let mut per_site: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for t in tallies
+            .iter()
+            .filter(|t| filter.kind.as_ref().is_none_or(|k| &t.kind == k))
+            .filter(|t| wanted_state.as_ref().is_none_or(|s| &t.state == s))
+        {
+            let site = t.site_id.clone().unwrap_or_default();
+            *per_site
+                .entry(site)
+                .or_default()
+                .entry(t.state.clone())
+                .or_default() += t.count as usize;
+            *totals.entry(t.state.clone()).or_default() += t.count as usize;
+        }
+        let site_ids: Vec<String> = per_site.keys().cloned().collect();
+        app.site_names
+            .resolve(app.store.as_ref(), &site_ids)
             .await?;
-        for d in &p.items {
-            let name = name_of(&d.record);
-            now.push((
-                d.site_id.clone(),
-                Tile {
-                    mac: d.mac.clone(),
-                    name,
-                    kind: d.kind.clone(),
-                    state: d.state.clone(),
-                    since: rfc3339(d.since),
-                },
-            ));
+        let room = (FULL_BOARD / per_site.len().max(1)).max(24);
+        let states: Vec<String> = match &wanted_state {
+            Some(s) => vec![s.clone()],
+            None => vec!["down".into(), "unknown".into()],
+        };
+        for (id, counts) in per_site {
+            let mut site = new_site(&id);
+            let mut left = room;
+            let mut shown = 0;
+            for state in &states {
+                if left == 0 {
+                    break;
+                }
+                let narrow = DeviceFilter {
+                    site_id: (!id.is_empty()).then(|| id.clone()),
+                    state: Some(state.clone()),
+                    ..filter.clone()
+                };
+                let found = app.store.device_tiles(narrow, left as u32).await?;
+                // Devices with no site: the query cannot say `site_id IS NULL`.
+                let found: Vec<Tile> = found
+                    .into_iter()
+                    .filter(|d| !id.is_empty() || d.site_id.is_none())
+                    .map(Tile::from)
+                    .collect();
+                left -= found.len().min(left);
+                shown += found.len();
+                for tile in found {
+                    push_tile(&mut site, tile);
+                }
+            }
+            site.hidden = counts.values().sum::<usize>().saturating_sub(shown);
+            site.counts = counts;
+            sites.insert(id, site);
         }
-        match p.next {
-            Some(n) if now.len() < BOARD_LIMIT => after = Some(n),
-            _ => break,
-        }
-    }
-    let tiles = match at {
-        None => now,
-        Some(at) => {
-            let names: HashMap<String, Option<String>> =
-                now.into_iter().map(|(_, t)| (t.mac, t.name)).collect();
-            app.store
-                .devices_at(at, filter)
+    } else {
+        let tiles: Vec<(Option<String>, Tile)> = match at {
+            None => app
+                .store
+                .device_tiles(filter.clone(), BOARD_LIMIT)
+                .await?
+                .into_iter()
+                .map(|d| (d.site_id.clone(), Tile::from(d)))
+                .collect(),
+            Some(at) => app
+                .store
+                .devices_at(at, filter.clone())
                 .await?
                 .into_iter()
                 .map(|d| {
-                    let name = names.get(&d.mac).cloned().flatten();
-                    (
-                        d.site_id,
-                        Tile {
-                            mac: d.mac,
-                            name,
-                            kind: d.kind,
-                            state: d.state,
-                            since: rfc3339(d.since),
-                        },
-                    )
+                    let tile = Tile {
+                        device_id: d.device_id,
+                        mac: d.mac,
+                        name: None,
+                        kind: d.kind,
+                        state: d.state,
+                        since: rfc3339(d.since),
+                    };
+                    (d.site_id, tile)
                 })
-                .collect()
+                .collect(),
+        };
+        let mut site_ids: Vec<String> = tiles.iter().filter_map(|(s, _)| s.clone()).collect();
+        site_ids.sort();
+        site_ids.dedup();
+        app.site_names
+            .resolve(app.store.as_ref(), &site_ids)
+            .await?;
+        // Names of a past board come from the devices as they are now (before the text
+        // filter, which matches names too).
+        let mut tiles = tiles;
+        if at.is_some() {
+            let ids: Vec<i64> = tiles.iter().map(|(_, t)| t.device_id).collect();
+            let names: HashMap<i64, String> =
+                app.store.device_names(ids).await?.into_iter().collect();
+            for (_, t) in &mut tiles {
+                t.name = names.get(&t.device_id).cloned();
+            }
         }
-    };
-    let site_ids: Vec<String> = {
-        let mut ids: Vec<String> = tiles.iter().filter_map(|(s, _)| s.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    };
-    app.site_names
-        .resolve(app.store.as_ref(), &site_ids)
-        .await?;
-    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
-    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
-    for (site_id, tile) in tiles {
-        if let Some(state) = filters.get("state")
-            && &tile.state != state
-        {
-            continue;
+        for (site_id, tile) in tiles {
+            if !matches(&tile) {
+                continue;
+            }
+            *totals.entry(tile.state.clone()).or_default() += 1;
+            let id = site_id.unwrap_or_default();
+            let site = sites.entry(id.clone()).or_insert_with(|| new_site(&id));
+            *site.counts.entry(tile.state.clone()).or_default() += 1;
+            push_tile(site, tile);
         }
-        if !text.is_empty()
-            && !tile.mac.contains(&text)
-            && !tile
-                .name
-                .as_deref()
-                .unwrap_or("")
-                .to_lowercase()
-                .contains(&text)
-        {
-            continue;
-        }
-        *totals.entry(tile.state.clone()).or_default() += 1;
-        let id = site_id.unwrap_or_default();
-        let site = sites.entry(id.clone()).or_insert_with(|| Site {
-            name: if id.is_empty() {
-                "No site".into()
-            } else {
-                app.site_names.get(&id).unwrap_or_else(|| id.clone())
-            },
-            id,
-            counts: BTreeMap::new(),
-            kinds: Vec::new(),
-            hidden: 0,
-        });
-        *site.counts.entry(tile.state.clone()).or_default() += 1;
-        match site.kinds.iter_mut().find(|(k, _)| *k == tile.kind) {
-            Some((_, list)) => list.push(tile),
-            None => site.kinds.push((tile.kind.clone(), vec![tile])),
-        }
+        let shown: usize = totals.values().sum();
+        collapse = shown > FULL_BOARD && filter.site_id.is_none();
     }
     let mut sites: Vec<Site> = sites.into_values().collect();
-    let shown: usize = totals.values().sum();
-    let collapse = shown > FULL_BOARD && !filters.contains_key("site_id");
     let per_site = (FULL_BOARD / sites.len().max(1)).max(24);
     for s in &mut sites {
         s.kinds.sort_by_key(|(k, _)| kind_rank(k));
@@ -183,7 +243,7 @@ pub async fn board(
                 (a.state != "down", &a.name, &a.mac).cmp(&(b.state != "down", &b.name, &b.mac))
             });
         }
-        if collapse {
+        if collapse && !large_now {
             collapse_site(s, per_site);
         }
     }
@@ -204,6 +264,13 @@ pub async fn board(
     )
 }
 
+fn push_tile(site: &mut Site, tile: Tile) {
+    match site.kinds.iter_mut().find(|(k, _)| *k == tile.kind) {
+        Some((_, list)) => list.push(tile),
+        None => site.kinds.push((tile.kind.clone(), vec![tile])),
+    }
+}
+
 /// Keeps at most `room` of a site's devices that are not up (they are sorted down first)
 /// and counts the rest as hidden.
 fn collapse_site(site: &mut Site, mut room: usize) {
@@ -215,15 +282,6 @@ fn collapse_site(site: &mut Site, mut room: usize) {
         site.hidden += before - list.len();
     }
     site.kinds.retain(|(_, list)| !list.is_empty());
-}
-
-/// A device record's `name`, without building the rest of the record.
-pub(crate) fn name_of(record: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named {
-        name: Option<String>,
-    }
-    serde_json::from_str::<Named>(record).ok()?.name
 }
 
 fn kind_rank(kind: &str) -> u8 {
@@ -332,6 +390,7 @@ mod tests {
 
     fn tile(mac: &str, state: &str) -> Tile {
         Tile {
+            device_id: 0,
             mac: mac.into(),
             name: None,
             kind: "ap".into(),
@@ -363,15 +422,5 @@ mod tests {
             .collect();
         assert_eq!(kept, ["1", "3"]);
         assert_eq!(site.hidden, 3);
-    }
-
-    #[test]
-    fn names_are_read_without_the_rest_of_the_record() {
-        assert_eq!(
-            name_of(r#"{"name":"ap-1","timeline":[1,2]}"#).as_deref(),
-            Some("ap-1")
-        );
-        assert_eq!(name_of(r#"{"name":null}"#), None);
-        assert_eq!(name_of("not json"), None);
     }
 }

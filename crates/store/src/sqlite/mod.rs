@@ -4,6 +4,7 @@
 //! use a small pool of their own connections on tokio's blocking threads, so a slow query
 //! never holds up ingest.
 
+mod board;
 mod dedup;
 mod history;
 mod mac_index;
@@ -24,10 +25,10 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Appended, DeviceFilter, DeviceRow, EventFilter, IncidentFilter, IncidentRow, NewQuarantine,
-    NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail, RequestFilter,
-    RequestSummary, Retention, SeriesPoint, SeriesQuery, StageCommit, StageState, Stats, Store,
-    StoreError, StoredEvent, Tally,
+    Appended, DeviceFilter, DeviceRow, DeviceTile, EventFilter, IncidentFilter, IncidentRow,
+    NewQuarantine, NewRequest, Page, PageRequest, Pruned, QuarantineEntry, RequestDetail,
+    RequestFilter, RequestSummary, Retention, SeriesPoint, SeriesQuery, StageCommit, StageState,
+    Stats, Store, StoreError, StoredEvent, Tally,
 };
 use crate::{
     AttemptFilter, AttemptRecord, AttemptRow, BatchFilter, BatchRow, OutboxCommit, ReplayRequest,
@@ -333,6 +334,18 @@ impl Store for SqliteStore {
 
     async fn quarantine_by_source(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.read(read::quarantine_by_source).await
+    }
+
+    async fn device_tiles(
+        &self,
+        filter: DeviceFilter,
+        limit: u32,
+    ) -> Result<Vec<DeviceTile>, StoreError> {
+        self.read(move |c| board::tiles(c, &filter, limit)).await
+    }
+
+    async fn device_names(&self, ids: Vec<i64>) -> Result<Vec<(i64, String)>, StoreError> {
+        self.read(move |c| board::names(c, &ids)).await
     }
 
     async fn device_tallies(&self) -> Result<Vec<Tally>, StoreError> {

@@ -304,6 +304,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX incidents_tally ON incidents (state, kind, site_id);
     CREATE INDEX devices_tally ON devices (state, kind, site_id);
     "#,
+    // 10: a device's name as a column computed from its record, so that the device board
+    // reads names without the records.
+    r#"
+    ALTER TABLE devices ADD COLUMN name TEXT GENERATED ALWAYS AS (json_extract(record, '$.name')) VIRTUAL;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.
