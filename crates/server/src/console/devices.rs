@@ -212,7 +212,7 @@ pub async fn board(
         // Names of a past board come from the devices as they are now (before the text
         // filter, which matches names too).
         let mut tiles = tiles;
-        if at.is_some() {
+        if at.is_some() && !text.is_empty() {
             let ids: Vec<i64> = tiles.iter().map(|(_, t)| t.device_id).collect();
             let names: HashMap<i64, String> =
                 app.store.device_names(ids).await?.into_iter().collect();
@@ -245,6 +245,28 @@ pub async fn board(
         }
         if collapse && !large_now {
             collapse_site(s, per_site);
+        }
+    }
+    // A past board without a text filter is named after collapsing: only its tiles.
+    if at.is_some() && text.is_empty() {
+        let ids: Vec<i64> = sites
+            .iter()
+            .flat_map(|s| {
+                s.kinds
+                    .iter()
+                    .flat_map(|(_, l)| l.iter().map(|t| t.device_id))
+            })
+            .collect();
+        let names: HashMap<i64, String> = app.store.device_names(ids).await?.into_iter().collect();
+        for s in &mut sites {
+            for (_, list) in &mut s.kinds {
+                for t in list.iter_mut() {
+                    t.name = names.get(&t.device_id).cloned();
+                }
+                list.sort_by(|a, b| {
+                    (a.state != "down", &a.name, &a.mac).cmp(&(b.state != "down", &b.name, &b.mac))
+                });
+            }
         }
     }
     page(
