@@ -203,17 +203,7 @@ probe() {
 # ---------------------------------------------------------------------------------------
 # Tools and build.
 
-if ! command -v wrk >/dev/null 2>&1; then
-    note "wrk is missing; installing it (apt-get, Debian package 'wrk')"
-    SUDO=()
-    if [[ $(id -u) != 0 ]]; then
-        command -v sudo >/dev/null 2>&1 || die "wrk is missing and this is not root: install wrk"
-        SUDO=(sudo)
-    fi
-    if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y wrk; }; then
-        die "could not install wrk"
-    fi
-fi
+need_wrk
 for tool in cargo python3 curl timeout; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 done

@@ -121,3 +121,15 @@ servers_cleanup() {
         rm -rf "$WORK"
     fi
 }
+
+# Installs wrk (Debian's package) when it is missing, or dies saying why it cannot.
+need_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    note "wrk is missing; installing it (apt-get, Debian package 'wrk')"
+    local sudo=()
+    if [[ $(id -u) != 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "wrk is missing and this is not root: install wrk"
+        sudo=(sudo)
+    fi
+    { "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y wrk; } >&2 || die "could not install wrk"
+}
