@@ -115,6 +115,29 @@ fn check_config_accepts_good_files_and_points_at_mistakes() {
         "{err}"
     );
 
+    // A syntax error quotes the file as written: never the secrets its variables hold.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "[[sources]]\nname = \"hq\"\nsecrets = [\"${S1}\" \"${S2}\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mistgate"))
+        .args(["check-config", broken.to_str().unwrap()])
+        .env("S1", "TopSecretValue123")
+        .env("S2", "NextSecret456")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let (err, text) = (stderr(&out), stdout(&out));
+    assert!(err.contains("${S1}"), "{err}");
+    for secret in ["TopSecretValue123", "NextSecret456"] {
+        assert!(
+            !err.contains(secret) && !text.contains(secret),
+            "{err}{text}"
+        );
+    }
+
     let missing = mistgate(&["check-config", "/nonexistent/mistgate.toml"]);
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("cannot read /nonexistent/mistgate.toml"));

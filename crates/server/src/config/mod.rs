@@ -52,6 +52,7 @@ pub struct Config {
     pub console_sign_in_link: bool,
 }
 
+mod expand;
 mod sections;
 
 pub use sections::*;
@@ -161,19 +162,41 @@ impl Config {
         })
     }
 
-    /// Parses `text` (named `origin` in errors), expanding `${VAR}` with `env`.
+    /// Parses `text` (named `origin` in errors), then expands `${VAR}` with `env` inside
+    /// its string values. An error quotes the file as written, never a variable's value.
     pub fn from_toml(
         text: &str,
         origin: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let expanded = expand_vars(text, origin, env)?;
-        let config: Config = toml::from_str(&expanded).map_err(|e| ConfigError::Parse {
+        let parse = |message: String| ConfigError::Parse {
             path: origin.to_string(),
-            message: e.to_string(),
-        })?;
-        config.validate(origin)?;
-        config.check_routing(&expanded, origin)?;
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+        let subs = expand::expand_table(&mut table, text, origin, env)?;
+        let config: Config = match toml::Value::Table(table).try_into() {
+            Ok(config) => config,
+            Err(expanded) => {
+                // The file as written names the line, when the mistake is in it and not in
+                // a variable's value.
+                if let Err(written) = toml::from_str::<Config>(text)
+                    && !written.to_string().contains("${")
+                {
+                    return Err(parse(written.to_string()));
+                }
+                return Err(parse(subs.scrub(&expanded.to_string())));
+            }
+        };
+        let scrubbed = |e: ConfigError| match e {
+            ConfigError::Invalid { path, message } => ConfigError::Invalid {
+                path,
+                message: subs.scrub(&message),
+            },
+            other => other,
+        };
+        config.validate(origin).map_err(scrubbed)?;
+        config.check_routing(text, origin).map_err(scrubbed)?;
         Ok(config)
     }
 
@@ -351,45 +374,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Replaces every `${NAME}` with the variable's value; a missing variable is an error
-/// naming the line, so that a secret never silently becomes the empty string.
-fn expand_vars(
-    text: &str,
-    origin: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, ConfigError> {
-    let mut out = String::with_capacity(text.len());
-    for (n, line) in text.split_inclusive('\n').enumerate() {
-        let mut rest = line;
-        // A `#` comment may mention ${VAR} without it being needed.
-        let code_end = comment_start(line).unwrap_or(line.len());
-        let mut consumed = 0;
-        while let Some(start) = rest.find("${") {
-            if consumed + start >= code_end {
-                break;
-            }
-            let Some(len) = rest[start + 2..].find('}') else {
-                break;
-            };
-            let name = &rest[start + 2..start + 2 + len];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                break;
-            }
-            let value = env(name).ok_or_else(|| ConfigError::MissingVar {
-                path: origin.to_string(),
-                line: n + 1,
-                name: name.to_string(),
-            })?;
-            out.push_str(&rest[..start]);
-            out.push_str(&value);
-            consumed += start + 3 + len;
-            rest = &rest[start + 3 + len..];
-        }
-        out.push_str(rest);
-    }
-    Ok(out)
 }
 
 /// Where a TOML comment starts on a line, ignoring `#` inside basic strings.

@@ -140,3 +140,61 @@ fn environment_overrides_the_file() {
             .contains("MISTGATE_SYNCHRONOUS")
     );
 }
+
+fn secrets_env(name: &str) -> Option<String> {
+    match name {
+        "S1" => Some("TopSecretValue123".into()),
+        "S2" => Some("NextSecret456".into()),
+        "ODD" => Some("a\"b\\c'd\n#e ${S1}".into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_syntax_error_quotes_the_file_as_written_not_the_secrets() {
+    let text = "[[sources]]\nname = \"hq\"\nsecrets = [\"${S1}\" \"${S2}\"]\n";
+    let err = Config::from_toml(text, "bad.toml", &secrets_env)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("TopSecretValue123"), "{err}");
+    assert!(!err.contains("NextSecret456"), "{err}");
+    assert!(
+        err.contains("${S1}"),
+        "the error quotes the line as written: {err}"
+    );
+    assert!(err.starts_with("bad.toml"), "{err}");
+}
+
+#[test]
+fn any_secret_value_works_quotes_backslashes_and_all() {
+    let text = "[[sources]]\nname = \"hq\"\nsecrets = [\"${ODD}\", \"pre-${S1}-post\"]\n";
+    let c = Config::from_toml(text, "f.toml", &secrets_env).unwrap();
+    // Expanded once: a value that looks like a reference stays as it is.
+    assert_eq!(c.sources[0].secrets[0], "a\"b\\c'd\n#e ${S1}");
+    assert_eq!(c.sources[0].secrets[1], "pre-TopSecretValue123-post");
+}
+
+#[test]
+fn an_expanded_value_that_is_wrong_is_named_by_its_reference() {
+    // A duration field from a variable that is no duration: the error says `${S1}`.
+    let text = "[ingest]\nrequest_timeout = \"${S1}\"\n";
+    let err = Config::from_toml(text, "f.toml", &secrets_env)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("TopSecretValue123"), "{err}");
+    assert!(err.contains("${S1}"), "{err}");
+    // A check after parsing (a public_url that is no URL) is scrubbed too.
+    let text = "[routing]\npublic_url = \"${S2}\"\n";
+    let err = Config::from_toml(text, "f.toml", &secrets_env)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("NextSecret456"), "{err}");
+    assert!(err.contains("${S2}"), "{err}");
+    // A mistake in the file itself still names its line.
+    let text = "[ingest]\nmax_body_bytes = \"lots\"\nrequest_timeout = \"${S1}\"\n";
+    let err = Config::from_toml(text, "f.toml", &secrets_env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("f.toml"), "{err}");
+    assert!(!err.contains("TopSecretValue123"), "{err}");
+}
