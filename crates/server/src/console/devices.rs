@@ -56,7 +56,7 @@ struct Site {
 
 /// Beyond this many devices, a board without a site filter shows each site's counts and
 /// its devices that are not up; the site's own board shows them all.
-const FULL_BOARD: usize = 1_500;
+const FULL_BOARD: usize = 1_000;
 
 /// `GET /ui/devices?site_id=&kind=&state=&q=&at=`.
 pub async fn board(
