@@ -152,6 +152,57 @@ fn form(fields: &[(&str, &str)]) -> String {
     out.finish()
 }
 
+/// POSTs a silence to the API with the session `cookie` and, when given, a CSRF token.
+async fn post_silence(
+    server: &Server,
+    cookie: &str,
+    csrf: Option<&str>,
+    silence: &Value,
+) -> reqwest::Response {
+    let mut req = browser()
+        .post(server.url("/api/v1/silences"))
+        .header(COOKIE, cookie)
+        .json(silence);
+    if let Some(token) = csrf {
+        req = req.header("x-csrf-token", token);
+    }
+    req.send().await.unwrap()
+}
+
+async fn silences(server: &Server) -> usize {
+    server.api_ok("/silences").await["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// POSTs a form with the session `cookie`.
+async fn post_form(
+    server: &Server,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    browser()
+        .post(server.url(path))
+        .header(COOKIE, cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A URL on a loopback port nobody listens on (bound, then let go).
+fn closed_url(path: &str) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}{path}")
+}
+
 fn form_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
@@ -176,57 +227,25 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
     let silence =
         json!({"ends_at": "2099-01-01T00:00:00Z", "site_id": "s1", "comment": "csrf test"});
     // Without the CSRF token: refused, and nothing was created.
-    let r = c
-        .post(server.url("/api/v1/silences"))
-        .header(COOKIE, &cookie)
-        .json(&silence)
-        .send()
-        .await
-        .unwrap();
+    let r = post_silence(&server, &cookie, None, &silence).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "csrf_failed", "{body}");
     // With another session's token: refused too.
     let other = sign_in(&server).await;
     let (_, other_html) = page(&server, &other, "/ui/").await;
-    let r = c
-        .post(server.url("/api/v1/silences"))
-        .header(COOKIE, &cookie)
-        .header("x-csrf-token", csrf_of(&other_html))
-        .json(&silence)
-        .send()
-        .await
-        .unwrap();
+    let r = post_silence(&server, &cookie, Some(&csrf_of(&other_html)), &silence).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        server.api_ok("/silences").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(silences(&server).await, 0);
     // With it: created.
-    let r = c
-        .post(server.url("/api/v1/silences"))
-        .header(COOKIE, &cookie)
-        .header("x-csrf-token", &csrf)
-        .json(&silence)
-        .send()
-        .await
-        .unwrap();
+    let r = post_silence(&server, &cookie, Some(&csrf), &silence).await;
     assert_eq!(
         r.status(),
         StatusCode::CREATED,
         "{}",
         r.text().await.unwrap()
     );
-    assert_eq!(
-        server.api_ok("/silences").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(silences(&server).await, 1);
     // A request that names a token is judged by it alone, cookie or not.
     let r = c
         .get(server.url("/api/v1/events"))
@@ -238,24 +257,10 @@ async fn the_api_takes_the_session_but_changes_need_its_csrf_token() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // Sign-out needs the CSRF token too, then ends the session for page and API alike.
-    let r = c
-        .post(server.url("/ui/logout"))
-        .header(COOKIE, &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", "wrong")]))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/ui/logout", &cookie, &[("csrf", "wrong")]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(page(&server, &cookie, "/ui/").await.0, StatusCode::OK);
-    let r = c
-        .post(server.url("/ui/logout"))
-        .header(COOKIE, &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", csrf.as_str())]))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/ui/logout", &cookie, &[("csrf", csrf.as_str())]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(
         r.headers()[SET_COOKIE]
@@ -313,7 +318,7 @@ async fn every_page_renders_real_data_and_escapes_it() {
             "POST",
             "/orgs/o1/webhooks",
             Some(
-                json!({"url": "http://127.0.0.1:9/hook", "topics": ["alarms"], "name": "ops"})
+                json!({"url": closed_url("/hook"), "topics": ["alarms"], "name": "ops"})
                     .to_string(),
             ),
         )
@@ -578,7 +583,7 @@ async fn an_event_is_resent_byte_for_byte_to_a_url_and_signed_when_asked() {
         .call(
             "POST",
             &path,
-            Some(json!({"url": "http://127.0.0.1:9/"}).to_string()),
+            Some(json!({"url": closed_url("/")}).to_string()),
         )
         .await;
     assert_eq!(s, 200);

@@ -216,6 +216,18 @@ async fn ingest_event(server: &Server, body: Vec<u8>) -> i64 {
         .unwrap_or_else(|| panic!("no event of request {request} in {newest}"))
 }
 
+/// Waits (at most 10 s) until the live tail's stream is open: the page says "Live".
+async fn wait_live(browser: &Browser, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.text("#tail-state").await != "Live" {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the tail never went live"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Signs in through the form, asked for at `path`; waits for that page.
 async fn sign_in(browser: &Browser, server: &Server, path: &str) {
     browser.goto(&server.url(path)).await;
@@ -547,14 +559,7 @@ async fn check_page(browser: &Browser, server: &Server, path: &str, h1: &str, wh
     );
     if path == "/ui/tail" {
         // The stream is open (its errors, if any, are logged by now).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while browser.text("#tail-state").await != "Live" {
-            assert!(
-                Instant::now() < deadline,
-                "{what}: the tail never went live"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_live(browser, what).await;
     }
     let errors = browser.console_errors().await;
     assert!(
@@ -657,11 +662,7 @@ async fn live_tail_acknowledge_and_replay_from_the_pages() {
 
     // The live tail shows an event posted after the page loaded within a second.
     sign_in(&browser, server, "/ui/tail").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while browser.text("#tail-state").await != "Live" {
-        assert!(Instant::now() < deadline, "the tail never went live");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_live(&browser, "the tail page").await;
     let posted = Instant::now();
     let up = support::site_alarm(
         OTHER_ORG,
@@ -800,11 +801,7 @@ async fn the_live_tail_stays_responsive_at_1000_events_per_second() {
     let server = Server::start();
     let browser = Browser::start().await;
     sign_in(&browser, &server, "/ui/tail").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while browser.text("#tail-state").await != "Live" {
-        assert!(Instant::now() < deadline, "the tail never went live");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_live(&browser, "the tail page").await;
     // The page records the longest gap between its animation frames: a page that a
     // burst of rows blocks stops painting.
     browser

@@ -81,6 +81,7 @@ pub async fn tail(
         "tail",
         minijinja::context! {
             title => "Live tail",
+            topics => mist_topics(),
             events => events,
             filters => filters,
             text => text,
@@ -132,40 +133,9 @@ pub async fn search(
     )
 }
 
-/// Every topic name Mist sends, for the filter's suggestions.
+/// Every topic name Mist sends, for the filters' suggestions.
 pub(crate) fn mist_topics() -> Vec<&'static str> {
-    vec![
-        "alarms",
-        "audits",
-        "asset-raw-rssi",
-        "client-info",
-        "client-join",
-        "client-latency",
-        "client-sessions",
-        "device-events",
-        "device-updowns",
-        "discovered-raw-rssi",
-        "guest-authorizations",
-        "location",
-        "location-asset",
-        "location-centrak",
-        "location-client",
-        "location-sdk",
-        "location-unclient",
-        "minis-application",
-        "minis-reachability",
-        "mxedge-events",
-        "nac-accounting",
-        "nac-events",
-        "occupancy-alerts",
-        "ping",
-        "rssizone",
-        "sdkclient-scan-data",
-        "site-sle",
-        "wifi-conn-raw",
-        "wifi-unconn-raw",
-        "zone",
-    ]
+    mist::Topic::KNOWN.iter().map(mist::Topic::as_str).collect()
 }
 
 /// `GET /ui/events/{id}`: everything about one event.

@@ -95,12 +95,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<SignOut>,
 ) -> Response {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| session::cookie_value(h, session::COOKIE))
-        .map(str::to_string);
+    let cookie = super::session_cookie(&headers).map(str::to_string);
     let Some(session) = session_of(&headers, &app) else {
         return Redirect::to("/ui/login").into_response();
     };

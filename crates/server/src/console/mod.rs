@@ -97,12 +97,16 @@ impl FromRequestParts<Arc<AppState>> for Signed {
 
 /// The live session named by the request's cookie, marked as used.
 pub fn session_of(headers: &axum::http::HeaderMap, app: &AppState) -> Option<session::Session> {
+    session_cookie(headers).and_then(|id| app.sessions.touch(id, now_us()))
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|h| session::cookie_value(h, session::COOKIE))
-        .and_then(|id| app.sessions.touch(id, now_us()))
 }
 
 /// An HTML answer, or the error page.

@@ -4,7 +4,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::read::Clause;
+use super::state_tables::device_clause;
 use crate::{DeviceFilter, DeviceTile, StoreError};
 
 /// Up to `limit` devices matching `filter`, in id order, as tiles.
@@ -13,12 +13,7 @@ pub(crate) fn tiles(
     filter: &DeviceFilter,
     limit: u32,
 ) -> Result<Vec<DeviceTile>, StoreError> {
-    let mut c = Clause::default();
-    c.eq("org_id = ?", &filter.org_id);
-    c.eq("site_id = ?", &filter.site_id);
-    c.eq("kind = ?", &filter.kind);
-    c.eq("state = ?", &filter.state);
-    let (clause, mut values) = c.finish_where();
+    let (clause, mut values) = device_clause(filter).finish_where();
     values.push(Value::Integer(i64::from(limit)));
     let sql = format!(
         "SELECT id, org_id, mac, kind, site_id, state, since, name FROM devices {clause} ORDER BY id LIMIT ?"

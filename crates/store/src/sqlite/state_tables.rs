@@ -90,6 +90,16 @@ fn device_row(r: &Row<'_>) -> rusqlite::Result<(i64, DeviceRow)> {
     ))
 }
 
+/// The terms of a device filter on the `devices` table.
+pub(crate) fn device_clause(filter: &DeviceFilter) -> Clause {
+    let mut c = Clause::default();
+    c.eq("org_id = ?", &filter.org_id);
+    c.eq("site_id = ?", &filter.site_id);
+    c.eq("kind = ?", &filter.kind);
+    c.eq("state = ?", &filter.state);
+    c
+}
+
 const DEVICE_COLUMNS: &str = "id, org_id, mac, kind, site_id, state, since, record";
 
 pub(crate) fn devices(
@@ -97,12 +107,7 @@ pub(crate) fn devices(
     filter: &DeviceFilter,
     page: PageRequest,
 ) -> Result<Page<DeviceRow>, StoreError> {
-    let mut c = Clause::default();
-    c.eq("org_id = ?", &filter.org_id);
-    c.eq("site_id = ?", &filter.site_id);
-    c.eq("kind = ?", &filter.kind);
-    c.eq("state = ?", &filter.state);
-    let (tail, values) = c.finish("id", page);
+    let (tail, values) = device_clause(filter).finish("id", page);
     let rows = query(
         conn,
         &format!("SELECT {DEVICE_COLUMNS} FROM devices{tail}"),
