@@ -188,7 +188,10 @@ function tail(table) {
   const rate = document.getElementById("tail-rate");
   const text = (table.dataset.text || "").toLowerCase();
   const MAX_ROWS = 500, PER_FRAME = 50;
-  let buffer = [], hidden = 0, paused = false, scheduled = false, arrivals = [];
+  // A quiet tail draws an event at once; a busy one at most every FRAME_MS, so a flood
+  // costs four redraws a second whatever its rate.
+  const FRAME_MS = 250;
+  let buffer = [], hidden = 0, paused = false, scheduled = false, arrivals = [], drawn = 0;
 
   const url = new URL(table.dataset.stream, location.origin);
   if (table.dataset.resume) url.searchParams.set("last_event_id", table.dataset.resume);
@@ -208,7 +211,7 @@ function tail(table) {
   function schedule() {
     if (scheduled) return;
     scheduled = true;
-    setTimeout(() => requestAnimationFrame(render), 250);
+    setTimeout(render, Math.max(0, drawn + FRAME_MS - Date.now()));
   }
   function showMore() {
     const n = buffer.length + hidden;
@@ -217,6 +220,7 @@ function tail(table) {
   }
   function render() {
     scheduled = false;
+    drawn = Date.now();
     if (paused) return;
     const batch = buffer.splice(0, buffer.length);
     if (batch.length > PER_FRAME) hidden += batch.length - PER_FRAME;
