@@ -309,6 +309,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE devices ADD COLUMN name TEXT GENERATED ALWAYS AS (json_extract(record, '$.name')) VIRTUAL;
     "#,
+    // 11: named API tokens (only a SHA-256 of each is kept) and the audit log of every
+    // state-changing action.
+    r#"
+    CREATE TABLE tokens (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT    NOT NULL UNIQUE,
+        role         TEXT    NOT NULL,
+        hash         BLOB    NOT NULL UNIQUE,   -- SHA-256 of the token
+        created_at   INTEGER NOT NULL,          -- unix µs
+        expires_at   INTEGER,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+    );
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,                -- unix µs
+        token  TEXT    NOT NULL,                -- the token's name
+        client TEXT    NOT NULL,                -- the client's address
+        action TEXT    NOT NULL,
+        target TEXT    NOT NULL,
+        status INTEGER NOT NULL,                -- the HTTP status answered
+        before TEXT,                            -- JSON, secrets redacted
+        after  TEXT
+    );
+    CREATE INDEX audit_at ON audit (at);
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.
