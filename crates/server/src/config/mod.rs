@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub api_token: Option<String>,
     #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub ingest: IngestConfig,
@@ -108,6 +110,7 @@ impl Default for Config {
             listen: default_listen(),
             data_dir: default_data_dir(),
             api_token: None,
+            server: ServerConfig::default(),
             sources: Vec::new(),
             ingest: IngestConfig::default(),
             storage: StorageConfig::default(),
@@ -291,6 +294,12 @@ impl Config {
         if let Some(v) = env("MISTGATE_API_TOKEN").filter(|v| !v.is_empty()) {
             self.api_token = Some(v);
         }
+        if let Some(v) = env("MISTGATE_TLS_CERT").filter(|v| !v.is_empty()) {
+            self.server.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("MISTGATE_TLS_KEY").filter(|v| !v.is_empty()) {
+            self.server.tls_key = Some(PathBuf::from(v));
+        }
         if let Some(v) = env("MISTGATE_MAX_BODY_BYTES") {
             self.ingest.max_body_bytes = parse("MISTGATE_MAX_BODY_BYTES", &v)?;
         }
@@ -363,6 +372,7 @@ impl Config {
             }
         }
         self.delivery.check().map_err(invalid)?;
+        self.server.check(self.listen).map_err(invalid)?;
         // Events are stored as byte ranges of their body, with 32-bit offsets.
         if self.ingest.max_body_bytes == 0 || self.ingest.max_body_bytes > MAX_BODY_LIMIT {
             return Err(invalid(format!(

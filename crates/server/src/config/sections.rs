@@ -1,6 +1,8 @@
 //! The sections of the configuration file, each with its defaults and checks.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -32,6 +34,57 @@ impl std::fmt::Debug for SourceConfig {
             .field("accept_v1_signature", &self.accept_v1_signature)
             .field("silent_after", &self.silent_after)
             .finish()
+    }
+}
+
+/// How the server is reached (`[server]`); `listen` itself stays at the top level.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// PEM certificate chain, leaf first. With `tls_key`, `listen` serves HTTPS only;
+    /// the files are read again when they change and on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1, unencrypted).
+    pub tls_key: Option<PathBuf>,
+    /// A second, plain HTTP address whose every answer is a 308 to the same URL over
+    /// HTTPS. Needs `tls_cert` and `tls_key`.
+    pub redirect_http: Option<SocketAddr>,
+}
+
+impl ServerConfig {
+    /// Whether HTTPS is configured.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    pub(super) fn check(&self, listen: SocketAddr) -> Result<(), String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(
+                    "[server] tls_cert is set but tls_key is not: give both or neither".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "[server] tls_key is set but tls_cert is not: give both or neither".into(),
+                );
+            }
+            _ => {}
+        }
+        if let Some(redirect) = self.redirect_http {
+            if !self.tls() {
+                return Err(
+                    "[server] redirect_http needs tls_cert and tls_key (it redirects to HTTPS)"
+                        .into(),
+                );
+            }
+            if redirect == listen && redirect.port() != 0 {
+                return Err(format!(
+                    "[server] redirect_http {redirect} is the `listen` address"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
