@@ -15,6 +15,7 @@
 //!   again; the request that repeated it still is.
 //! - The store never reads the clock: every time comes from the caller.
 
+mod access;
 mod correlation;
 mod error;
 mod model;
@@ -22,6 +23,7 @@ mod outbox;
 mod series;
 pub mod sqlite;
 
+pub use access::*;
 pub use correlation::*;
 pub use error::StoreError;
 pub use model::*;
@@ -42,7 +44,7 @@ pub struct Retention {
 
 /// The durable log: append, quarantine, read back, prune.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Access + Send + Sync + 'static {
     /// Appends one request and its events; returns once they are durable.
     ///
     /// `dedup_since` is the start of the duplicate window (unix µs): an event whose

@@ -4,6 +4,7 @@
 //! use a small pool of their own connections on tokio's blocking threads, so a slow query
 //! never holds up ingest.
 
+pub mod access;
 mod board;
 mod dedup;
 mod history;
@@ -98,6 +99,8 @@ struct Inner {
     health: Arc<open::WriteHealth>,
     /// Held while the store is open: this process is the database's only writer.
     _lock: Option<std::fs::File>,
+    /// Tokens and audit records (see access.rs), opened at first use.
+    side: Mutex<Option<Connection>>,
 }
 
 use ops::Op;
@@ -143,6 +146,7 @@ impl SqliteStore {
                 config,
                 health,
                 _lock: Some(lock),
+                side: Mutex::new(None),
             }),
         })
     }
@@ -162,6 +166,7 @@ impl SqliteStore {
                 config,
                 health: Default::default(),
                 _lock: None,
+                side: Mutex::new(None),
             }),
         })
     }

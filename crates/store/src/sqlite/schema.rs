@@ -314,7 +314,7 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE tokens (
         id           INTEGER PRIMARY KEY,
-        name         TEXT    NOT NULL UNIQUE,
+        name         TEXT    NOT NULL,
         role         TEXT    NOT NULL,
         hash         BLOB    NOT NULL UNIQUE,   -- SHA-256 of the token
         created_at   INTEGER NOT NULL,          -- unix µs
@@ -322,6 +322,8 @@ const MIGRATIONS: &[&str] = &[
         last_used_at INTEGER,
         revoked_at   INTEGER
     );
+    -- A revoked token keeps its row (the audit log names it), and its name is free again.
+    CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
     CREATE TABLE audit (
         id     INTEGER PRIMARY KEY,
         at     INTEGER NOT NULL,                -- unix µs

@@ -367,6 +367,10 @@ impl Writer {
                 before,
             )?;
             pruned.minutes = series::prune(conn, before, PRUNE_CHUNK)?;
+            chunked(
+                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
+                before,
+            )?;
         }
         if retention.data_before.is_some() {
             let first_kept: i64 = conn.query_row(
