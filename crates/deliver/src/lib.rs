@@ -10,6 +10,7 @@
 //! - [`headers`]: the headers of a Mist-format webhook request, signatures included.
 //! - [`hec`]: Splunk HTTP Event Collector bodies (Mist-format `splunk` webhooks and the
 //!   Splunk target).
+//! - [`rate_limit`]: at most N requests per period to one destination, spread evenly.
 //! - [`ssrf`]: refuse targets on loopback, private and link-local addresses.
 //! - [`subscription`]: the Mist `webhook` object of the subscriptions API, parsed and checked.
 //! - [`supervise`]: background stages restarted after a panic, and their status.
@@ -22,6 +23,7 @@ pub mod clock;
 pub mod engine;
 pub mod headers;
 pub mod hec;
+pub mod rate_limit;
 pub mod registry;
 pub mod request;
 pub mod route;
@@ -37,6 +39,7 @@ pub use breaker::{Breaker, BreakerPolicy, BreakerState};
 pub use client::ClientSettings;
 pub use engine::{Engine, EngineSettings, StartError};
 pub use headers::{DELIVERY_ID_HEADER, request_headers};
+pub use rate_limit::{Limiter, RateLimit};
 pub use registry::Registry;
 pub use schedule::{
     Class, DeadReason, Decision, Outcome, RetryPolicy, classify, next_attempt, parse_retry_after,

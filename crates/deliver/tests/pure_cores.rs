@@ -33,6 +33,7 @@ fn pure_files() -> Vec<PathBuf> {
         "schedule.rs",
         "aggregate.rs",
         "breaker.rs",
+        "rate_limit.rs",
         "headers.rs",
         "hec.rs",
         "ssrf.rs",

@@ -101,6 +101,7 @@ pub(crate) fn subscription(target: &str, secret: Option<&str>, verify_cert: bool
         oauth2_scopes: Vec::new(),
         single_event_per_message: false,
         assetfilter_ids: Vec::new(),
+        rate_limit: None,
         created_time: 0.0,
         modified_time: 0.0,
     }

@@ -5,6 +5,9 @@
 //! receiver sees its messages in the order they were built. A failed batch waits for its
 //! retry time without holding up the ones behind it; when failures pile up the breaker
 //! opens and the lane sends nothing but one probe per pause until the receiver answers.
+//! A destination with a rate limit sends a due batch only when its [`Limiter`] lets it:
+//! until then the batch stays first in line (not an attempt, no backoff) and the lane
+//! sleeps until that time, as it does for retries; other lanes are other tasks.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use tokio::task::JoinSet;
 use super::{Queued, Shared, now_us};
 use crate::breaker::Breaker;
 use crate::client::Exchange;
+use crate::rate_limit::{Limiter, RateLimit};
 use crate::schedule::{Class, Decision, Outcome, classify, next_attempt};
 use crate::subscription::Subscription;
 use crate::targets::{Context, Target, local_failure, messages_of};
@@ -24,9 +28,15 @@ use crate::targets::{Context, Target, local_failure, messages_of};
 /// Starts the lane of `subscription_id`; batches reach it through the returned sender.
 pub(crate) fn spawn(shared: Arc<Shared>, subscription_id: &str) -> mpsc::UnboundedSender<Queued> {
     let (tx, rx) = mpsc::unbounded_channel();
+    let destination = subscription_id.to_string();
     let lane = Lane {
         queued: metrics::gauge!("mistgate_delivery_queued", "webhook" => subscription_id.to_string()),
         paused: metrics::gauge!("mistgate_delivery_paused", "webhook" => subscription_id.to_string()),
+        rate_limited: metrics::gauge!("mistgate_delivery_rate_limited_batches", "destination" => destination.clone()),
+        rate_limit_waits: metrics::counter!("mistgate_delivery_rate_limited_total", "destination" => destination),
+        limiter: None,
+        held_until: None,
+        held_batch: None,
         id: subscription_id.to_string(),
         breaker: Breaker::new(shared.settings.breaker.clone()),
         changes: shared.registry.changes(),
@@ -57,6 +67,16 @@ struct Lane {
     queued: metrics::Gauge,
     /// 1 while the breaker holds the webhook back.
     paused: metrics::Gauge,
+    /// Due batches the rate limit holds back now.
+    rate_limited: metrics::Gauge,
+    /// Batches that had to wait for the rate limit.
+    rate_limit_waits: metrics::Counter,
+    /// The destination's rate limit, when it has one.
+    limiter: Option<Limiter>,
+    /// When the rate limit lets the next due batch go, while it holds one back.
+    held_until: Option<i64>,
+    /// The batch last held back, so a batch that waits is counted once.
+    held_batch: Option<i64>,
 }
 
 /// A finished request: the batch, what happened, and when it was sent.
@@ -82,8 +102,10 @@ impl Lane {
                 tracing::debug!(subscription = %self.id, "webhook deleted; its lane ends");
                 self.queued.set(0.0);
                 self.paused.set(0.0);
+                self.rate_limited.set(0.0);
                 return;
             };
+            self.keep_limit(dest.rate_limit());
             self.start_sends(&dest, now);
             self.queued
                 .set((self.due.len() + self.waiting.len() + self.flying.len()) as f64);
@@ -92,10 +114,18 @@ impl Lane {
             } else {
                 0.0
             });
+            self.rate_limited.set(if self.held_until.is_some() {
+                self.due.len() as f64
+            } else {
+                0.0
+            });
             let mut wake_at = self.waiting.first_key_value().map(|(k, _)| k.0);
             if !self.due.is_empty()
                 && let Some(until) = self.breaker.poll_timeout()
             {
+                wake_at = Some(wake_at.map_or(until, |w| w.min(until)));
+            }
+            if let Some(until) = self.held_until {
                 wake_at = Some(wake_at.map_or(until, |w| w.min(until)));
             }
             let sleep = wake_at.map(|at| Duration::from_micros((at - now_us()).max(0) as u64));
@@ -143,8 +173,19 @@ impl Lane {
             .map(Destination::Webhook)
     }
 
+    /// Follows the destination's current limit (a webhook's may change through the API);
+    /// the last send still counts under a new limit.
+    fn keep_limit(&mut self, limit: Option<RateLimit>) {
+        match (&mut self.limiter, limit) {
+            (_, None) => self.limiter = None,
+            (Some(limiter), Some(limit)) => limiter.set_limit(limit),
+            (None, Some(limit)) => self.limiter = Some(Limiter::new(limit)),
+        }
+    }
+
     fn start_sends(&mut self, dest: &Destination, now: i64) {
         let limit = self.shared.settings.max_in_flight.max(1);
+        self.held_until = None;
         while self.in_flight.len() < limit {
             let Some((_, first)) = self.due.first_key_value() else {
                 return;
@@ -156,8 +197,20 @@ impl Lane {
             {
                 return;
             }
+            // Asked before the breaker, whose `allow` takes the probe of a half-open breaker.
+            if let Some(at) = self.limiter.as_mut().and_then(|l| l.next_send(now)) {
+                self.held_until = Some(at);
+                if self.held_batch != Some(first.id) {
+                    self.held_batch = Some(first.id);
+                    self.rate_limit_waits.increment(1);
+                }
+                return;
+            }
             if !self.breaker.allow(now) {
                 return;
+            }
+            if let Some(limiter) = &mut self.limiter {
+                limiter.sent(now);
             }
             let (_, batch) = self.due.pop_first().expect("checked above");
             self.flying.insert(batch.id);
@@ -258,6 +311,15 @@ impl Lane {
 enum Destination {
     Webhook(Arc<Subscription>),
     Target(Arc<Target>),
+}
+
+impl Destination {
+    fn rate_limit(&self) -> Option<RateLimit> {
+        match self {
+            Destination::Webhook(sub) => sub.rate_limit,
+            Destination::Target(target) => target.config.rate_limit(),
+        }
+    }
 }
 
 async fn send(shared: Arc<Shared>, dest: Destination, mut batch: Queued) -> Sent {

@@ -16,12 +16,17 @@
 //!   value: such fields are never returned, so clients cannot echo them.
 //! - `google-pubsub` and `aws-sns` are valid Mist types this server does not deliver to; they
 //!   are refused with code `unsupported_type`.
+//! - `rate_limit` (`"30/min"`, see [`crate::rate_limit`]) is mistgate's own field, not
+//!   Mist's: optional, and left out of the object when unset, so a Mist client sees the
+//!   object it knows.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use mist::Topic;
 use serde::{Deserialize, Serialize};
+
+use crate::rate_limit::RateLimit;
 use serde_json::{Map, Value};
 
 /// Where a subscription lives: the org or site id of the request path.
@@ -149,6 +154,9 @@ pub struct Subscription {
     pub single_event_per_message: bool,
     /// Asset filters, only with the `asset-raw-rssi` topic.
     pub assetfilter_ids: Vec<String>,
+    /// At most this many messages per period; more wait their turn (mistgate's extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     /// Creation time, unix seconds.
     pub created_time: f64,
     /// Last modification time, unix seconds.
@@ -331,6 +339,10 @@ pub fn parse_request(
         ));
     }
 
+    let rate_limit = take_string(&mut obj, "rate_limit")?
+        .map(|text| text.parse::<RateLimit>())
+        .transpose()
+        .map_err(|e| Invalid::field("rate_limit", e.to_string()))?;
     let name = take_string(&mut obj, "name")?;
     let enabled = take_bool(&mut obj, "enabled")?.unwrap_or(true);
     let verify_cert = take_bool(&mut obj, "verify_cert")?.unwrap_or(true);
@@ -365,6 +377,7 @@ pub fn parse_request(
         oauth2_scopes,
         single_event_per_message,
         assetfilter_ids,
+        rate_limit,
         created_time: previous.map_or(now_s, |p| p.created_time),
         modified_time: now_s,
     })
@@ -389,6 +402,7 @@ fn is_known_field(key: &str) -> bool {
                 | "oauth2_scopes"
                 | "single_event_per_message"
                 | "assetfilter_ids"
+                | "rate_limit"
         )
 }
 

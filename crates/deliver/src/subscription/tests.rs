@@ -371,6 +371,44 @@ fn stored_form_round_trips_through_serde() {
     assert_eq!(serde_json::from_str::<Subscription>(&text).unwrap(), sub);
 }
 
+#[test]
+fn rate_limit_is_optional_checked_and_shown_only_when_set() {
+    let body =
+        |limit: Value| json!({"url": "https://r/x", "topics": ["alarms"], "rate_limit": limit});
+    let sub = parse(body(json!("30/minute")), &org()).unwrap();
+    assert_eq!(sub.rate_limit, Some("30/min".parse().unwrap()));
+    assert_eq!(sub.public_view()["rate_limit"], "30/min");
+    let text = serde_json::to_string(&sub).unwrap();
+    assert_eq!(serde_json::from_str::<Subscription>(&text).unwrap(), sub);
+
+    let unset = parse(body(Value::Null), &org()).unwrap();
+    assert_eq!(unset.rate_limit, None);
+    assert!(
+        unset.public_view().get("rate_limit").is_none(),
+        "a Mist client sees Mist's object"
+    );
+    // A record stored before the field existed reads as unlimited.
+    let mut old = serde_json::to_value(&unset).unwrap();
+    old.as_object_mut().unwrap().remove("rate_limit");
+    assert_eq!(serde_json::from_value::<Subscription>(old).unwrap(), unset);
+
+    for (bad, says) in [
+        (json!("30 per min"), "<count>/<unit>"),
+        (json!("0/s"), "at least 1"),
+        (json!("abc"), "<count>/<unit>"),
+        (json!("5/day"), "unknown unit"),
+        (json!(5), "must be a string"),
+    ] {
+        let err = parse(body(bad.clone()), &org()).unwrap_err();
+        assert_eq!(
+            (err.status, err.code, err.field.as_deref()),
+            (422, "invalid_field", Some("rate_limit")),
+            "{bad}"
+        );
+        assert!(err.detail.contains(says), "{bad}: {err}");
+    }
+}
+
 /// Request bodies from the fields a client sets, valid or not.
 fn arb_request() -> impl proptest::strategy::Strategy<Value = Value> {
     use proptest::prelude::*;
@@ -393,12 +431,13 @@ fn arb_request() -> impl proptest::strategy::Strategy<Value = Value> {
         (secret.clone(), secret.clone(), secret.clone(), secret),
         proptest::option::of(any::<bool>()),
         proptest::option::of("\\PC{0,8}"),
+        proptest::option::of(proptest::sample::select(vec!["5/s", "30/minute", "0/s", "x"])),
     )
-        .prop_map(|(url, topics, kind, grant, headers, secrets, enabled, name)| {
+        .prop_map(|(url, topics, kind, grant, headers, secrets, enabled, name, rate_limit)| {
             let mut body = json!({"url": url, "topics": topics, "type": kind, "headers": headers,
                 "oauth2_grant_type": grant, "oauth2_token_url": "https://idp/t",
                 "oauth2_client_id": "id", "oauth2_username": "u",
-                "enabled": enabled, "name": name});
+                "enabled": enabled, "name": name, "rate_limit": rate_limit});
             if kind != "oauth2" {
                 for field in ["oauth2_grant_type", "oauth2_token_url", "oauth2_client_id", "oauth2_username"] {
                     body[field] = Value::Null;

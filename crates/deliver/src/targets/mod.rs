@@ -9,7 +9,8 @@
 //!   records) and classifies the answer (which ones are retried).
 //!
 //! The routing stage puts messages in the outbox per target; the target's lane sends them
-//! with the retries, breaker, dead letters and replay of the delivery engine.
+//! with the retries, breaker, dead letters, replay and rate limit (`rate_limit`, on every
+//! target) of the delivery engine.
 
 mod error;
 pub mod facts;
@@ -33,6 +34,7 @@ pub use error::ConfigError;
 pub use message::{EventMessage, IncidentMessage, Message};
 
 use crate::client::{Client, Exchange};
+use crate::rate_limit::RateLimit;
 
 /// The outbox id prefix of target lanes (webhook subscriptions use their bare id).
 pub const DESTINATION_PREFIX: &str = "target:";
@@ -115,6 +117,21 @@ impl TargetConfig {
             TargetConfig::Splunk(c) => c.check(),
             TargetConfig::Syslog(c) => c.check(),
             TargetConfig::Nats(c) => c.check(),
+        }
+    }
+
+    /// The limit its lane keeps: the configured `rate_limit`, or for Slack, which takes
+    /// about one message per second per webhook or channel, [`slack::DEFAULT_RATE_LIMIT`].
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        match self {
+            TargetConfig::Webhook(c) => c.rate_limit,
+            TargetConfig::Slack(c) => Some(c.rate_limit.unwrap_or(slack::DEFAULT_RATE_LIMIT)),
+            TargetConfig::Teams(c) => c.rate_limit,
+            TargetConfig::Pagerduty(c) => c.rate_limit,
+            TargetConfig::Servicenow(c) => c.rate_limit,
+            TargetConfig::Splunk(c) => c.rate_limit,
+            TargetConfig::Syslog(c) => c.rate_limit,
+            TargetConfig::Nats(c) => c.rate_limit,
         }
     }
 

@@ -68,6 +68,10 @@ pub struct Config {
     /// which covers the first retries of a batch that was partly acknowledged).
     #[serde(default = "default_duplicate_window", with = "humantime_serde")]
     pub duplicate_window: Duration,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 impl fmt::Debug for Config {
@@ -89,6 +93,7 @@ impl fmt::Debug for Config {
             .field("max_messages", &self.max_messages)
             .field("replicas", &self.replicas)
             .field("duplicate_window", &self.duplicate_window)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

@@ -37,6 +37,10 @@ pub struct Config {
     /// The alert summary (see `targets::template`); default `<summary> at <site>`.
     #[serde(default)]
     pub summary_template: Option<String>,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 fn default_url() -> String {
@@ -66,6 +70,7 @@ impl fmt::Debug for Config {
             .field("routing_key", &"<redacted>")
             .field("url", &self.url)
             .field("summary_template", &self.summary_template)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

@@ -9,6 +9,7 @@ const KEY: &str = "R0123456789abcdef0123456789ABCDE";
 
 fn config() -> Config {
     Config {
+        rate_limit: None,
         routing_key: KEY.into(),
         url: DEFAULT_URL.into(),
         summary_template: None,

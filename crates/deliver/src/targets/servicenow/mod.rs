@@ -71,6 +71,10 @@ pub struct Config {
     /// Whether the instance's certificate is checked (default true).
     #[serde(default = "yes")]
     pub verify_cert: bool,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 /// `[targets.<name>.oauth]`: with `username` and `password` set the password grant is
@@ -178,6 +182,7 @@ impl fmt::Debug for Config {
             .field("category", &self.category)
             .field("assignment_group", &self.assignment_group)
             .field("close_code", &self.close_code)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }

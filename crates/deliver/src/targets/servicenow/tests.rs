@@ -6,6 +6,7 @@ use crate::targets::{Message, local_failure};
 
 fn config() -> Config {
     Config {
+        rate_limit: None,
         url: "https://dev1.service-now.com".into(),
         table: "incident".into(),
         username: Some("mistgate".into()),

@@ -3,24 +3,30 @@
 //! (`chat.update`) instead of posting new ones.
 //!
 //! Slack accepts about one message per second per webhook (and per channel for
-//! `chat.postMessage`); the sender paces itself to that (see `send.rs`) and a `429` with
-//! `Retry-After` is handed to the retry schedule.
+//! `chat.postMessage`): that is the target's default `rate_limit` ([`DEFAULT_RATE_LIMIT`]),
+//! kept by its lane like any target's limit, and a `429` with `Retry-After` is handed to
+//! the retry schedule.
 
 mod encode;
 mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::rate_limit::RateLimit;
 use crate::targets::ConfigError;
 use std::fmt;
 
 use serde::Deserialize;
 
 pub use encode::{Posted, payload, post_request, update_request, webhook_request};
-pub use send::{MIN_INTERVAL, send};
+pub use send::send;
 
 use crate::targets::standard_webhooks::check_url;
 use crate::targets::template;
+
+/// Slack's own pace, the `rate_limit` of a Slack target that sets none: about one
+/// message per second per webhook, and per channel for `chat.postMessage`.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit::per_second(1);
 
 /// The Web API base.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
@@ -49,6 +55,10 @@ pub struct Config {
     /// and the default text is the notification text.
     #[serde(default)]
     pub text_template: Option<String>,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]). Default [`DEFAULT_RATE_LIMIT`].
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
 }
 
 fn default_api_url() -> String {
@@ -134,6 +144,7 @@ impl fmt::Debug for Config {
             .field("api_url", &self.api_url)
             .field("title_template", &self.title_template)
             .field("text_template", &self.text_template)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

@@ -1,4 +1,5 @@
-//! One message per send, paced to Slack's one message per second; the answer classified.
+//! One message per send, the answer classified. Slack's one message per second is kept
+//! by the lane, as the target's default `rate_limit` (see [`super::DEFAULT_RATE_LIMIT`]).
 //!
 //! Incoming webhooks answer with a status and a short text (`ok`; `400 invalid_payload`,
 //! `403 action_prohibited`, `404 channel_not_found`, `410 channel_is_archived`,
@@ -14,46 +15,11 @@
 //! the incident opened before the target existed) posts a new message and remembers
 //! that one; so does an edit Slack refuses because the message is gone.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
-
-use tokio::time::Instant;
-
 use super::encode::{post_request, update_request, webhook_request};
 use super::{Config, Mode, Posted};
-use crate::client::{Exchange, HttpAnswer, HttpRequest};
+use crate::client::{Exchange, HttpAnswer};
 use crate::schedule::{Outcome, parse_retry_after};
 use crate::targets::{Context, Message, local_failure};
-
-/// The least time between two posts of one target: Slack allows about one message per
-/// second per webhook (and per channel for `chat.postMessage`), short bursts aside.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-
-/// When each target may post next, process-wide (a target has one lane, but a replay or
-/// a reload may briefly run a second sender for it).
-fn next_slots() -> &'static Mutex<HashMap<String, Instant>> {
-    static SLOTS: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    SLOTS.get_or_init(Default::default)
-}
-
-/// The time a post may go out, given the slot the previous one took: `interval` after
-/// it, or now if that is past.
-pub(crate) fn slot_after(previous: Option<Instant>, now: Instant, interval: Duration) -> Instant {
-    previous.map_or(now, |p| (p + interval).max(now))
-}
-
-/// Takes the target's next slot and waits for it. Slots are taken under the lock, so two
-/// senders of one target never share a second.
-async fn pace(target: &str) {
-    let at = {
-        let mut slots = next_slots().lock().expect("slack pacing");
-        let at = slot_after(slots.get(target).copied(), Instant::now(), MIN_INTERVAL);
-        slots.insert(target.to_string(), at);
-        at
-    };
-    tokio::time::sleep_until(at).await;
-}
 
 pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> Exchange {
     let Some(message) = messages.first() else {
@@ -62,7 +28,7 @@ pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> E
     match config.mode() {
         Mode::Webhook { url } => {
             let request = webhook_request(url, config, message);
-            let (mut exchange, answer) = paced(&request, ctx).await;
+            let (mut exchange, answer) = ctx.client.request(&request, ctx.now_us).await;
             if let Some(answer) = answer {
                 explain_webhook(&mut exchange, &answer);
             }
@@ -70,11 +36,6 @@ pub async fn send(config: &Config, messages: &[Message], ctx: &Context<'_>) -> E
         }
         Mode::Bot { .. } => send_bot(config, message, ctx).await,
     }
-}
-
-async fn paced(request: &HttpRequest, ctx: &Context<'_>) -> (Exchange, Option<HttpAnswer>) {
-    pace(ctx.target).await;
-    ctx.client.request(request, ctx.now_us).await
 }
 
 /// Adds Slack's error text (`channel_not_found`, ...) to a failed webhook exchange.
@@ -116,7 +77,7 @@ async fn send_bot(config: &Config, message: &Message, ctx: &Context<'_>) -> Exch
         Some(p) => update_request(config, message, p),
         None => post_request(config, message),
     };
-    let (mut exchange, answer) = paced(&request, ctx).await;
+    let (mut exchange, answer) = ctx.client.request(&request, ctx.now_us).await;
     let Some(answer) = answer else {
         return exchange;
     };
@@ -129,7 +90,10 @@ async fn send_bot(config: &Config, message: &Message, ctx: &Context<'_>) -> Exch
         ApiAnswer::Done(_) | ApiAnswer::Failed => {}
         ApiAnswer::Gone => {
             // The message was deleted (or may not be edited any more): post a new one.
-            let (mut again, answer) = paced(&post_request(config, message), ctx).await;
+            let (mut again, answer) = ctx
+                .client
+                .request(&post_request(config, message), ctx.now_us)
+                .await;
             if let Some(answer) = answer
                 && let ApiAnswer::Done(Some(p)) = api_answer(&mut again, &answer, ctx.now_us)
                 && let Some(key) = &key

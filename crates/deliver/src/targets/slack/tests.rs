@@ -1,16 +1,14 @@
-use std::time::Duration;
-
-use tokio::time::Instant;
-
-use super::send::{ApiAnswer, api_answer, slot_after};
+use super::send::{ApiAnswer, api_answer};
 use super::*;
 use crate::client::HttpAnswer;
+use crate::rate_limit::RateLimit;
 use crate::schedule::{Class, Outcome, classify};
 use crate::targets::template::tests::incident;
 use crate::targets::{Message, local_failure};
 
 fn webhook() -> Config {
     Config {
+        rate_limit: None,
         webhook_url: Some("https://hooks.slack.com/services/T0/B0/secret".into()),
         token: None,
         channel: None,
@@ -78,22 +76,32 @@ fn debug_hides_the_webhook_url_and_the_token() {
 }
 
 #[test]
-fn posts_are_paced_one_interval_apart() {
-    let now = Instant::now();
-    let second = Duration::from_secs(1);
-    assert_eq!(slot_after(None, now, second), now);
-    // A post half a second ago: the next waits for the rest of the second.
-    let previous = now - Duration::from_millis(500);
+fn slack_is_one_message_a_second_unless_configured() {
+    use crate::targets::TargetConfig;
+    let target = |extra: serde_json::Value| -> TargetConfig {
+        let mut config = serde_json::json!({
+            "type": "slack",
+            "webhook_url": "https://hooks.slack.com/services/T/B/x",
+        });
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(config).unwrap()
+    };
     assert_eq!(
-        slot_after(Some(previous), now, second),
-        now + Duration::from_millis(500)
+        target(serde_json::json!({})).rate_limit(),
+        Some(RateLimit::per_second(1))
     );
-    // Long ago: at once.
-    assert_eq!(slot_after(Some(now - second * 5), now, second), now);
-    // Slots taken ahead stack up: three senders at once get now, +1 s, +2 s.
-    let first = slot_after(None, now, second);
-    let next = slot_after(Some(first), now, second);
-    assert_eq!(slot_after(Some(next), now, second), now + second * 2);
+    assert_eq!(
+        target(serde_json::json!({"rate_limit": "20/min"})).rate_limit(),
+        Some("20/min".parse().unwrap())
+    );
+    // Other targets have no limit of their own.
+    let webhook: TargetConfig =
+        serde_json::from_value(serde_json::json!({"type": "webhook", "url": "https://x.example"}))
+            .unwrap();
+    assert_eq!(webhook.rate_limit(), None);
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub struct Config {
     /// Whether the collector's certificate is checked (default true).
     #[serde(default = "yes")]
     pub verify_cert: bool,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 impl fmt::Debug for Config {
@@ -64,6 +68,7 @@ impl fmt::Debug for Config {
             .field("host", &self.host)
             .field("batch_size", &self.batch_size)
             .field("verify_cert", &self.verify_cert)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

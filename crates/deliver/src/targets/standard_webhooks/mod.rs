@@ -30,6 +30,10 @@ pub struct Config {
     /// Whether the receiver's certificate is checked (default true).
     #[serde(default = "yes")]
     pub verify_cert: bool,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 fn yes() -> bool {

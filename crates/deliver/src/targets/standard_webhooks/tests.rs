@@ -5,6 +5,7 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn config(secrets: &[&str]) -> Config {
     Config {
+        rate_limit: None,
         url: "https://hooks.example.net/mistgate".into(),
         secrets: secrets.iter().map(|s| s.to_string()).collect(),
         headers: [("X-Api-Key".to_string(), "k".to_string())].into(),

@@ -73,6 +73,10 @@ pub struct Config {
     /// TLS only: a PEM file of the certificates to trust instead of the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 fn default_facility() -> String {

@@ -35,6 +35,10 @@ pub struct Config {
     /// Text shown under the facts; without it the card shows the facts only.
     #[serde(default)]
     pub text_template: Option<String>,
+    /// At most this many requests per period (`"30/min"`, `/s`, `/h`); more wait their
+    /// turn (see [`crate::rate_limit`]).
+    #[serde(default)]
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 impl Config {
@@ -58,6 +62,7 @@ impl fmt::Debug for Config {
             .field("url", &"<redacted>")
             .field("title_template", &self.title_template)
             .field("text_template", &self.text_template)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

@@ -6,6 +6,7 @@ use crate::targets::{Message, local_failure};
 
 fn config() -> Config {
     Config {
+        rate_limit: None,
         url: "https://prod-01.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=secret".into(),
         title_template: None,
         text_template: None,
