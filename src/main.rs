@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod cli;
 
-use cli::{check_config, replay, send, serve, sign, simulate, verify};
+use cli::{ServeArgs, check_config, replay, send, serve, sign, simulate, verify};
 
 // The writer thread frees what the HTTP workers allocated (request bodies, events):
 // glibc's arenas serialise that on a lock, mimalloc does not.
@@ -46,6 +46,13 @@ enum Command {
         /// of its own besides these.
         #[arg(long, env = "MISTGATE_WORKERS")]
         workers: Option<usize>,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key); reloaded when
+        /// the file changes and on SIGHUP.
+        #[arg(long, env = "MISTGATE_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "MISTGATE_TLS_KEY")]
+        tls_key: Option<PathBuf>,
         /// Also run a simulated Mist org that posts to this server over HTTP, playing
         /// the built-in scenarios on a loop (outages, a rogue AP, Marvis, occupancy...).
         #[arg(long)]
@@ -91,6 +98,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Named API tokens with roles: create, list, revoke (on the data dir, with the
+    /// server running or not).
+    #[command(subcommand)]
+    Token(cli::TokenCommand),
     /// Backtest: run stored history through the correlator with the given settings and
     /// print the incidents that would have opened and resolved. Live state is untouched.
     Replay {
@@ -197,9 +208,23 @@ fn main() -> ExitCode {
             config,
             log_format,
             workers,
+            tls_cert,
+            tls_key,
             demo,
-        } => serve(listen, data_dir, config, log_format, workers, demo),
+        } => serve(
+            ServeArgs {
+                listen,
+                data_dir,
+                file: config,
+                tls_cert,
+                tls_key,
+                workers,
+                demo,
+            },
+            log_format,
+        ),
         Command::Simulate(args) => simulate(args),
+        Command::Token(command) => cli::token(command),
         Command::CheckConfig { file } => check_config(&file),
         Command::Sign { secret, file } => sign(&secret, &file),
         Command::Verify {

@@ -6,13 +6,15 @@ mod send;
 mod serve;
 mod sign;
 mod simulate;
+mod token;
 
 pub(crate) use check_config::check_config;
 pub(crate) use replay::replay;
 pub(crate) use send::send;
-pub(crate) use serve::serve;
+pub(crate) use serve::{ServeArgs, serve};
 pub(crate) use sign::{sign, verify};
 pub(crate) use simulate::simulate;
+pub(crate) use token::{TokenCommand, token};
 
 use std::path::Path;
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::Store;
 
+use crate::access::Tokens;
+use crate::addresses::IpList;
 use crate::config::Config;
 use crate::correlation_stage::StageHandle;
-use crate::token::ApiToken;
 
 /// A configured sender, ready for signature checks.
 pub struct Source {
@@ -24,6 +25,12 @@ pub struct Source {
     pub last_rejection_warning: std::sync::atomic::AtomicI64,
     /// Unauthenticated requests since the process started (the console shows them).
     pub rejected_total: std::sync::atomic::AtomicU64,
+    /// `allow_ips`: the only addresses that may post; `None` lets any address post.
+    pub allow: Option<IpList>,
+    /// Requests refused for their address since the last warning about them, and when
+    /// that warning was logged.
+    pub refused_since_warning: std::sync::atomic::AtomicU64,
+    pub last_refusal_warning: std::sync::atomic::AtomicI64,
 }
 
 impl Source {
@@ -44,6 +51,23 @@ impl Source {
         }
         Some(self.rejected_since_warning.swap(0, Relaxed))
     }
+
+    /// Counts a request refused for its address; how many to report when a warning is
+    /// due (at most one per `every_us`).
+    pub fn refusal_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.refused_since_warning.fetch_add(1, Relaxed);
+        let last = self.last_refusal_warning.load(Relaxed);
+        if now_us - last < every_us
+            || self
+                .last_refusal_warning
+                .compare_exchange(last, now_us, Relaxed, Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        Some(self.refused_since_warning.swap(0, Relaxed))
+    }
 }
 
 /// The shared state of the HTTP app.
@@ -54,7 +78,10 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// The duplicate window in microseconds.
     pub dedup_window_us: i64,
-    pub token: ApiToken,
+    /// The API tokens accepted.
+    pub tokens: Arc<Tokens>,
+    /// `[server] trusted_proxies`: only their forwarded client addresses are believed.
+    pub trusted_proxies: IpList,
     pub metrics: PrometheusHandle,
     /// `mistgate_ingest_ack_seconds`: receipt to durable answer.
     pub ack_seconds: metrics::Histogram,
@@ -92,7 +119,7 @@ impl AppState {
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
-        token: ApiToken,
+        tokens: Arc<Tokens>,
         metrics: PrometheusHandle,
         stage: StageHandle,
         delivery: Option<Arc<deliver::Engine>>,
@@ -109,6 +136,11 @@ impl AppState {
                     rejected_since_warning: Default::default(),
                     rejected_total: Default::default(),
                     last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+                    allow: (!s.allow_ips.is_empty()).then(|| {
+                        IpList::parse(&s.allow_ips, true).expect("allow_ips checked at load")
+                    }),
+                    refused_since_warning: Default::default(),
+                    last_refusal_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
                     accepted: metrics::counter!(
                         "mistgate_ingest_requests_total",
                         "source" => s.name.clone(),
@@ -124,7 +156,9 @@ impl AppState {
             max_body_bytes: config.ingest.max_body_bytes,
             request_timeout: config.ingest.request_timeout,
             dedup_window_us: config.ingest.dedup_window.as_micros().min(i64::MAX as u128) as i64,
-            token,
+            tokens,
+            trusted_proxies: IpList::parse(&config.server.trusted_proxies, false)
+                .expect("trusted_proxies checked at load"),
             metrics,
             ack_seconds: metrics::histogram!("mistgate_ingest_ack_seconds"),
             stage,
@@ -136,7 +170,7 @@ impl AppState {
                 .collect(),
             stages,
             sessions: Default::default(),
-            secure_cookies: false,
+            secure_cookies: config.server.tls(),
             site_names: crate::console::SiteNames::new(config.routing.site_names.clone()),
             stopping: tokio::sync::watch::channel(false).0,
         }
@@ -157,6 +191,9 @@ mod tests {
             rejected_since_warning: Default::default(),
             rejected_total: Default::default(),
             last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+            allow: None,
+            refused_since_warning: Default::default(),
+            last_refusal_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
         };
         assert_eq!(source.rejection_to_report(1_000, 100), Some(1));
         assert_eq!(source.rejection_to_report(1_050, 100), None);

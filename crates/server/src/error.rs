@@ -48,6 +48,12 @@ pub enum ApiError {
     },
     #[error("a valid API token is required: send `Authorization: Token <key>`")]
     Unauthorized,
+    #[error("this action needs the `{needed}` role; the token `{token}` has `{have}`")]
+    Forbidden {
+        needed: crate::access::Role,
+        have: crate::access::Role,
+        token: String,
+    },
     #[error("this endpoint does not take that method")]
     MethodNotAllowed,
     #[error("the request was not complete and answered within {0:?}")]
@@ -77,6 +83,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Field { status, .. } => *status,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -103,6 +110,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Field { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Timeout(_) => "request_timeout",
             ApiError::Store(e) if e.is_disk_full() => "disk_full",
@@ -125,6 +133,10 @@ pub(crate) struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     quarantine_id: Option<i64>,
+    /// With `forbidden`: the role the action needs (`read`, `operate` or `admin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    role_needed: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
@@ -144,6 +156,10 @@ impl IntoResponse for ApiError {
             error: self.code(),
             detail: self.to_string(),
             quarantine_id,
+            role_needed: match &self {
+                ApiError::Forbidden { needed, .. } => Some(needed.as_str()),
+                _ => None,
+            },
         };
         let mut response = (self.status(), Json(body)).into_response();
         if let ApiError::Store(e) = &self {

@@ -20,6 +20,7 @@ use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
 
 use crate::app_state::{AppState, Source};
 use crate::error::{ApiError, ErrorBody};
+use crate::peer::Client;
 use deliver::clock::now_us;
 
 /// The answer to an accepted request: sent only after the request is committed.
@@ -96,6 +97,7 @@ const KEPT_HEADERS: &[&str] = &[
         (status = 200, description = "Committed.", body = IngestAnswer),
         (status = 400, description = "`malformed_json` (kept in quarantine, `quarantine_id` set) or `body_read_error`.", body = ErrorBody),
         (status = 401, description = "`missing_signature` or `invalid_signature`.", body = ErrorBody),
+        (status = 403, description = "`forbidden_address`: the source's `allow_ips` do not list the client's address (checked before the body is read).", body = ErrorBody),
         (status = 404, description = "`unknown_source`.", body = ErrorBody),
         (status = 408, description = "`request_timeout`: the request was not complete and answered in time.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -108,6 +110,7 @@ const KEPT_HEADERS: &[&str] = &[
 pub async fn ingest(
     State(app): State<Arc<AppState>>,
     Path(source): Path<String>,
+    client: Client,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestAnswer>, ApiError> {
@@ -116,6 +119,24 @@ pub async fn ingest(
         count("unknown", "unknown_source");
         return Err(ApiError::UnknownSource(source));
     };
+    // Before a byte of the body is read: an address the source does not allow gets
+    // nothing stored and no work done.
+    if let Some(allow) = &src.allow
+        && !client.0.is_some_and(|ip| allow.contains(ip))
+    {
+        count(&source, "forbidden_address");
+        if let Some(n) = src.refusal_to_report(now_us(), REFUSAL_WARNING_EVERY_US) {
+            tracing::warn!(source = %source, client = %client.label(), refused = n, "refused a request from an address the source's allow_ips do not list");
+        }
+        return Err(ApiError::Field {
+            status: http::StatusCode::FORBIDDEN,
+            code: "forbidden_address",
+            detail: format!(
+                "source `{source}` does not accept requests from {} (allow_ips)",
+                client.label()
+            ),
+        });
+    }
     // A slow sender must not hold a connection and a task forever. If the deadline falls
     // while the store commits, the commit still completes: the sender's retry is then
     // recognised as a duplicate.
@@ -143,6 +164,9 @@ pub async fn ingest(
     }
     result.map(Json)
 }
+
+/// At most one warning per source and minute about refused addresses.
+const REFUSAL_WARNING_EVERY_US: i64 = 60_000_000;
 
 fn count(source: &str, verdict: &'static str) {
     metrics::counter!("mistgate_ingest_requests_total", "source" => source.to_string(), "verdict" => verdict)

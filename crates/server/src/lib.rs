@@ -4,20 +4,26 @@
 //! Handlers are thin: they read their inputs through extractors, call the pure crates
 //! (`mist`) and the store, and fail through one [`ApiError`] type.
 
+pub mod access;
+mod addresses;
 mod api;
 mod app_state;
 mod auth;
 pub mod config;
 mod console;
 mod correlation_stage;
+pub mod data_dir;
 mod error;
 mod health;
 mod ingest;
+mod listen;
+mod peer;
 mod pruner;
+mod redirect;
 pub mod replay;
 mod stages;
 mod telemetry;
-mod token;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +36,6 @@ use store::{SqliteConfig, SqliteStore, Store};
 pub use app_state::AppState;
 pub use config::Config;
 pub use error::ApiError;
-pub use token::{ApiToken, TokenOrigin};
 
 /// Parses a time as the API does: RFC 3339, or epoch seconds. Returns unix µs.
 pub fn parse_instant(value: &str) -> Result<i64, ApiError> {
@@ -54,7 +59,7 @@ pub fn format_instant(us: i64) -> String {
 pub fn router(state: Arc<AppState>) -> Router {
     let api = api::routes().route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
-        auth::require_token,
+        auth::guard,
     ));
     Router::new()
         .route("/ingest/{source}", post(ingest::ingest))
@@ -77,28 +82,26 @@ pub struct Listening {
     /// The path and query of a one-time console sign-in link (`/ui/login?key=...`), when
     /// `console_sign_in_link` was asked for.
     pub sign_in_path: Option<String>,
+    /// Whether `addr` serves HTTPS (`[server] tls_cert`).
+    pub tls: bool,
+    /// The bound address of `[server] redirect_http`.
+    pub redirect_addr: Option<SocketAddr>,
 }
 
 /// Opens the store, prepares the token, binds, calls `on_listening` with the bound
 /// address, and serves until SIGINT or SIGTERM.
 pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyhow::Result<()> {
+    let tls = listen::load_tls(&config)?;
     let metrics = telemetry::install();
+    data_dir::create(&config.data_dir)
+        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     let mut sqlite = SqliteConfig::in_data_dir(&config.data_dir);
     sqlite.synchronous = config.storage.synchronous;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(sqlite)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
-    let (token, origin) =
-        ApiToken::load_or_create(config.api_token.as_deref(), &config.data_dir)
-            .with_context(|| format!("preparing the API token in {}", config.data_dir.display()))?;
-    if origin == TokenOrigin::Generated {
-        eprintln!(
-            "\nmistgate: generated the admin API token (kept in {}; shown only this once):\n\n    {}\n\n  use it as `Authorization: Token <key>`, and to sign in to the console at /ui/\n",
-            config.data_dir.join("api_token").display(),
-            token.reveal()
-        );
-    }
+    let tokens = start_tokens(&config, store.clone()).await?;
     if config.zero_config {
         tracing::warn!(
             "no --config given: source `default` (POST /ingest/default) accepts UNSIGNED webhooks; \
@@ -146,13 +149,18 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         None
     };
     let state = Arc::new(AppState::new(
-        &config, store, token, metrics, stage, delivery, stages,
+        &config,
+        store,
+        tokens.clone(),
+        metrics,
+        stage,
+        delivery,
+        stages,
     ));
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");
+    tokens.spawn_upkeep(state.stopping.subscribe());
+    let bound = listen::bind(&config, tls).await?;
+    let addr = bound.addr();
+    tracing::info!(%addr, tls = bound.tls(), data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");
     let sign_in_path = if config.console_sign_in_link {
         let key = state
             .sessions
@@ -162,30 +170,13 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
     } else {
         None
     };
-    on_listening(Listening { addr, sign_in_path });
-    let signalled = Arc::new(tokio::sync::Notify::new());
-    let serving = axum::serve(listener, router(state.clone())).with_graceful_shutdown({
-        let (signalled, state) = (signalled.clone(), state.clone());
-        async move {
-            shutdown_signal().await;
-            state.stopping.send_replace(true);
-            signalled.notify_one();
-        }
+    on_listening(Listening {
+        addr,
+        sign_in_path,
+        tls: bound.tls(),
+        redirect_addr: bound.redirect_addr(),
     });
-    let serving = serving.into_future();
-    tokio::pin!(serving);
-    tokio::select! {
-        served = &mut serving => served.context("serving HTTP")?,
-        () = signalled.notified() => {
-            // No new connections from here; requests in flight get a few seconds to
-            // be committed and answered.
-            tracing::info!("shutting down: finishing the requests in flight");
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
-                Ok(served) => served.context("serving HTTP")?,
-                Err(_) => tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still open after the grace period are dropped unanswered (nothing of them was acknowledged)"),
-            }
-        }
-    }
+    listen::serve(bound, state.clone()).await?;
     // Every acknowledged request is committed. The stages write their cursors and what
     // they buffered, then the database is closed cleanly (no WAL left to replay).
     if !state.stages.stop(STAGES_GRACE).await {
@@ -196,22 +187,34 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
     Ok(())
 }
 
-/// How long a shutdown waits for requests in flight, then for the stages: with the close
-/// after them, well inside the 10 s that service managers give before SIGKILL.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(6);
+/// How long a shutdown waits for the stages, after the requests in flight
+/// ([`listen::SHUTDOWN_GRACE`]).
 const STAGES_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
+/// The API tokens: the first start makes the `admin` token (shown once), unless
+/// `api_token` is configured; then the registry, kept fresh until shutdown.
+async fn start_tokens(
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Arc<access::Tokens>> {
+    let now = deliver::clock::now_us();
+    let configured = config.api_token.as_deref();
+    match access::bootstrap(store.as_ref(), configured.is_some(), &config.data_dir, now)
+        .await
+        .context("preparing the API tokens")?
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
-        }
+        access::Bootstrap::Generated(token) => eprintln!(
+            "\nmistgate: generated the admin API token (kept only as a hash; shown this once):\n\n    {token}\n\n  use it as `Authorization: Token <key>`, and to sign in to the console at /ui/;\n  more tokens: `mistgate token create --name NAME --role read|operate|admin`\n"
+        ),
+        access::Bootstrap::Imported => tracing::info!(
+            "the api_token file of an earlier version is now the `admin` token, kept as a hash; the file is removed"
+        ),
+        access::Bootstrap::Nothing => {}
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    let tokens = Arc::new(
+        access::Tokens::load(store, configured)
+            .await
+            .context("reading the API tokens")?,
+    );
+    Ok(tokens)
 }

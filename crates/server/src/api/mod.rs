@@ -1,5 +1,6 @@
 //! `/api/v1`: the token-protected JSON API, and its OpenAPI document (which is open).
 
+pub(crate) mod access;
 pub(crate) mod answer;
 pub(crate) mod correlation;
 pub(crate) mod deliveries;
@@ -136,4 +137,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/silences/{id}",
             delete(silences::delete_silence).put(silences::replace_silence),
         )
+        .route(
+            "/tokens",
+            get(access::list_tokens).post(access::create_token),
+        )
+        .route("/tokens/{name}", delete(access::revoke_token))
+        .route("/audit", get(access::list_audit))
 }

@@ -12,7 +12,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
 use super::{
-    correlation, deliveries, log, notifications, resend, silences, stats, stream, targets, webhooks,
+    access, correlation, deliveries, log, notifications, resend, silences, stats, stream, targets,
+    webhooks,
 };
 use crate::{health, ingest};
 
@@ -48,6 +49,10 @@ const TOKEN_SCHEME: &str = "api_token";
         notifications::notifications,
         correlation::acknowledge,
         correlation::resolve,
+        access::list_tokens,
+        access::create_token,
+        access::revoke_token,
+        access::list_audit,
         silences::list_silences,
         silences::create_silence,
         silences::delete_silence,
@@ -102,6 +107,7 @@ const TOKEN_SCHEME: &str = "api_token";
         (name = "correlation", description = "What the correlation stage makes of the log: the device inventory, incidents (with acknowledge and resolve) and silences. Needs the API token."),
         (name = "routing", description = "Routing targets (Slack, Teams, PagerDuty, ServiceNow, Splunk, syslog, NATS, signed webhooks) from the configuration file: their delivery results, dead letters and replay. Needs the API token."),
         (name = "webhooks", description = "Mist-compatible webhook subscriptions, per org and per site: the Mist `webhook` object, lists as bare JSON arrays, write-only secrets. Needs the API token."),
+        (name = "access", description = "Named API tokens with roles (`read`, `operate`, `admin`) and the audit log of every state-changing action. Admin only."),
         (name = "operations", description = "Health, metrics and this document. No token."),
     )
 )]
@@ -118,8 +124,11 @@ impl Modify for TokenScheme {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
                 "`Authorization: Token <key>` (Mist's style); `Authorization: Bearer <key>` is \
-                 accepted too. The key is the configured `api_token`, or the one generated into \
-                 the data dir on first start.",
+                 accepted too. The key is a token made by `mistgate token create` or \
+                 `POST /api/v1/tokens`, the `admin` token shown at the first start, or the \
+                 configured `api_token`. Each route needs a role: `read` for GETs, `operate` \
+                 for incident actions, silences, replays, resends and pings, `admin` for the \
+                 rest; a token without it gets 403 `forbidden` with `role_needed`.",
             ))),
         );
     }
@@ -160,7 +169,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::{ApiToken, AppState, Config};
+    use crate::{AppState, Config};
 
     fn document_json() -> Value {
         serde_json::from_slice(&DOCUMENT).expect("the document is JSON")
@@ -232,6 +241,10 @@ mod tests {
             "/api/v1/sites/{site_id}/webhooks/{id}/deliveries/{batch_id}/replay",
             "post",
         ),
+        ("/api/v1/tokens", "get"),
+        ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens/{name}", "delete"),
+        ("/api/v1/audit", "get"),
         ("/api/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -390,11 +403,15 @@ mod tests {
     async fn every_documented_path_is_routed() {
         let dir = tempfile::tempdir().unwrap();
         let store = store::SqliteStore::open(store::SqliteConfig::in_data_dir(dir.path())).unwrap();
-        let (token, _) = ApiToken::load_or_create(Some("unit-test-token"), dir.path()).unwrap();
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .build_recorder()
             .handle();
         let store: Arc<dyn store::Store> = Arc::new(store);
+        let token = Arc::new(
+            crate::access::Tokens::load(store.clone(), Some("unit-test-token"))
+                .await
+                .unwrap(),
+        );
         let stages = deliver::supervise::Stages::new();
         let stage = crate::correlation_stage::spawn(
             store.clone(),
@@ -528,6 +545,17 @@ mod tests {
                 doc["components"]["schemas"]["Empty"]
             );
         }
+
+        let body = r#"{"name": "ci", "role": "read", "expires": "90d"}"#;
+        let (status, created) = call(&app, "POST", "/api/v1/tokens", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        has_schema_fields(&doc, "CreatedToken", &created, &[]);
+        let (status, revoked) = call(&app, "DELETE", "/api/v1/tokens/ci", "").await;
+        assert_eq!(status, StatusCode::OK, "{revoked}");
+        has_schema_fields(&doc, "TokenView", &revoked, &[]);
+        let (_, audit) = call(&app, "GET", "/api/v1/audit", "").await;
+        has_schema_fields(&doc, "AuditView", &audit["items"][0], &[]);
+        assert_eq!(audit["items"][0]["action"], "DELETE /tokens/{name}");
 
         let request = Request::get("/api/v1/openapi.json")
             .body(Body::empty())

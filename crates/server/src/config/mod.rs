@@ -148,6 +148,7 @@ impl Config {
                 secrets: Vec::new(),
                 accept_v1_signature: false,
                 silent_after: None,
+                allow_ips: Vec::new(),
             }],
             zero_config: true,
             ..Config::default()
@@ -365,6 +366,8 @@ impl Config {
                     "{place}: a secret is empty (is the environment variable it names set to an empty value?)"
                 )));
             }
+            crate::addresses::IpList::parse(&s.allow_ips, true)
+                .map_err(|e| invalid(format!("{place}: allow_ips: {e}")))?;
             if s.silent_after.is_some_and(|d| d < Duration::from_secs(1)) {
                 return Err(invalid(format!(
                     "{place}: silent_after must be at least 1s (leave it out to not watch the source)"

@@ -23,6 +23,11 @@ pub struct SourceConfig {
     /// humantime: `15m`, `2h`); absent, the source is not watched.
     #[serde(default, with = "humantime_serde")]
     pub silent_after: Option<Duration>,
+    /// Only these addresses may post to this source: addresses, CIDR blocks, and
+    /// `mist:<cloud>` (`mist:global01` ... `mist:apac03`, from
+    /// `data/mist-webhook-sources.toml`). Empty: any address.
+    #[serde(default)]
+    pub allow_ips: Vec<String>,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -33,6 +38,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("secrets", &format_args!("[{} hidden]", self.secrets.len()))
             .field("accept_v1_signature", &self.accept_v1_signature)
             .field("silent_after", &self.silent_after)
+            .field("allow_ips", &self.allow_ips)
             .finish()
     }
 }
@@ -49,6 +55,11 @@ pub struct ServerConfig {
     /// A second, plain HTTP address whose every answer is a 308 to the same URL over
     /// HTTPS. Needs `tls_cert` and `tls_key`.
     pub redirect_http: Option<SocketAddr>,
+    /// Addresses and CIDR blocks of the load balancers or proxies in front. Only from
+    /// them is the client's address taken from `Forwarded` / `X-Forwarded-For` (the
+    /// rightmost hop that is not one of them); from anyone else those headers are
+    /// ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerConfig {
@@ -57,7 +68,8 @@ impl ServerConfig {
         self.tls_cert.is_some() && self.tls_key.is_some()
     }
 
-    pub(super) fn check(&self, listen: SocketAddr) -> Result<(), String> {
+    /// Checks the section against `listen`; `serve` checks again after its flags.
+    pub fn check(&self, listen: SocketAddr) -> Result<(), String> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => {
                 return Err(
@@ -71,6 +83,8 @@ impl ServerConfig {
             }
             _ => {}
         }
+        crate::addresses::IpList::parse(&self.trusted_proxies, false)
+            .map_err(|e| format!("[server] trusted_proxies: {e}"))?;
         if let Some(redirect) = self.redirect_http {
             if !self.tls() {
                 return Err(

@@ -10,8 +10,11 @@ use deliver::clock::now_us;
 use serde::Deserialize;
 
 use super::{Html, PageError, html, session, session_of, templates};
+use crate::access::audit;
+use crate::access::{Principal, Role};
 use crate::app_state::AppState;
 use crate::error::ApiError;
+use crate::peer::Client;
 
 #[derive(Deserialize)]
 pub struct NextQuery {
@@ -32,7 +35,12 @@ pub async fn form(
     }
     if let Some(key) = q.key.as_deref() {
         if app.sessions.redeem_one_time(key, now_us()) {
-            return start_session(&app, &headers, next);
+            let demo = Principal {
+                token_id: None,
+                name: "sign-in-link".into(),
+                role: Role::Admin,
+            };
+            return start_session(&app, &headers, next, demo);
         }
         return Ok(login_page(
             StatusCode::UNAUTHORIZED,
@@ -52,24 +60,53 @@ pub struct SignIn {
 /// `POST /ui/login`: a valid token starts a session; anything else shows the form again.
 pub async fn sign_in(
     State(app): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Html {
     let next = safe_next(form.next.as_deref());
-    if !app.token.accepts(form.token.trim()) {
-        tracing::warn!("console sign-in refused: not a valid API token");
+    let Some(principal) = app.tokens.authenticate(form.token.trim(), now_us()) else {
+        tracing::warn!(client = %client.label(), "console sign-in refused: not a valid API token");
+        let unknown = Principal {
+            token_id: None,
+            name: "-".into(),
+            role: Role::Read,
+        };
+        audit::note(
+            &app,
+            sign_in_record(unknown, client),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
         return Ok(login_page(
             StatusCode::UNAUTHORIZED,
             next,
             Some("That is not a valid API token."),
         ));
+    };
+    audit::note(
+        &app,
+        sign_in_record(principal.clone(), client),
+        StatusCode::SEE_OTHER,
+    )
+    .await;
+    start_session(&app, &headers, next, principal)
+}
+
+/// The audit record of a console sign-in.
+fn sign_in_record(principal: Principal, client: Client) -> audit::Pending {
+    audit::Pending {
+        principal,
+        client: client.label(),
+        action: "POST /ui/login".into(),
+        target: "/ui/login".into(),
+        before: Default::default(),
     }
-    start_session(&app, &headers, next)
 }
 
 /// A new session for this browser, and on to `next`.
-fn start_session(app: &AppState, headers: &HeaderMap, next: &str) -> Html {
-    let (id, _) = app.sessions.create(now_us()).map_err(|e| {
+fn start_session(app: &AppState, headers: &HeaderMap, next: &str, principal: Principal) -> Html {
+    let (id, _) = app.sessions.create(now_us(), principal).map_err(|e| {
         PageError::from(ApiError::InvalidBody {
             detail: e.to_string(),
         })
@@ -92,6 +129,7 @@ pub struct SignOut {
 /// site cannot sign a browser out).
 pub async fn sign_out(
     State(app): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     Form(form): Form<SignOut>,
 ) -> Response {
@@ -105,6 +143,14 @@ pub async fn sign_out(
     if let Some(id) = cookie {
         app.sessions.end(&id);
     }
+    let record = audit::Pending {
+        principal: session.principal,
+        client: client.label(),
+        action: "POST /ui/logout".into(),
+        target: "/ui/logout".into(),
+        before: Default::default(),
+    };
+    audit::note(&app, record, StatusCode::SEE_OTHER).await;
     let mut response = Redirect::to("/ui/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

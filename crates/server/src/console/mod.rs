@@ -97,7 +97,10 @@ impl FromRequestParts<Arc<AppState>> for Signed {
 
 /// The live session named by the request's cookie, marked as used.
 pub fn session_of(headers: &axum::http::HeaderMap, app: &AppState) -> Option<session::Session> {
-    session_cookie(headers).and_then(|id| app.sessions.touch(id, now_us()))
+    let now = now_us();
+    session_cookie(headers)
+        .and_then(|id| app.sessions.touch(id, now))
+        .filter(|s| app.tokens.still_live(&s.principal, now))
 }
 
 /// The session cookie's value, if the request carries one.

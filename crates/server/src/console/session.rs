@@ -30,6 +30,9 @@ pub struct Session {
     pub csrf: String,
     pub created_at: i64,
     pub last_used_at: i64,
+    /// Who signed in: the token's name and role (the session acts as that token, and
+    /// ends when the token is revoked or expires).
+    pub principal: crate::access::Principal,
 }
 
 impl Session {
@@ -56,12 +59,17 @@ pub struct Sessions {
 
 impl Sessions {
     /// Starts a session; returns the cookie value (shown to the browser only) and the session.
-    pub fn create(&self, now: i64) -> std::io::Result<(String, Session)> {
+    pub fn create(
+        &self,
+        now: i64,
+        principal: crate::access::Principal,
+    ) -> std::io::Result<(String, Session)> {
         let id = random_token()?;
         let session = Session {
             csrf: random_token()?,
             created_at: now,
             last_used_at: now,
+            principal,
         };
         let mut sessions = self.by_hash.lock().expect("sessions lock");
         sessions.retain(|_, s| s.alive(now));
@@ -190,10 +198,18 @@ fn random_token() -> std::io::Result<String> {
 mod tests {
     use super::*;
 
+    fn admin() -> crate::access::Principal {
+        crate::access::Principal {
+            token_id: None,
+            name: "config".into(),
+            role: crate::access::Role::Admin,
+        }
+    }
+
     #[test]
     fn a_session_lives_until_idle_or_ended() {
         let sessions = Sessions::default();
-        let (id, s) = sessions.create(1_000).unwrap();
+        let (id, s) = sessions.create(1_000, admin()).unwrap();
         assert_eq!(id.len(), 43);
         assert_ne!(id, s.csrf);
         assert!(sessions.touch(&id, 2_000).is_some());
@@ -205,7 +221,7 @@ mod tests {
             sessions.is_empty(),
             "an expired session is dropped when seen"
         );
-        let (id, _) = sessions.create(0).unwrap();
+        let (id, _) = sessions.create(0, admin()).unwrap();
         assert!(sessions.end(&id));
         assert!(sessions.touch(&id, 1).is_none());
         assert!(!sessions.end(&id));
@@ -214,7 +230,7 @@ mod tests {
     #[test]
     fn a_session_ends_at_its_lifetime_however_busy() {
         let sessions = Sessions::default();
-        let (id, _) = sessions.create(0).unwrap();
+        let (id, _) = sessions.create(0, admin()).unwrap();
         let mut now = 0;
         while now + IDLE_US / 2 < LIFETIME_US {
             now += IDLE_US / 2;
@@ -240,6 +256,7 @@ mod tests {
             csrf: "abc".into(),
             created_at: 0,
             last_used_at: 0,
+            principal: admin(),
         };
         assert!(s.csrf_matches("abc"));
         assert!(!s.csrf_matches("ab"));

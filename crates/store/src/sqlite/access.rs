@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+pub use rusqlite::Connection;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::read::{Clause, paged};
 use crate::{
