@@ -9,6 +9,21 @@ use super::load_config;
 
 pub(crate) fn check_config(file: &Path) -> Result<ExitCode> {
     let config = load_config(Some(file))?;
+    // What `serve` would refuse at start: a certificate or key it cannot use.
+    let tls = match server::tls::TlsFiles::of(&config.server) {
+        Some(files) => {
+            let loaded = server::tls::load(&files)?;
+            let info = loaded
+                .info
+                .map_or_else(String::new, |info| format!(" ({info})"));
+            let redirect = config
+                .server
+                .redirect_http
+                .map_or_else(String::new, |at| format!("\n  redirect http {at} to https"));
+            format!("\n  https: {}{info}{redirect}", files.cert.display())
+        }
+        None => String::new(),
+    };
     let sources: Vec<String> = config
         .sources
         .iter()
@@ -27,7 +42,7 @@ pub(crate) fn check_config(file: &Path) -> Result<ExitCode> {
         })
         .collect();
     println!(
-        "{}: ok\n  listen {}\n  data dir {}\n  sources: {}",
+        "{}: ok\n  listen {}{tls}\n  data dir {}\n  sources: {}",
         file.display(),
         config.listen,
         config.data_dir.display(),

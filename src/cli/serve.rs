@@ -9,15 +9,28 @@ use anyhow::{Context, Result};
 use super::{init_logging, load_config, runtime_with};
 use crate::LogFormat;
 
-pub(crate) fn serve(
-    listen: Option<String>,
-    data_dir: Option<PathBuf>,
-    file: Option<PathBuf>,
-    format: LogFormat,
-    workers: Option<usize>,
-    demo: bool,
-) -> Result<ExitCode> {
+/// `serve`'s flags.
+pub(crate) struct ServeArgs {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub demo: bool,
+}
+
+pub(crate) fn serve(args: ServeArgs, format: LogFormat) -> Result<ExitCode> {
     init_logging(format);
+    let ServeArgs {
+        listen,
+        data_dir,
+        file,
+        tls_cert,
+        tls_key,
+        workers,
+        demo,
+    } = args;
     let mut config = load_config(file.as_deref())?;
     if let Some(listen) = listen {
         config.listen = listen
@@ -27,6 +40,16 @@ pub(crate) fn serve(
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
+    if tls_cert.is_some() {
+        config.server.tls_cert = tls_cert;
+    }
+    if tls_key.is_some() {
+        config.server.tls_key = tls_key;
+    }
+    config
+        .server
+        .check(config.listen)
+        .map_err(anyhow::Error::msg)?;
     config.console_sign_in_link = demo;
     // The demo posts to the first source, signed with its first secret.
     let demo_source = demo.then(|| {
@@ -38,9 +61,14 @@ pub(crate) fn serve(
     });
     runtime_with(workers)?.block_on(server::serve(config, |listening| {
         let addr = listening.addr;
-        // The first line on stdout, for scripts and tests that start with port 0.
+        let scheme = if listening.tls { "https" } else { "http" };
+        // The first line on stdout, for scripts and tests that start with port 0; the
+        // redirect listener's address, when there is one, on the second.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
+        if let Some(redirect) = listening.redirect_addr {
+            let _ = writeln!(out, "redirecting http://{redirect} to https");
+        }
         let _ = out.flush();
         if let Some((source, secret)) = demo_source {
             let host = if addr.ip().is_unspecified() {
@@ -48,15 +76,16 @@ pub(crate) fn serve(
             } else {
                 addr
             };
-            let target = format!("http://{host}/ingest/{source}");
+            let target = format!("{scheme}://{host}/ingest/{source}");
             let link = listening.sign_in_path.unwrap_or_default();
             eprintln!(
                 "mistgate: demo: a simulated Mist org posts to {target}\n\n  \
-                 console: http://{host}/ui/\n  \
+                 console: {scheme}://{host}/ui/\n  \
                  sign in once with this link (valid 15 minutes, single use):\n    \
-                 http://{host}{link}\n  \
-                 or with the API token (printed at first start, kept in the data dir's api_token).\n\n  \
-                 API: curl -H \"Authorization: Token $TOKEN\" http://{host}/api/v1/incidents\n"
+                 {scheme}://{host}{link}\n  \
+                 or with an API token (the admin token printed at first start, or\n    \
+                 TOKEN=$(mistgate token create --name me --role read)).\n\n  \
+                 API: curl -H \"Authorization: Token $TOKEN\" {scheme}://{host}/api/v1/incidents\n"
             );
             sim::demo::spawn(sim::demo::DemoSettings {
                 secret,

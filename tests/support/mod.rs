@@ -33,6 +33,10 @@ pub struct Server {
     config: Option<PathBuf>,
     /// More arguments for `serve` (e.g. `--demo`), kept for restarts.
     serve_args: Vec<String>,
+    /// Where its stderr goes, when the test reads its log (`start_logged`).
+    log: Option<PathBuf>,
+    /// Its stdout after the listening line.
+    stdout: Option<mpsc::Receiver<String>>,
     _dir: tempfile::TempDir,
     pub client: reqwest::Client,
 }
@@ -50,15 +54,25 @@ impl Server {
 
     /// Starts with a config file (if any) and more arguments for `serve`.
     pub fn start_with_args(config: Option<&str>, serve_args: &[&str]) -> Server {
-        Server::start_full(config, serve_args, None)
+        Server::start_full(config, serve_args, None, false)
+    }
+
+    /// As `start_with_args`, with its stderr kept for [`Server::log`] instead of shown.
+    pub fn start_logged(config: Option<&str>, serve_args: &[&str]) -> Server {
+        Server::start_full(config, serve_args, None, true)
     }
 
     /// Starts with its data dir at `data_dir` (on a filesystem the test made, say).
     pub fn start_in(data_dir: PathBuf, config: Option<&str>) -> Server {
-        Server::start_full(config, &[], Some(data_dir))
+        Server::start_full(config, &[], Some(data_dir), false)
     }
 
-    fn start_full(config: Option<&str>, serve_args: &[&str], data_dir: Option<PathBuf>) -> Server {
+    fn start_full(
+        config: Option<&str>,
+        serve_args: &[&str],
+        data_dir: Option<PathBuf>,
+        logged: bool,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config.map(|text| {
             let path = dir.path().join("mistgate.toml");
@@ -72,6 +86,8 @@ impl Server {
             data_dir,
             config,
             serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
+            log: logged.then(|| dir.path().join("stderr.log")),
+            stdout: None,
             _dir: dir,
             client: client(),
         };
@@ -102,16 +118,22 @@ impl Server {
             cmd.arg("--config").arg(config);
         }
         cmd.args(&self.serve_args);
+        if let Some(log) = &self.log {
+            let file = std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("open the log file");
+            cmd.stderr(file);
+        }
         let mut child = cmd.spawn().expect("spawn mistgate");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
+            // Keep draining so the server never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
         });
         let line = rx
             .recv_timeout(Duration::from_secs(60))
@@ -121,6 +143,37 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line}"));
         self.base = addr.to_string();
         self.child = Some(child);
+        self.stdout = Some(rx);
+    }
+
+    /// The next line the server prints on stdout after its listening line (at most
+    /// `limit` away).
+    pub fn stdout_line(&self, limit: Duration) -> String {
+        self.stdout
+            .as_ref()
+            .expect("the server runs")
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("no line on mistgate's stdout within {limit:?}"))
+    }
+
+    /// What the server logged so far (started with `start_logged`).
+    pub fn log(&self) -> String {
+        let path = self.log.as_ref().expect("started with start_logged");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Sends the signal `name` (`HUP`, `TERM`...) with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("the server runs")
+            .id()
+            .to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(sent.expect("run kill").success(), "kill -{name} {pid}");
     }
 
     /// Kills the process with SIGKILL: no shutdown code runs.
@@ -459,12 +512,21 @@ pub fn site_alarm(
 /// 30 s) for it to exit and returns its exit status, what it printed on stdout and on
 /// stderr.
 pub fn serve_refused(data_dir: &Path) -> (std::process::ExitStatus, String, String) {
+    serve_refused_with(data_dir, &[])
+}
+
+/// As `serve_refused`, with more arguments for `serve`.
+pub fn serve_refused_with(
+    data_dir: &Path,
+    args: &[&std::ffi::OsStr],
+) -> (std::process::ExitStatus, String, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_mistgate"))
         .arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data_dir)
+        .args(args)
         .env("MISTGATE_API_TOKEN", TOKEN)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
