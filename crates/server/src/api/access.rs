@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{AuditFilter, AuditRow, TokenError, TokenRow};
@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::answer::{List, Time};
 use super::correlation::parse_body;
 use super::params::{PageQuery, Params, TimeParam, get, instant, page_of};
+use crate::access::audit::Before;
 use crate::access::{Role, check_name, parse_expiry};
 use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -185,8 +186,18 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
+    Extension(before): Extension<Before>,
 ) -> Result<Json<TokenView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no live token named `{name}`"));
+    if let Some(live) = app
+        .store
+        .tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name && t.revoked_at.is_none())
+    {
+        before.set(TokenView::from(live));
+    }
     if !app.tokens.revoke(&name, now_us()).await? {
         return Err(not_found());
     }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use bytes::Bytes;
 use correlate::{IncidentKind, Silence};
 use serde::Serialize;
@@ -19,6 +19,7 @@ use super::correlation::{command_error, parse_body, stage_gone};
 use super::params::{
     EPOCH_SECONDS_PATTERN, MAX_EPOCH_SECONDS, SHOWN_US, parse_time, seconds_to_us, time_text,
 };
+use crate::access::audit::Before;
 use crate::app_state::AppState;
 use crate::correlation_stage::Command;
 use crate::error::{ApiError, ErrorBody};
@@ -205,11 +206,13 @@ pub async fn create_silence(
 pub async fn replace_silence(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Extension(before): Extension<Before>,
     body: Bytes,
 ) -> Result<Json<SilenceView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no silence with id `{id}`"));
     let n = id.parse::<i64>().map_err(|_| not_found())?;
     let silence = silence_from(&body, n)?;
+    remember(&app, n, &before).await?;
     let replaced = app
         .stage
         .ask(|reply| Command::ReplaceSilence { silence, reply })
@@ -218,6 +221,19 @@ pub async fn replace_silence(
         .map_err(command_error)?
         .ok_or_else(not_found)?;
     Ok(Json(replaced.into()))
+}
+
+/// The silence `id` as it is, for the audit record of its change.
+async fn remember(app: &AppState, id: i64, before: &Before) -> Result<(), ApiError> {
+    let silences = app
+        .stage
+        .ask(|reply| Command::Silences { reply })
+        .await
+        .ok_or_else(stage_gone)?;
+    if let Some(s) = silences.into_iter().find(|s| s.id == id) {
+        before.set(SilenceView::from(s));
+    }
+    Ok(())
 }
 
 /// A silence from a request body, with the given id.
@@ -311,10 +327,12 @@ fn silence_from(body: &Bytes, id: i64) -> Result<Silence, ApiError> {
 pub async fn delete_silence(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Extension(before): Extension<Before>,
 ) -> Result<StatusCode, ApiError> {
     let Ok(n) = id.parse::<i64>() else {
         return Err(ApiError::NotFound(format!("no silence with id `{id}`")));
     };
+    remember(&app, n, &before).await?;
     let removed = app
         .stage
         .ask(|reply| Command::RemoveSilence { id: n, reply })

@@ -8,6 +8,7 @@ mod views;
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use bytes::Bytes;
@@ -23,6 +24,8 @@ pub use self::views::{
 use super::answer::List;
 use super::log::EventView;
 use super::params::{PageQuery, Params, get, instant, one_of, page_of, rfc3339};
+use crate::access::Principal;
+use crate::access::audit::Before;
 use crate::app_state::AppState;
 use crate::correlation_stage::{Command, CommandError};
 use crate::error::{ApiError, ErrorBody};
@@ -264,15 +267,16 @@ async fn incident_record(app: &AppState, id: &str) -> Result<correlate::Incident
 }
 
 /// `{"by": "..."}` or nothing: who did it, for the timeline.
-fn actor(body: &Bytes) -> Result<String, ApiError> {
+/// Who acts: the body's `by`, else the token's name.
+fn actor(body: &Bytes, token: &str) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok("api".into());
+        return Ok(token.into());
     }
     let invalid = |detail: String| ApiError::InvalidBody { detail };
     match parse_body(body)? {
-        Value::Null => Ok("api".into()),
+        Value::Null => Ok(token.into()),
         Value::Object(v) => match v.get("by") {
-            None | Some(Value::Null) => Ok("api".into()),
+            None | Some(Value::Null) => Ok(token.into()),
             Some(Value::String(by)) => Ok(by.clone()),
             Some(other) => Err(invalid(format!("`by` must be a string, found {other}"))),
         },
@@ -314,7 +318,7 @@ pub(crate) fn command_error(e: CommandError) -> ApiError {
     params(
         ("id" = i64, Path, description = "The incident's id."),
     ),
-    request_body(content = Option<ActorBody>, content_type = "application/json", description = "Who acknowledges, for the timeline; empty body: `api`."),
+    request_body(content = Option<ActorBody>, content_type = "application/json", description = "Who acknowledges, for the timeline; empty body: the token's name."),
     responses(
         (status = 200, description = "The incident as it is now (without `events`).", body = IncidentView),
         (status = 400, description = "`malformed_json`: the body is neither empty nor JSON.", body = ErrorBody),
@@ -329,9 +333,11 @@ pub(crate) fn command_error(e: CommandError) -> ApiError {
 pub async fn acknowledge(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Extension(who): Extension<Principal>,
+    Extension(before): Extension<Before>,
     body: Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    manual(&app, &id, &body, true).await
+    manual(&app, &id, &body, true, &who, &before).await
 }
 
 /// Resolve an incident
@@ -346,7 +352,7 @@ pub async fn acknowledge(
     params(
         ("id" = i64, Path, description = "The incident's id."),
     ),
-    request_body(content = Option<ActorBody>, content_type = "application/json", description = "Who resolves, for the timeline; empty body: `api`."),
+    request_body(content = Option<ActorBody>, content_type = "application/json", description = "Who resolves, for the timeline; empty body: the token's name."),
     responses(
         (status = 200, description = "The incident as it is now (without `events`).", body = IncidentView),
         (status = 400, description = "`malformed_json`: the body is neither empty nor JSON.", body = ErrorBody),
@@ -361,9 +367,11 @@ pub async fn acknowledge(
 pub async fn resolve(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Extension(who): Extension<Principal>,
+    Extension(before): Extension<Before>,
     body: Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    manual(&app, &id, &body, false).await
+    manual(&app, &id, &body, false, &who, &before).await
 }
 
 async fn manual(
@@ -371,10 +379,13 @@ async fn manual(
     id: &str,
     body: &Bytes,
     ack: bool,
+    who: &Principal,
+    before: &Before,
 ) -> Result<Json<IncidentView>, ApiError> {
-    incident_record(app, id).await?;
+    let was = incident_record(app, id).await?;
+    before.set(IncidentView::from(was));
     let incident: i64 = id.parse().expect("found, so numeric");
-    let by = actor(body)?;
+    let by = actor(body, &who.name)?;
     let answer = app
         .stage
         .ask(|reply| {

@@ -306,7 +306,7 @@ pub struct IncidentDetailView {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ActorBody {
-    /// Who did it, for the timeline note; `api` when left out or `null`.
+    /// Who did it, for the timeline note; the token's name when left out or `null`.
     by: Option<String>,
 }
 

@@ -15,6 +15,7 @@ use store::SubscriptionRow;
 
 pub use self::views::{OrgWebhookBody, WebhookBody, WebhookView};
 use super::answer::Empty;
+use crate::access::audit::Before;
 use crate::app_state::AppState;
 use crate::error::ApiError;
 use deliver::clock::now_us;
@@ -116,16 +117,23 @@ async fn update(
     scope: Scope,
     id: String,
     body: Bytes,
+    before: &Before,
 ) -> Result<Json<WebhookView>, ApiError> {
     let previous = load(app, &scope, &id).await?;
+    before.set(WebhookView::from(&previous));
     let subscription =
         parse_request(&body, &scope, &id, now_s(), Some(&previous)).map_err(invalid)?;
     save(app, &scope, &subscription).await?;
     Ok(Json(WebhookView::from(&subscription)))
 }
 
-async fn delete(app: &AppState, scope: Scope, id: String) -> Result<Json<Empty>, ApiError> {
-    load(app, &scope, &id).await?;
+async fn delete(
+    app: &AppState,
+    scope: Scope,
+    id: String,
+    before: &Before,
+) -> Result<Json<Empty>, ApiError> {
+    before.set(WebhookView::from(&load(app, &scope, &id).await?));
     app.store.delete_subscription(&id).await?;
     changed(app).await?;
     Ok(Json(Empty {}))

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use bytes::Bytes;
 
 use super::{WebhookBody, WebhookView};
+use crate::access::audit::Before;
 use crate::api::answer::Empty;
 use crate::api::scope::{SitePath, SiteWebhookPath, WebhookPath};
 use crate::app_state::AppState;
@@ -111,10 +112,11 @@ pub async fn get(
 pub async fn update(
     State(app): State<Arc<AppState>>,
     Path(path): Path<SiteWebhookPath>,
+    Extension(before): Extension<Before>,
     body: Bytes,
 ) -> Result<Json<WebhookView>, ApiError> {
     let (scope, id) = path.webhook();
-    super::update(&app, scope, id, body).await
+    super::update(&app, scope, id, body, &before).await
 }
 
 /// Remove a webhook
@@ -135,7 +137,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<Arc<AppState>>,
     Path(path): Path<SiteWebhookPath>,
+    Extension(before): Extension<Before>,
 ) -> Result<Json<Empty>, ApiError> {
     let (scope, id) = path.webhook();
-    super::delete(&app, scope, id).await
+    super::delete(&app, scope, id, &before).await
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use deliver::rate_limit::{self, RateLimit};
 use deliver::subscription::{Oauth2Grant, Subscription, WebhookType};
 use mist::Topic;
 use serde::Serialize;
@@ -78,6 +79,35 @@ fn headers_schema() -> Object {
         .build()
 }
 
+/// `rate_limit`, mistgate's extension of the Mist object (`null`: no limit).
+fn rate_limit_schema(in_body: bool) -> Object {
+    let absent = if in_body {
+        "Left out or `null`: no limit."
+    } else {
+        "`null`: no limit."
+    };
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(rate_limit::PATTERN))
+        .examples([serde_json::json!("30/min")])
+        .description(Some(format!(
+            "mistgate's extension, not a Mist field: at most this many messages per second \
+             (`/s`, `/sec`, `/second`), minute (`/min`, `/minute`) or hour (`/h`, `/hour`), \
+             spread evenly (`30/min` is one every 2 s), so that every window of one period \
+             holds at most that many. Messages beyond it wait their turn; none is dropped. \
+             Shown with the short unit. {absent}"
+        )))
+        .build()
+}
+
+fn stored_rate_limit() -> Object {
+    rate_limit_schema(false)
+}
+
+fn requested_rate_limit() -> Object {
+    rate_limit_schema(true)
+}
+
 /// A field the server decides: accepted in a body (a client may echo a GET back) and
 /// ignored, whatever its value.
 fn ignored() -> Object {
@@ -137,6 +167,8 @@ pub struct WebhookView {
     single_event_per_message: bool,
     /// Asset filters (only with the `asset-raw-rssi` topic).
     assetfilter_ids: Vec<String>,
+    #[schema(schema_with = stored_rate_limit, required = true)]
+    rate_limit: Option<RateLimit>,
     /// When it was created, unix seconds.
     created_time: f64,
     /// When it was last changed, unix seconds.
@@ -172,6 +204,7 @@ impl From<&Subscription> for WebhookView {
             oauth2_scopes: s.oauth2_scopes.clone(),
             single_event_per_message: s.single_event_per_message,
             assetfilter_ids: s.assetfilter_ids.clone(),
+            rate_limit: s.rate_limit,
             created_time: s.created_time,
             modified_time: s.modified_time,
             has_secret: s.secret.is_some(),
@@ -194,7 +227,8 @@ impl From<&Subscription> for WebhookView {
 /// parse as an http or https URL with a host; `headers` only with `http-post`, names and values
 /// together under 1000 bytes; `splunk` needs `splunk_token`; `oauth2` needs
 /// `oauth2_token_url`, `oauth2_grant_type` and that grant's id and secret (or user name
-/// and password); `assetfilter_ids` only with the `asset-raw-rssi` topic.
+/// and password); `assetfilter_ids` only with the `asset-raw-rssi` topic. `rate_limit` is
+/// mistgate's own field; a Mist client that leaves it out has no limit.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -243,6 +277,8 @@ pub struct WebhookBody {
     single_event_per_message: Option<bool>,
     /// Asset filters; only allowed with the `asset-raw-rssi` topic.
     assetfilter_ids: Option<Vec<String>>,
+    #[schema(schema_with = requested_rate_limit)]
+    rate_limit: Option<String>,
     #[schema(schema_with = ignored)]
     id: Option<serde_json::Value>,
     #[schema(schema_with = ignored)]
@@ -287,6 +323,7 @@ mod tests {
         for body in [
             r#"{"url": "https://example.com/h", "topics": ["alarms"], "secret": "s",
                 "headers": {"x-a": "1"}, "name": "n"}"#,
+            r#"{"url": "https://example.com/h", "topics": ["alarms"], "rate_limit": "5/second"}"#,
             r#"{"url": "https://example.com/h", "topics": ["audits"], "type": "oauth2",
                 "oauth2_grant_type": "password", "oauth2_username": "u",
                 "oauth2_password": "p", "oauth2_token_url": "https://example.com/t",
