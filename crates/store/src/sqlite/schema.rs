@@ -337,6 +337,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
+    // 12: secrets at rest (see secrets.rs): one value sealed with the key at the first
+    // start with a key, so that a start with another key fails before anything is read.
+    r#"
+    CREATE TABLE secret_key_check (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed TEXT    NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.
