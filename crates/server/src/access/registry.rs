@@ -20,7 +20,7 @@ use super::{Role, hash, new_token};
 /// How often tokens changed outside this process are read again.
 pub const REFRESH: Duration = Duration::from_secs(2);
 /// How often last-used times are written.
-const FLUSH_USED: Duration = Duration::from_secs(30);
+const FLUSH_USED: Duration = Duration::from_secs(5);
 
 /// The name the configured `api_token` acts under (in the audit log, for instance).
 pub const CONFIGURED: &str = "config";
@@ -164,7 +164,7 @@ impl Tokens {
         self.store.touch_tokens(used).await
     }
 
-    /// Refreshes every [`REFRESH`] and writes last-used times every 30 s, until
+    /// Refreshes every [`REFRESH`] and writes last-used times every 5 s, until
     /// `stopping`; then writes them a last time.
     pub fn spawn_upkeep(self: Arc<Self>, mut stopping: tokio::sync::watch::Receiver<bool>) {
         tokio::spawn(async move {

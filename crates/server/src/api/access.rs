@@ -31,7 +31,7 @@ pub struct TokenView {
     /// `null`: it does not expire.
     #[schema(required = true)]
     expires_at: Option<Time>,
-    /// `null`: never used (the time is written every 30 s).
+    /// `null`: never used (the time is written every 5 s).
     #[schema(required = true)]
     last_used_at: Option<Time>,
     /// `null`: not revoked.
