@@ -465,6 +465,13 @@ targets = ["oncall", "tickets", "chat"]
         .iter()
         .find(|r| r.path == "/slack/api/chat.update")
         .expect("an edit");
+    // Slack's default rate limit (1/s) holds the edit back a second after the post, give or
+    // take the loopback's jitter.
+    let gap = update.at - slack[0].at;
+    assert!(
+        gap + Duration::from_millis(50) >= Duration::from_secs(1),
+        "the edit came {gap:?} after the post"
+    );
     let edit = update.json();
     assert_eq!(edit["ts"], "1749998000.000100");
     assert_eq!(edit["channel"], "C0NOC");

@@ -170,28 +170,8 @@ impl<'de> serde::Deserialize<'de> for RateLimit {
     }
 }
 
-/// The grammar [`RateLimit`]'s `FromStr` accepts, for API documents.
+/// The grammar [`RateLimit`]'s `FromStr` accepts, as a pattern for API documents.
 pub const PATTERN: &str = "^[1-9][0-9]{0,8}/(s|sec|second|min|minute|h|hour)$";
-
-#[cfg(feature = "utoipa")]
-impl utoipa::PartialSchema for RateLimit {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(PATTERN))
-            .examples([serde_json::json!("30/min")])
-            .description(Some(
-                "At most this many requests per second (`/s`), minute (`/min`) or hour \
-                 (`/h`), spread evenly (`30/min` is one every 2 s): every window of one \
-                 period holds at most that many. Messages beyond it wait; none is dropped.",
-            ))
-            .into()
-    }
-}
-
-#[cfg(feature = "utoipa")]
-impl utoipa::ToSchema for RateLimit {}
 
 /// The sending side of one [`RateLimit`]: when the next request may go.
 ///

@@ -17,8 +17,8 @@
 //! - `google-pubsub` and `aws-sns` are valid Mist types this server does not deliver to; they
 //!   are refused with code `unsupported_type`.
 //! - `rate_limit` (`"30/min"`, see [`crate::rate_limit`]) is mistgate's own field, not
-//!   Mist's: optional, and left out of the object when unset, so a Mist client sees the
-//!   object it knows.
+//!   Mist's: optional (`null` when unset), so a Mist client that never sends it has no
+//!   limit, and one that echoes a GET back keeps the limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -155,7 +155,8 @@ pub struct Subscription {
     /// Asset filters, only with the `asset-raw-rssi` topic.
     pub assetfilter_ids: Vec<String>,
     /// At most this many messages per period; more wait their turn (mistgate's extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Absent from records stored before it existed.
+    #[serde(default)]
     pub rate_limit: Option<RateLimit>,
     /// Creation time, unix seconds.
     pub created_time: f64,

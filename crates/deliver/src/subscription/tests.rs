@@ -372,7 +372,7 @@ fn stored_form_round_trips_through_serde() {
 }
 
 #[test]
-fn rate_limit_is_optional_checked_and_shown_only_when_set() {
+fn rate_limit_is_optional_checked_and_shown() {
     let body =
         |limit: Value| json!({"url": "https://r/x", "topics": ["alarms"], "rate_limit": limit});
     let sub = parse(body(json!("30/minute")), &org()).unwrap();
@@ -383,10 +383,7 @@ fn rate_limit_is_optional_checked_and_shown_only_when_set() {
 
     let unset = parse(body(Value::Null), &org()).unwrap();
     assert_eq!(unset.rate_limit, None);
-    assert!(
-        unset.public_view().get("rate_limit").is_none(),
-        "a Mist client sees Mist's object"
-    );
+    assert_eq!(unset.public_view()["rate_limit"], Value::Null);
     // A record stored before the field existed reads as unlimited.
     let mut old = serde_json::to_value(&unset).unwrap();
     old.as_object_mut().unwrap().remove("rate_limit");
