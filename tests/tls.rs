@@ -171,7 +171,11 @@ fn replace(path: &Path, contents: &[u8]) {
 #[tokio::test]
 async fn https_with_tls_1_3_and_1_2_stores_webhooks_and_marks_cookies_secure() {
     let certs = Certs::new();
-    let server = certs.serve("[[sources]]\nname = \"hq\"\n");
+    // allow_ips read the connection's peer: over TLS too.
+    let server = certs.serve(
+        "[[sources]]\nname = \"hq\"\nallow_ips = [\"127.0.0.1\"]\n\
+         [[sources]]\nname = \"elsewhere\"\nallow_ips = [\"192.0.2.0/24\"]\n",
+    );
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let addr = addr_of(&server);
 
@@ -193,6 +197,11 @@ async fn https_with_tls_1_3_and_1_2_stores_webhooks_and_marks_cookies_secure() {
 
     let (status, answer) = server.ingest("hq", alarm_body("over-tls"), &[]).await;
     assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.ingest("elsewhere", alarm_body("refused"), &[]).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("forbidden_address"))
+    );
     let events = server.all_events("").await;
     assert!(
         events.iter().any(|e| e.to_string().contains("over-tls")),

@@ -198,3 +198,54 @@ fn an_expanded_value_that_is_wrong_is_named_by_its_reference() {
     assert!(err.contains("f.toml"), "{err}");
     assert!(!err.contains("TopSecretValue123"), "{err}");
 }
+
+#[test]
+fn tls_files_come_in_pairs_from_the_file_or_the_environment() {
+    let c = Config::from_toml(
+        "[server]\ntls_cert = \"/etc/m/cert.pem\"\ntls_key = \"/etc/m/key.pem\"\nredirect_http = \"0.0.0.0:80\"\n",
+        "t.toml",
+        &env,
+    )
+    .unwrap();
+    assert!(c.server.tls());
+    assert_eq!(c.server.redirect_http, Some("0.0.0.0:80".parse().unwrap()));
+    for (text, says) in [
+        (
+            "[server]\ntls_cert = \"/c.pem\"\n",
+            "tls_cert is set but tls_key is not",
+        ),
+        (
+            "[server]\ntls_key = \"/k.pem\"\n",
+            "tls_key is set but tls_cert is not",
+        ),
+        (
+            "[server]\nredirect_http = \"0.0.0.0:80\"\n",
+            "redirect_http needs tls_cert and tls_key",
+        ),
+        ("[server]\ntls = true\n", "unknown field `tls`"),
+    ] {
+        let err = Config::from_toml(text, "t.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{text}: {err}");
+    }
+    let mut c = Config::default();
+    let one = |name: &str| (name == "MISTGATE_TLS_CERT").then(|| "/c.pem".to_string());
+    assert!(
+        c.apply_env(&one)
+            .unwrap_err()
+            .to_string()
+            .contains("give both or neither")
+    );
+    let both = |name: &str| match name {
+        "MISTGATE_TLS_CERT" => Some("/c.pem".to_string()),
+        "MISTGATE_TLS_KEY" => Some("/k.pem".to_string()),
+        _ => None,
+    };
+    let mut c = Config::default();
+    c.apply_env(&both).unwrap();
+    assert_eq!(
+        c.server.tls_key.as_deref(),
+        Some(std::path::Path::new("/k.pem"))
+    );
+}
