@@ -30,6 +30,18 @@ pub enum StoreError {
         "the database was written by a newer mistgate (schema version {found}, this build knows {known})"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    /// The database's secrets were sealed with another key than the one given: without
+    /// that key the webhook subscriptions' secrets cannot be read.
+    #[error(
+        "the secrets in the database {path} were sealed with another key than the one given: without that key the webhook subscriptions' secrets cannot be read"
+    )]
+    SecretKeyMismatch { path: String },
+    /// The database's secrets are sealed and the store was opened without a key.
+    #[error("the secrets in the database {path} are sealed, and no key was given to open them")]
+    SecretKeyMissing { path: String },
+    /// A sealed value did not open (`what` names the row, never its content).
+    #[error("{what} cannot be read: {reason}")]
+    Unsealable { what: String, reason: String },
     #[error("the store's writer has stopped")]
     WriterGone,
     #[error("a blocking task failed: {0}")]

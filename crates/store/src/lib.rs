@@ -20,6 +20,7 @@ mod correlation;
 mod error;
 mod model;
 mod outbox;
+pub mod seal;
 mod series;
 pub mod sqlite;
 
@@ -28,6 +29,7 @@ pub use correlation::*;
 pub use error::StoreError;
 pub use model::*;
 pub use outbox::*;
+pub use seal::{SealError, Sealer};
 pub use series::*;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 

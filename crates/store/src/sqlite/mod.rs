@@ -14,6 +14,7 @@ mod ops;
 mod outbox;
 mod read;
 mod schema;
+mod secrets;
 mod series;
 mod state_tables;
 mod writer;
@@ -71,6 +72,10 @@ pub struct SqliteConfig {
     pub dedup_capacity: usize,
     /// Events gathered before the MAC index is written (see `mac_index.rs`).
     pub mac_index_batch: usize,
+    /// The key that seals the webhook subscriptions' secrets (see `secrets.rs`). The
+    /// server always gives one; without, records are kept in clear (tests, tools), and a
+    /// database whose secrets are sealed is refused for writing.
+    pub sealer: Option<crate::Sealer>,
 }
 
 impl SqliteConfig {
@@ -82,6 +87,7 @@ impl SqliteConfig {
             readers: 4,
             dedup_capacity: 2_000_000,
             mac_index_batch: 100_000,
+            sealer: None,
         }
     }
 }
@@ -220,6 +226,7 @@ fn open_writer(config: &SqliteConfig) -> Result<Connection, StoreError> {
     // separate checkpoint thread was measured: it competes for the two cores and
     // the disk, and doubled the p99 answer time of ingest.
     schema::migrate(&mut conn)?;
+    secrets::prepare(&mut conn, config.sealer.as_ref(), &config.path)?;
     // Another process holding the write lock would only show at the first write: take
     // it once now (waiting busy_timeout), so that such a start fails before serving.
     conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
@@ -440,7 +447,8 @@ impl Store for SqliteStore {
         self.read(move |c| state_tables::incident(c, id)).await
     }
 
-    async fn put_subscription(&self, row: SubscriptionRow) -> Result<(), StoreError> {
+    async fn put_subscription(&self, mut row: SubscriptionRow) -> Result<(), StoreError> {
+        secrets::seal_row(self.inner.config.sealer.as_ref(), &mut row);
         self.write(|reply| Op::PutSubscription { row, reply }).await
     }
 
@@ -452,15 +460,21 @@ impl Store for SqliteStore {
 
     async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError> {
         let id = id.to_string();
-        self.read(move |c| state_tables::subscription(c, &id)).await
+        let row = self
+            .read(move |c| state_tables::subscription(c, &id))
+            .await?;
+        let sealer = self.inner.config.sealer.as_ref();
+        row.map(|r| secrets::open_row(sealer, r)).transpose()
     }
 
     async fn subscriptions(
         &self,
         scope: Option<(String, String)>,
     ) -> Result<Vec<SubscriptionRow>, StoreError> {
-        self.read(move |c| state_tables::subscriptions(c, scope.as_ref()))
-            .await
+        let rows = self
+            .read(move |c| state_tables::subscriptions(c, scope.as_ref()))
+            .await?;
+        secrets::open_rows(self.inner.config.sealer.as_ref(), rows)
     }
 
     async fn outbox_commit(&self, commit: OutboxCommit) -> Result<Vec<i64>, StoreError> {

@@ -21,15 +21,16 @@ pub(crate) fn lock_path(db: &Path) -> PathBuf {
 /// the lock is released by the OS when the process ends, however it ends.
 pub(crate) fn lock(db: &Path) -> Result<File, StoreError> {
     let path = lock_path(db);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Like every file in the data dir, readable by the service's user alone (a file that
+    // exists keeps its mode).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(|source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
