@@ -41,8 +41,26 @@ pub(crate) fn check_config(file: &Path) -> Result<ExitCode> {
             ),
         })
         .collect();
+    // Where each allow-list lets requests come from, presets expanded.
+    let mut allowed = String::new();
+    for s in config.sources.iter().filter(|s| !s.allow_ips.is_empty()) {
+        let list =
+            server::addresses::IpList::parse(&s.allow_ips, true).map_err(anyhow::Error::msg)?;
+        let blocks: Vec<String> = list.blocks().collect();
+        allowed.push_str(&format!(
+            "\n  {} accepts only: {}",
+            s.name,
+            blocks.join(", ")
+        ));
+    }
+    if !config.server.trusted_proxies.is_empty() {
+        allowed.push_str(&format!(
+            "\n  trusted proxies: {}",
+            config.server.trusted_proxies.join(", ")
+        ));
+    }
     println!(
-        "{}: ok\n  listen {}{tls}\n  data dir {}\n  sources: {}",
+        "{}: ok\n  listen {}{tls}\n  data dir {}\n  sources: {}{allowed}",
         file.display(),
         config.listen,
         config.data_dir.display(),

@@ -5,7 +5,7 @@
 //! (`mist`) and the store, and fail through one [`ApiError`] type.
 
 pub mod access;
-mod addresses;
+pub mod addresses;
 mod api;
 mod app_state;
 mod auth;
