@@ -21,6 +21,7 @@ mod peer;
 mod pruner;
 mod redirect;
 pub mod replay;
+pub mod secret_key;
 mod stages;
 mod telemetry;
 pub mod tls;
@@ -97,8 +98,11 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     let mut sqlite = SqliteConfig::in_data_dir(&config.data_dir);
     sqlite.synchronous = config.storage.synchronous;
+    let key = secret_key::load(&config.data_dir)?;
+    sqlite.sealer = Some(key.sealer.clone());
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(sqlite)
+            .map_err(|e| key.explain(e))
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
     let tokens = start_tokens(&config, store.clone()).await?;
