@@ -25,10 +25,15 @@ fn browser() -> reqwest::Client {
 
 /// Signs in through the form; returns the cookie pair (`mistgate_session=...`).
 async fn sign_in(server: &Server) -> String {
+    sign_in_with(server, TOKEN).await
+}
+
+/// Signs in with `token` through the form; returns the cookie pair.
+async fn sign_in_with(server: &Server, token: &str) -> String {
     let r = browser()
         .post(server.url("/ui/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("token", TOKEN), ("next", "/ui/incidents")]))
+        .body(form(&[("token", token), ("next", "/ui/incidents")]))
         .send()
         .await
         .unwrap();
@@ -697,4 +702,128 @@ async fn a_large_board_shows_counts_and_what_is_not_up_and_a_site_shows_all() {
         html.contains("ap-5c5b35000000"),
         "past boards name devices too"
     );
+}
+
+/// A console signed in with a token of a role shows only what that role may do, the API
+/// refuses the rest to its session, and revoking the token ends the session.
+#[tokio::test]
+async fn the_console_hides_what_the_role_may_not_do_and_ends_with_its_token() {
+    let server = Server::start();
+    let t = 1_765_000_000.0;
+    let body = support::site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], t, json!({}));
+    assert_eq!(server.ingest("default", body, &[]).await.0, 200);
+    server.correlated().await;
+    let incident = server.api_ok("/incidents").await["items"][0]["id"]
+        .as_i64()
+        .expect("an incident");
+    let (status, _, _) = server
+        .call(
+            "POST",
+            "/orgs/o1/webhooks",
+            Some(json!({"url": closed_url("/hook"), "topics": ["alarms"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let webhook = server.api_ok("/orgs/o1/webhooks").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cookies = Vec::new();
+    for role in ["read", "operate", "admin"] {
+        let (status, made, _) = server
+            .call(
+                "POST",
+                "/tokens",
+                Some(json!({"name": format!("c-{role}"), "role": role}).to_string()),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let cookie = sign_in_with(&server, made["token"].as_str().unwrap()).await;
+        cookies.push((role, cookie));
+    }
+    for (role, cookie) in &cookies {
+        let operate = *role != "read";
+        let admin = *role == "admin";
+        let (status, html) = page(&server, cookie, &format!("/ui/incidents/{incident}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains(&format!("c-{role} · {role}")),
+            "{role}: who is signed in"
+        );
+        assert_eq!(
+            html.contains("id=\"incident-resolve\""),
+            operate,
+            "{role}: resolve"
+        );
+        assert_eq!(
+            html.contains("id=\"incident-silence\""),
+            operate,
+            "{role}: silence"
+        );
+        let (_, html) = page(&server, cookie, "/ui/silences").await;
+        assert_eq!(
+            html.contains("id=\"silence-form\""),
+            operate,
+            "{role}: new silence"
+        );
+        let (_, html) = page(&server, cookie, "/ui/deliveries").await;
+        assert_eq!(
+            html.contains("id=\"webhook-form\""),
+            admin,
+            "{role}: new webhook"
+        );
+        let (_, html) = page(
+            &server,
+            cookie,
+            &format!("/ui/deliveries/webhooks/{webhook}"),
+        )
+        .await;
+        assert_eq!(
+            html.contains("id=\"webhook-ping\""),
+            operate,
+            "{role}: ping"
+        );
+        assert_eq!(html.contains("data-delete="), admin, "{role}: delete");
+        // The page's own script gets the same answer from the API.
+        let csrf = csrf_of(&html);
+        let r = browser()
+            .post(server.url(&format!("/api/v1/incidents/{incident}/ack")))
+            .header(COOKIE, cookie.as_str())
+            .header("x-csrf-token", csrf)
+            .send()
+            .await
+            .unwrap();
+        if operate {
+            assert!(
+                r.status().is_success() || r.status() == StatusCode::CONFLICT,
+                "{role}: {}",
+                r.status()
+            );
+        } else {
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "forbidden");
+            assert_eq!(body["role_needed"], "operate");
+        }
+    }
+    // Acknowledged by the operate token's session, under its name.
+    let acked = server.api_ok(&format!("/incidents/{incident}")).await;
+    assert_eq!(acked["state"], "acknowledged");
+    assert!(acked.to_string().contains("c-operate"), "{acked}");
+    // Revoking a token ends the sessions signed in with it.
+    let (status, _, _) = server.call("DELETE", "/tokens/c-read", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = page(&server, &cookies[0].1, "/ui/incidents").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a revoked token's session goes on"
+    );
+    let (status, _) = page(&server, &cookies[1].1, "/ui/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    // Sign-in and sign-out are audited.
+    let audit = server
+        .api_ok("/audit?action=POST%20%2Fui%2Flogin&token=c-read")
+        .await;
+    assert_eq!(audit["items"][0]["status"], 303);
 }

@@ -33,6 +33,7 @@ use deliver::clock::now_us;
 pub use names::SiteNames;
 pub use session::Sessions;
 
+use crate::access::Role;
 use crate::app_state::AppState;
 use crate::error::ApiError;
 
@@ -180,9 +181,15 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
 /// Renders page template `name` for a signed-in browser: the layout's navigation and
 /// CSRF token come with every page.
 pub(crate) fn page(signed: &Signed, name: &str, nav: &str, ctx: minijinja::Value) -> Html {
+    let who = &signed.session.principal;
     let ctx = minijinja::context! {
         csrf => signed.session.csrf.clone(),
         nav => nav,
+        who => who.name.clone(),
+        role => who.role.as_str(),
+        // Actions a role may not take are not shown (the API refuses them anyway).
+        can_operate => who.role.allows(Role::Operate),
+        can_admin => who.role.allows(Role::Admin),
         ..ctx
     };
     Ok(html(StatusCode::OK, templates::render(name, ctx)))
