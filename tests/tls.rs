@@ -279,6 +279,22 @@ async fn http2_and_http1_by_alpn() {
     );
     let (status, body) = server.api("/stats").await;
     assert_eq!(status, 200, "{body}");
+
+    // SIGTERM with HTTP/2 and HTTP/1.1 connections open: the graceful shutdown closes
+    // them (HTTP/2's GOAWAY waits for the client's answer to its PING, so the clients'
+    // connections keep running here meanwhile) and the process ends cleanly, well inside
+    // its grace period.
+    let started = std::time::Instant::now();
+    let exit = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop((h2_only, h1));
 }
 
 #[tokio::test]
