@@ -1,7 +1,8 @@
 //! `POST /ingest/{source}`: verify, parse, split, normalise, fingerprint, then answer
 //! only once the store has committed the request.
 //!
-//! The checks run in a fixed order, each with its own answer: unknown source 404, body
+//! The checks run in a fixed order, each with its own answer: unknown source 404, an
+//! address the source's `allow_ips` do not list 403 (before the body is read), body
 //! over the limit 413, content type not JSON 415, signature 401, not JSON 400, not an
 //! envelope 422. 400 and 422 bodies go to the quarantine first; a 401 body is never
 //! stored (only counted and logged, without the secret).
