@@ -178,11 +178,18 @@ async fn https_with_tls_1_3_and_1_2_stores_webhooks_and_marks_cookies_secure() {
     );
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let addr = addr_of(&server);
+    // A client that connects and never says anything holds up no one else's handshake
+    // (each has 10 s to finish, on its own).
+    let _silent = tokio::net::TcpStream::connect(addr).await.unwrap();
 
     for (versions, expected) in [(&[&TLS13], TLS13.version), (&[&TLS12], TLS12.version)] {
-        let agreed = handshake(addr, &certs.ca.ca_file, versions, &["http/1.1"])
-            .await
-            .unwrap();
+        let agreed = tokio::time::timeout(
+            Duration::from_secs(5),
+            handshake(addr, &certs.ca.ca_file, versions, &["http/1.1"]),
+        )
+        .await
+        .expect("a handshake waited for the silent client")
+        .unwrap();
         assert_eq!(agreed.version, expected);
         assert_eq!(agreed.leaf, der(&certs.a.cert));
     }
