@@ -197,7 +197,11 @@ impl Lane {
             {
                 return;
             }
-            // Asked before the breaker, whose `allow` takes the probe of a half-open breaker.
+            // A paused destination is held by its breaker, not by its limit (for the
+            // metrics); the limit is asked before `allow`, which takes a half-open probe.
+            if self.breaker.poll_timeout().is_some_and(|until| until > now) {
+                return;
+            }
             if let Some(at) = self.limiter.as_mut().and_then(|l| l.next_send(now)) {
                 self.held_until = Some(at);
                 if self.held_batch != Some(first.id) {
