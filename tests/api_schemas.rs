@@ -124,6 +124,10 @@ async fn every_get_route_answers_what_its_schema_says() {
     let silence = json!({"site_id": SITE, "ends_at": "2100-01-01T00:00:00Z"}).to_string();
     let (status, answer, _) = server.call("POST", "/silences", Some(silence)).await;
     assert_eq!(status, 201, "{answer}");
+    // Access: a token (and, with the changes above, the audit log).
+    let token = json!({"name": "schemas", "role": "read", "expires": "30d"}).to_string();
+    let (status, answer, _) = server.call("POST", "/tokens", Some(token)).await;
+    assert_eq!(status, 201, "{answer}");
     let mut hooks = BTreeMap::new();
     for (scope, id) in [("orgs", ORG), ("sites", SITE)] {
         let body = json!({"url": rx.url("/mist"), "topics": ["alarms"], "secret": "s"});
