@@ -37,6 +37,8 @@ pub struct Server {
     log: Option<PathBuf>,
     /// Its stdout after the listening line.
     stdout: Option<mpsc::Receiver<String>>,
+    /// More environment variables, kept for restarts (a test may change them between).
+    pub envs: Vec<(String, String)>,
     _dir: tempfile::TempDir,
     pub client: reqwest::Client,
 }
@@ -62,12 +64,34 @@ impl Server {
         Server::start_full(config, serve_args, None, true)
     }
 
+    /// Starts with a config file (if any) and more environment variables.
+    pub fn start_env(config: Option<&str>, envs: &[(&str, &str)]) -> Server {
+        let mut server = Server::start_unlaunched(config, &[], None, false);
+        server.envs = envs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        server.launch();
+        server
+    }
+
     /// Starts with its data dir at `data_dir` (on a filesystem the test made, say).
     pub fn start_in(data_dir: PathBuf, config: Option<&str>) -> Server {
         Server::start_full(config, &[], Some(data_dir), false)
     }
 
     fn start_full(
+        config: Option<&str>,
+        serve_args: &[&str],
+        data_dir: Option<PathBuf>,
+        logged: bool,
+    ) -> Server {
+        let mut server = Server::start_unlaunched(config, serve_args, data_dir, logged);
+        server.launch();
+        server
+    }
+
+    fn start_unlaunched(
         config: Option<&str>,
         serve_args: &[&str],
         data_dir: Option<PathBuf>,
@@ -80,7 +104,7 @@ impl Server {
             path
         });
         let data_dir = data_dir.unwrap_or_else(|| dir.path().join("data"));
-        let mut server = Server {
+        Server {
             child: None,
             base: String::new(),
             data_dir,
@@ -88,11 +112,10 @@ impl Server {
             serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
             log: logged.then(|| dir.path().join("stderr.log")),
             stdout: None,
+            envs: Vec::new(),
             _dir: dir,
             client: client(),
-        };
-        server.launch();
-        server
+        }
     }
 
     /// Whether the process is still running.
@@ -111,6 +134,7 @@ impl Server {
             .arg(&self.data_dir)
             .env("MISTGATE_API_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -520,6 +544,15 @@ pub fn serve_refused_with(
     data_dir: &Path,
     args: &[&std::ffi::OsStr],
 ) -> (std::process::ExitStatus, String, String) {
+    serve_refused_env(data_dir, args, &[])
+}
+
+/// As `serve_refused_with`, with more environment variables.
+pub fn serve_refused_env(
+    data_dir: &Path,
+    args: &[&std::ffi::OsStr],
+    envs: &[(&str, &str)],
+) -> (std::process::ExitStatus, String, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_mistgate"))
         .arg("serve")
         .arg("--listen")
@@ -528,6 +561,7 @@ pub fn serve_refused_with(
         .arg(data_dir)
         .args(args)
         .env("MISTGATE_API_TOKEN", TOKEN)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -96,7 +96,9 @@ pub async fn note(app: &AppState, pending: Pending, status: http::StatusCode) {
 }
 
 /// `value` with every secret replaced by `"[redacted]"`: the values of keys that name a
-/// secret (secret, password, token, authorization, key, credential), at any depth.
+/// secret (secret, password, token, authorization, key, credential), at any depth; every
+/// value of a webhook's custom `headers` (they carry API keys under any name: the attempt
+/// records hide them too); and the password of a URL (`https://user:pw@host`).
 /// Booleans and nulls stay (`has_secret: true` says nothing secret).
 pub fn redacted(value: Value) -> Value {
     match value {
@@ -104,17 +106,49 @@ pub fn redacted(value: Value) -> Value {
             map.into_iter()
                 .map(|(k, v)| {
                     let hide = secret_key(&k) && !matches!(v, Value::Bool(_) | Value::Null);
-                    let v = if hide {
-                        Value::String("[redacted]".into())
-                    } else {
-                        redacted(v)
+                    let v = match v {
+                        _ if hide => Value::String("[redacted]".into()),
+                        Value::Object(headers) if k.eq_ignore_ascii_case("headers") => {
+                            Value::Object(
+                                headers
+                                    .into_iter()
+                                    .map(|(name, _)| (name, Value::String("[redacted]".into())))
+                                    .collect(),
+                            )
+                        }
+                        v => redacted(v),
                     };
                     (k, v)
                 })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(redacted).collect()),
+        Value::String(text) => Value::String(without_url_password(text)),
         other => other,
+    }
+}
+
+/// `text` with the user information of an `http(s)://` URL hidden.
+fn without_url_password(text: String) -> String {
+    let Some(scheme_end) = ["https://", "http://"]
+        .iter()
+        .find(|s| {
+            text.get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+        })
+        .map(|s| s.len())
+    else {
+        return text;
+    };
+    let rest = &text[scheme_end..];
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{}[redacted]{}",
+            &text[..scheme_end],
+            &text[scheme_end + at..]
+        ),
+        None => text,
     }
 }
 
@@ -146,7 +180,8 @@ mod tests {
             "secret": "s3cret",
             "has_secret": true,
             "oauth2_client_secret": null,
-            "headers": {"Authorization": "Bearer abc", "X-Other": "fine"},
+            "headers": {"Authorization": "Bearer abc", "X-Api-Key": "k-42"},
+            "url": "https://noc:pw-1@hooks.example/in?x=@y",
             "items": [{"splunk_token": "tok", "url": "https://x"}],
             "token": "mg_abc",
         });
@@ -155,9 +190,16 @@ mod tests {
         assert_eq!(r["has_secret"], true);
         assert_eq!(r["oauth2_client_secret"], Value::Null);
         assert_eq!(r["headers"]["Authorization"], "[redacted]");
-        assert_eq!(r["headers"]["X-Other"], "fine");
+        assert_eq!(r["headers"]["X-Api-Key"], "[redacted]");
+        assert_eq!(r["url"], "https://[redacted]@hooks.example/in?x=@y");
         assert_eq!(r["items"][0]["splunk_token"], "[redacted]");
         assert_eq!(r["items"][0]["url"], "https://x");
+        assert_eq!(
+            without_url_password("HTTP://a@b:1/@".into()),
+            "HTTP://[redacted]@b:1/@"
+        );
+        assert_eq!(without_url_password("mailto:a@b".into()), "mailto:a@b");
+        assert_eq!(without_url_password("http:/ééé".into()), "http:/ééé");
         assert_eq!(r["token"], "[redacted]");
         assert!(!r.to_string().contains("s3cret"));
     }
