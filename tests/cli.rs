@@ -233,3 +233,34 @@ fn replay_refuses_bad_times_and_missing_data() {
         "a failed replay creates nothing"
     );
 }
+
+/// `check-config` checks `MISTGATE_SECRET_KEY` as `serve` would, without showing it.
+#[test]
+fn check_config_checks_the_secret_key_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.toml");
+    std::fs::write(&file, "[[sources]]\nname = \"hq\"\nsecrets = [\"s\"]\n").unwrap();
+    let run = |key: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mistgate"));
+        c.args(["check-config", file.to_str().unwrap()]);
+        match key {
+            Some(k) => c.env("MISTGATE_SECRET_KEY", k),
+            None => c.env_remove("MISTGATE_SECRET_KEY"),
+        };
+        c.output().expect("run mistgate")
+    };
+    let bad = run(Some("not-a-key-9431"));
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("MISTGATE_SECRET_KEY must be 32 bytes"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!stderr(&bad).contains("9431") && !stdout(&bad).contains("9431"));
+    let good = run(Some(&"ab".repeat(32)));
+    assert!(good.status.success(), "{}", stderr(&good));
+    assert!(stdout(&good).contains("secret key: MISTGATE_SECRET_KEY (well formed)"));
+    assert!(!stdout(&good).contains(&"ab".repeat(32)));
+    let default = run(None);
+    assert!(stdout(&default).contains("secret.key (made at the first start when missing)"));
+}

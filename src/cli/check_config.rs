@@ -53,6 +53,20 @@ pub(crate) fn check_config(file: &Path) -> Result<ExitCode> {
             blocks.join(", ")
         ));
     }
+    // The key that seals the API's secrets: a malformed variable would stop `serve`.
+    let env_key = std::env::var(server::secret_key::ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    allowed.push_str(&match env_key {
+        Some(v) => {
+            server::secret_key::load_with(Some(&v), &config.data_dir)?;
+            format!("\n  secret key: {} (well formed)", server::secret_key::ENV)
+        }
+        None => format!(
+            "\n  secret key: {} (made at the first start when missing)",
+            config.data_dir.join(server::secret_key::FILE).display()
+        ),
+    });
     if !config.server.trusted_proxies.is_empty() {
         allowed.push_str(&format!(
             "\n  trusted proxies: {}",
