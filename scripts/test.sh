@@ -24,7 +24,8 @@ fi
 
 # The nats target's tests start their own nats-server (with JetStream) on a free port;
 # TLS tests make their certificates with the openssl command; the console's browser tests
-# (tests/console_browser.rs) drive Debian's Chromium through its chromedriver.
+# (tests/console_browser.rs) drive Debian's Chromium through its chromedriver; the
+# package test traces the service with strace (its system calls against the unit's filter).
 missing=()
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
     missing+=(nats-server)
@@ -32,6 +33,7 @@ fi
 command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v strace >/dev/null || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (the tests need them)" >&2
     apt-get update && apt-get install -y "${missing[@]}"
@@ -41,6 +43,11 @@ fi
 scripts/lint.sh
 
 cargo test --workspace --locked "$@"
+
+# The Debian package from the debug binary just built (no release build): its control
+# data, contents and maintainer scripts, the packaged config, the systemd unit, and the
+# service run as the packaged user (the script installs cargo-deb when it is missing).
+scripts/test_package.sh
 
 # The API against its own OpenAPI document: schemathesis with every check, on the debug
 # binary just built (the script installs schemathesis when it is missing).
