@@ -116,8 +116,9 @@ in_namespace() {
     [ ! -e /var/lib/mistgate ] || rm -rf /var/lib/mistgate
     install -d -m 0755 /etc/mistgate
     install -m 0640 "$root/etc/mistgate/mistgate.toml" /etc/mistgate/mistgate.toml
-    "$ctl/postinst" configure ||
-        fail "postinst configure (a first install) failed"
+    "$ctl/postinst" configure 2>"$log/postinst.err" ||
+        fail "postinst configure (a first install) failed: $(cat "$log/postinst.err")"
+    [ ! -s "$log/postinst.err" ] || fail "postinst configure complained: $(cat "$log/postinst.err")"
 
     getent passwd mistgate >"$log/passwd" || fail "postinst made no mistgate user"
     IFS=: read -r _ _ uid gid _ home shell <"$log/passwd"
@@ -171,27 +172,47 @@ in_namespace() {
     fi
     ok "the mistgate user reads the config and the secret; another user cannot read the config"
 
-    # The service's command, as the service runs it (on a free port instead of 8080).
-    local samples=$repo/../shared/mist/samples token
+    # The service's command as the unit runs it (on a free port instead of the config's),
+    # as mistgate, traced when strace is installed. Sets $url and $service.
+    local url service traces=()
+    start_service() {
+        local name=$1 i
+        prefix=()
+        if command -v strace >/dev/null; then
+            prefix=(strace -f -qq -o "$log/$name.strace")
+            traces+=("$log/$name.strace")
+        fi
+        MISTGATE_LISTEN=127.0.0.1:0 as_user mistgate "$bin" serve --config /etc/mistgate/mistgate.toml \
+            >"$log/$name.out" 2>"$log/$name.err" &
+        service_root=$!
+        url=""
+        for i in $(seq 150); do
+            url=$(sed -n 's/^listening on //p' "$log/$name.out")
+            [ -n "$url" ] && break
+            kill -0 "$service_root" 2>/dev/null || break
+            sleep 0.1
+        done
+        [ -n "$url" ] || fail "the service ($name) did not start: $(cat "$log/$name.err")"
+        service=$(service_pids "$service_root")
+        [ -n "$service" ] || fail "the service ($name) is not running"
+    }
+    stop_service() {
+        local status=0
+        kill -TERM "$service"
+        wait "$service_root" || status=$?
+        [ "$status" = 0 ] || fail "SIGTERM: the service ($1) exited $status: $(tail -5 "$log/$1.err")"
+        prefix=()
+    }
+    # Never left running, whatever fails.
+    service_root=0
+    trap 'kill -TERM $(service_pids "$service_root") 2>/dev/null || true' EXIT
+
     # The operator's admin token, set in the env file as its comment says.
+    local token samples=$repo/../shared/mist/samples
     token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
     echo "MISTGATE_API_TOKEN=$token" >>"$env_file"
-    if command -v strace >/dev/null; then
-        prefix=(strace -f -qq -o "$log/strace")
-    fi
-    MISTGATE_LISTEN=127.0.0.1:0 as_user mistgate "$bin" serve --config /etc/mistgate/mistgate.toml \
-        >"$log/serve.out" 2>"$log/serve.err" &
-    service_root=$!
-    local pid=$service_root url="" i
-    # Never left running, whatever fails below.
-    trap 'kill -TERM $(service_pids "$service_root") 2>/dev/null || true' EXIT
-    for i in $(seq 150); do
-        url=$(sed -n 's/^listening on //p' "$log/serve.out")
-        [ -n "$url" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$url" ] || fail "the service did not start: $(cat "$log/serve.err")"
+
+    start_service plain
     local files=("$samples"/alarms__*.json "$samples"/device-updowns__*.json "$samples"/nac-events__*.json)
     "$bin" send --secret "$secret" --to "$url/ingest/mist" "${files[@]}" >"$log/send" 2>&1 ||
         fail "signed webhooks were refused: $(cat "$log/send")"
@@ -205,21 +226,46 @@ in_namespace() {
         fail "the API did not answer"
     grep -q '"topic"' "$log/events" || fail "no stored event in the API's answer: $(cat "$log/events")"
     curl -sf "$url/readyz" >/dev/null || fail "the service is not ready"
-    local service
-    service=$(service_pids "$pid")
-    [ -n "$service" ] || fail "the service is not running"
-    kill -TERM $service
-    local status=0
-    wait "$pid" || status=$?
-    [ "$status" = 0 ] || fail "SIGTERM: the service exited $status: $(tail -5 "$log/serve.err")"
-    trap - EXIT
+    stop_service plain
     local other
     other=$(find /var/lib/mistgate -mindepth 1 \( -not -user mistgate -o -perm /077 \) -print)
     [ -z "$other" ] || fail "files in /var/lib/mistgate not the service's alone: $other"
     ok "the service's command as mistgate: ${#files[@]} signed webhooks stored, a wrong signature 401, the API answers, SIGTERM exits 0, its files 0600"
 
-    if [ ${#prefix[@]} -gt 0 ]; then
-        check_trace "$log/strace" "$log"
+    # HTTPS as the packaged config's notes show it, with the certificate where and how
+    # README "Install as a service" puts it; `systemctl reload` (SIGHUP) after a renewal.
+    local tls=/etc/mistgate/tls
+    install -d -o root -g mistgate -m 0750 "$tls"
+    new_certificate() {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj "/CN=$1" -addext "subjectAltName=IP:127.0.0.1" \
+            -keyout "$tls/privkey.pem" -out "$tls/fullchain.pem" 2>"$log/openssl" ||
+            fail "openssl: $(cat "$log/openssl")"
+        chgrp mistgate "$tls/privkey.pem" "$tls/fullchain.pem"
+        chmod 0640 "$tls/privkey.pem" "$tls/fullchain.pem"
+        cp "$tls/fullchain.pem" "$log/$1.pem"
+    }
+    new_certificate first
+    sed -i -E 's/^# (\[server\]|tls_cert = |tls_key = )/\1/' /etc/mistgate/mistgate.toml
+    [ "$(grep -cE '^(\[server\]|tls_cert = "/etc/mistgate/tls/fullchain.pem"|tls_key = "/etc/mistgate/tls/privkey.pem")$' \
+        /etc/mistgate/mistgate.toml)" = 3 ] || fail "the packaged config's TLS lines are not the ones README gives"
+    start_service tls
+    [[ $url == https://* ]] || fail "with the TLS lines the service listens on $url"
+    curl -sf --cacert "$log/first.pem" "$url/readyz" >/dev/null || fail "HTTPS with the first certificate"
+    new_certificate second
+    kill -HUP "$service"
+    local served=""
+    for i in $(seq 30); do
+        curl -sf --cacert "$log/second.pem" "$url/readyz" >/dev/null && served=yes && break
+        sleep 0.1
+    done
+    [ -n "$served" ] || fail "after SIGHUP the renewed certificate is not served"
+    kill -0 "$service" 2>/dev/null || fail "SIGHUP ended the service"
+    stop_service tls
+    ok "HTTPS with the config's TLS lines and a certificate in $tls (root:mistgate 0640); SIGHUP: the renewed one served, the service still running"
+
+    if [ ${#traces[@]} -gt 0 ]; then
+        check_trace "$log" "${traces[@]}"
     else
         skipped "the system call trace (strace is not installed)"
     fi
@@ -227,13 +273,16 @@ in_namespace() {
     # An upgrade keeps the secret; removing stops nothing here (no systemd), purge removes
     # the configuration and the secrets but keeps the data and the user.
     : >"$log/systemd-calls"
-    "$ctl/postinst" configure 0.0.9-1 || fail "postinst configure (an upgrade) failed"
+    "$ctl/postinst" configure 0.0.9-1 2>"$log/upgrade.err" ||
+        fail "postinst configure (an upgrade) failed: $(cat "$log/upgrade.err")"
+    [ ! -s "$log/upgrade.err" ] || fail "postinst configure (an upgrade) complained: $(cat "$log/upgrade.err")"
     [ "$(sed -n 's/^MIST_SECRET=//p' "$env_file")" = "$secret" ] || fail "an upgrade changed the secret"
     expect_stat /etc/mistgate/mistgate.toml '640 root:mistgate'
     "$ctl/prerm" remove || fail "prerm remove failed"
     "$ctl/postrm" remove || fail "postrm remove failed"
     [ -e "$env_file" ] || fail "postrm remove deleted the secrets (only purge may)"
     rm /etc/mistgate/mistgate.toml # dpkg's part of a purge: the conffile
+    rm -r "$tls"                   # the administrator's
     "$ctl/postrm" purge 2>"$log/purge.err" || fail "postrm purge failed"
     [ ! -e /etc/mistgate ] || fail "purge left /etc/mistgate: $(ls -la /etc/mistgate)"
     [ -n "$(ls -A /var/lib/mistgate 2>/dev/null)" ] || fail "purge removed the event store"
@@ -258,14 +307,17 @@ service_pids() {
     done
 }
 
-# The trace of the service against the unit's sandbox.
+# The traces of the service (LOG TRACE...) against the unit's sandbox.
 check_trace() {
-    local trace=$1 log=$2 unit=$work_root/usr/lib/systemd/system/mistgate.service
-    # From the service's own exec on (setpriv before it sets the user up).
-    local from
-    from=$(grep -n 'execve(".*/usr/bin/mistgate"' "$trace" | head -1 | cut -d: -f1)
-    [ -n "$from" ] || fail "the trace has no exec of mistgate"
-    tail -n +"$from" "$trace" | sed -E 's/^[0-9]+ +//' >"$log/trace"
+    local log=$1 unit=$work_root/usr/lib/systemd/system/mistgate.service trace from
+    shift
+    : >"$log/trace"
+    for trace in "$@"; do
+        # From the service's own exec on (setpriv before it sets the user up).
+        from=$(grep -n 'execve(".*/usr/bin/mistgate"' "$trace" | head -1 | cut -d: -f1)
+        [ -n "$from" ] || fail "$trace has no exec of mistgate"
+        tail -n +"$from" "$trace" | sed -E 's/^[0-9]+ +//' >>"$log/trace"
+    done
 
     if ! command -v systemd-analyze >/dev/null; then
         skipped "system calls against SystemCallFilter (systemd-analyze is not installed)"
