@@ -34,6 +34,7 @@ ok() { echo "test_package: ok: $*"; }
 skipped() { echo "test_package: skipped: $*"; }
 
 # The hardening the unit must keep, one line each, exactly.
+# shellcheck disable=SC2016 # $MAINPID is systemd's
 UNIT_LINES=(
     'Type=exec'
     'ExecStart=/usr/bin/mistgate serve --config /etc/mistgate/mistgate.toml'
@@ -71,6 +72,7 @@ UNIT_LINES=(
     'SystemCallFilter=@system-service'
     'SystemCallFilter=~@privileged @resources'
     'WantedBy=multi-user.target'
+    'Documentation=file:///usr/share/doc/mistgate/README.md'
 )
 
 # Files in the package: mode, owner, path.
@@ -95,12 +97,18 @@ in_namespace() {
     mkdir -p "$log"
 
     # /etc and /var: the host's, with every write kept in memory.
-    mount -t tmpfs tmpfs "$work/overlay"
     local d
+    if ! mount -t tmpfs tmpfs "$work/overlay" 2>"$log/mount"; then
+        skipped "running the maintainer scripts and the service as mistgate (no tmpfs here: $(cat "$log/mount"))"
+        return
+    fi
     for d in etc var; do
         mkdir -p "$work/overlay/$d.upper" "$work/overlay/$d.work"
-        mount -t overlay overlay \
-            -o "lowerdir=/$d,upperdir=$work/overlay/$d.upper,workdir=$work/overlay/$d.work" "/$d"
+        if ! mount -t overlay overlay -o \
+            "lowerdir=/$d,upperdir=$work/overlay/$d.upper,workdir=$work/overlay/$d.work" "/$d" 2>"$log/mount"; then
+            skipped "running the maintainer scripts and the service as mistgate (cannot overlay /$d: $(cat "$log/mount"))"
+            return
+        fi
     done
 
     # The systemd helpers the snippets call, recording how they were called.
@@ -176,7 +184,7 @@ in_namespace() {
     # as mistgate, traced when strace is installed. Sets $url and $service.
     local url service traces=()
     start_service() {
-        local name=$1 i
+        local name=$1
         prefix=()
         if command -v strace >/dev/null; then
             prefix=(strace -f -qq -o "$log/$name.strace")
@@ -186,7 +194,7 @@ in_namespace() {
             >"$log/$name.out" 2>"$log/$name.err" &
         service_root=$!
         url=""
-        for i in $(seq 150); do
+        for _ in $(seq 150); do
             url=$(sed -n 's/^listening on //p' "$log/$name.out")
             [ -n "$url" ] && break
             kill -0 "$service_root" 2>/dev/null || break
@@ -255,7 +263,7 @@ in_namespace() {
     new_certificate second
     kill -HUP "$service"
     local served=""
-    for i in $(seq 30); do
+    for _ in $(seq 30); do
         curl -sf --cacert "$log/second.pem" "$url/readyz" >/dev/null && served=yes && break
         sleep 0.1
     done
@@ -402,7 +410,7 @@ done
 
 ctl=$work/control
 dpkg-deb --control "$deb" "$ctl"
-members=$(cd "$ctl" && ls | tr '\n' ' ')
+members=$(cd "$ctl" && printf '%s ' *)
 [ "$members" = "conffiles control postinst postrm prerm " ] || fail "control members: $members"
 [ "$(cat "$ctl/conffiles")" = /etc/mistgate/mistgate.toml ] || fail "conffiles: $(cat "$ctl/conffiles")"
 for script in postinst postrm prerm; do
@@ -421,6 +429,7 @@ line_of() { grep -n -m1 -- "$2" "$ctl/$1" | cut -d: -f1; }
 [ -n "$(line_of postinst 'adduser --system --group')" ] || fail "postinst creates no system user"
 [ "$(line_of postinst 'adduser --system')" -lt "$(line_of postinst 'deb-systemd-helper enable mistgate.service')" ] ||
     fail "postinst enables the unit before it creates the user"
+# shellcheck disable=SC2016 # the snippet's own variable
 [ "$(line_of postinst 'mistgate.env <<')" -lt "$(line_of postinst 'deb-systemd-invoke \$_dh_action mistgate.service')" ] ||
     fail "postinst starts the unit before it writes mistgate.env"
 grep -q 'deb-systemd-invoke stop mistgate.service' "$ctl/prerm" || fail "prerm does not stop the unit"
