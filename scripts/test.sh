@@ -25,7 +25,8 @@ fi
 # The nats target's tests start their own nats-server (with JetStream) on a free port;
 # TLS tests make their certificates with the openssl command; the console's browser tests
 # (tests/console_browser.rs) drive Debian's Chromium through its chromedriver; the
-# package test traces the service with strace (its system calls against the unit's filter).
+# package test traces the service with strace (its system calls against the unit's filter)
+# and talks to it with curl.
 missing=()
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
     missing+=(nats-server)
@@ -34,6 +35,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v strace >/dev/null || missing+=(strace)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (the tests need them)" >&2
     apt-get update && apt-get install -y "${missing[@]}"
