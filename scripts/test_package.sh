@@ -510,6 +510,9 @@ elif [[ $work == /etc/* || $work == /var/* ]]; then
 elif ! command -v setpriv >/dev/null; then
     skipped "running the maintainer scripts and the service as mistgate (setpriv is not installed)"
 else
+    for tool in curl openssl; do
+        command -v "$tool" >/dev/null || fail "$tool is missing (scripts/test.sh installs it)"
+    done
     mkdir -p "$work/overlay"
     unshare --mount --propagation private "$0" --in-namespace "$work"
 fi
