@@ -370,6 +370,19 @@ async fn token(server: &Server, name: &str, role: &str, expires: Option<&str>) -
     created["token"].as_str().unwrap().to_string()
 }
 
+/// The status of `GET /api/v1/stats` with `token`.
+async fn status_with(server: &Server, token: String) -> u16 {
+    server
+        .client
+        .get(server.url("/api/v1/stats"))
+        .header("authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -535,21 +548,7 @@ async fn audit_records_redact_secrets_and_show_before_and_after() {
 async fn tokens_are_shown_once_expire_and_are_revoked_at_once() {
     let server = Server::start();
     let t = token(&server, "short", "read", Some("2s")).await;
-    let probe = |t: String| {
-        let server = &server;
-        async move {
-            server
-                .client
-                .get(server.url("/api/v1/stats"))
-                .header("authorization", format!("Token {t}"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(probe(t.clone()).await, 200);
+    assert_eq!(status_with(&server, t.clone()).await, 200);
     eventually(
         Duration::from_secs(20),
         "the token's last use recorded",
@@ -577,13 +576,13 @@ async fn tokens_are_shown_once_expire_and_are_revoked_at_once() {
     assert!(short["expires_at"].is_string());
     eventually(Duration::from_secs(10), "the token expired", || {
         let t = t.clone();
-        let probe = &probe;
-        async move { (probe(t).await == 401).then_some(()) }
+        let server = &server;
+        async move { (status_with(server, t).await == 401).then_some(()) }
     })
     .await;
 
     let kept = token(&server, "kept", "operate", None).await;
-    assert_eq!(probe(kept.clone()).await, 200);
+    assert_eq!(status_with(&server, kept.clone()).await, 200);
     let (status, _, text) = server
         .call(
             "POST",
@@ -595,7 +594,11 @@ async fn tokens_are_shown_once_expire_and_are_revoked_at_once() {
     let (status, revoked, _) = server.call("DELETE", "/tokens/kept", None).await;
     assert_eq!(status, 200);
     assert!(revoked["revoked_at"].is_string());
-    assert_eq!(probe(kept).await, 401, "revoked through the API: at once");
+    assert_eq!(
+        status_with(&server, kept).await,
+        401,
+        "revoked through the API: at once"
+    );
     // Its name is free again.
     token(&server, "kept", "read", None).await;
     for bad in [
@@ -662,21 +665,7 @@ async fn the_token_command_works_on_the_data_dir_with_the_server_running_or_not(
 
     // Running: what the command writes is used within seconds, and revoking stops it.
     let server = Server::start_in(data.clone(), None);
-    let status = |t: String| {
-        let server = &server;
-        async move {
-            server
-                .client
-                .get(server.url("/api/v1/events"))
-                .header("authorization", format!("Token {t}"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(status(ci.clone()).await, 200);
+    assert_eq!(status_with(&server, ci.clone()).await, 200);
     let out = mistgate(
         &["token", "create", "--name", "later", "--role", "admin"],
         &data,
@@ -687,8 +676,8 @@ async fn the_token_command_works_on_the_data_dir_with_the_server_running_or_not(
         Duration::from_secs(10),
         "a token made beside the server works",
         || {
-            let (t, status) = (later.clone(), &status);
-            async move { (status(t).await == 200).then_some(()) }
+            let (t, server) = (later.clone(), &server);
+            async move { (status_with(server, t).await == 200).then_some(()) }
         },
     )
     .await;
@@ -702,8 +691,8 @@ async fn the_token_command_works_on_the_data_dir_with_the_server_running_or_not(
         Duration::from_secs(10),
         "a token revoked beside the server stops",
         || {
-            let (t, status) = (later.clone(), &status);
-            async move { (status(t).await == 401).then_some(()) }
+            let (t, server) = (later.clone(), &server);
+            async move { (status_with(server, t).await == 401).then_some(()) }
         },
     )
     .await;

@@ -19,54 +19,59 @@ pub struct Source {
     /// `mistgate_ingest_requests_total{source, verdict="accepted"}`, registered once: the
     /// hot path does not build labels per request.
     pub accepted: metrics::Counter,
-    /// Unauthenticated requests since the last warning about them, and when (unix µs)
-    /// that warning was logged: a flood of bad signatures must not flood the log too.
-    pub rejected_since_warning: std::sync::atomic::AtomicU64,
-    pub last_rejection_warning: std::sync::atomic::AtomicI64,
+    /// Warnings about unauthenticated requests: a flood of bad signatures must not flood
+    /// the log too.
+    pub rejections: Warnings,
     /// Unauthenticated requests since the process started (the console shows them).
     pub rejected_total: std::sync::atomic::AtomicU64,
     /// `allow_ips`: the only addresses that may post; `None` lets any address post.
     pub allow: Option<IpList>,
-    /// Requests refused for their address since the last warning about them, and when
-    /// that warning was logged.
-    pub refused_since_warning: std::sync::atomic::AtomicU64,
-    pub last_refusal_warning: std::sync::atomic::AtomicI64,
+    /// Warnings about requests refused for their address.
+    pub refusals: Warnings,
 }
 
 impl Source {
     /// Counts an unauthenticated request; returns how many to report when a warning is
     /// due (at most one per `every_us`), `None` otherwise.
     pub fn rejection_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.rejected_since_warning.fetch_add(1, Relaxed);
-        self.rejected_total.fetch_add(1, Relaxed);
-        let last = self.last_rejection_warning.load(Relaxed);
-        if now_us - last < every_us
-            || self
-                .last_rejection_warning
-                .compare_exchange(last, now_us, Relaxed, Relaxed)
-                .is_err()
-        {
-            return None;
-        }
-        Some(self.rejected_since_warning.swap(0, Relaxed))
+        self.rejected_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rejections.count(now_us, every_us)
     }
+}
 
-    /// Counts a request refused for its address; how many to report when a warning is
-    /// due (at most one per `every_us`).
-    pub fn refusal_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {
+/// Occurrences since the last warning about them, and when (unix µs) that warning was
+/// logged: at most one warning per period, counting what it skipped.
+pub struct Warnings {
+    since_warning: std::sync::atomic::AtomicU64,
+    last_warning: std::sync::atomic::AtomicI64,
+}
+
+impl Default for Warnings {
+    fn default() -> Warnings {
+        Warnings {
+            since_warning: Default::default(),
+            last_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+        }
+    }
+}
+
+impl Warnings {
+    /// Counts one; returns how many to report when a warning is due (at most one per
+    /// `every_us`), `None` otherwise.
+    pub fn count(&self, now_us: i64, every_us: i64) -> Option<u64> {
         use std::sync::atomic::Ordering::Relaxed;
-        self.refused_since_warning.fetch_add(1, Relaxed);
-        let last = self.last_refusal_warning.load(Relaxed);
+        self.since_warning.fetch_add(1, Relaxed);
+        let last = self.last_warning.load(Relaxed);
         if now_us - last < every_us
             || self
-                .last_refusal_warning
+                .last_warning
                 .compare_exchange(last, now_us, Relaxed, Relaxed)
                 .is_err()
         {
             return None;
         }
-        Some(self.refused_since_warning.swap(0, Relaxed))
+        Some(self.since_warning.swap(0, Relaxed))
     }
 }
 
@@ -133,14 +138,12 @@ impl AppState {
                     name: s.name.clone(),
                     secrets: s.secrets.iter().map(|k| k.as_bytes().to_vec()).collect(),
                     accept_v1: s.accept_v1_signature,
-                    rejected_since_warning: Default::default(),
+                    rejections: Warnings::default(),
                     rejected_total: Default::default(),
-                    last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
                     allow: (!s.allow_ips.is_empty()).then(|| {
                         IpList::parse(&s.allow_ips, true).expect("allow_ips checked at load")
                     }),
-                    refused_since_warning: Default::default(),
-                    last_refusal_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+                    refusals: Warnings::default(),
                     accepted: metrics::counter!(
                         "mistgate_ingest_requests_total",
                         "source" => s.name.clone(),
@@ -188,12 +191,10 @@ mod tests {
             secrets: vec![],
             accept_v1: false,
             accepted: metrics::Counter::noop(),
-            rejected_since_warning: Default::default(),
+            rejections: Warnings::default(),
             rejected_total: Default::default(),
-            last_rejection_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
             allow: None,
-            refused_since_warning: Default::default(),
-            last_refusal_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+            refusals: Warnings::default(),
         };
         assert_eq!(source.rejection_to_report(1_000, 100), Some(1));
         assert_eq!(source.rejection_to_report(1_050, 100), None);

@@ -126,7 +126,7 @@ pub async fn ingest(
         && !client.0.is_some_and(|ip| allow.contains(ip))
     {
         count(&source, "forbidden_address");
-        if let Some(n) = src.refusal_to_report(now_us(), REFUSAL_WARNING_EVERY_US) {
+        if let Some(n) = src.refusals.count(now_us(), REFUSAL_WARNING_EVERY_US) {
             tracing::warn!(source = %source, client = %client.label(), refused = n, "refused a request from an address the source's allow_ips do not list");
         }
         return Err(ApiError::Field {

@@ -61,25 +61,24 @@ pub async fn record(app: &AppState, pending: Pending, response: Response) -> Res
     } else {
         None
     };
-    let record = AuditRecord {
-        at: deliver::clock::now_us(),
-        token: pending.principal.name,
-        client: pending.client,
-        action: pending.action,
-        target: pending.target,
-        status: status.as_u16(),
-        before: pending.before.take().map(|v| redacted(v).to_string()),
-        after: after.map(|v| v.to_string()),
-    };
-    if let Err(e) = app.store.append_audit(record).await {
-        tracing::error!(error = %e, "an action could not be written to the audit log");
-    }
+    let before = pending.before.take();
+    write(app, pending, status, before, after).await;
     Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Records an action with its status alone: one refused before it ran (a token without
 /// the role), or a console sign-in.
 pub async fn note(app: &AppState, pending: Pending, status: http::StatusCode) {
+    write(app, pending, status, None, None).await;
+}
+
+async fn write(
+    app: &AppState,
+    pending: Pending,
+    status: http::StatusCode,
+    before: Option<Value>,
+    after: Option<Value>,
+) {
     let record = AuditRecord {
         at: deliver::clock::now_us(),
         token: pending.principal.name,
@@ -87,8 +86,8 @@ pub async fn note(app: &AppState, pending: Pending, status: http::StatusCode) {
         action: pending.action,
         target: pending.target,
         status: status.as_u16(),
-        before: None,
-        after: None,
+        before: before.map(|v| redacted(v).to_string()),
+        after: after.map(|v| v.to_string()),
     };
     if let Err(e) = app.store.append_audit(record).await {
         tracing::error!(error = %e, "an action could not be written to the audit log");

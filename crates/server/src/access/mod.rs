@@ -49,11 +49,32 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// An expiry given as a duration from `now` (`90d`, `12h`) or a time (RFC 3339 or epoch
-/// seconds); unix µs.
+/// The grammar of an expiry given as a duration: 1 to 6 digits, not starting with 0, and
+/// a unit (seconds, minutes, hours, days, weeks).
+pub const DURATION_PATTERN: &str = "^[1-9][0-9]{0,5}[smhdw]$";
+
+/// An expiry given as a duration from `now` ([`DURATION_PATTERN`]: `90d`, `12h`) or a
+/// time (RFC 3339 or epoch seconds), in the future; unix µs.
 pub fn parse_expiry(value: &str, now: i64) -> Result<i64, String> {
-    if let Ok(d) = humantime::parse_duration(value) {
-        let us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let (digits, unit) = value.split_at(value.len().saturating_sub(1));
+    let duration = (!digits.is_empty()
+        && digits.len() <= 6
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit()))
+    .then(|| digits.parse::<i64>().ok())
+    .flatten()
+    .and_then(|n| {
+        let unit_s = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => return None,
+        };
+        Some(n * unit_s * 1_000_000)
+    });
+    if let Some(us) = duration {
         return Ok(now.saturating_add(us));
     }
     let at = crate::parse_instant(value).map_err(|_| {
@@ -137,6 +158,10 @@ mod tests {
                 .contains("past")
         );
         assert!(parse_expiry("soon", now).is_err());
+        assert_eq!(parse_expiry("2w", now), Ok(now + 14 * 86_400_000_000));
+        for bad in ["", "0d", "01d", "1 h", "1y", "1234567d", "d", "-1d"] {
+            assert!(parse_expiry(bad, now).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{AuditFilter, AuditRow, TokenError, TokenRow};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 
 use super::answer::{List, Time};
 use super::correlation::parse_body;
-use super::params::{PageQuery, Params, TimeParam, get, instant, page_of};
+use super::params::{PageQuery, Params, TimeParam, get, instant, page_of, time_text};
 use crate::access::audit::Before;
-use crate::access::{Role, check_name, parse_expiry};
+use crate::access::{DURATION_PATTERN, Role, check_name, parse_expiry};
 use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
 use deliver::clock::now_us;
@@ -77,11 +79,37 @@ pub struct TokenBody {
     /// resend, ping) or `admin` (everything).
     #[schema(pattern = "^(read|operate|admin)$")]
     role: String,
-    /// When it stops working: a duration from now (`90d`, `12h`) or a time (RFC 3339 or
-    /// epoch seconds). Left out: never.
+    /// When it stops working: a duration from now (digits and a unit of `s`, `m`, `h`,
+    /// `d`, `w`: `90d`, `12h`) or a time (RFC 3339 or epoch seconds), which must be in the
+    /// future. Left out or `null`: never.
     #[serde(default)]
+    #[schema(value_type = Option<ExpiresInput>, nullable = true)]
     expires: Option<String>,
 }
+
+/// An expiry, for the document: a duration ([`DURATION_PATTERN`]) or a time.
+pub struct ExpiresInput;
+
+impl utoipa::PartialSchema for ExpiresInput {
+    fn schema() -> RefOr<Schema> {
+        let mut any = time_text();
+        any.items.insert(
+            0,
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(DURATION_PATTERN))
+                .into(),
+        );
+        any.description = Some(
+            "A duration from now (`90d`, `12h`: 1 to 6 digits and a unit of s, m, h, d or w), \
+             or a time: RFC 3339 or epoch seconds."
+                .into(),
+        );
+        RefOr::T(Schema::AnyOf(any))
+    }
+}
+
+impl ToSchema for ExpiresInput {}
 
 /// List tokens
 ///
@@ -123,7 +151,7 @@ pub async fn list_tokens(
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 403, description = "`forbidden`: the token is not `admin`.", body = ErrorBody),
         (status = 409, description = "`conflict`: a token of that name exists and is not revoked.", body = ErrorBody),
-        (status = 422, description = "`invalid_body`: a field is missing or wrong (name, role, expiry in the past).", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: a field breaks its schema, or a rule the schema cannot state: `expires` must be in the future, and `config` is the configured token's name.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
     ),
     security(("api_token" = []))
