@@ -330,10 +330,14 @@ async fn duplicate_detection_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = {
         let store = open(dir.path());
-        store
+        let first = store
             .append(request("alarms", &[r#"{"k":1}"#, r#"{"k":2}"#], HOUR_US), 0)
             .await
-            .unwrap()
+            .unwrap();
+        // As a stopping server does: a store dropped without it may still be closing on
+        // its writer thread when the next one opens (SQLite then answers busy).
+        store.close().await.unwrap();
+        first
     };
     // The duplicate index lives in the writer's memory: it is rebuilt from the log.
     let store = open(dir.path());
