@@ -345,6 +345,16 @@ const MIGRATIONS: &[&str] = &[
         sealed TEXT    NOT NULL
     );
     "#,
+    // 13: sources added at run time through the API (beside the config file's), their
+    // record (secrets included) sealed as the subscriptions' are.
+    r#"
+    CREATE TABLE sources (
+        name        TEXT    PRIMARY KEY,
+        record      TEXT    NOT NULL,           -- JSON, sealed
+        created_at  INTEGER NOT NULL,           -- unix µs
+        modified_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.
