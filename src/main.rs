@@ -128,8 +128,9 @@ enum Command {
 
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// Receiver URL, e.g. http://127.0.0.1:8080/ingest/default
-    #[arg(long, required_unless_present = "list_scenarios")]
+    /// Receiver URL, e.g. http://127.0.0.1:8080/ingest/default (optional with
+    /// --mist-api: the webhooks created through its API receive the traffic).
+    #[arg(long, required_unless_present_any = ["list_scenarios", "mist_api"])]
     target: Option<String>,
     /// Shared secret: messages carry X-Mist-Signature-v2 and X-Mist-Signature.
     #[arg(long, env = "MISTGATE_SECRET", hide_env_values = true)]
@@ -191,6 +192,17 @@ struct SimulateArgs {
     /// List the built-in scenarios and exit.
     #[arg(long)]
     list_scenarios: bool,
+    /// Also be the org's Mist cloud: serve Mist's REST API subset at this address (e.g.
+    /// 127.0.0.1:0; the first line printed says where), whose webhooks receive the
+    /// traffic. Runs until --duration or Ctrl-C.
+    #[arg(long, requires = "api_token", conflicts_with = "flood")]
+    mist_api: Option<std::net::SocketAddr>,
+    /// The API token the simulated cloud accepts (`Authorization: Token ...`).
+    #[arg(long, requires = "mist_api")]
+    api_token: Option<String>,
+    /// Calls per API token before the simulated cloud answers 429, e.g. 5000/h, 10/min.
+    #[arg(long, default_value = "5000/h", requires = "mist_api")]
+    api_rate_limit: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

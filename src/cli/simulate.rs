@@ -18,7 +18,10 @@ pub(crate) fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let target = args.target.clone().context("--target is required")?;
+    if args.mist_api.is_none() && args.target.is_none() {
+        bail!("--target is required (or --mist-api)");
+    }
+    let target = args.target.clone().unwrap_or_default();
     let topics = (!args.topics.is_empty()).then(|| {
         args.topics
             .iter()
@@ -103,6 +106,10 @@ pub(crate) fn simulate(args: SimulateArgs) -> Result<ExitCode> {
             ..sim::PlanSettings::default()
         })
         .map_err(anyhow::Error::msg)?;
+        if let Some(addr) = args.mist_api {
+            let summary = rt.block_on(mist_cloud(&args, addr, plan, &bar))?;
+            return finish(&args, summary, bar);
+        }
         let settings = sim::send::SendSettings {
             secret: args.secret.clone(),
             connections: args.connections.unwrap_or(1),
@@ -126,6 +133,14 @@ pub(crate) fn simulate(args: SimulateArgs) -> Result<ExitCode> {
             },
         ))?
     };
+    finish(&args, summary, bar)
+}
+
+fn finish(
+    args: &SimulateArgs,
+    summary: sim::Summary,
+    bar: indicatif::ProgressBar,
+) -> Result<ExitCode> {
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -137,4 +152,63 @@ pub(crate) fn simulate(args: SimulateArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--mist-api`: serves the simulated cloud's API while the plan's messages go to the
+/// webhooks created through it (and to `--target`), then, without `--duration`, keeps
+/// serving until Ctrl-C.
+async fn mist_cloud(
+    args: &SimulateArgs,
+    addr: std::net::SocketAddr,
+    plan: sim::Plan,
+    bar: &indicatif::ProgressBar,
+) -> Result<sim::Summary> {
+    let token = args.api_token.clone().context("--api-token is required")?;
+    let rate_limit = args
+        .api_rate_limit
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--api-rate-limit `{}`: {e}", args.api_rate_limit))?;
+    let settings = sim::api::ApiSettings {
+        rate_limit,
+        retry: sim::send::SendSettings::new("")
+            .compress_retries(args.speed)
+            .retry,
+        seed: args.seed,
+        ..sim::api::ApiSettings::new(token)
+    };
+    let cloud = sim::api::Cloud::new(plan.org().clone(), settings)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--mist-api {addr}"))?;
+    // The first line on stdout, for scripts and tests to find the port.
+    println!("mist-api listening on http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let server = tokio::spawn(sim::api::serve(listener, cloud.clone(), stopped()));
+    let target = args.target.clone().map(|url| sim::api::fanout::Target {
+        url,
+        secret: args.secret.clone(),
+    });
+    let summary = sim::api::fanout::run(plan, cloud, target, !args.no_wait, stopped(), |s| {
+        bar.set_message(format!(
+            "{} deliveries, {} events; {} acknowledged, {} retries, {} failed",
+            s.messages, s.events, s.acknowledged, s.retries, s.failed
+        ));
+        bar.tick();
+    })
+    .await;
+    if args.duration.is_none() {
+        stopped().await;
+    }
+    server.abort();
+    Ok(summary)
 }

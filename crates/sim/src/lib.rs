@@ -11,10 +11,13 @@
 //! - [`send`]: the IO shell that posts those messages, signed, through the delivery
 //!   engine's client and retry schedule, and sums up what happened; [`flood`] loads a
 //!   receiver as fast as its connections allow; [`demo`] runs the scenarios on a loop.
+//! - [`api`]: a simulated Mist cloud: the REST subset for the org, and webhooks created
+//!   through it that receive the traffic, with Mist's delivery results.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod demo;
 pub mod flood;
 pub mod org;
