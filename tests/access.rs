@@ -332,6 +332,16 @@ fn table() -> Vec<Route> {
         ),
         route("DELETE", "/tokens/{name}", "/tokens/nobody", "admin", 404),
         route("GET", "/audit", "/audit", "admin", 200),
+        route("GET", "/sources", "/sources", "read", 200),
+        with_body(
+            route("POST", "/sources", "/sources", "admin", 201),
+            json!({"name": "added-by-admin", "secrets": ["s3cret"]}),
+        ),
+        with_body(
+            route("PUT", "/sources/{name}", "/sources/nope", "admin", 404),
+            json!({"secrets": ["s3cret"]}),
+        ),
+        route("DELETE", "/sources/{name}", "/sources/nope", "admin", 404),
     ]
 }
 

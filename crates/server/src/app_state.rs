@@ -1,6 +1,5 @@
 //! What every handler shares.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -10,75 +9,13 @@ use crate::access::Tokens;
 use crate::addresses::IpList;
 use crate::config::Config;
 use crate::correlation_stage::StageHandle;
-
-/// A configured sender, ready for signature checks.
-pub struct Source {
-    pub name: String,
-    pub secrets: Vec<Vec<u8>>,
-    pub accept_v1: bool,
-    /// `mistgate_ingest_requests_total{source, verdict="accepted"}`, registered once: the
-    /// hot path does not build labels per request.
-    pub accepted: metrics::Counter,
-    /// Warnings about unauthenticated requests: a flood of bad signatures must not flood
-    /// the log too.
-    pub rejections: Warnings,
-    /// Unauthenticated requests since the process started (the console shows them).
-    pub rejected_total: std::sync::atomic::AtomicU64,
-    /// `allow_ips`: the only addresses that may post; `None` lets any address post.
-    pub allow: Option<IpList>,
-    /// Warnings about requests refused for their address.
-    pub refusals: Warnings,
-}
-
-impl Source {
-    /// Counts an unauthenticated request; returns how many to report when a warning is
-    /// due (at most one per `every_us`), `None` otherwise.
-    pub fn rejection_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {
-        self.rejected_total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.rejections.count(now_us, every_us)
-    }
-}
-
-/// Occurrences since the last warning about them, and when (unix µs) that warning was
-/// logged: at most one warning per period, counting what it skipped.
-pub struct Warnings {
-    since_warning: std::sync::atomic::AtomicU64,
-    last_warning: std::sync::atomic::AtomicI64,
-}
-
-impl Default for Warnings {
-    fn default() -> Warnings {
-        Warnings {
-            since_warning: Default::default(),
-            last_warning: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
-        }
-    }
-}
-
-impl Warnings {
-    /// Counts one; returns how many to report when a warning is due (at most one per
-    /// `every_us`), `None` otherwise.
-    pub fn count(&self, now_us: i64, every_us: i64) -> Option<u64> {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.since_warning.fetch_add(1, Relaxed);
-        let last = self.last_warning.load(Relaxed);
-        if now_us - last < every_us
-            || self
-                .last_warning
-                .compare_exchange(last, now_us, Relaxed, Relaxed)
-                .is_err()
-        {
-            return None;
-        }
-        Some(self.since_warning.swap(0, Relaxed))
-    }
-}
+use crate::sources::Sources;
 
 /// The shared state of the HTTP app.
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub sources: HashMap<String, Source>,
+    /// Who may post: the config file's sources and those added through the API.
+    pub sources: Sources,
     pub max_body_bytes: usize,
     pub request_timeout: std::time::Duration,
     /// The duplicate window in microseconds.
@@ -130,29 +67,7 @@ impl AppState {
         delivery: Option<Arc<deliver::Engine>>,
         stages: Arc<deliver::supervise::Stages>,
     ) -> AppState {
-        let sources = config
-            .sources
-            .iter()
-            .map(|s| {
-                let source = Source {
-                    name: s.name.clone(),
-                    secrets: s.secrets.iter().map(|k| k.as_bytes().to_vec()).collect(),
-                    accept_v1: s.accept_v1_signature,
-                    rejections: Warnings::default(),
-                    rejected_total: Default::default(),
-                    allow: (!s.allow_ips.is_empty()).then(|| {
-                        IpList::parse(&s.allow_ips, true).expect("allow_ips checked at load")
-                    }),
-                    refusals: Warnings::default(),
-                    accepted: metrics::counter!(
-                        "mistgate_ingest_requests_total",
-                        "source" => s.name.clone(),
-                        "verdict" => "accepted"
-                    ),
-                };
-                (s.name.clone(), source)
-            })
-            .collect();
+        let sources = Sources::from_config(&config.sources);
         AppState {
             store,
             sources,
@@ -177,28 +92,5 @@ impl AppState {
             site_names: crate::console::SiteNames::new(config.routing.site_names.clone()),
             stopping: tokio::sync::watch::channel(false).0,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rejection_warnings_are_rate_limited_and_count_what_they_skipped() {
-        let source = Source {
-            name: "hq".into(),
-            secrets: vec![],
-            accept_v1: false,
-            accepted: metrics::Counter::noop(),
-            rejections: Warnings::default(),
-            rejected_total: Default::default(),
-            allow: None,
-            refusals: Warnings::default(),
-        };
-        assert_eq!(source.rejection_to_report(1_000, 100), Some(1));
-        assert_eq!(source.rejection_to_report(1_050, 100), None);
-        assert_eq!(source.rejection_to_report(1_090, 100), None);
-        assert_eq!(source.rejection_to_report(1_100, 100), Some(3));
     }
 }

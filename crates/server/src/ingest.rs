@@ -19,9 +19,10 @@ use mist::{EnvelopeError, Topic};
 use serde::Serialize;
 use store::{NewEvent, NewQuarantine, NewRequest, Verdict};
 
-use crate::app_state::{AppState, Source};
+use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::peer::Client;
+use crate::sources::Source;
 use deliver::clock::now_us;
 
 /// The answer to an accepted request: sent only after the request is committed.
@@ -141,7 +142,7 @@ pub async fn ingest(
     // A slow sender must not hold a connection and a task forever. If the deadline falls
     // while the store commits, the commit still completes: the sender's retry is then
     // recognised as a duplicate.
-    let result = tokio::time::timeout(app.request_timeout, accept(&app, src, &headers, body))
+    let result = tokio::time::timeout(app.request_timeout, accept(&app, &src, &headers, body))
         .await
         .unwrap_or(Err(ApiError::Timeout(app.request_timeout)));
     match &result {

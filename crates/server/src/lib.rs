@@ -22,6 +22,7 @@ mod pruner;
 mod redirect;
 pub mod replay;
 pub mod secret_key;
+mod sources;
 mod stages;
 mod telemetry;
 pub mod tls;
@@ -162,6 +163,15 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         stages,
     ));
     tokens.spawn_upkeep(state.stopping.subscribe());
+    let added = api::sources::load_stored(&state)
+        .await
+        .context("reading the sources added through the API")?;
+    if added > 0 {
+        tracing::info!(
+            sources = added,
+            "sources added through the API are accepted too"
+        );
+    }
     let bound = listen::bind(&config, tls).await?;
     let addr = bound.addr();
     tracing::info!(%addr, tls = bound.tls(), data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");

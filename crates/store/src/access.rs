@@ -65,6 +65,17 @@ pub struct AuditFilter {
     pub until: Option<i64>,
 }
 
+/// A source added at run time (`/api/v1/sources`): its settings as JSON, secrets
+/// included (the store seals them at rest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceRow {
+    pub name: String,
+    pub record: String,
+    /// Unix µs.
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
 /// Why a token could not be added or revoked.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -91,6 +102,15 @@ pub trait Access: Send + Sync {
 
     /// Appends an audit record; returns its id.
     async fn append_audit(&self, record: AuditRecord) -> Result<i64, crate::StoreError>;
+
+    /// The sources added at run time, by name.
+    async fn sources(&self) -> Result<Vec<SourceRow>, crate::StoreError>;
+
+    /// Adds or replaces a source added at run time.
+    async fn put_source(&self, row: SourceRow) -> Result<(), crate::StoreError>;
+
+    /// Removes a source added at run time; false when there is none of that name.
+    async fn delete_source(&self, name: &str) -> Result<bool, crate::StoreError>;
 
     /// A page of the audit log.
     async fn audit(

@@ -10,6 +10,7 @@ pub(crate) mod openapi;
 pub(crate) mod params;
 mod resend;
 mod scope;
+pub(crate) mod sources;
 pub(crate) mod silences;
 mod stats;
 mod stream;
@@ -143,4 +144,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/tokens/{name}", delete(access::revoke_token))
         .route("/audit", get(access::list_audit))
+        .route("/sources", get(sources::list).post(sources::create))
+        .route(
+            "/sources/{name}",
+            axum::routing::put(sources::update).delete(sources::delete),
+        )
 }

@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
 use super::{
-    access, correlation, deliveries, log, notifications, resend, silences, stats, stream, targets,
-    webhooks,
+    access, correlation, deliveries, log, notifications, resend, silences, sources, stats, stream,
+    targets, webhooks,
 };
 use crate::{health, ingest};
 
@@ -53,6 +53,10 @@ const TOKEN_SCHEME: &str = "api_token";
         access::create_token,
         access::revoke_token,
         access::list_audit,
+        sources::list,
+        sources::create,
+        sources::update,
+        sources::delete,
         silences::list_silences,
         silences::create_silence,
         silences::delete_silence,
@@ -108,6 +112,7 @@ const TOKEN_SCHEME: &str = "api_token";
         (name = "routing", description = "Routing targets (Slack, Teams, PagerDuty, ServiceNow, Splunk, syslog, NATS, signed webhooks) from the configuration file: their delivery results, dead letters and replay. Needs the API token."),
         (name = "webhooks", description = "Mist-compatible webhook subscriptions, per org and per site: the Mist `webhook` object, lists as bare JSON arrays, write-only secrets. Needs the API token."),
         (name = "access", description = "Named API tokens with roles (`read`, `operate`, `admin`) and the audit log of every state-changing action. Admin only."),
+        (name = "sources", description = "The sources webhooks are accepted for (`POST /ingest/{name}`): the config file's, read-only, and those added at run time, kept in the database with their secrets sealed and write-only. Changes are admin only."),
         (name = "operations", description = "Health, metrics and this document. No token."),
     )
 )]
@@ -245,6 +250,10 @@ mod tests {
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{name}", "delete"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/sources", "get"),
+        ("/api/v1/sources", "post"),
+        ("/api/v1/sources/{name}", "put"),
+        ("/api/v1/sources/{name}", "delete"),
         ("/api/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),

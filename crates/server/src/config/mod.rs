@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 use store::Synchronous;
@@ -340,39 +339,12 @@ impl Config {
         let mut names = HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             let place = format!("sources[{i}] (`{}`)", s.name);
-            if s.name.is_empty()
-                || !s
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Err(invalid(format!(
-                    "{place}: name must be non-empty letters, digits, `-`, `_` or `.` (it is a URL path segment)"
-                )));
-            }
             if !names.insert(&s.name) {
                 return Err(invalid(format!(
                     "{place}: a source of that name is already defined"
                 )));
             }
-            if s.secrets.len() > 2 {
-                return Err(invalid(format!(
-                    "{place}: at most two secrets (the current one and the next, during rotation), found {}",
-                    s.secrets.len()
-                )));
-            }
-            if s.secrets.iter().any(|k| k.is_empty()) {
-                return Err(invalid(format!(
-                    "{place}: a secret is empty (is the environment variable it names set to an empty value?)"
-                )));
-            }
-            crate::addresses::IpList::parse(&s.allow_ips, true)
-                .map_err(|e| invalid(format!("{place}: allow_ips: {e}")))?;
-            if s.silent_after.is_some_and(|d| d < Duration::from_secs(1)) {
-                return Err(invalid(format!(
-                    "{place}: silent_after must be at least 1s (leave it out to not watch the source)"
-                )));
-            }
+            s.check().map_err(|e| invalid(format!("{place}: {e}")))?;
         }
         self.delivery.check().map_err(invalid)?;
         self.server.check(self.listen).map_err(invalid)?;

@@ -30,6 +30,47 @@ pub struct SourceConfig {
     pub allow_ips: Vec<String>,
 }
 
+impl SourceConfig {
+    /// The checks of one source, in the config file or added through the API.
+    pub fn check(&self) -> Result<(), String> {
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(
+                "name must be 1 to 64 letters, digits, `-`, `_` or `.` (it is a URL path segment)"
+                    .into(),
+            );
+        }
+        if self.secrets.len() > 2 {
+            return Err(format!(
+                "at most two secrets (the current one and the next, during rotation), found {}",
+                self.secrets.len()
+            ));
+        }
+        if self.secrets.iter().any(|k| k.is_empty()) {
+            return Err(
+                "a secret is empty (is the environment variable it names set to an empty value?)"
+                    .into(),
+            );
+        }
+        crate::addresses::IpList::parse(&self.allow_ips, true)
+            .map_err(|e| format!("allow_ips: {e}"))?;
+        if self
+            .silent_after
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
+            return Err(
+                "silent_after must be at least 1s (leave it out to not watch the source)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for SourceConfig {
     // Secrets never reach a log line, not even through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

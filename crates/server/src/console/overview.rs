@@ -126,7 +126,8 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
     let stats = app.store.stats().await?;
     let mut sources: BTreeMap<String, SourceLine> = app
         .sources
-        .values()
+        .all()
+        .iter()
         .map(|s| {
             (
                 s.name.clone(),

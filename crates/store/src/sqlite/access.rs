@@ -10,8 +10,8 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::read::{Clause, paged};
 use crate::{
-    AuditFilter, AuditRecord, AuditRow, NewToken, Page, PageRequest, StoreError, TokenError,
-    TokenRow,
+    AuditFilter, AuditRecord, AuditRow, NewToken, Page, PageRequest, SourceRow, StoreError,
+    TokenError, TokenRow,
 };
 
 /// A read-write connection for tokens and audit records; `migrate` brings a new database
@@ -219,5 +219,23 @@ impl crate::Access for super::SqliteStore {
         page: PageRequest,
     ) -> Result<Page<AuditRow>, StoreError> {
         self.side(move |c| audit(c, &filter, page)).await
+    }
+
+    async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+        let sealer = self.inner.config.sealer.clone();
+        self.side(move |c| super::sources::sources(c, sealer.as_ref()))
+            .await
+    }
+
+    async fn put_source(&self, row: SourceRow) -> Result<(), StoreError> {
+        let sealer = self.inner.config.sealer.clone();
+        self.side(move |c| super::sources::put_source(c, sealer.as_ref(), &row))
+            .await
+    }
+
+    async fn delete_source(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.side(move |c| super::sources::delete_source(c, &name))
+            .await
     }
 }

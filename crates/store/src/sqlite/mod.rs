@@ -16,6 +16,7 @@ mod read;
 mod schema;
 mod secrets;
 mod series;
+pub mod sources;
 mod state_tables;
 mod writer;
 
