@@ -135,6 +135,13 @@ pub const EVENT_RESTARTED: &[&str] = &[
     "ME_RESTART_BY_USER",
 ];
 
+/// Device events that say a switch port went down (`mac` the switch, `port_id` the port,
+/// e.g. `ge-0/0/2`): an AP wired to that port (see [`crate::Topology`]) loses its uplink.
+pub const PORT_DOWN: &[&str] = &["SW_PORT_DOWN"];
+
+/// Device events that say a switch port came up again.
+pub const PORT_UP: &[&str] = &["SW_PORT_UP"];
+
 /// What an alarm means to the rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AlarmClass {

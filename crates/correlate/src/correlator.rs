@@ -8,12 +8,13 @@ use crate::device::Device;
 use crate::error::CorrelateError;
 use crate::incident::{Change, Incident, IncidentKind, IncidentState};
 use crate::input::{self, Input};
-use crate::rules::{device_down, marvis, occupancy, security, source_silent};
+use crate::rules::{device_down, marvis, occupancy, ports, security, source_silent};
 use crate::settings::Settings;
 use crate::silence::Silence;
 use crate::snapshot::Snapshot;
 use crate::state::State;
 use crate::timers::TimerKind;
+use crate::topology::Topology;
 use crate::transition::Transition;
 
 /// Device state and incidents from Mist events.
@@ -67,6 +68,33 @@ impl Correlator {
         &self.settings
     }
 
+    /// Names for sites and devices that events do not name themselves (`[routing]
+    /// site_names`, later Mist's API), used in summaries and notes of what happens from now
+    /// on; what an event says itself comes first. Not part of the [`Snapshot`]: the shell
+    /// gives them again after [`Correlator::restore`], as it gives the settings.
+    pub fn set_names(&mut self, names: mist::Names) {
+        self.state.names = names;
+    }
+
+    /// The names in force.
+    pub fn names(&self) -> &mist::Names {
+        &self.state.names
+    }
+
+    /// How devices are wired (from Mist's device stats), for inhibition from now on: see
+    /// [`Topology`]. An empty topology (the default) links AP outages to upstream outages
+    /// by site. Not part of the [`Snapshot`] (it can be large, and the snapshot is written
+    /// with every batch): the shell gives it again after [`Correlator::restore`], and
+    /// until it does, the site decides.
+    pub fn set_topology(&mut self, topology: Topology) {
+        self.state.topology = topology;
+    }
+
+    /// The topology in force.
+    pub fn topology(&self) -> &Topology {
+        &self.state.topology
+    }
+
     /// The topics whose events can change anything here. A shell may skip the others
     /// without reading them: [`Correlator::handle`] ignores them anyway.
     pub const TOPICS: &'static [Topic] = &[
@@ -117,6 +145,8 @@ impl Correlator {
             Topic::DeviceEvents | Topic::DeviceUpdowns | Topic::MxedgeEvents => {
                 if let Some(signal) = input::event_signal(input) {
                     device_down::on_signal(state, settings, input.event_id, input.time, signal);
+                } else if *input.topic == Topic::DeviceEvents {
+                    ports::on_event(state, settings, input);
                 }
             }
             Topic::OccupancyAlerts => occupancy::on_alert(state, input),

@@ -1,6 +1,8 @@
 //! Incidents: something a person should know about, opened and (mostly) resolved by the
 //! rules, with the history of every change and the events behind it.
 
+use std::collections::BTreeMap;
+
 use mist::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -195,6 +197,10 @@ pub struct Incident {
     /// The events that changed it, in the order they did (see [`INCIDENT_EVENT_IDS_LEN`]).
     #[serde(default)]
     pub event_ids: Vec<i64>,
+    /// Names of its devices by MAC, as its events or the shell's [`mist::Names`] gave them
+    /// (a security alarm's `hostnames` name APs that are not in the device inventory).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub device_names: BTreeMap<String, String>,
 }
 
 impl Incident {

@@ -23,7 +23,11 @@
 //!   a quiet period and never outlives a maximum lifetime.
 //! - **Occupancy**: `COMPLIANCE-VIOLATION` opens per zone, `COMPLIANCE-OK` resolves.
 //! - **Inhibition**: AP outages just after their site's gateway or switch went down are
-//!   linked to it and suppressed.
+//!   linked to it and suppressed; with a [`Topology`] ([`Correlator::set_topology`]),
+//!   only outages behind that switch or gateway are, and a switch port going down
+//!   (`SW_PORT_DOWN`) explains the AP wired to it.
+//! - **Names**: summaries name sites and devices by what the events say, else by the
+//!   [`mist::Names`] the shell gives ([`Correlator::set_names`]), keeping ids and MACs.
 //! - **Silences**: matching incidents open silenced; resolutions always pass.
 //!
 //! The Mist type names each rule acts on are in [`catalog`].
@@ -46,6 +50,7 @@ mod snapshot;
 mod state;
 mod summary;
 mod timers;
+mod topology;
 mod transition;
 
 pub use correlator::Correlator;
@@ -59,9 +64,10 @@ pub use incident::{
 };
 pub use input::Input;
 pub use marks::Mark;
-pub use records::{DownEpisode, SourceWatch};
+pub use records::{DownEpisode, PortDown, SourceWatch};
 pub use settings::{Grouping, Settings};
 pub use silence::Silence;
 pub use snapshot::{SNAPSHOT_VERSION, Snapshot};
 pub use timers::{Timer, TimerKind};
+pub use topology::{Topology, Uplink};
 pub use transition::Transition;

@@ -1,5 +1,6 @@
 //! What the rules remember between events, kept in the state and its snapshot: devices
-//! that are down (for `device_down`) and watched sources (for `source_silent`). Plain
+//! that are down (for `device_down`), switch ports that are down under an AP (for
+//! inhibition with a [`crate::Topology`]) and watched sources (for `source_silent`). Plain
 //! data: the rules change them, the state holds them, the snapshot saves them.
 
 use mist::Severity;
@@ -36,4 +37,18 @@ pub struct SourceWatch {
     /// The `last_request_at` an incident was already opened for: a person resolving that
     /// incident by hand does not make it open again until traffic has come and gone.
     pub reported_for: Option<i64>,
+}
+
+/// A switch port that went down (`SW_PORT_DOWN`) with an AP wired to it, until it comes
+/// up again (`SW_PORT_UP`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortDown {
+    /// The switch's normalised MAC.
+    pub switch: String,
+    /// The port, as Mist names it (`ge-0/0/2`).
+    pub port: String,
+    /// When it went down (event time), unix µs.
+    pub since: i64,
+    /// The event that said so.
+    pub event_id: Option<i64>,
 }

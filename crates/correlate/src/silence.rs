@@ -107,6 +107,7 @@ mod tests {
             caused_by: None,
             timeline: Vec::new(),
             event_ids: Vec::new(),
+            device_names: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::Device;
 use crate::incident::Incident;
 use crate::marks::Mark;
-use crate::records::{DownEpisode, SourceWatch};
+use crate::records::{DownEpisode, PortDown, SourceWatch};
 use crate::silence::Silence;
 use crate::timers::Timer;
 
@@ -44,4 +44,7 @@ pub struct Snapshot {
     /// builds that had none).
     #[serde(default)]
     pub sources: BTreeMap<String, SourceWatch>,
+    /// Switch ports down under an AP, by switch and port (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports_down: Vec<PortDown>,
 }

@@ -8,10 +8,11 @@ use mist::Severity;
 use crate::device::{Device, DeviceRef};
 use crate::incident::{Change, Incident, IncidentKind, IncidentState};
 use crate::marks::Marks;
-use crate::records::{DownEpisode, SourceWatch};
+use crate::records::{DownEpisode, PortDown, SourceWatch};
 use crate::silence::Silence;
 use crate::snapshot::{SNAPSHOT_VERSION, Snapshot};
 use crate::timers::Timers;
+use crate::topology::Topology;
 use crate::transition::Transition;
 
 /// Everything the rules read and write. Maps are ordered, so iteration (and therefore
@@ -32,6 +33,13 @@ pub(crate) struct State {
     pub last_event_id: Option<i64>,
     /// Watched sources (`silent_after`), by name.
     pub sources: BTreeMap<String, SourceWatch>,
+    /// Switch ports down under an AP, by switch MAC and port.
+    pub ports_down: BTreeMap<(String, String), PortDown>,
+    /// Names the shell knows (configuration, Mist's API): not part of the snapshot, the
+    /// shell gives them again after a restore.
+    pub names: mist::Names,
+    /// The wiring the shell knows: not part of the snapshot either.
+    pub topology: Topology,
     /// Transitions produced by the call in progress.
     pub out: Vec<Transition>,
 }
@@ -50,6 +58,7 @@ pub(crate) struct NewIncident {
     pub last_seen_at: i64,
     pub summary: String,
     pub caused_by: Option<i64>,
+    pub device_names: BTreeMap<String, String>,
 }
 
 impl State {
@@ -66,6 +75,9 @@ impl State {
             next_silence_id: 1,
             last_event_id: None,
             sources: BTreeMap::new(),
+            ports_down: BTreeMap::new(),
+            names: mist::Names::default(),
+            topology: Topology::default(),
             out: Vec::new(),
         }
     }
@@ -98,6 +110,13 @@ impl State {
             next_silence_id: snapshot.next_silence_id,
             last_event_id: snapshot.last_event_id,
             sources: snapshot.sources,
+            ports_down: snapshot
+                .ports_down
+                .into_iter()
+                .map(|p| ((p.switch.clone(), p.port.clone()), p))
+                .collect(),
+            names: mist::Names::default(),
+            topology: Topology::default(),
             out: Vec::new(),
         }
     }
@@ -123,6 +142,7 @@ impl State {
             next_silence_id: self.next_silence_id,
             last_event_id: self.last_event_id,
             sources: self.sources.clone(),
+            ports_down: self.ports_down.values().cloned().collect(),
         }
     }
 
@@ -176,6 +196,7 @@ impl State {
             caused_by: new.caused_by,
             timeline: Vec::new(),
             event_ids: Vec::new(),
+            device_names: new.device_names,
         };
         let mut notes = vec![note];
         if let Some(cause) = incident.caused_by {

@@ -2,6 +2,33 @@
 
 use crate::device::{Device, DeviceState};
 
+/// A device's name: what its events said, else what the shell's names say.
+pub(crate) fn device_name<'a>(device: &'a Device, names: &'a mist::Names) -> Option<&'a str> {
+    device.name.as_deref().or_else(|| names.device(&device.mac))
+}
+
+/// A device as a person reads it: `AP "lobby" (5c5b350e1d1f)`, or `AP 5c5b350e1d1f` when
+/// nothing names it. The MAC stays, so that no information is lost to the name.
+pub(crate) fn label(device: &Device, names: &mist::Names) -> String {
+    match device_name(device, names) {
+        Some(name) => format!("{} \"{name}\" ({})", device.kind.label(), device.mac),
+        None => format!("{} {}", device.kind.label(), device.mac),
+    }
+}
+
+/// A site as a person reads it: the name the event carried, else the shell's, else the id.
+pub(crate) fn site<'a>(
+    carried: Option<&'a str>,
+    site_id: Option<&'a str>,
+    names: &'a mist::Names,
+) -> &'a str {
+    carried
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| site_id.and_then(|id| names.site(id)))
+        .or(site_id)
+        .unwrap_or("unknown site")
+}
+
 /// A duration in the largest two units that matter: `2d 3h`, `5m 10s`, `0s`.
 pub(crate) fn duration(us: i64) -> String {
     let secs = us.max(0) / 1_000_000;
@@ -25,16 +52,18 @@ pub(crate) fn count(n: usize, what: &str) -> String {
 
 /// A device-down summary: who is down, since-restarts, and for how long once resolved.
 ///
-/// `devices` are the incident's devices as the inventory knows them; `restarts` the
+/// `devices` are the incident's devices as the inventory knows them, `names` what the
+/// shell names them when their events did not; `restarts` the
 /// restart reasons seen while it was open; `resolved_after` the outage length.
 pub(crate) fn device_down(
     devices: &[&Device],
+    names: &mist::Names,
     restarts: &[String],
     resolved_after: Option<i64>,
 ) -> String {
-    let name = |d: &&Device| d.name.clone().unwrap_or_else(|| d.mac.clone());
+    let name = |d: &&Device| device_name(d, names).unwrap_or(&d.mac).to_owned();
     let mut text = match devices {
-        [one] => format!("{} offline", one.label()),
+        [one] => format!("{} offline", label(one, names)),
         _ => {
             let kind = devices.first().map_or("device", |d| d.kind.label());
             let down: Vec<String> = devices

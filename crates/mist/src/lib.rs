@@ -13,6 +13,7 @@
 //! - [`split()`]: a body to the events a receiver stores (byte range, normalised fields,
 //!   fingerprint), for events that are valid JSON but not readable as a tree too;
 //! - [`fingerprint()`]: a content hash that is the same for the same event sent twice;
+//! - [`Names`]: site and device names gathered from every source, looked up by id and MAC;
 //! - [`views`]: typed but lenient views of the topics that later stages read field by field.
 //!
 //! Nothing here reads the clock, the network or the disk, and nothing panics on input.
@@ -36,6 +37,7 @@ pub mod envelope;
 pub mod fingerprint;
 pub mod lenient;
 pub mod mac;
+pub mod names;
 pub mod normalize;
 pub mod severity;
 pub mod signature;
@@ -52,6 +54,7 @@ pub use device::DeviceKind;
 pub use envelope::{Envelope, EnvelopeError, parse_envelope, wrap_events, write_envelope};
 pub use fingerprint::{Fingerprint, fingerprint, fingerprint_text};
 pub use mac::normalize_mac;
+pub use names::Names;
 pub use normalize::{Normalized, Severity, normalize};
 pub use signature::{
     SIGNATURE_V1_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2, verify_v1, verify_v2,

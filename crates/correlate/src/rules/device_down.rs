@@ -6,6 +6,8 @@
 //! still down. When it comes back its episode ends, and the incident resolves once no
 //! episode of it is left.
 
+use std::collections::BTreeMap;
+
 use mist::Severity;
 
 use crate::device::{Device, DeviceChangeKind, DeviceKind, DeviceRef, DeviceState, Observed};
@@ -197,11 +199,13 @@ fn confirm(
         let mut incident = state.incidents[&id].clone();
         incident.add_device(&r.mac);
         let text = summary_of(state, &incident, None);
-        let note = format!("{} offline too", device.label());
+        let names = names_of(state, &incident);
+        let note = format!("{} offline too", summary::label(&device, &state.names));
         state.change(id, at, Change::Updated, event_id, note, |i| {
             i.add_device(&r.mac);
             i.last_seen_at = i.last_seen_at.max(episode.since);
             i.summary = text;
+            i.device_names = names;
         });
         id
     } else {
@@ -211,11 +215,13 @@ fn confirm(
                 settings,
                 &r.org_id,
                 device.site_id.as_deref(),
+                &r.mac,
                 episode.since,
             )
         } else {
             None
         };
+        let port = inhibition::port_down_under(state, settings, &device, episode.since);
         let restarts = restart_since(&device, episode.since)
             .into_iter()
             .collect::<Vec<_>>();
@@ -229,8 +235,17 @@ fn confirm(
             devices: vec![r.mac.clone()],
             opened_at: episode.since,
             last_seen_at: episode.since,
-            summary: summary::device_down(&[&device], &restarts, None),
+            summary: summary::device_down(&[&device], &state.names, &restarts, None)
+                + &port_note(state, [&device]),
             caused_by,
+            device_names: summary::device_name(&device, &state.names)
+                .map(|n| (r.mac.clone(), n.to_owned()))
+                .into_iter()
+                .collect(),
+        };
+        let note = match port {
+            Some(p) => format!("{note}; {}", inhibition::port_explains(state, &r.org_id, p)),
+            None => note,
         };
         let id = state.open(new, at, event_id, note);
         if device.kind.is_upstream() {
@@ -274,7 +289,7 @@ fn end_episode(state: &mut State, settings: &Settings, r: &DeviceRef, event_id: 
     let label = state
         .devices
         .get(r)
-        .map_or_else(|| r.mac.clone(), Device::label);
+        .map_or_else(|| r.mac.clone(), |d| summary::label(d, &state.names));
     let still_down = state
         .down
         .values()
@@ -324,7 +339,7 @@ fn attach_restart(state: &mut State, r: &DeviceRef, event_id: i64, at: i64, reas
     let label = state
         .devices
         .get(r)
-        .map_or_else(|| r.mac.clone(), Device::label);
+        .map_or_else(|| r.mac.clone(), |d| summary::label(d, &state.names));
     state.change(
         id,
         at,
@@ -377,10 +392,10 @@ fn restart_since(device: &Device, since: i64) -> Option<String> {
     }
 }
 
-/// The summary of a device-down incident from the inventory as it is now.
-fn summary_of(state: &State, incident: &Incident, resolved_after: Option<i64>) -> String {
+/// The incident's devices as the inventory knows them.
+fn devices_of<'a>(state: &'a State, incident: &Incident) -> Vec<&'a Device> {
     let org = incident.org_id.clone().unwrap_or_default();
-    let devices: Vec<&Device> = incident
+    incident
         .devices
         .iter()
         .filter_map(|mac| {
@@ -389,10 +404,53 @@ fn summary_of(state: &State, incident: &Incident, resolved_after: Option<i64>) -
                 mac: mac.clone(),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The summary of a device-down incident from the inventory as it is now.
+pub(crate) fn summary_of(
+    state: &State,
+    incident: &Incident,
+    resolved_after: Option<i64>,
+) -> String {
+    let devices = devices_of(state, incident);
     let restarts: Vec<String> = devices
         .iter()
         .filter_map(|d| restart_since(d, incident.opened_at))
         .collect();
-    summary::device_down(&devices, &restarts, resolved_after)
+    let text = summary::device_down(&devices, &state.names, &restarts, resolved_after);
+    if resolved_after.is_some() {
+        return text;
+    }
+    text + &port_note(state, devices)
+}
+
+/// The names of a device-down incident's devices, as the inventory and the shell know them.
+pub(crate) fn names_of(state: &State, incident: &Incident) -> BTreeMap<String, String> {
+    let mut names = incident.device_names.clone();
+    for device in devices_of(state, incident) {
+        if let Some(name) = summary::device_name(device, &state.names) {
+            names.insert(device.mac.clone(), name.to_owned());
+        }
+    }
+    names
+}
+
+/// `; uplink switch "sw1" (0c8126c7054d) port ge-0/0/2 down` for each AP among `devices`
+/// whose switch port is down (see [`crate::Topology`]); empty without topology.
+fn port_note<'a>(state: &State, devices: impl IntoIterator<Item = &'a Device>) -> String {
+    let mut text = String::new();
+    for device in devices {
+        let Some(uplink) = state.topology.uplink(&device.mac) else {
+            continue;
+        };
+        if state
+            .ports_down
+            .contains_key(&(uplink.switch.clone(), uplink.port.clone()))
+        {
+            let switch = inhibition::switch_label(state, &device.org_id, &uplink.switch);
+            text.push_str(&format!("; uplink {switch} port {} down", uplink.port));
+        }
+    }
+    text
 }

@@ -134,6 +134,7 @@ pub(crate) fn on_alarm(state: &mut State, input: &Input<'_>, alarm: &Alarm) {
                 last_seen_at: at,
                 summary: summary(input, alarm, &alarm_type, &entities),
                 caused_by: None,
+                device_names: Default::default(),
             };
             let note = format!(
                 "Marvis: {state_text}{}",

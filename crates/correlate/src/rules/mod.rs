@@ -5,5 +5,6 @@ pub(crate) mod device_down;
 pub(crate) mod inhibition;
 pub(crate) mod marvis;
 pub(crate) mod occupancy;
+pub(crate) mod ports;
 pub(crate) mod security;
 pub(crate) mod source_silent;

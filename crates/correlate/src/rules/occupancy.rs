@@ -89,6 +89,7 @@ pub(crate) fn on_alert(state: &mut State, input: &Input<'_>) {
                     last_seen_at: at,
                     summary: text,
                     caused_by: None,
+                    device_names: Default::default(),
                 };
                 state.open(new, at, event_id, note);
             }

@@ -7,6 +7,8 @@
 //! without alarms (default 24 h: Mist repeats rogue-AP alarms only every 10 h). It never
 //! lives beyond a maximum lifetime; the next alarm after that opens a new incident.
 
+use std::collections::BTreeMap;
+
 use mist::Severity;
 use mist::views::Alarm;
 
@@ -61,21 +63,26 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
         return;
     }
     let mut aps: Vec<String> = Vec::new();
-    for mac in alarm
-        .aps
-        .iter()
-        .flatten()
-        .filter_map(|m| mist::normalize_mac(m))
-    {
+    // `hostnames` runs parallel to `aps` (alarm_defs: `"aps": [...], "hostnames": [...]`).
+    let hostnames = alarm.hostnames.as_deref().unwrap_or_default();
+    let mut names = BTreeMap::new();
+    for (position, entry) in alarm.aps.iter().flatten().enumerate() {
+        let Some(mac) = mist::normalize_mac(entry) else {
+            continue;
+        };
+        let name = hostnames
+            .get(position)
+            .map(String::as_str)
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| state.names.device(&mac));
+        if let Some(name) = name {
+            names.insert(mac.clone(), name.to_owned());
+        }
         if !aps.contains(&mac) {
             aps.push(mac);
         }
     }
-    let site = input
-        .site_name()
-        .or(input.site_id)
-        .unwrap_or("unknown site")
-        .to_owned();
+    let site = summary::site(input.site_name(), input.site_id, &state.names).to_owned();
     let event_id = Some(input.event_id);
 
     if let Some(id) = state.live_by_key(&key) {
@@ -103,6 +110,7 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
                     i.add_device(mac);
                 }
                 i.summary = summary;
+                i.device_names.extend(names);
             });
             let (deadline, _) = expiry(&state.incidents[&id], settings);
             state
@@ -129,6 +137,7 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
         opened_at: at,
         last_seen_at: at,
         caused_by: None,
+        device_names: names,
     };
     let note = format!("{} (count {})", alarm_type, alarm.count.unwrap_or(1));
     let id = state.open(new, at, event_id, note);

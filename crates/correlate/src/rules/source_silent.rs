@@ -124,6 +124,7 @@ pub(crate) fn on_timer(state: &mut State, source: &str, at: i64) {
         last_seen_at: at,
         summary: summary.clone(),
         caused_by: None,
+        device_names: Default::default(),
     };
     state.open(new, at, None, summary);
 }

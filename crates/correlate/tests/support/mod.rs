@@ -4,8 +4,10 @@
 //! A scenario has settings overrides and steps. Each step happens at `at` (unix seconds,
 //! plus `offset_us`) on the fake clock: first every deadline due by then fires, then the
 //! step does at most one thing (deliver a Mist message, replay an earlier event under its
-//! own id, acknowledge or resolve an incident, add or remove a silence; nothing is a plain
-//! clock tick), then its expectations are checked.
+//! own id, acknowledge or resolve an incident, add or remove a silence, give the wiring
+//! (`set_topology`) or names (`set_names`) as the shell would; nothing is a plain clock
+//! tick), then its expectations are checked. A restore gives the correlator the topology
+//! and names in force again, as the shell does.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use correlate::{
     Correlator, Device, DeviceKind, DeviceState, Incident, IncidentKind, IncidentState, Input,
-    Settings, Silence, Snapshot, Transition,
+    Settings, Silence, Snapshot, Topology, Transition,
 };
 use mist::Topic;
 use serde::Deserialize;
@@ -58,6 +60,10 @@ pub struct Step {
     pub add_silence: Option<SilenceSpec>,
     /// Remove the silence with this id.
     pub remove_silence: Option<i64>,
+    /// Replace the topology.
+    pub set_topology: Option<TopologySpec>,
+    /// Replace the names the shell knows.
+    pub set_names: Option<NamesSpec>,
     /// What must hold after the step.
     #[serde(default)]
     pub expect: Expect,
@@ -69,6 +75,64 @@ pub struct Step {
 pub struct Message {
     pub topic: String,
     pub events: Vec<Value>,
+}
+
+/// A topology: `aps = [{ap, switch, port}]`, `switches = [{switch, gateway}]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySpec {
+    #[serde(default)]
+    pub aps: Vec<ApWiring>,
+    #[serde(default)]
+    pub switches: Vec<SwitchWiring>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApWiring {
+    pub ap: String,
+    pub switch: String,
+    pub port: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchWiring {
+    pub switch: String,
+    pub gateway: String,
+}
+
+impl TopologySpec {
+    pub fn topology(&self) -> Topology {
+        let mut topology = Topology::default();
+        for a in &self.aps {
+            topology.wire_ap(&a.ap, &a.switch, &a.port);
+        }
+        for s in &self.switches {
+            topology.wire_switch(&s.switch, &s.gateway);
+        }
+        topology
+    }
+}
+
+/// Names: `sites = {id = name}`, `devices = {mac = name}`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamesSpec {
+    #[serde(default)]
+    pub sites: BTreeMap<String, String>,
+    #[serde(default)]
+    pub devices: BTreeMap<String, String>,
+}
+
+impl NamesSpec {
+    pub fn names(&self) -> mist::Names {
+        let mut names = mist::Names::with_sites(self.sites.clone());
+        for (mac, name) in &self.devices {
+            names.name_device(mac, name);
+        }
+        names
+    }
 }
 
 /// A manual action on the latest incident with `key`.
@@ -138,6 +202,10 @@ pub struct ExpectIncident {
     /// Unix µs.
     pub resolved_at_us: Option<i64>,
     pub summary_contains: Option<String>,
+    /// A substring the summary must not have.
+    pub summary_lacks: Option<String>,
+    /// Device names by MAC, exactly.
+    pub device_names: Option<BTreeMap<String, String>>,
     /// A substring of some timeline note.
     pub timeline_contains: Option<String>,
     /// How many events it lists.
@@ -254,6 +322,10 @@ impl Driver {
         let mut driver = self.clone();
         driver.correlator = Correlator::restore(self.correlator.settings().clone(), snapshot);
         driver
+            .correlator
+            .set_topology(self.correlator.topology().clone());
+        driver.correlator.set_names(self.correlator.names().clone());
+        driver
     }
 
     fn keep(&mut self, transitions: &[Transition]) {
@@ -338,6 +410,12 @@ impl Driver {
                 comment: spec.comment.clone(),
                 created_by: spec.created_by.clone(),
             });
+        }
+        if let Some(spec) = &step.set_topology {
+            self.correlator.set_topology(spec.topology());
+        }
+        if let Some(spec) = &step.set_names {
+            self.correlator.set_names(spec.names());
         }
         if let Some(id) = step.remove_silence {
             assert!(
@@ -478,6 +556,16 @@ impl Driver {
                 "{what}: summary {:?} lacks {text:?}",
                 got.summary
             );
+        }
+        if let Some(text) = &want.summary_lacks {
+            assert!(
+                !got.summary.contains(text.as_str()),
+                "{what}: summary {:?} has {text:?}",
+                got.summary
+            );
+        }
+        if let Some(names) = &want.device_names {
+            assert_eq!(&got.device_names, names, "{what}: device_names");
         }
         if let Some(text) = &want.timeline_contains {
             assert!(

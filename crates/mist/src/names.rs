@@ -1,0 +1,137 @@
+//! Names people read for the ids Mist events carry: sites by id, devices by MAC.
+//!
+//! Mist names things in some events and not in others (`site_name` on device events and
+//! audits but not on alarms; `hostnames` beside an alarm's `aps`, `device_name` on device
+//! events). A receiver gathers names from several sources (configuration, what earlier
+//! events said, Mist's REST API) into one [`Names`] value, highest priority first with
+//! [`Names::fill_from`], and hands that value to whatever writes text for people. Adding a
+//! source is one more `fill_from`, not a change in every consumer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Site names by site id and device names by normalised MAC. Pure data: looking up never
+/// does IO.
+///
+/// ```
+/// let mut names = mist::Names::default();
+/// names.name_site("8d2e354a", "HQ");
+/// names.name_device("5C:5B:35:0E:1D:1F", "lobby-ap");
+/// let mut learned = mist::Names::default();
+/// learned.name_site("8d2e354a", "Old HQ");
+/// learned.name_site("819b44b2", "Branch");
+/// names.fill_from(&learned);
+/// assert_eq!(names.site("8d2e354a"), Some("HQ"));
+/// assert_eq!(names.site("819b44b2"), Some("Branch"));
+/// assert_eq!(names.device("5c5b350e1d1f"), Some("lobby-ap"));
+/// assert_eq!(names.device("5c5b350e0000"), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Names {
+    #[serde(default)]
+    sites: BTreeMap<String, String>,
+    #[serde(default)]
+    devices: BTreeMap<String, String>,
+}
+
+impl Names {
+    /// Names with these site names (e.g. `[routing] site_names`) and no device names.
+    pub fn with_sites(sites: BTreeMap<String, String>) -> Names {
+        let mut names = Names::default();
+        for (id, name) in sites {
+            names.name_site(&id, &name);
+        }
+        names
+    }
+
+    /// The name of site `id`, if known.
+    pub fn site(&self, id: &str) -> Option<&str> {
+        self.sites.get(id).map(String::as_str)
+    }
+
+    /// The name of the device with this MAC (any spelling [`crate::normalize_mac`]
+    /// reads), if known.
+    pub fn device(&self, mac: &str) -> Option<&str> {
+        match self.devices.get(mac) {
+            Some(name) => Some(name),
+            None => self
+                .devices
+                .get(&crate::normalize_mac(mac)?)
+                .map(String::as_str),
+        }
+    }
+
+    /// Names site `id`, replacing a name it had. Blank ids and names are ignored: Mist
+    /// sends empty `site_name`s for org-level events.
+    pub fn name_site(&mut self, id: &str, name: &str) {
+        let (id, name) = (id.trim(), name.trim());
+        if !id.is_empty() && !name.is_empty() {
+            self.sites.insert(id.to_owned(), name.to_owned());
+        }
+    }
+
+    /// Names the device with this MAC, replacing a name it had. A MAC that does not read
+    /// as one, or a blank name, is ignored.
+    pub fn name_device(&mut self, mac: &str, name: &str) {
+        let name = name.trim();
+        if let Some(mac) = crate::normalize_mac(mac)
+            && !name.is_empty()
+        {
+            self.devices.insert(mac, name.to_owned());
+        }
+    }
+
+    /// Adds what `lower` names and `self` does not: `self` keeps priority.
+    pub fn fill_from(&mut self, lower: &Names) {
+        for (id, name) in &lower.sites {
+            self.sites.entry(id.clone()).or_insert_with(|| name.clone());
+        }
+        for (mac, name) in &lower.devices {
+            self.devices
+                .entry(mac.clone())
+                .or_insert_with(|| name.clone());
+        }
+    }
+
+    /// Whether nothing is named.
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty() && self.devices.is_empty()
+    }
+
+    /// Every site name, by id.
+    pub fn sites(&self) -> &BTreeMap<String, String> {
+        &self.sites
+    }
+
+    /// Every device name, by normalised MAC.
+    pub fn devices(&self) -> &BTreeMap<String, String> {
+        &self.devices
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blanks_and_non_macs_name_nothing() {
+        let mut names = Names::default();
+        names.name_site(" ", "HQ");
+        names.name_site("s", "  ");
+        names.name_device("string", "ap");
+        names.name_device("5c5b350e1d1f", "");
+        assert!(names.is_empty());
+        names.name_device("5c5b350e1d1f", " ap-1 ");
+        assert_eq!(names.device("5C-5B-35-0E-1D-1F"), Some("ap-1"));
+        assert_eq!(names.device("nonsense"), None);
+    }
+
+    #[test]
+    fn configured_site_names_are_taken_as_given() {
+        let names = Names::with_sites([("s".to_owned(), "HQ".to_owned())].into());
+        assert_eq!(names.site("s"), Some("HQ"));
+        assert_eq!(names.sites().len(), 1);
+        assert!(names.devices().is_empty());
+    }
+}
