@@ -129,6 +129,7 @@ impl Correlator {
         self.state.last_event_id = Some(input.event_id);
         let settings = &self.settings;
         let state = &mut self.state;
+        state.learn_site_name(input.site_id, input.site_name(), input.time);
         match input.topic {
             Topic::Alarms => {
                 let alarm = Alarm::from_value(input.raw);

@@ -64,7 +64,7 @@ pub use incident::{
 };
 pub use input::Input;
 pub use marks::Mark;
-pub use records::{DownEpisode, PortDown, SourceWatch};
+pub use records::{DownEpisode, PortDown, SiteName, SourceWatch};
 pub use settings::{Grouping, Settings};
 pub use silence::Silence;
 pub use snapshot::{SNAPSHOT_VERSION, Snapshot};

@@ -39,6 +39,16 @@ pub struct SourceWatch {
     pub reported_for: Option<i64>,
 }
 
+/// A site's name as an event carried it (`site_name`), and that event's time: a newer
+/// event renames, an older or replayed one does not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteName {
+    /// The name.
+    pub name: String,
+    /// The event time it was carried at, unix µs.
+    pub at: i64,
+}
+
 /// A switch port that went down (`SW_PORT_DOWN`) with an AP wired to it, until it comes
 /// up again (`SW_PORT_UP`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::Device;
 use crate::incident::Incident;
 use crate::marks::Mark;
-use crate::records::{DownEpisode, PortDown, SourceWatch};
+use crate::records::{DownEpisode, PortDown, SiteName, SourceWatch};
 use crate::silence::Silence;
 use crate::timers::Timer;
 
@@ -47,4 +47,7 @@ pub struct Snapshot {
     /// Switch ports down under an AP, by switch and port (absent in older snapshots).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports_down: Vec<PortDown>,
+    /// Site names that events carried, by site id (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub site_names: BTreeMap<String, SiteName>,
 }

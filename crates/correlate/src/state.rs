@@ -8,7 +8,7 @@ use mist::Severity;
 use crate::device::{Device, DeviceRef};
 use crate::incident::{Change, Incident, IncidentKind, IncidentState};
 use crate::marks::Marks;
-use crate::records::{DownEpisode, PortDown, SourceWatch};
+use crate::records::{DownEpisode, PortDown, SiteName, SourceWatch};
 use crate::silence::Silence;
 use crate::snapshot::{SNAPSHOT_VERSION, Snapshot};
 use crate::timers::Timers;
@@ -35,6 +35,9 @@ pub(crate) struct State {
     pub sources: BTreeMap<String, SourceWatch>,
     /// Switch ports down under an AP, by switch MAC and port.
     pub ports_down: BTreeMap<(String, String), PortDown>,
+    /// Site names that events carried, by site id, for the events that carry none
+    /// (alarms): what earlier events taught.
+    pub site_names: BTreeMap<String, SiteName>,
     /// Names the shell knows (configuration, Mist's API): not part of the snapshot, the
     /// shell gives them again after a restore.
     pub names: mist::Names,
@@ -76,6 +79,7 @@ impl State {
             last_event_id: None,
             sources: BTreeMap::new(),
             ports_down: BTreeMap::new(),
+            site_names: BTreeMap::new(),
             names: mist::Names::default(),
             topology: Topology::default(),
             out: Vec::new(),
@@ -115,6 +119,7 @@ impl State {
                 .into_iter()
                 .map(|p| ((p.switch.clone(), p.port.clone()), p))
                 .collect(),
+            site_names: snapshot.site_names,
             names: mist::Names::default(),
             topology: Topology::default(),
             out: Vec::new(),
@@ -143,7 +148,40 @@ impl State {
             last_event_id: self.last_event_id,
             sources: self.sources.clone(),
             ports_down: self.ports_down.values().cloned().collect(),
+            site_names: self.site_names.clone(),
         }
+    }
+
+    /// Remembers the site name an event at `at` carries, unless a newer event named the
+    /// site already.
+    pub(crate) fn learn_site_name(&mut self, site_id: Option<&str>, name: Option<&str>, at: i64) {
+        let (Some(site), Some(name)) = (site_id, name.map(str::trim)) else {
+            return;
+        };
+        if name.is_empty() || self.site_names.get(site).is_some_and(|n| n.at >= at) {
+            return;
+        }
+        let name = name.to_owned();
+        self.site_names
+            .insert(site.to_owned(), SiteName { name, at });
+    }
+
+    /// A site as a person reads it: the name its event carried, else the shell's (the
+    /// operator's `[routing] site_names` win over what events said), else what earlier
+    /// events said, else its id.
+    pub(crate) fn site_label(&self, carried: Option<&str>, site_id: Option<&str>) -> String {
+        carried
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .or_else(|| site_id.and_then(|id| self.names.site(id)))
+            .or_else(|| {
+                site_id
+                    .and_then(|id| self.site_names.get(id))
+                    .map(|n| n.name.as_str())
+            })
+            .or(site_id)
+            .unwrap_or("unknown site")
+            .to_owned()
     }
 
     /// The live incident with this key.

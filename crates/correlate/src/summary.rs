@@ -16,19 +16,6 @@ pub(crate) fn label(device: &Device, names: &mist::Names) -> String {
     }
 }
 
-/// A site as a person reads it: the name the event carried, else the shell's, else the id.
-pub(crate) fn site<'a>(
-    carried: Option<&'a str>,
-    site_id: Option<&'a str>,
-    names: &'a mist::Names,
-) -> &'a str {
-    carried
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| site_id.and_then(|id| names.site(id)))
-        .or(site_id)
-        .unwrap_or("unknown site")
-}
-
 /// A duration in the largest two units that matter: `2d 3h`, `5m 10s`, `0s`.
 pub(crate) fn duration(us: i64) -> String {
     let secs = us.max(0) / 1_000_000;

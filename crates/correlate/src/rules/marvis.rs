@@ -40,7 +40,13 @@ fn detail<'a>(alarm: &'a Alarm, field: &str) -> Option<&'a str> {
 }
 
 /// "Marvis: bad_cable on sw_2300_48mp port ge-0/0/1 at Site; suggested action: test_replace_cable".
-fn summary(input: &Input<'_>, alarm: &Alarm, alarm_type: &str, entities: &[Entity]) -> String {
+fn summary(
+    state: &State,
+    input: &Input<'_>,
+    alarm: &Alarm,
+    alarm_type: &str,
+    entities: &[Entity],
+) -> String {
     let symptom = detail(alarm, "symptom").unwrap_or(alarm_type);
     let mut text = format!("Marvis: {symptom}");
     let mut on: Vec<String> = Vec::new();
@@ -60,7 +66,8 @@ fn summary(input: &Input<'_>, alarm: &Alarm, alarm_type: &str, entities: &[Entit
     if !on.is_empty() {
         text.push_str(&format!(" on {}", on.join(", ")));
     }
-    if let Some(site) = input.site_name().or(input.site_id) {
+    if input.site_name().is_some() || input.site_id.is_some() {
+        let site = state.site_label(input.site_name(), input.site_id);
         text.push_str(&format!(" at {site}"));
     }
     if let Some(action) = detail(alarm, "action").or(alarm.suggestion.as_deref()) {
@@ -102,7 +109,7 @@ pub(crate) fn on_alarm(state: &mut State, input: &Input<'_>, alarm: &Alarm) {
             });
         }
         (Some(id), false) => {
-            let text = summary(input, alarm, &alarm_type, &entities);
+            let text = summary(state, input, alarm, &alarm_type, &entities);
             state.change(
                 id,
                 at,
@@ -132,7 +139,7 @@ pub(crate) fn on_alarm(state: &mut State, input: &Input<'_>, alarm: &Alarm) {
                 devices,
                 opened_at: at,
                 last_seen_at: at,
-                summary: summary(input, alarm, &alarm_type, &entities),
+                summary: summary(state, input, alarm, &alarm_type, &entities),
                 caused_by: None,
                 device_names: Default::default(),
             };

@@ -13,6 +13,7 @@ use mist::Severity;
 use mist::views::Alarm;
 
 use crate::catalog::security_type;
+use crate::device::DeviceRef;
 use crate::incident::{Change, Incident, IncidentKind};
 use crate::input::Input;
 use crate::settings::Settings;
@@ -70,10 +71,15 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
         let Some(mac) = mist::normalize_mac(entry) else {
             continue;
         };
+        let known = DeviceRef {
+            org_id: input.org_id.unwrap_or_default().to_owned(),
+            mac: mac.clone(),
+        };
         let name = hostnames
             .get(position)
             .map(String::as_str)
             .filter(|h| !h.trim().is_empty())
+            .or_else(|| state.devices.get(&known).and_then(|d| d.name.as_deref()))
             .or_else(|| state.names.device(&mac));
         if let Some(name) = name {
             names.insert(mac.clone(), name.to_owned());
@@ -82,7 +88,7 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
             aps.push(mac);
         }
     }
-    let site = summary::site(input.site_name(), input.site_id, &state.names).to_owned();
+    let site = state.site_label(input.site_name(), input.site_id);
     let event_id = Some(input.event_id);
 
     if let Some(id) = state.live_by_key(&key) {
