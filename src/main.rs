@@ -98,6 +98,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Connect a Mist org or site through Mist's API: setup, status, teardown.
+    #[command(subcommand)]
+    Mist(cli::MistCommand),
     /// Named API tokens with roles: create, list, revoke (on the data dir, with the
     /// server running or not).
     #[command(subcommand)]
@@ -237,6 +240,7 @@ fn main() -> ExitCode {
         ),
         Command::Simulate(args) => simulate(args),
         Command::Token(command) => cli::token(command),
+        Command::Mist(command) => cli::mist(command),
         Command::CheckConfig { file } => check_config(&file),
         Command::Sign { secret, file } => sign(&secret, &file),
         Command::Verify {

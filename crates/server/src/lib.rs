@@ -22,7 +22,7 @@ mod pruner;
 mod redirect;
 pub mod replay;
 pub mod secret_key;
-mod sources;
+pub mod sources;
 mod stages;
 mod telemetry;
 pub mod tls;
@@ -50,6 +50,11 @@ pub fn parse_instant(value: &str) -> Result<i64, ApiError> {
 /// time fields as RFC 3339.
 pub fn present(record: serde_json::Value) -> serde_json::Value {
     api::correlation::with_times(record)
+}
+
+/// Now, in unix µs (the clock every stamp mistgate writes comes from).
+pub fn now_us() -> i64 {
+    deliver::clock::now_us()
 }
 
 /// Unix µs as the API shows times: RFC 3339 UTC with microseconds.
@@ -134,6 +139,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         correlation_stage::spawn(
             store.clone(),
             config.correlation.settings(),
+            mist::Names::with_sites(config.routing.site_names.clone()),
             stages.clone(),
             config.silence_watches(),
         )
