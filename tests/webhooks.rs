@@ -137,7 +137,7 @@ async fn invalid_webhooks_are_refused_with_the_field_named_and_change_nothing() 
             "topics",
         ),
         (
-            json!({"url": "https://a.example/h", "topics": ["no-such-topic"]}),
+            json!({"url": "https://a.example/h", "topics": ["no such topic"]}),
             422,
             "topics",
         ),

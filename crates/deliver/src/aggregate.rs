@@ -204,8 +204,10 @@ impl Aggregator {
     }
 
     fn close(&mut self, key: BatchKey, events: Vec<Pending>, ready_at: i64) {
-        let body =
-            mist::write_envelope(key.topic.as_str(), events.iter().map(|e| e.raw.as_bytes()));
+        let body = mist::write_envelope(
+            key.topic.wire_name(),
+            events.iter().map(|e| e.raw.as_bytes()),
+        );
         let batch = Batch {
             subscription_id: key.subscription_id,
             topic: key.topic,

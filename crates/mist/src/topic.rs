@@ -223,31 +223,69 @@ impl Topic {
 
     /// Whether Mist offers this topic on site webhooks only (never on org webhooks).
     ///
-    /// Source: Juniper's "Webhook Topics" documentation splits topics into "Both
-    /// Organization and Site Topics" and "Site Topics"; the site-only ones are the location
-    /// engine's streams (location, zones, beacons, raw BLE and Wi-Fi frames, SDK scans). The
-    /// Mist webhook schemas agree: the org-capable topics `alarms`, `device-updowns` and
-    /// `occupancy-alerts` carry a `for_site` flag that says which of the two levels sent them.
-    /// Unknown topics answer `false`: nothing is known about them.
+    /// Source: Mist's OpenAPI, `createOrgWebhook`: "For org webhooks, only
+    /// alarms/audits/client-info/client-join/client-sessions/device_events/device-updowns/
+    /// mxedge_events Infrastructure topics are supported"; `nac-events` (Access Assurance,
+    /// an org service) is offered on org webhooks too, and `ping` is sent on both. Every
+    /// other known topic (the
+    /// location engine's streams, raw BLE and Wi-Fi frames, SDK scans, `nac-accounting`,
+    /// `occupancy-alerts`, `client-latency`, `site-sle`, Marvis Minis, guest
+    /// authorisations) is site-only. Unknown topics answer `false`: nothing is known about
+    /// them.
     pub fn is_site_only(&self) -> bool {
+        self.is_known()
+            && !matches!(
+                self,
+                Topic::Alarms
+                    | Topic::Audits
+                    | Topic::ClientInfo
+                    | Topic::ClientJoin
+                    | Topic::ClientSessions
+                    | Topic::DeviceEvents
+                    | Topic::DeviceUpdowns
+                    | Topic::MxedgeEvents
+                    | Topic::NacEvents
+                    | Topic::Ping
+            )
+    }
+
+    /// Whether Mist keeps delivery results for this topic (its webhooks'
+    /// `events/search`): the topics of `webhook_delivery.topic` in Mist's OpenAPI.
+    pub fn has_delivery_results(&self) -> bool {
         matches!(
             self,
-            Topic::AssetRaw
-                | Topic::AssetRawRssi
-                | Topic::DiscoveredRawRssi
-                | Topic::Location
-                | Topic::LocationAsset
-                | Topic::LocationCentrak
-                | Topic::LocationClient
-                | Topic::LocationSdk
-                | Topic::LocationUnclient
-                | Topic::Rssizone
-                | Topic::SdkclientScanData
-                | Topic::Vbeacon
-                | Topic::WifiConnRaw
-                | Topic::WifiUnconnRaw
-                | Topic::Zone
+            Topic::Alarms
+                | Topic::Audits
+                | Topic::DeviceUpdowns
+                | Topic::OccupancyAlerts
+                | Topic::Ping
         )
+    }
+
+    /// The name Mist writes in a message's `topic` on the wire.
+    ///
+    /// Mostly the canonical name, but a few topics are written with underscores. Sources,
+    /// in order of trust: captured traffic (`device-events`, `nac-events` arrive
+    /// hyphenated although the schemas' defaults say `device_events`, `nac_events`); the
+    /// `enum` of the topic in Mist's webhook schemas (`sdkclient_scan_data`); the schema's
+    /// default or example (`location_asset`, `location_client`, `location_sdk`,
+    /// `location_unclient`, `site_sle`). Unknown topics are written in their normal form.
+    ///
+    /// ```
+    /// use mist::Topic;
+    /// assert_eq!(Topic::SdkclientScanData.wire_name(), "sdkclient_scan_data");
+    /// assert_eq!(Topic::DeviceEvents.wire_name(), "device-events");
+    /// ```
+    pub fn wire_name(&self) -> &str {
+        match self {
+            Topic::LocationAsset => "location_asset",
+            Topic::LocationClient => "location_client",
+            Topic::LocationSdk => "location_sdk",
+            Topic::LocationUnclient => "location_unclient",
+            Topic::SdkclientScanData => "sdkclient_scan_data",
+            Topic::SiteSle => "site_sle",
+            other => other.as_str(),
+        }
     }
 }
 
@@ -353,26 +391,65 @@ mod tests {
 
     #[test]
     fn site_only_topics() {
-        assert!(Topic::Zone.is_site_only());
-        assert!(Topic::LocationAsset.is_site_only());
-        assert!(Topic::SdkclientScanData.is_site_only());
-        assert!(!Topic::Alarms.is_site_only());
-        assert!(!Topic::DeviceEvents.is_site_only());
-        assert!(!Topic::NacEvents.is_site_only());
-        assert!(!Topic::OccupancyAlerts.is_site_only());
+        for site_only in [
+            Topic::Zone,
+            Topic::LocationAsset,
+            Topic::SdkclientScanData,
+            Topic::NacAccounting,
+            Topic::OccupancyAlerts,
+            Topic::ClientLatency,
+            Topic::AssetRawRssi,
+            Topic::Location,
+            Topic::WifiConnRaw,
+            Topic::SiteSle,
+        ] {
+            assert!(site_only.is_site_only(), "{site_only}");
+        }
+        let org: Vec<&str> = Topic::KNOWN
+            .iter()
+            .filter(|t| !t.is_site_only())
+            .map(Topic::as_str)
+            .collect();
+        assert_eq!(
+            org,
+            [
+                "alarms",
+                "audits",
+                "client-info",
+                "client-join",
+                "client-sessions",
+                "device-events",
+                "device-updowns",
+                "mxedge-events",
+                "nac-events",
+                "ping"
+            ]
+        );
     }
 
     #[test]
-    fn display_from_str_and_serde_use_the_canonical_name() {
-        assert_eq!(Topic::ClientJoin.to_string(), "client-join");
-        assert_eq!("client_join".parse::<Topic>(), Ok(Topic::ClientJoin));
+    fn wire_names_read_back_and_delivery_results() {
+        for topic in Topic::KNOWN {
+            assert_eq!(&Topic::parse(topic.wire_name()), topic);
+        }
+        assert_eq!(Topic::LocationAsset.wire_name(), "location_asset");
+        assert_eq!(Topic::Alarms.wire_name(), "alarms");
+        assert_eq!(Topic::parse("new_one").wire_name(), "new-one");
+        let with_results: Vec<&str> = Topic::KNOWN
+            .iter()
+            .filter(|t| t.has_delivery_results())
+            .map(Topic::as_str)
+            .collect();
         assert_eq!(
-            serde_json::to_string(&Topic::NacEvents).unwrap(),
-            "\"nac-events\""
+            with_results,
+            [
+                "alarms",
+                "audits",
+                "device-updowns",
+                "occupancy-alerts",
+                "ping"
+            ]
         );
-        let topic: Topic = serde_json::from_str("\"Nac_Events\"").unwrap();
-        assert_eq!(topic, Topic::NacEvents);
-        assert!(serde_json::from_str::<Topic>("42").is_err());
     }
 
     proptest::proptest! {

@@ -7,13 +7,13 @@
 //!
 //! Choices worth knowing:
 //! - Unknown fields are rejected, except the read-only ones a client may echo back from a GET
-//!   (`id`, `org_id`, `site_id`, `for_site`, `created_time`, `modified_time`), which are
-//!   ignored: the server decides them.
+//!   (`id`, `org_id`, `site_id`, `for_site`, `created_time`, `modified_time` and the
+//!   `has_*` flags), which are ignored: the server decides them.
 //! - `null` counts as absent for every field, except the write-only secrets where `null`
 //!   explicitly clears the stored value.
-//! - On PUT the body replaces the object, but a write-only secret (`secret`, `splunk_token`,
-//!   `oauth2_client_secret`, `oauth2_password`) that is absent from the body keeps its previous
-//!   value: such fields are never returned, so clients cannot echo them.
+//! - On PUT the body is a partial update, as Mist takes it: a field the body leaves out
+//!   keeps its stored value, a field set to `null` goes back to its default (a write-only
+//!   secret is cleared), and the result is checked as a whole, as when creating one.
 //! - `google-pubsub` and `aws-sns` are valid Mist types this server does not deliver to; they
 //!   are refused with code `unsupported_type`.
 //! - `rate_limit` (`"30/min"`, see [`crate::rate_limit`]) is mistgate's own field, not
@@ -172,14 +172,18 @@ const WRITE_ONLY: [(&str, &str); 4] = [
     ("oauth2_password", "has_oauth2_password"),
 ];
 
-/// Server-decided fields a client may echo back; they are ignored.
-const READ_ONLY: [&str; 6] = [
+/// Server-decided fields a client may echo back from a GET; they are ignored.
+const READ_ONLY: [&str; 10] = [
     "id",
     "org_id",
     "site_id",
     "for_site",
     "created_time",
     "modified_time",
+    "has_secret",
+    "has_splunk_token",
+    "has_oauth2_client_secret",
+    "has_oauth2_password",
 ];
 
 /// Header names and values together must stay under this many bytes.
@@ -211,8 +215,8 @@ enum Secret {
 
 /// Parses and checks a POST/PUT body for the webhook `id` in `scope`.
 ///
-/// `previous` is the stored object on PUT (`None` on POST): its `created_time` and any
-/// write-only secret the body leaves out are kept.
+/// `previous` is the stored object on PUT (`None` on POST): every field the body leaves
+/// out keeps its value there (a partial update, as Mist's PUT), `created_time` too.
 pub fn parse_request(
     body: &[u8],
     scope: &Scope,
@@ -234,6 +238,9 @@ pub fn parse_request(
     }
     for key in READ_ONLY {
         obj.remove(key);
+    }
+    if let Some(previous) = previous {
+        obj = merged(previous, obj);
     }
 
     let webhook_type = match take_string(&mut obj, "type")?.as_deref() {
@@ -384,6 +391,19 @@ pub fn parse_request(
     })
 }
 
+/// A partial update: the stored object's fields (the secrets stay out: absent, they are
+/// kept by [`resolve_secret`]) with the body's laid over them, `null` included.
+fn merged(previous: &Subscription, body: Map<String, Value>) -> Map<String, Value> {
+    let Value::Object(mut stored) = previous.public_view() else {
+        unreachable!("a subscription's view is an object")
+    };
+    for key in READ_ONLY {
+        stored.remove(key);
+    }
+    stored.extend(body);
+    stored
+}
+
 fn is_known_field(key: &str) -> bool {
     READ_ONLY.contains(&key)
         || WRITE_ONLY.iter().any(|(f, _)| *f == key)
@@ -496,9 +516,16 @@ fn check_topics(raw: Vec<String>, for_site: bool) -> Result<Vec<String>, Invalid
     let mut seen = BTreeSet::new();
     let mut topics = Vec::new();
     for name in raw {
+        // A topic Mist adds later is taken as it comes: no release needed to subscribe.
         let topic = Topic::parse(&name);
-        if let Topic::Other(_) = topic {
-            return Err(Invalid::field("topics", format!("unknown topic {name:?}")));
+        if !topic.is_known() && !is_new_topic_name(&name) {
+            return Err(Invalid::field(
+                "topics",
+                format!(
+                    "unknown topic {name:?} is not a topic name: words of ASCII letters and \
+                     digits joined by `-` or `_`, at most 64 bytes"
+                ),
+            ));
         }
         if topic.is_site_only() && !for_site {
             return Err(Invalid::field(
@@ -519,6 +546,17 @@ fn check_topics(raw: Vec<String>, for_site: bool) -> Result<Vec<String>, Invalid
     }
     Ok(topics)
 }
+
+/// The name of a topic mistgate does not know yet, by [`NEW_TOPIC_PATTERN`].
+fn is_new_topic_name(name: &str) -> bool {
+    name.len() <= 64
+        && name
+            .split(['-', '_'])
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The grammar of a topic name mistgate does not know yet (a topic Mist adds later).
+pub const NEW_TOPIC_PATTERN: &str = "^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$";
 
 fn check_headers(
     headers: BTreeMap<String, String>,

@@ -107,7 +107,7 @@ fn each_rule_names_its_field() {
             "invalid_field",
         ),
         (
-            json!({"url": "http://h", "topics": ["no-such-topic"]}),
+            json!({"url": "http://h", "topics": ["no such/topic"]}),
             "topics",
             "invalid_field",
         ),
@@ -299,6 +299,38 @@ fn site_only_topic_needs_a_site_webhook() {
     assert_eq!(sub.topics, vec!["alarms", "location-client"]);
 }
 
+/// A topic Mist adds later is subscribed to as it comes, on both levels; the site-only
+/// ones are refused on org webhooks.
+#[test]
+fn new_topics_are_taken_and_site_only_ones_refused_on_orgs() {
+    let sub = parse(
+        json!({"url": "https://r/x", "topics": ["Wan_Events", "alarms"]}),
+        &org(),
+    )
+    .unwrap();
+    assert_eq!(sub.topics, ["wan-events", "alarms"]);
+    for topic in [
+        "nac-accounting",
+        "occupancy-alerts",
+        "client-latency",
+        "asset-raw-rssi",
+        "location",
+        "zone",
+        "sdkclient_scan_data",
+    ] {
+        let err = parse(json!({"url": "https://r/x", "topics": [topic]}), &org()).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("topics"), "{topic}");
+        assert!(
+            err.detail.contains("only available on site webhooks"),
+            "{topic}: {err}"
+        );
+        assert!(
+            parse(json!({"url": "https://r/x", "topics": [topic]}), &site()).is_ok(),
+            "{topic}"
+        );
+    }
+}
+
 #[test]
 fn topics_are_canonical_and_deduplicated() {
     let sub = parse(
@@ -352,11 +384,47 @@ fn put_keeps_secret_and_created_time() {
     assert_eq!(second.created_time, NOW);
     assert_eq!(second.modified_time, later);
     assert_eq!(second.url, "https://r/y");
-    assert_eq!(second.name, None, "PUT replaces the object");
+    assert_eq!(
+        second.name.as_deref(),
+        Some("a"),
+        "a field left out is kept"
+    );
 
-    let clear = json!({"url": "https://r/y", "topics": ["audits"], "secret": null}).to_string();
+    let clear = json!({"secret": null, "name": null}).to_string();
     let third = parse_request(clear.as_bytes(), &org(), "wh-1", later, Some(&second)).unwrap();
-    assert_eq!(third.secret, None);
+    assert_eq!((third.secret, third.name), (None, None), "null clears");
+}
+
+/// Mist's PUT is a partial update: only the changed field is sent, and what a GET
+/// showed (the `has_*` flags too) may be sent back whole.
+#[test]
+fn put_takes_a_partial_update_and_ignores_read_only_fields() {
+    let first = parse(
+        json!({"url": "https://r/x", "topics": ["alarms"], "secret": "s", "name": "n",
+               "headers": {"x-a": "1"}, "rate_limit": "5/s"}),
+        &org(),
+    )
+    .unwrap();
+    let topics = json!({"topics": ["audits", "device_events"]}).to_string();
+    let second = parse_request(topics.as_bytes(), &org(), "wh-1", NOW, Some(&first)).unwrap();
+    assert_eq!(second.topics, ["audits", "device-events"]);
+    let expected = Subscription {
+        topics: second.topics.clone(),
+        ..first.clone()
+    };
+    assert_eq!(second, expected);
+
+    let echoed = first.public_view().to_string();
+    let third = parse_request(echoed.as_bytes(), &org(), "wh-1", NOW, Some(&first)).unwrap();
+    assert_eq!(third, first);
+    // Read-only flags say nothing: `has_secret: false` does not clear the secret.
+    let flag = json!({"has_secret": false, "has_oauth2_client_secret": true}).to_string();
+    let fourth = parse_request(flag.as_bytes(), &org(), "wh-1", NOW, Some(&first)).unwrap();
+    assert_eq!(fourth.secret.as_deref(), Some("s"));
+    // The result is checked whole: a partial update can still be refused.
+    let bad = json!({"topics": []}).to_string();
+    let err = parse_request(bad.as_bytes(), &org(), "wh-1", NOW, Some(&first)).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("topics"));
 }
 
 #[test]

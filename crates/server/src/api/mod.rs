@@ -2,16 +2,18 @@
 
 pub(crate) mod access;
 pub(crate) mod answer;
+pub(crate) mod constants;
 pub(crate) mod correlation;
 pub(crate) mod deliveries;
 pub(crate) mod log;
+pub(crate) mod mist_self;
 pub(crate) mod notifications;
 pub(crate) mod openapi;
 pub(crate) mod params;
 mod resend;
 mod scope;
-pub(crate) mod sources;
 pub(crate) mod silences;
+pub(crate) mod sources;
 mod stats;
 mod stream;
 mod targets;
@@ -144,6 +146,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/tokens/{name}", delete(access::revoke_token))
         .route("/audit", get(access::list_audit))
+        .route("/self", get(mist_self::get_self))
+        .route("/const/webhook_topics", get(constants::webhook_topics))
         .route("/sources", get(sources::list).post(sources::create))
         .route(
             "/sources/{name}",

@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
 use super::{
-    access, correlation, deliveries, log, notifications, resend, silences, sources, stats, stream,
-    targets, webhooks,
+    access, constants, correlation, deliveries, log, mist_self, notifications, resend, silences,
+    sources, stats, stream, targets, webhooks,
 };
 use crate::{health, ingest};
 
@@ -61,6 +61,8 @@ const TOKEN_SCHEME: &str = "api_token";
         silences::create_silence,
         silences::delete_silence,
         silences::replace_silence,
+        mist_self::get_self,
+        constants::webhook_topics,
         webhooks::org::list,
         webhooks::org::create,
         webhooks::org::get,
@@ -250,6 +252,8 @@ mod tests {
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{name}", "delete"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/self", "get"),
+        ("/api/v1/const/webhook_topics", "get"),
         ("/api/v1/sources", "get"),
         ("/api/v1/sources", "post"),
         ("/api/v1/sources/{name}", "put"),

@@ -49,7 +49,8 @@ pub struct OrgBatchPath {
     org_id: String,
     /// The webhook's id.
     id: String,
-    /// The message's id.
+    /// The message's id; the UUID `id` of one of this webhook's delivery results
+    /// (`events/search`) is taken too, for the message that attempt sent.
     #[param(value_type = i64)]
     batch_id: String,
 }
@@ -62,7 +63,8 @@ pub struct SiteBatchPath {
     site_id: String,
     /// The webhook's id.
     id: String,
-    /// The message's id.
+    /// The message's id; the UUID `id` of one of this webhook's delivery results
+    /// (`events/search`) is taken too, for the message that attempt sent.
     #[param(value_type = i64)]
     batch_id: String,
 }

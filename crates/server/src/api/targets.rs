@@ -14,7 +14,7 @@ use super::answer::List;
 use super::deliveries::{
     AttemptQuery, CountAnswers, DeliveryCountView, DeliverySearchView, DistinctQuery, MessageQuery,
     MessageView, MessagesAnswers, Owner, RangeQuery, ReplayAllAnswers, ReplayOneAnswers,
-    ReplayedView, SearchAnswers,
+    ReplayedView, SearchAnswers, WindowQuery,
 };
 use super::params::{PageQuery, Params};
 use crate::app_state::AppState;
@@ -81,7 +81,7 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<Vec<TargetView>> {
     tag = "routing",
     params(
         ("name" = String, Path, description = "The target's name."),
-        AttemptQuery, RangeQuery, PageQuery,
+        AttemptQuery, WindowQuery, PageQuery,
     ),
     responses(SearchAnswers),
     security(("api_token" = []))
@@ -101,7 +101,7 @@ pub async fn search(
     tag = "routing",
     params(
         ("name" = String, Path, description = "The target's name."),
-        DistinctQuery, AttemptQuery, RangeQuery,
+        DistinctQuery, AttemptQuery, WindowQuery,
     ),
     responses(CountAnswers),
     security(("api_token" = []))

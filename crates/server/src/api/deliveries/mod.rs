@@ -2,25 +2,28 @@
 //! (`events/search`, `events/count`), the ping, and mistgate's outbox view with dead
 //! letters and replay.
 
+mod ids;
 pub mod org;
 pub mod site;
 mod views;
+mod window;
 
 use std::sync::Arc;
 
 use axum::Json;
 use deliver::subscription::{Scope, Subscription};
-use store::{AttemptFilter, BatchFilter, BatchState, ReplayRequest};
+use store::{AttemptFilter, BatchFilter, BatchState, Order, PageRequest, ReplayRequest};
 
+use self::views::Place;
 pub use self::views::{
     AttemptQuery, AttemptStatus, AttemptView, CountAnswers, CountKey, CountView, DeliveryCountView,
     DeliverySearchView, Distinct, DistinctQuery, MessageQuery, MessageState, MessageView,
     MessagesAnswers, PingView, RangeQuery, ReplayAllAnswers, ReplayOneAnswers, ReplayedView,
-    SearchAnswers,
+    SearchAnswers, WindowQuery,
 };
-use self::views::{Place, seconds};
+use self::window::Window;
 use super::answer::List;
-use super::params::{Params, get, instant, one_of, page_of, topic};
+use super::params::{Params, get, instant, one_of, page, page_of, topic};
 use super::webhooks::load;
 use crate::app_state::AppState;
 use crate::error::ApiError;
@@ -79,8 +82,8 @@ fn range(q: &Params) -> Result<(Option<i64>, Option<i64>), ApiError> {
     Ok((since, until))
 }
 
-fn attempt_filter(owner: &Found, q: &Params) -> Result<AttemptFilter, ApiError> {
-    let (since, until) = range(q)?;
+/// The filters of delivery results, within Mist's time window (see [`Window`]).
+fn attempt_filter(owner: &Found, q: &Params, window: Window) -> Result<AttemptFilter, ApiError> {
     let success =
         one_of::<AttemptStatus>(q, "status")?.map(|s| matches!(s, AttemptStatus::Success));
     let status_code = match get(q, "status_code") {
@@ -99,8 +102,8 @@ fn attempt_filter(owner: &Found, q: &Params) -> Result<AttemptFilter, ApiError> 
         topic: topic(q).filter(|t| !t.is_empty()),
         success,
         status_code,
-        since,
-        until,
+        since: Some(window.start),
+        until: Some(window.end),
     })
 }
 
@@ -113,17 +116,23 @@ impl Found {
     }
 }
 
-/// A page of an owner's delivery attempts, newest first.
+/// A page of an owner's delivery attempts, newest first, with how many there are.
 pub(crate) async fn search(
     app: &AppState,
     owner: Owner,
     q: Params,
 ) -> Result<Json<DeliverySearchView>, ApiError> {
     let owner = find(app, owner).await?;
-    let filter = attempt_filter(&owner, &q)?;
+    let window = Window::of(&q, now_us())?;
+    let filter = attempt_filter(&owner, &q, window)?;
     let page = page_of(&q)?;
-    let (since, until) = (filter.since, filter.until);
-    let found = app.store.attempts(filter, page).await?;
+    // The page first: an attempt recorded in between is counted, never a result
+    // missing from `total`.
+    let found = app.store.attempts(filter.clone(), page).await?;
+    let counts = app
+        .store
+        .count_attempts(filter, Distinct::Status.as_str().to_string())
+        .await?;
     let place = owner.place();
     Ok(Json(DeliverySearchView {
         results: found
@@ -131,14 +140,15 @@ pub(crate) async fn search(
             .into_iter()
             .map(|r| AttemptView::new(r, &place))
             .collect(),
-        start: since.map(seconds),
-        end: until.map(seconds),
+        start: window.start_s(),
+        end: window.end_s(),
         limit: page.limit,
+        total: counts.iter().map(|(_, n)| n).sum(),
         next_cursor: found.next.map(|n| n.to_string()),
     }))
 }
 
-/// An owner's delivery attempts counted by `distinct`.
+/// An owner's delivery attempts counted by `distinct`: the `limit` largest groups.
 pub(crate) async fn count(
     app: &AppState,
     owner: Owner,
@@ -146,8 +156,9 @@ pub(crate) async fn count(
 ) -> Result<Json<DeliveryCountView>, ApiError> {
     let owner = find(app, owner).await?;
     let distinct = one_of::<Distinct>(&q, "distinct")?.unwrap_or(Distinct::Status);
-    let filter = attempt_filter(&owner, &q)?;
-    let (since, until) = (filter.since, filter.until);
+    let window = Window::of(&q, now_us())?;
+    let limit = page(get(&q, "limit"), None, None)?.limit;
+    let filter = attempt_filter(&owner, &q, window)?;
     let groups = app
         .store
         .count_attempts(filter, distinct.as_str().to_string())
@@ -157,13 +168,15 @@ pub(crate) async fn count(
         distinct,
         results: groups
             .into_iter()
+            .take(limit as usize)
             .map(|(key, count)| CountView {
                 key: CountKey::new(distinct, key),
                 count,
             })
             .collect(),
-        start: since.map(seconds),
-        end: until.map(seconds),
+        start: window.start_s(),
+        end: window.end_s(),
+        limit,
         total,
     }))
 }
@@ -201,6 +214,32 @@ pub(crate) async fn batches(
     )))
 }
 
+/// The outbox message `batch` names: its id, or the UUID of a delivery result (an
+/// attempt) of this owner, which names the message that attempt sent.
+async fn message_id(app: &AppState, owner: &Found, batch: &str) -> Result<i64, ApiError> {
+    if let Ok(id) = batch.parse::<i64>() {
+        return Ok(id);
+    }
+    let missing = || ApiError::NotFound(format!("no delivery `{batch}` here"));
+    let attempt = ids::from_uuid(batch).ok_or_else(missing)?;
+    let filter = AttemptFilter {
+        subscription_id: Some(owner.destination.clone()),
+        ..AttemptFilter::default()
+    };
+    let page = PageRequest {
+        limit: 1,
+        after: attempt.checked_add(1),
+        order: Order::Desc,
+    };
+    let found = app.store.attempts(filter, page).await?;
+    found
+        .items
+        .into_iter()
+        .find(|a| a.id == attempt)
+        .map(|a| a.record.batch_id)
+        .ok_or_else(missing)
+}
+
 /// Queues one dead message of an owner again.
 pub(crate) async fn replay_one(
     app: &AppState,
@@ -208,9 +247,7 @@ pub(crate) async fn replay_one(
     batch: String,
 ) -> Result<Json<ReplayedView>, ApiError> {
     let owner = find(app, owner).await?;
-    let batch_id: i64 = batch
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no delivery `{batch}` here")))?;
+    let batch_id = message_id(app, &owner, &batch).await?;
     let row = app
         .store
         .batch(batch_id)

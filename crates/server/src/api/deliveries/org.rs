@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use super::{
     AttemptQuery, CountAnswers, DeliveryCountView, DeliverySearchView, DistinctQuery, MessageQuery,
     MessageView, MessagesAnswers, Owner, PingView, RangeQuery, ReplayAllAnswers, ReplayOneAnswers,
-    ReplayedView, SearchAnswers,
+    ReplayedView, SearchAnswers, WindowQuery,
 };
 use crate::api::answer::List;
 use crate::api::params::{PageQuery, Params};
@@ -32,7 +32,7 @@ fn owner(path: OrgWebhookPath) -> Owner {
     path = "/api/v1/orgs/{org_id}/webhooks/{id}/events/search",
     operation_id = "org_search_webhook_deliveries",
     tag = "webhooks",
-    params(OrgWebhookPath, AttemptQuery, RangeQuery, PageQuery),
+    params(OrgWebhookPath, AttemptQuery, WindowQuery, PageQuery),
     responses(SearchAnswers),
     security(("api_token" = []))
 )]
@@ -53,7 +53,7 @@ pub async fn search(
     path = "/api/v1/orgs/{org_id}/webhooks/{id}/events/count",
     operation_id = "org_count_webhook_deliveries",
     tag = "webhooks",
-    params(OrgWebhookPath, DistinctQuery, AttemptQuery, RangeQuery),
+    params(OrgWebhookPath, DistinctQuery, AttemptQuery, WindowQuery),
     responses(CountAnswers),
     security(("api_token" = []))
 )]

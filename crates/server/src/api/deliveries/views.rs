@@ -8,6 +8,7 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use super::super::answer::{Time, time};
 use super::super::params::TimeParam;
+use super::window::{DurationParam, WindowTimeParam};
 use crate::error::ErrorBody;
 
 /// The outcome of a delivery attempt: `success` (a 2xx answer) or `failure`.
@@ -79,8 +80,10 @@ pub(crate) struct Place<'a> {
 /// One delivery attempt: Mist's `webhook_delivery` object, plus mistgate's fields.
 #[derive(Serialize, ToSchema)]
 pub struct AttemptView {
-    /// The attempt's id.
-    id: i64,
+    /// The attempt's id: a UUID, as Mist's, the same on every answer. `POST
+    /// .../deliveries/{id}/replay` takes it for the message this attempt sent.
+    #[schema(format = "uuid")]
+    id: String,
     #[schema(required = true)]
     org_id: Option<String>,
     #[schema(required = true)]
@@ -123,7 +126,7 @@ impl AttemptView {
     pub(crate) fn new(row: AttemptRow, place: &Place) -> AttemptView {
         let r = row.record;
         AttemptView {
-            id: row.id,
+            id: super::ids::to_uuid(row.id).to_string(),
             org_id: place.org_id.clone(),
             site_id: place.site_id.clone(),
             webhook_id: r.subscription_id,
@@ -155,16 +158,19 @@ pub(crate) fn seconds(us: i64) -> f64 {
     us as f64 / 1e6
 }
 
-/// A page of delivery results.
+/// A page of delivery results: Mist's `search_webhook_delivery`, plus `next_cursor`.
 #[derive(Serialize, ToSchema)]
 pub struct DeliverySearchView {
     pub(crate) results: Vec<AttemptView>,
-    /// The time filter, epoch seconds; `null` when not given.
-    #[schema(required = true)]
-    pub(crate) start: Option<f64>,
-    #[schema(required = true)]
-    pub(crate) end: Option<f64>,
+    /// The window searched, epoch seconds (see the `start`, `end` and `duration`
+    /// parameters).
+    pub(crate) start: i64,
+    /// The end of the window, epoch seconds.
+    pub(crate) end: i64,
+    /// The page size in effect.
     pub(crate) limit: u32,
+    /// How many results the filters match, all pages.
+    pub(crate) total: i64,
     /// Pass as `cursor` for the next page; null at the end.
     #[schema(required = true)]
     pub(crate) next_cursor: Option<String>,
@@ -175,13 +181,16 @@ pub struct DeliverySearchView {
 pub struct DeliveryCountView {
     /// The field counted by.
     pub(crate) distinct: Distinct,
-    /// The counts, largest first.
+    /// The counts, largest first: at most `limit` groups.
     pub(crate) results: Vec<CountView>,
-    /// The time filter, epoch seconds; `null` when not given.
-    #[schema(required = true)]
-    pub(crate) start: Option<f64>,
-    #[schema(required = true)]
-    pub(crate) end: Option<f64>,
+    /// The window counted, epoch seconds (see the `start`, `end` and `duration`
+    /// parameters).
+    pub(crate) start: i64,
+    /// The end of the window, epoch seconds.
+    pub(crate) end: i64,
+    /// The most groups answered.
+    pub(crate) limit: u32,
+    /// How many attempts the filters match, in every group.
     pub(crate) total: i64,
 }
 
@@ -297,6 +306,32 @@ pub struct RangeQuery {
     end: Option<String>,
 }
 
+/// The time window of delivery results (`events/search`, `events/count`), as Mist's
+/// searches take it: `start` and `end`; or `end` (default now) and `duration` before it;
+/// or `start` and `duration` after it; `duration` is one day when left out. Times are
+/// epoch seconds, RFC 3339, `now`, or relative to now (`-1h`: a count and `s`, `m`,
+/// `h`, `d` or `w`). An empty window answers nothing.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct WindowQuery {
+    /// The start of the window.
+    #[param(value_type = Option<WindowTimeParam>, inline)]
+    start: Option<String>,
+    /// The end of the window; now when left out.
+    #[param(value_type = Option<WindowTimeParam>, inline)]
+    end: Option<String>,
+    /// The window's length (`10m`, `1d`, `2w`), when `start` or `end` is left out.
+    #[param(value_type = Option<DurationParam>, inline)]
+    duration: Option<String>,
+    /// mistgate's name for `start`, used instead of it when both are given.
+    #[param(value_type = Option<WindowTimeParam>, inline)]
+    since: Option<String>,
+    /// mistgate's name for `end`, used instead of it when both are given.
+    #[param(value_type = Option<WindowTimeParam>, inline)]
+    until: Option<String>,
+}
+
 /// The filters of delivery results (`events/search`, `events/count`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -321,6 +356,9 @@ pub struct DistinctQuery {
     /// The field to count by; `status` when left out.
     #[param(inline)]
     distinct: Option<Distinct>,
+    /// The most groups to answer, 1 to 1000 (the largest first).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<u32>,
 }
 
 /// The filters of an outbox (`deliveries`).

@@ -1,20 +1,27 @@
 //! Mist-compatible webhook subscriptions: `/orgs/{org_id}/webhooks` and
 //! `/sites/{site_id}/webhooks`, with the Mist `webhook` object's fields, defaults and
-//! validation (`deliver::subscription`). Lists are bare JSON arrays, as Mist answers them,
-//! so that tools written for Mist's API work unchanged. Secrets are write-only.
+//! validation (`deliver::subscription`). Lists are bare JSON arrays paged by `limit` and
+//! `page` with `X-Page-*` headers, as Mist answers them, so that tools written for Mist's
+//! API work unchanged. Secrets are write-only. A site webhook's `org_id` is the org its
+//! site's events carry, once one has arrived (Mist knows it from the site; mistgate learns
+//! it from the log).
 
 pub mod org;
+pub(crate) mod paging;
 pub mod site;
 pub(crate) mod views;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use deliver::subscription::{Invalid, Scope, Subscription, parse_request};
-use store::SubscriptionRow;
+use store::{EventFilter, Order, PageRequest, SubscriptionRow};
 
-pub use self::views::{OrgWebhookBody, WebhookBody, WebhookView};
+use self::paging::MistPage;
+pub use self::paging::MistPageQuery;
+pub use self::views::{OrgWebhookBody, OrgWebhookPatch, WebhookBody, WebhookPatch, WebhookView};
 use super::answer::Empty;
+use super::params::Params;
 use crate::access::audit::Before;
 use crate::app_state::AppState;
 use crate::error::ApiError;
@@ -90,26 +97,65 @@ fn now_s() -> f64 {
     now_us() as f64 / 1e6
 }
 
-/// Every webhook of `scope` (a bare array, as Mist answers it).
-async fn list(app: &AppState, scope: Scope) -> Result<Json<Vec<WebhookView>>, ApiError> {
+/// One page of the webhooks of `scope`, oldest first (a bare array, as Mist answers it).
+async fn list(
+    app: &AppState,
+    scope: Scope,
+    q: Params,
+) -> Result<(HeaderMap, Json<Vec<WebhookView>>), ApiError> {
+    let page = MistPage::of(&q)?;
     let rows = app.store.subscriptions(Some(scope_key(&scope))).await?;
     let items = rows
         .iter()
         .filter_map(|r| serde_json::from_str::<Subscription>(&r.record).ok())
-        .map(|s| WebhookView::from(&s))
         .collect();
-    Ok(Json(items))
+    let (headers, mut items): (_, Vec<Subscription>) = page.cut(items);
+    if let Scope::Site(site) = &scope
+        && items.iter().any(|s| s.org_id.is_none())
+    {
+        let org = site_org(app, site).await?;
+        for s in items.iter_mut().filter(|s| s.org_id.is_none()) {
+            s.org_id.clone_from(&org);
+        }
+    }
+    Ok((headers, Json(items.iter().map(WebhookView::from).collect())))
+}
+
+/// The org of a site, as the newest stored event of that site names it.
+async fn site_org(app: &AppState, site_id: &str) -> Result<Option<String>, ApiError> {
+    let filter = EventFilter {
+        site_id: Some(site_id.to_string()),
+        ..EventFilter::default()
+    };
+    let page = PageRequest {
+        limit: 1,
+        after: None,
+        order: Order::Desc,
+    };
+    let found = app.store.events(filter, page).await?;
+    Ok(found.items.into_iter().find_map(|e| e.org_id))
+}
+
+/// A site webhook's `org_id`: the one it has, else its site's, if known.
+async fn fill_org(app: &AppState, subscription: &mut Subscription) -> Result<(), ApiError> {
+    if let (None, Some(site)) = (&subscription.org_id, &subscription.site_id) {
+        subscription.org_id = site_org(app, site).await?;
+    }
+    Ok(())
 }
 
 async fn create(app: &AppState, scope: Scope, body: Bytes) -> Result<Json<WebhookView>, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let subscription = parse_request(&body, &scope, &id, now_s(), None).map_err(invalid)?;
+    let mut subscription = parse_request(&body, &scope, &id, now_s(), None).map_err(invalid)?;
+    fill_org(app, &mut subscription).await?;
     save(app, &scope, &subscription).await?;
     Ok(Json(WebhookView::from(&subscription)))
 }
 
 async fn get(app: &AppState, scope: Scope, id: String) -> Result<Json<WebhookView>, ApiError> {
-    Ok(Json(WebhookView::from(&load(app, &scope, &id).await?)))
+    let mut subscription = load(app, &scope, &id).await?;
+    fill_org(app, &mut subscription).await?;
+    Ok(Json(WebhookView::from(&subscription)))
 }
 
 async fn update(
@@ -121,8 +167,10 @@ async fn update(
 ) -> Result<Json<WebhookView>, ApiError> {
     let previous = load(app, &scope, &id).await?;
     before.set(WebhookView::from(&previous));
-    let subscription =
+    let mut subscription =
         parse_request(&body, &scope, &id, now_s(), Some(&previous)).map_err(invalid)?;
+    subscription.org_id = subscription.org_id.or(previous.org_id);
+    fill_org(app, &mut subscription).await?;
     save(app, &scope, &subscription).await?;
     Ok(Json(WebhookView::from(&subscription)))
 }

@@ -4,27 +4,37 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use bytes::Bytes;
 
-use super::{OrgWebhookBody, WebhookView};
+use super::{MistPageQuery, OrgWebhookBody, OrgWebhookPatch, WebhookView};
 use crate::access::audit::Before;
 use crate::api::answer::Empty;
+use crate::api::params::Params;
 use crate::api::scope::{OrgPath, OrgWebhookPath, WebhookPath};
 use crate::app_state::AppState;
 use crate::error::{ApiError, ErrorBody};
 
 /// List webhooks
 ///
-/// Every webhook of the org in the path, as a bare JSON array (as Mist answers it).
+/// The webhooks of the org in the path, oldest first, as a bare JSON array paged by
+/// `limit` and `page`, with `X-Page-Limit`, `X-Page-Page` and `X-Page-Total` (the number
+/// of webhooks here) as Mist answers it.
 #[utoipa::path(
     get,
     path = "/api/v1/orgs/{org_id}/webhooks",
     operation_id = "org_list_webhooks",
     tag = "webhooks",
-    params(OrgPath),
+    params(OrgPath, MistPageQuery),
     responses(
-        (status = 200, description = "Every webhook here, in no particular order.", body = [WebhookView]),
+        (status = 200, description = "One page of the webhooks here, oldest first.", body = [WebhookView],
+            headers(
+                ("X-Page-Limit" = u32, description = "The page size in effect."),
+                ("X-Page-Page" = u32, description = "The page number."),
+                ("X-Page-Total" = u64, description = "How many webhooks there are here, all pages."),
+            )),
+        (status = 400, description = "`invalid_query`: `limit` or `page` out of range.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
     ),
@@ -33,8 +43,9 @@ use crate::error::{ApiError, ErrorBody};
 pub async fn list(
     State(app): State<Arc<AppState>>,
     Path(path): Path<OrgPath>,
-) -> Result<Json<Vec<WebhookView>>, ApiError> {
-    super::list(&app, path.into()).await
+    q: Params,
+) -> Result<(HeaderMap, Json<Vec<WebhookView>>), ApiError> {
+    super::list(&app, path.into(), q).await
 }
 
 /// Add a webhook
@@ -88,19 +99,21 @@ pub async fn get(
     super::get(&app, scope, id).await
 }
 
-/// Replace a webhook
+/// Update a webhook
 ///
-/// The body replaces the object, checked as when adding one; a write-only secret the
-/// body leaves out keeps its value, and `created_time` is kept.
+/// A partial update, as Mist's: the fields of the body replace those stored, a field left
+/// out keeps its value (a write-only secret too), `null` puts one back to its default;
+/// the result is checked as when adding one. What a GET answered may be sent back whole:
+/// its read-only fields are ignored.
 #[utoipa::path(
     put,
     path = "/api/v1/orgs/{org_id}/webhooks/{id}",
     operation_id = "org_update_webhook",
     tag = "webhooks",
     params(OrgWebhookPath),
-    request_body(content = OrgWebhookBody, content_type = "application/json", description = "The Mist `webhook` object."),
+    request_body(content = OrgWebhookPatch, content_type = "application/json", description = "The Mist `webhook` object."),
     responses(
-        (status = 200, description = "Replaced.", body = WebhookView),
+        (status = 200, description = "Updated.", body = WebhookView),
         (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),

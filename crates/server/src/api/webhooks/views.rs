@@ -11,7 +11,7 @@ use mist::Topic;
 use serde::Serialize;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    Array, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaType, Type,
+    AnyOfBuilder, Array, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaType, Type,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -27,18 +27,23 @@ fn topic_names(for_site: bool) -> Vec<&'static str> {
         .collect()
 }
 
+/// A topic's name: a known one (canonical), or a topic Mist added after this release.
 fn topics_schema(for_site: bool) -> ArrayBuilder {
-    let names = ObjectBuilder::new()
+    let known = ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(topic_names(for_site)));
-    ArrayBuilder::new().items(names).min_items(Some(1))
+    let new = pattern_string(deliver::subscription::NEW_TOPIC_PATTERN).max_length(Some(64));
+    let name = AnyOfBuilder::new().item(known).item(new);
+    ArrayBuilder::new().items(name).min_items(Some(1))
 }
 
 /// `topics` of a webhook as it answers.
 fn stored_topics() -> Array {
     topics_schema(true)
         .description(Some(
-            "The topics delivered, canonical names (e.g. `device-events`), without duplicates.",
+            "The topics delivered, canonical names (e.g. `device-events`; a topic mistgate \
+             does not know yet in its normal form: lowercase, `-` for `_`), without \
+             duplicates.",
         ))
         .build()
 }
@@ -46,15 +51,22 @@ fn stored_topics() -> Array {
 /// `topics` in a webhook's body (site webhooks; see [`OrgWebhookBody`]).
 fn requested_topics(for_site: bool) -> Array {
     let only = if for_site {
-        "Location and raw-RSSI topics (`asset-raw`, `asset-raw-rssi`, `discovered-raw-rssi`, \
-         `location*`, `rssizone`, ...) are allowed on site webhooks only."
+        "Every topic is allowed on site webhooks."
     } else {
-        "The site-only topics (location and raw RSSI) are refused on org webhooks."
+        "Org webhooks take only the topics Mist offers on org webhooks (`alarms`, `audits`, \
+         `client-info`, `client-join`, `client-sessions`, `device-events`, \
+         `device-updowns`, `mxedge-events`, `nac-events`, `ping`); the site-only ones \
+         (`nac-accounting`, `occupancy-alerts`, `client-latency`, `asset-raw-rssi`, \
+         `location*`, the raw and zone topics, ...) are refused with 422 `invalid_field`, \
+         in any spelling."
     };
     topics_schema(for_site)
         .description(Some(format!(
-            "At least one topic. Any spelling is accepted (case and `_`/`-` are ignored); \
-             the names are stored canonical and deduplicated. {only}"
+            "At least one topic. A known topic is taken in any spelling (case and `_`/`-` \
+             are ignored); a name mistgate does not know (a topic Mist added later) is taken \
+             as words of letters and digits joined by `-` or `_`. The names are stored \
+             canonical and deduplicated; `GET /api/v1/const/webhook_topics` lists the known \
+             ones. {only}"
         )))
         .build()
 }
@@ -215,12 +227,12 @@ impl From<&Subscription> for WebhookView {
     }
 }
 
-/// The body of `POST` (create) and `PUT` (replace) on a webhook: the Mist `webhook`
-/// object. Unknown fields are refused (422 `invalid_field`); the read-only ones a client
-/// may echo back from a GET (`id`, `org_id`, `site_id`, `for_site`, `created_time`,
-/// `modified_time`) are ignored. `null` counts as absent, except for the write-only secrets,
-/// where it clears the stored value. A PUT replaces the object, but a secret the body
-/// leaves out keeps its previous value.
+/// The body of `POST` (create) on a webhook: the Mist `webhook` object. Unknown fields
+/// are refused (422 `invalid_field`); the read-only ones a client may echo back from a GET
+/// (`id`, `org_id`, `site_id`, `for_site`, `created_time`, `modified_time`, the `has_*`
+/// flags) are ignored. `null` counts as absent, except for the write-only secrets, where
+/// it clears the stored value. A `PUT` takes the same fields, none required (see
+/// [`WebhookPatch`]).
 ///
 /// Rules between fields that a schema cannot state are checked by the server and answered
 /// 422 `invalid_field` naming the field: `url` (and for `oauth2`, `oauth2_token_url`) must
@@ -291,24 +303,73 @@ pub struct WebhookBody {
     created_time: Option<serde_json::Value>,
     #[schema(schema_with = ignored)]
     modified_time: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    has_secret: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    has_splunk_token: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    has_oauth2_client_secret: Option<serde_json::Value>,
+    #[schema(schema_with = ignored)]
+    has_oauth2_password: Option<serde_json::Value>,
 }
 
-/// The body of `POST` and `PUT` on an org webhook: as [`WebhookBody`], with the
-/// topics Mist offers on org webhooks (the site-only ones are refused with 422).
+/// The body's schema: [`WebhookBody`] with the topics of `for_site`, every field optional
+/// when `partial` (a `PUT`).
+fn body_schema(for_site: bool, partial: bool) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut body)) = WebhookBody::schema() else {
+        unreachable!("a struct's schema is an object")
+    };
+    if !for_site {
+        let topics = requested_topics(false);
+        body.properties.insert("topics".into(), topics.into());
+    }
+    if partial {
+        body.required.clear();
+        body.description = Some(
+            "A partial update of the Mist `webhook` object, as Mist's `PUT` takes it: the \
+             fields of the body as when adding one, none required. A field left out keeps \
+             its value; `null` puts a field back to its default and clears a write-only \
+             secret. The result is checked as a whole, with the rules of a new webhook."
+                .into(),
+        );
+    }
+    RefOr::T(Schema::Object(body))
+}
+
+/// The body of `POST` on an org webhook: as [`WebhookBody`], with the topics Mist offers
+/// on org webhooks (the site-only ones are refused with 422).
 pub struct OrgWebhookBody;
 
 impl PartialSchema for OrgWebhookBody {
     fn schema() -> RefOr<Schema> {
-        let RefOr::T(Schema::Object(mut body)) = WebhookBody::schema() else {
-            unreachable!("a struct's schema is an object")
-        };
-        let topics = requested_topics(false);
-        body.properties.insert("topics".into(), topics.into());
-        RefOr::T(Schema::Object(body))
+        body_schema(false, false)
     }
 }
 
 impl ToSchema for OrgWebhookBody {}
+
+/// The body of `PUT` on a site webhook: a partial update, every field of [`WebhookBody`]
+/// optional.
+pub struct WebhookPatch;
+
+impl PartialSchema for WebhookPatch {
+    fn schema() -> RefOr<Schema> {
+        body_schema(true, true)
+    }
+}
+
+impl ToSchema for WebhookPatch {}
+
+/// The body of `PUT` on an org webhook: a partial update with the org topics.
+pub struct OrgWebhookPatch;
+
+impl PartialSchema for OrgWebhookPatch {
+    fn schema() -> RefOr<Schema> {
+        body_schema(false, true)
+    }
+}
+
+impl ToSchema for OrgWebhookPatch {}
 
 #[cfg(test)]
 mod tests {
