@@ -21,6 +21,13 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
     python3 -m pip install --quiet standardwebhooks 2>/dev/null ||
         python3 -m pip install --quiet --break-system-packages standardwebhooks
 fi
+# tests/mistapi.rs drives Juniper's own Python SDK for Mist's API against mistgate, at the
+# version it was written against.
+if ! python3 -c 'import mistapi' 2>/dev/null; then
+    echo "installing the mistapi Python package (Mist's SDK, tests/mistapi.rs)" >&2
+    python3 -m pip install --quiet mistapi==0.64.1 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages mistapi==0.64.1
+fi
 
 # The nats target's tests start their own nats-server (with JetStream) on a free port;
 # TLS tests make their certificates with the openssl command; the console's browser tests
