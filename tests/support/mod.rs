@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod receiver;
+pub mod sim;
 pub mod sse;
 
 #[path = "../../crates/deliver/tests/support/nats_server.rs"]

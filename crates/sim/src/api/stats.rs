@@ -159,7 +159,14 @@ fn gateway_stats(cloud: &Cloud, site: &Site, gw: &Device) -> Value {
         .enumerate()
         .map(|(i, sw)| {
             let (sw_port, gw_port) = switch_uplink(i);
-            port(cloud, site, gw, &gw_port, sw, sw_port)
+            let mut p = port(cloud, site, gw, &gw_port, sw, sw_port);
+            // A gateway's port objects are the ports search's without these.
+            if let Some(p) = p.as_object_mut() {
+                for k in ["mac", "org_id", "site_id"] {
+                    p.remove(k);
+                }
+            }
+            p
         })
         .collect();
     json!({
