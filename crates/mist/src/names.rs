@@ -55,10 +55,7 @@ impl Names {
     pub fn device(&self, mac: &str) -> Option<&str> {
         match self.devices.get(mac) {
             Some(name) => Some(name),
-            None => self
-                .devices
-                .get(&crate::normalize_mac(mac)?)
-                .map(String::as_str),
+            None => self.devices.get(&device_key(mac)).map(String::as_str),
         }
     }
 
@@ -71,14 +68,12 @@ impl Names {
         }
     }
 
-    /// Names the device with this MAC, replacing a name it had. A MAC that does not read
-    /// as one, or a blank name, is ignored.
+    /// Names the device with this MAC, replacing a name it had. An id that does not read
+    /// as a MAC (a Mist Edge's) is kept in lowercase; a blank id or name is ignored.
     pub fn name_device(&mut self, mac: &str, name: &str) {
-        let name = name.trim();
-        if let Some(mac) = crate::normalize_mac(mac)
-            && !name.is_empty()
-        {
-            self.devices.insert(mac, name.to_owned());
+        let (id, name) = (device_key(mac), name.trim());
+        if !id.is_empty() && !name.is_empty() {
+            self.devices.insert(id, name.to_owned());
         }
     }
 
@@ -110,21 +105,31 @@ impl Names {
     }
 }
 
+/// A device's key: its normalised MAC, else its id in lowercase.
+fn device_key(id: &str) -> String {
+    crate::normalize_mac(id).unwrap_or_else(|| id.trim().to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn blanks_and_non_macs_name_nothing() {
+    fn blanks_name_nothing_and_other_ids_are_kept_in_lowercase() {
         let mut names = Names::default();
         names.name_site(" ", "HQ");
         names.name_site("s", "  ");
-        names.name_device("string", "ap");
+        names.name_device(" ", "ap");
         names.name_device("5c5b350e1d1f", "");
         assert!(names.is_empty());
         names.name_device("5c5b350e1d1f", " ap-1 ");
         assert_eq!(names.device("5C-5B-35-0E-1D-1F"), Some("ap-1"));
         assert_eq!(names.device("nonsense"), None);
+        names.name_device("387804A7-3474-85ce-15a2-f9a9684c9c90", "edge-1");
+        assert_eq!(
+            names.device("387804a7-3474-85ce-15a2-f9a9684c9c90"),
+            Some("edge-1")
+        );
     }
 
     #[test]

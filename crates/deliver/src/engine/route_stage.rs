@@ -62,6 +62,9 @@ pub(crate) struct RouteStage {
     targets: Vec<Arc<Target>>,
     by_name: HashMap<String, usize>,
     settings: RoutingSettings,
+    /// The names of sites and devices that the configuration gives (`site_names`), and
+    /// later other sources (Mist's API): ahead of what events taught.
+    names: mist::Names,
     window_us: i64,
     /// Committed: events and changes up to these are in the outbox or went nowhere.
     events: i64,
@@ -162,6 +165,7 @@ impl RouteStage {
             routes,
             targets,
             by_name,
+            names: mist::Names::with_sites(settings.site_names.clone()),
             settings,
             window_us: window.as_micros() as i64,
             read_events: events,
@@ -348,6 +352,7 @@ impl RouteStage {
                 .and_then(|v| v.as_str())
         })
         .filter(|n| !n.is_empty())
+        .or_else(|| event.mac.as_deref().and_then(|m| self.names.device(m)))
         .map(str::to_string);
         let site_name = event.site_id.as_ref().and_then(|s| self.site_name(s));
         let message = Message::Event(EventMessage {
@@ -406,16 +411,24 @@ impl RouteStage {
         if targets.is_empty() {
             return Ok(());
         }
-        let mut device_names = BTreeMap::new();
+        // The inventory's newest names, the site's name, then the configured names; what
+        // the incident's own events said (a security alarm's `hostnames`) after them.
+        let mut names = mist::Names::default();
         for mac in &incident.devices {
             if let Some(row) = self.store.device(mac).await?
                 && let Ok(record) = serde_json::from_str::<serde_json::Value>(&row.record)
                 && let Some(name) = record.get("name").and_then(|n| n.as_str())
                 && !name.is_empty()
             {
-                device_names.insert(mac.clone(), name.to_string());
+                names.name_device(mac, name);
             }
         }
+        if let Some(site) = &incident.site_id
+            && let Some(name) = self.site_name(site)
+        {
+            names.name_site(site, &name);
+        }
+        names.fill_from(&self.names);
         let link = self.settings.public_url.as_ref().map(|base| {
             format!(
                 "{}/ui/incidents/{}",
@@ -423,16 +436,9 @@ impl RouteStage {
                 incident.id
             )
         });
-        let site_name = incident.site_id.as_ref().and_then(|s| self.site_name(s));
-        let message = Message::Incident(IncidentMessage {
-            change_id: change.id,
-            change: what,
-            at: change.at,
-            incident,
-            site_name,
-            device_names,
-            link,
-        });
+        let message = Message::Incident(IncidentMessage::named(
+            change.id, what, change.at, incident, &names, link,
+        ));
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let incident_id = change.incident_id;
         self.push(targets, "incident", &message, incident_id, now);
@@ -440,11 +446,10 @@ impl RouteStage {
     }
 
     fn site_name(&self, site_id: &str) -> Option<String> {
-        self.settings
-            .site_names
-            .get(site_id)
-            .or_else(|| self.snapshot.site_names.get(site_id))
-            .cloned()
+        self.names
+            .site(site_id)
+            .or_else(|| self.snapshot.site_names.get(site_id).map(String::as_str))
+            .map(str::to_string)
     }
 
     async fn flush(&mut self, now: i64) -> Result<(), StoreError> {

@@ -28,7 +28,7 @@ const RAW_FACTS: &[(&str, &str)] = &[
 
 /// A title without the `[Opened]` of chat messages, for records that live on (a
 /// PagerDuty alert, a ServiceNow ticket): what happened and where.
-pub const PLAIN_TITLE: &str = "{% if flow == 'incident' %}{{ summary }} at {{ site }}\
+pub const PLAIN_TITLE: &str = "{% if flow == 'incident' %}{{ summary }}{% if (' at ' ~ site) not in summary %} at {{ site }}{% endif %}\
 {% else %}{{ type or topic }} at {{ site }}{% if device %} ({{ device }}){% endif %}{% endif %}";
 
 /// Longest value a raw fact keeps.
@@ -70,12 +70,16 @@ fn raw_text(raw: &Value, keys: &[&str]) -> Option<String> {
 }
 
 /// The facts of an incident change: site, severity, devices, reason (the summary), and
-/// the duration once resolved, the cause when suppressed.
+/// the duration once resolved, the cause when suppressed. Names stand first; the site id
+/// and device MACs they stand for stay beside them.
 pub fn incident_facts(m: &IncidentMessage) -> Vec<(&'static str, String)> {
     let i = &m.incident;
-    let devices = m.device_labels();
-    let mut facts = vec![
-        ("Site", m.site_label()),
+    let devices = m.device_labels_with_macs();
+    let mut facts = vec![("Site", m.site_label())];
+    if let Some(id) = m.named_site_id() {
+        facts.push(("Site ID", id.to_string()));
+    }
+    facts.extend([
         ("Severity", or_dash(i.severity.as_str())),
         (
             if devices.len() == 1 {
@@ -90,7 +94,7 @@ pub fn incident_facts(m: &IncidentMessage) -> Vec<(&'static str, String)> {
             },
         ),
         ("Reason", or_dash(&i.summary)),
-    ];
+    ]);
     if let Some(t) = i.alarm_type.as_deref().filter(|t| !t.is_empty()) {
         facts.push(("Type", t.to_string()));
     }
@@ -115,8 +119,9 @@ pub fn event_facts(e: &EventMessage) -> Vec<(&'static str, String)> {
     if let Some(t) = e.event_type.as_deref().filter(|t| !t.is_empty()) {
         facts.push(("Type", t.to_string()));
     }
+    // A named site shows its name only: an event's many facts would push out the raw ones.
     facts.push(("Site", e.site_label()));
-    if let Some(d) = e.device_label() {
+    if let Some(d) = e.device_label_with_mac() {
         facts.push(("Device", d));
     }
     if let Some(s) = e.severity.as_ref().filter(|s| !s.as_str().is_empty()) {

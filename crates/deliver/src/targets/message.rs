@@ -69,6 +69,43 @@ pub struct IncidentMessage {
 }
 
 impl IncidentMessage {
+    /// The message of one change of `incident`, its site and devices named by `names`
+    /// (every source the shell has, highest first: the inventory, the configuration, ...),
+    /// else by what its own events said (`Incident::device_names`).
+    pub fn named(
+        change_id: i64,
+        change: Change,
+        at: i64,
+        incident: Incident,
+        names: &mist::Names,
+        link: Option<String>,
+    ) -> IncidentMessage {
+        let site_name = incident
+            .site_id
+            .as_deref()
+            .and_then(|s| names.site(s))
+            .map(str::to_owned);
+        let device_names = incident
+            .devices
+            .iter()
+            .filter_map(|mac| {
+                let name = names
+                    .device(mac)
+                    .or_else(|| incident.device_names.get(mac).map(String::as_str))?;
+                Some((mac.clone(), name.to_owned()))
+            })
+            .collect();
+        IncidentMessage {
+            change_id,
+            change,
+            at,
+            incident,
+            site_name,
+            device_names,
+            link,
+        }
+    }
+
     /// The site as a person reads it: its name, else its id.
     pub fn site_label(&self) -> String {
         self.site_name
@@ -89,6 +126,23 @@ impl IncidentMessage {
                     .unwrap_or_else(|| mac.clone())
             })
             .collect()
+    }
+
+    /// The devices for a fact: `name (MAC)` where named, so that the MAC is not lost to
+    /// the name, else the MAC.
+    pub fn device_labels_with_macs(&self) -> Vec<String> {
+        self.incident
+            .devices
+            .iter()
+            .map(|mac| with_id(self.device_names.get(mac).map(String::as_str), mac))
+            .collect()
+    }
+
+    /// The site's id, when a name stands in for it in [`IncidentMessage::site_label`].
+    pub fn named_site_id(&self) -> Option<&str> {
+        self.site_name
+            .as_ref()
+            .and(self.incident.site_id.as_deref())
     }
 
     /// How long the incident lasted, for a resolution (`"12m 5s"`).
@@ -118,6 +172,22 @@ impl EventMessage {
     pub fn device_label(&self) -> Option<String> {
         self.device_name.clone().or_else(|| self.mac.clone())
     }
+
+    /// The device for a fact: `name (MAC)` when both are known.
+    pub fn device_label_with_mac(&self) -> Option<String> {
+        match (&self.device_name, &self.mac) {
+            (name, Some(mac)) => Some(with_id(name.as_deref(), mac)),
+            (name, None) => name.clone(),
+        }
+    }
+}
+
+/// `name (id)`, or the id alone when there is no name or the name is the id.
+fn with_id(name: Option<&str>, id: &str) -> String {
+    match name.filter(|n| *n != id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_owned(),
+    }
 }
 
 /// Unix µs as RFC 3339 UTC (seconds).
@@ -145,6 +215,13 @@ mod tests {
         m.incident.resolved_at = Some(725_000_000);
         assert_eq!(m.site_label(), "HQ");
         assert_eq!(m.device_labels(), ["ap-lobby", "5c5b350e0002"]);
+        assert_eq!(
+            m.device_labels_with_macs(),
+            ["ap-lobby (5c5b350e0001)", "5c5b350e0002"]
+        );
+        assert_eq!(m.named_site_id(), Some("s-1"));
+        m.site_name = None;
+        assert_eq!(m.named_site_id(), None);
         assert_eq!(m.duration().as_deref(), Some("12m 5s"));
         assert_eq!(rfc3339(1_700_000_000_500_000), "2023-11-14T22:13:20Z");
     }

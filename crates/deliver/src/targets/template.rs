@@ -13,7 +13,8 @@ use minijinja::{Environment, Value, context};
 use super::message::{Message, rfc3339};
 
 /// The default one-line title.
-pub const DEFAULT_TITLE: &str = "{% if flow == 'incident' %}[{{ verb }}] {{ summary }} at {{ site }}\
+pub const DEFAULT_TITLE: &str = "{% if flow == 'incident' %}[{{ verb }}] {{ summary }}\
+{% if (' at ' ~ site) not in summary %} at {{ site }}{% endif %}\
 {% else %}{{ type or topic }}{% if message %}: {{ message }}{% endif %} at {{ site }}\
 {% if device %} ({{ device }}){% endif %}{% endif %}";
 
@@ -129,6 +130,7 @@ pub(crate) mod tests {
                 caused_by: None,
                 timeline: Vec::new(),
                 event_ids: Vec::new(),
+                device_names: Default::default(),
             },
             site_name: Some("HQ".into()),
             device_names: [("5c5b350e0001".into(), "ap-lobby".into())].into(),

@@ -217,6 +217,7 @@ pub fn incident(change: &str) -> Message {
             caused_by: None,
             timeline: Vec::new(),
             event_ids: Vec::new(),
+            device_names: Default::default(),
         },
         site_name: Some("Ausgrid".into()),
         device_names: [("60c78d112233".to_string(), "sw-core-1".to_string())].into(),
