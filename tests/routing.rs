@@ -695,3 +695,79 @@ async fn target_messages_are_retried_dead_lettered_and_replayed_by_the_engine() 
     assert_eq!(again.body, refused.body);
     standard_webhooks_verifies(WHSEC, again).unwrap();
 }
+
+#[tokio::test]
+async fn a_security_incident_names_its_site_from_site_names_and_its_ap_from_hostnames() {
+    let rx = Receiver::start().await;
+    let config = format!(
+        r#"
+[[sources]]
+name = "default"
+
+[delivery]
+allow_private_targets = true
+aggregation_window = "200ms"
+
+[routing]
+site_names = {{ "{SITE}" = "Head Office" }}
+
+[targets.chat]
+type = "slack"
+webhook_url = "{hook}"
+
+[[routes]]
+name = "security"
+flow = "incident"
+kinds = ["security"]
+targets = ["chat"]
+"#,
+        hook = rx.url("/hook"),
+    );
+    let server = Server::start_with(Some(&config));
+    // The rogue_ap example of Mist's alarm_defs: no site_name, the AP's name in hostnames.
+    let alarm = json!({"topic": "alarms", "events": [{
+        "severity": "critical", "last_seen": 1_749_998_000, "aps": ["5c5b35500442"],
+        "hostnames": ["AP_NAME"], "count": 2, "type": "rogue_ap",
+        "ssids": ["DIRECT-roku-371-0064B1"], "timestamp": 1_749_998_000,
+        "bssids": ["ca3a6bef7457"], "org_id": ORG, "site_id": SITE,
+        "id": "59be9221-1e26-4466-baa3-6afbce1b7bcb", "group": "security"
+    }]});
+    let (status, answer) = server
+        .ingest("default", serde_json::to_vec(&alarm).unwrap(), &[])
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let got = rx
+        .wait_until(WAIT, "the Slack message", |r| !r.is_empty())
+        .await;
+    let body = got[0].json();
+    let title = body["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert_eq!(
+        title,
+        ":red_circle: [Opened] Security: rogue_ap at Head Office, reported by 1 AP"
+    );
+    let fields: Vec<&str> = body["blocks"][1]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["text"].as_str())
+        .collect();
+    assert!(fields.contains(&"*Site*\nHead Office"), "{fields:?}");
+    assert!(
+        fields.contains(&format!("*Site ID*\n{SITE}").as_str()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"*Device*\nAP_NAME (5c5b35500442)"),
+        "{fields:?}"
+    );
+    // The API's incident says the same, and keeps the name the alarm gave.
+    let incidents = server.api_ok("/incidents?kind=security").await;
+    let incident = &incidents["items"][0];
+    // (resolved by now: the alarm is older than the quiet period, on the real clock)
+    let summary = incident["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("Security: rogue_ap at Head Office, reported by 1 AP"),
+        "{summary}"
+    );
+    assert_eq!(incident["device_names"]["5c5b35500442"], "AP_NAME");
+}

@@ -7,6 +7,10 @@
 //! and none is skipped. Manual actions (ack, resolve, silences) reach the correlator
 //! through this task too, so one owner changes its state. Each batch also appends the
 //! device changes it made to the device history (`history.rs`), in the same transaction.
+//!
+//! Names (`[routing] site_names`, and whatever [`Command::SetNames`] adds under them) and
+//! the topology ([`Command::SetTopology`]) are inputs the correlator does not snapshot:
+//! the stage keeps them and gives them again whenever it loads the correlator.
 
 mod history;
 
@@ -62,6 +66,36 @@ pub enum Command {
     Silences {
         reply: oneshot::Sender<Vec<correlate::Silence>>,
     },
+    /// Replaces the wiring (from Mist's device stats) for incidents from now on.
+    SetTopology {
+        topology: correlate::Topology,
+        reply: oneshot::Sender<()>,
+    },
+    /// Replaces the names a source other than the config gives (Mist's API); the
+    /// configured names keep priority over them.
+    SetNames {
+        names: mist::Names,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What the shell gives the correlator besides events, kept across its reloads.
+#[derive(Clone, Default)]
+struct ShellInputs {
+    /// `[routing] site_names`.
+    configured: mist::Names,
+    /// Names from [`Command::SetNames`].
+    learned: mist::Names,
+    topology: correlate::Topology,
+}
+
+impl ShellInputs {
+    fn give(&self, correlator: &mut Correlator) {
+        let mut names = self.configured.clone();
+        names.fill_from(&self.learned);
+        correlator.set_names(names);
+        correlator.set_topology(self.topology.clone());
+    }
 }
 
 /// Why a command failed.
@@ -100,11 +134,17 @@ pub fn disabled() -> StageHandle {
 pub async fn spawn(
     store: Arc<dyn Store>,
     settings: Settings,
+    names: mist::Names,
     stages: Arc<Stages>,
     watches: Vec<(String, i64)>,
 ) -> Result<StageHandle, StoreError> {
+    let inputs = Arc::new(std::sync::Mutex::new(ShellInputs {
+        configured: names,
+        ..ShellInputs::default()
+    }));
     // The first load happens here, so that a store that cannot be read stops the start.
-    let (correlator, cursor) = load(store.as_ref(), settings.clone()).await?;
+    let (mut correlator, cursor) = load(store.as_ref(), settings.clone()).await?;
+    inputs.lock().expect("shell inputs").give(&mut correlator);
     let mut first = Some((correlator, cursor));
     let (tx, rx) = mpsc::channel(64);
     let commands = Arc::new(tokio::sync::Mutex::new(rx));
@@ -115,14 +155,18 @@ pub async fn spawn(
         let (commands, wakes) = (commands.clone(), wakes.clone());
         let waiter = wakes.waiter(&[Log::Events]);
         let watches = watches.clone();
+        let inputs = inputs.clone();
         async move {
             let (correlator, cursor) = match loaded {
                 Some(state) => state,
                 None => {
-                    tail::until_ok("load the correlation state", || {
-                        load(store.as_ref(), settings.clone())
-                    })
-                    .await
+                    let (mut correlator, cursor) =
+                        tail::until_ok("load the correlation state", || {
+                            load(store.as_ref(), settings.clone())
+                        })
+                        .await;
+                    inputs.lock().expect("shell inputs").give(&mut correlator);
+                    (correlator, cursor)
                 }
             };
             reporter.position(cursor);
@@ -135,6 +179,7 @@ pub async fn spawn(
                 reporter: reporter.clone(),
                 watches,
                 sources_checked_at: None,
+                inputs,
             };
             tail::run(stage, reporter, waiter).await
         }
@@ -218,6 +263,8 @@ struct Stage {
     watches: Vec<(String, i64)>,
     /// When the sources' last requests were last read (unix µs).
     sources_checked_at: Option<i64>,
+    /// Names and topology, shared with the stage's next run after a panic.
+    inputs: Arc<std::sync::Mutex<ShellInputs>>,
 }
 
 /// The records one batch changed, latest version of each.
@@ -387,7 +434,11 @@ impl Stage {
     async fn reload(&mut self) {
         let settings = self.correlator.settings().clone();
         match load(self.store.as_ref(), settings).await {
-            Ok((correlator, cursor)) => {
+            Ok((mut correlator, cursor)) => {
+                self.inputs
+                    .lock()
+                    .expect("shell inputs")
+                    .give(&mut correlator);
                 self.correlator = correlator;
                 self.cursor = cursor;
             }
@@ -461,6 +512,18 @@ impl Stage {
             }
             Command::Silences { reply } => {
                 let _ = reply.send(self.correlator.silences().to_vec());
+            }
+            Command::SetTopology { topology, reply } => {
+                let mut inputs = self.inputs.lock().expect("shell inputs");
+                inputs.topology = topology;
+                inputs.give(&mut self.correlator);
+                let _ = reply.send(());
+            }
+            Command::SetNames { names, reply } => {
+                let mut inputs = self.inputs.lock().expect("shell inputs");
+                inputs.learned = names;
+                inputs.give(&mut self.correlator);
+                let _ = reply.send(());
             }
         }
     }

@@ -58,12 +58,24 @@ pub struct EventView {
     /// `hostname`, `ap_name`, ...).
     #[schema(required = true)]
     name: Option<String>,
-    /// The site's name, where the event carries it (`site_name`).
+    /// The site's name: as the event carries it (`site_name`), else as `[routing]
+    /// site_names` or earlier events of the site name it.
     #[schema(required = true)]
     site_name: Option<String>,
     /// The event exactly as received, byte for byte.
     #[schema(value_type = Object)]
     raw: Box<RawValue>,
+}
+
+impl EventView {
+    /// This view with its site named by `names` when the event itself does not name it
+    /// (alarms never carry `site_name`).
+    pub(crate) fn named(mut self, names: &crate::console::SiteNames) -> EventView {
+        if self.site_name.is_none() {
+            self.site_name = self.site_id.as_deref().and_then(|id| names.get(id));
+        }
+        self
+    }
 }
 
 impl From<StoredEvent> for EventView {
@@ -130,7 +142,10 @@ pub async fn list_events(
 ) -> Result<Json<List<EventView>>, ApiError> {
     let page = app.store.events(event_filter(&q)?, page_of(&q)?).await?;
     Ok(Json(List::new(
-        page.items.into_iter().map(EventView::from).collect(),
+        page.items
+            .into_iter()
+            .map(|e| EventView::from(e).named(&app.site_names))
+            .collect(),
         page.next,
     )))
 }
@@ -176,7 +191,7 @@ pub async fn get_event(
         Err(_) => None,
     };
     found
-        .map(|e| Json(e.into()))
+        .map(|e| Json(EventView::from(e).named(&app.site_names)))
         .ok_or_else(|| ApiError::NotFound(format!("no event with id `{id}`")))
 }
 

@@ -429,6 +429,7 @@ mod tests {
         let stage = crate::correlation_stage::spawn(
             store.clone(),
             correlate::Settings::default(),
+            mist::Names::default(),
             stages.clone(),
             Vec::new(),
         )

@@ -85,6 +85,9 @@ pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Pat
         }),
         None => None,
     };
+    // The inventory's name, else what the incident's events named the device (a security
+    // alarm's `hostnames`: APs that reported it need not be in the inventory).
+    let named = |mac: &str| detail["device_names"][mac].as_str().map(str::to_string);
     let mut devices = Vec::new();
     for mac in detail["devices"]
         .as_array()
@@ -97,10 +100,11 @@ pub async fn one(signed: Signed, State(app): State<Arc<AppState>>, Path(id): Pat
             Some(d) => {
                 let name = serde_json::from_str::<Value>(&d.record)
                     .ok()
-                    .and_then(|v| v["name"].as_str().map(str::to_string));
+                    .and_then(|v| v["name"].as_str().map(str::to_string))
+                    .or_else(|| named(mac));
                 serde_json::json!({"mac": mac, "name": name, "kind": d.kind, "state": d.state, "since": rfc3339(d.since)})
             }
-            None => serde_json::json!({"mac": mac}),
+            None => serde_json::json!({"mac": mac, "name": named(mac)}),
         });
     }
     let id = detail["id"].as_i64().unwrap_or_default();

@@ -248,7 +248,7 @@ pub async fn get_incident(
     let ids = &incident.event_ids;
     for event_id in &ids[ids.len().saturating_sub(LINKED_EVENTS)..] {
         if let Some(e) = app.store.event(*event_id).await? {
-            events.push(EventView::from(e));
+            events.push(EventView::from(e).named(&app.site_names));
         }
     }
     Ok(Json(IncidentDetailView {

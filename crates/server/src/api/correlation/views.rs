@@ -3,6 +3,8 @@
 //! time as RFC 3339. The handlers return these, and the OpenAPI document is generated
 //! from them.
 
+use std::collections::BTreeMap;
+
 use correlate::{
     Change, Device, DeviceChange, DeviceChangeKind, DeviceKind, DeviceState, Incident,
     IncidentKind, IncidentState, TimelineEntry,
@@ -232,6 +234,10 @@ pub struct IncidentView {
     /// The events that changed it, in the order they did: at most 500, the first always
     /// kept.
     event_ids: Vec<i64>,
+    /// Names of its devices by MAC, as its events named them (a security alarm's
+    /// `hostnames` name the APs that reported it); absent when none did.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    device_names: BTreeMap<String, String>,
 }
 
 /// One line of an incident's history.
@@ -276,6 +282,7 @@ impl From<Incident> for IncidentView {
                 .map(TimelineEntryView::from)
                 .collect(),
             event_ids: i.event_ids,
+            device_names: i.device_names,
         }
     }
 }
@@ -397,7 +404,7 @@ mod tests {
             "opened_at": 1_749_998_000_000_001i64, "last_seen_at": 1_749_998_000_000_002i64,
             "resolved_at": 1_749_998_000_000_003i64, "summary": "AP ap-1 is down",
             "suppressed": false, "silenced": true, "caused_by": null,
-            "timeline": [entry], "event_ids": [7, 8],
+            "timeline": [entry], "event_ids": [7, 8], "device_names": {"5c5b350e0001": "ap-1"},
         }));
         answers_the_record::<correlate::Silence, crate::api::silences::SilenceView>(json!({
             "id": 1, "site_id": "s", "device": null, "kind": "security", "alarm_type": null,
