@@ -63,6 +63,7 @@ pub(crate) fn replay(
         let result = server::replay::replay(
             store,
             config.correlation.settings(),
+            mist::Names::with_sites(config.routing.site_names.clone()),
             Some(since_us),
             until_us,
             end,

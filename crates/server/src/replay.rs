@@ -19,12 +19,15 @@ const PAGE: u32 = 1_000;
 pub async fn replay(
     store: Arc<dyn Store>,
     settings: Settings,
+    names: mist::Names,
     since: Option<i64>,
     until: Option<i64>,
     end: i64,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<Incident>, StoreError> {
     let mut correlator = Correlator::new(settings);
+    // Named as the live stage names them, so that summaries compare.
+    correlator.set_names(names);
     let mut incidents: BTreeMap<i64, Incident> = BTreeMap::new();
     let mut keep = |transitions: Vec<Transition>| {
         for t in transitions {
