@@ -13,6 +13,8 @@
 //! the stage keeps them and gives them again whenever it loads the correlator.
 
 mod history;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
