@@ -34,11 +34,11 @@ pub struct Target {
 }
 
 /// One body for one destination.
-struct Route {
+pub(super) struct Route {
     /// The API webhook (its results recorded), or `None` for `--target`.
-    hook: Option<Arc<Webhook>>,
+    pub(super) hook: Option<Arc<Webhook>>,
     sub: Arc<Subscription>,
-    body: Bytes,
+    pub(super) body: Bytes,
     events: u64,
 }
 
@@ -64,7 +64,11 @@ impl Cloud {
 
     /// The bodies each matching webhook gets: the events of its scope, in order, one
     /// message (or one per event for `single_event_per_message`).
-    fn routes(&self, message: &Message, events: &[&serde_json::value::RawValue]) -> Vec<Route> {
+    pub(super) fn routes(
+        &self,
+        message: &Message,
+        events: &[&serde_json::value::RawValue],
+    ) -> Vec<Route> {
         let hooks: Vec<Webhook> = lock(&self.inner.webhooks).values().cloned().collect();
         let mut routes = Vec::new();
         for hook in hooks {

@@ -23,6 +23,8 @@ mod org;
 mod query;
 mod search;
 mod stats;
+#[cfg(test)]
+mod tests;
 mod webhooks;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -315,7 +315,13 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let scope = scope_of(&cloud, &params)?;
-    let body = parse_body(&body)?;
+    let hook = add(&cloud, scope, &body)?;
+    Ok(Json(hook.view(&cloud.org().id)))
+}
+
+/// Creates a webhook in `scope` from a request body.
+pub(super) fn add(cloud: &Cloud, scope: Scope, body: &[u8]) -> Result<Webhook, ApiError> {
+    let body = parse_body(body)?;
     let now = crate::send::now_us() as f64 / 1e6;
     let id = cloud.new_id();
     let mut sub = crate::send::subscription("", None, true);
@@ -335,9 +341,8 @@ pub(super) async fn create(
         modified_s: now,
     };
     apply(&mut hook, body)?;
-    let view = hook.view(&cloud.org().id);
-    lock(&cloud.inner.webhooks).insert(id, hook);
-    Ok(Json(view))
+    lock(&cloud.inner.webhooks).insert(id, hook.clone());
+    Ok(hook)
 }
 
 pub(super) async fn get_one(
