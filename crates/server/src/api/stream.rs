@@ -377,7 +377,8 @@ impl Tail {
             for e in events {
                 self.at.event = e.id;
                 if matches(filter, &e) {
-                    let block = message("event", &EventView::from(e), self.at)?;
+                    let view = EventView::from(e).named(&self.app.site_names);
+                    let block = message("event", &view, self.at)?;
                     self.queue.push_back(block);
                 }
             }
