@@ -166,6 +166,18 @@ impl State {
             .insert(site.to_owned(), SiteName { name, at });
     }
 
+    /// A device's name as the inventory (what its events said) or the shell knows it.
+    pub(crate) fn device_name(&self, org: &str, mac: &str) -> Option<&str> {
+        let r = DeviceRef {
+            org_id: org.to_owned(),
+            mac: mac.to_owned(),
+        };
+        self.devices
+            .get(&r)
+            .and_then(|d| d.name.as_deref())
+            .or_else(|| self.names.device(mac))
+    }
+
     /// A site as a person reads it: the name its event carried, else the shell's (the
     /// operator's `[routing] site_names` win over what events said), else what earlier
     /// events said, else its id.

@@ -51,9 +51,14 @@ fn summary(
     let mut text = format!("Marvis: {symptom}");
     let mut on: Vec<String> = Vec::new();
     for entity in entities {
+        let org = input.org_id.unwrap_or_default();
         let mut name = entity
             .name
             .clone()
+            .or_else(|| {
+                let mac = entity.mac.as_deref()?;
+                Some(format!("{} ({mac})", state.device_name(org, mac)?))
+            })
             .or_else(|| entity.identity.clone())
             .unwrap_or_else(|| "unknown".to_owned());
         if let Some(port) = &entity.port_id {

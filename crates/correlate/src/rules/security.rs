@@ -13,7 +13,6 @@ use mist::Severity;
 use mist::views::Alarm;
 
 use crate::catalog::security_type;
-use crate::device::DeviceRef;
 use crate::incident::{Change, Incident, IncidentKind};
 use crate::input::Input;
 use crate::settings::Settings;
@@ -71,16 +70,11 @@ pub(crate) fn on_alarm(state: &mut State, settings: &Settings, input: &Input<'_>
         let Some(mac) = mist::normalize_mac(entry) else {
             continue;
         };
-        let known = DeviceRef {
-            org_id: input.org_id.unwrap_or_default().to_owned(),
-            mac: mac.clone(),
-        };
         let name = hostnames
             .get(position)
             .map(String::as_str)
             .filter(|h| !h.trim().is_empty())
-            .or_else(|| state.devices.get(&known).and_then(|d| d.name.as_deref()))
-            .or_else(|| state.names.device(&mac));
+            .or_else(|| state.device_name(input.org_id.unwrap_or_default(), &mac));
         if let Some(name) = name {
             names.insert(mac.clone(), name.to_owned());
         }
