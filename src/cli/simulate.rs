@@ -155,8 +155,8 @@ fn finish(
 }
 
 /// `--mist-api`: serves the simulated cloud's API while the plan's messages go to the
-/// webhooks created through it (and to `--target`), then, without `--duration`, keeps
-/// serving until Ctrl-C.
+/// webhooks created through it (and to `--target`), serving until `--duration` has
+/// passed or Ctrl-C.
 async fn mist_cloud(
     args: &SimulateArgs,
     addr: std::net::SocketAddr,
@@ -193,22 +193,37 @@ async fn mist_cloud(
             let _ = rx.wait_for(|s| *s).await;
         }
     };
+    let started = tokio::time::Instant::now();
     let server = tokio::spawn(sim::api::serve(listener, cloud.clone(), stopped()));
     let target = args.target.clone().map(|url| sim::api::fanout::Target {
         url,
         secret: args.secret.clone(),
     });
-    let summary = sim::api::fanout::run(plan, cloud, target, !args.no_wait, stopped(), |s| {
-        bar.set_message(format!(
-            "{} deliveries, {} events; {} acknowledged, {} retries, {} failed",
-            s.messages, s.events, s.acknowledged, s.retries, s.failed
-        ));
-        bar.tick();
-    })
-    .await;
-    if args.duration.is_none() {
-        stopped().await;
+    let mut summary =
+        sim::api::fanout::run(plan, cloud.clone(), target, !args.no_wait, stopped(), |s| {
+            bar.set_message(format!(
+                "{} deliveries, {} events; {} acknowledged, {} retries, {} failed",
+                s.messages, s.events, s.acknowledged, s.retries, s.failed
+            ));
+            bar.tick();
+        })
+        .await;
+    // The cloud stays up for the whole --duration (or until Ctrl-C), whenever the
+    // traffic ends: clients may still be reading its history.
+    match args.duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep_until(started + d) => {}
+                _ = stopped() => {}
+            }
+        }
+        None => stopped().await,
     }
     server.abort();
+    summary.api_requests = cloud
+        .requests()
+        .into_iter()
+        .map(|(op, n)| (op.to_string(), n))
+        .collect();
     Ok(summary)
 }

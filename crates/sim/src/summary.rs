@@ -41,6 +41,10 @@ pub struct Summary {
     pub p50_us: u64,
     /// 99th percentile time to an answer, µs.
     pub p99_us: u64,
+    /// With `--mist-api`: the calls its API answered, per operation id (what a client of
+    /// the simulated cloud cost it).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_requests: BTreeMap<String, u64>,
     #[serde(skip)]
     latencies_us: Vec<u32>,
 }
@@ -157,7 +161,16 @@ impl fmt::Display for Summary {
             "latency       p50 {:.2} ms, p99 {:.2} ms",
             self.p50_us as f64 / 1000.0,
             self.p99_us as f64 / 1000.0
-        )
+        )?;
+        if !self.api_requests.is_empty() {
+            let calls: Vec<String> = self
+                .api_requests
+                .iter()
+                .map(|(op, n)| format!("{op}: {n}"))
+                .collect();
+            write!(f, "\nAPI calls     {}", calls.join(", "))?;
+        }
+        Ok(())
     }
 }
 
