@@ -848,3 +848,39 @@ async fn webhooks_created_through_the_api_receive_the_traffic_signed() {
     assert_eq!(statuses, BTreeSet::from(["failure", "success"]), "{count}");
     let _ = SIM_TOKEN;
 }
+
+/// `--target` with `--mist-api`: the receiver gets every event, signed with `--secret`,
+/// and the cloud's history holds them.
+#[tokio::test]
+async fn a_target_beside_the_cloud_gets_the_traffic_too() {
+    let receiver = Receiver::start().await;
+    let url = receiver.url("/in");
+    let sim = Sim::start(&[
+        "--target",
+        &url,
+        "--secret",
+        "t-secret",
+        "--topics",
+        "alarms,audits",
+        "--count",
+        "40",
+        "--no-wait",
+    ])
+    .await;
+    let status = sim.settled().await;
+    assert_eq!(status["events"], 40, "{status}");
+    let got = receiver
+        .wait_until(WAIT, "40 events", |r| {
+            r.iter()
+                .map(|x| x.json()["events"].as_array().map_or(0, Vec::len))
+                .sum::<usize>()
+                == 40
+        })
+        .await;
+    for r in &got {
+        let expected = mist::sign_v2(b"t-secret", &r.body);
+        assert_eq!(r.header(mist::SIGNATURE_V2_HEADER), Some(expected.as_str()));
+    }
+    let recorded = status["alarms"].as_u64().unwrap() + status["audits"].as_u64().unwrap();
+    assert_eq!(recorded, 40);
+}

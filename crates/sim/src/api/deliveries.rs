@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use bytes::Bytes;
 use deliver::client::Exchange;
 use deliver::schedule::Outcome;
@@ -81,7 +81,6 @@ fn keep<'a>(params: &'a Params, hook: &'a Webhook) -> impl Fn(&Record) -> bool +
 pub(super) async fn search(
     State(cloud): State<Cloud>,
     Path(path): Path<BTreeMap<String, String>>,
-    OriginalUri(_uri): OriginalUri,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let hook = find(&cloud, &path)?;

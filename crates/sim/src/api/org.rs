@@ -163,8 +163,7 @@ pub(super) fn site_devices_of(site: &Site) -> impl Iterator<Item = (usize, &Devi
 
 fn inventory_view(cloud: &Cloud, d: &Device) -> Value {
     let org = cloud.org();
-    let connected = cloud.connected(&d.mac);
-    let mut v = json!({
+    json!({
         "id": d.id(),
         "mac": d.mac,
         "serial": serial(d),
@@ -174,13 +173,12 @@ fn inventory_view(cloud: &Cloud, d: &Device) -> Value {
         "name": d.name,
         "hostname": d.name,
         "org_id": org.id,
-        "connected": connected,
+        "site_id": org.sites[d.site].id,
+        "connected": cloud.connected(&d.mac),
         "adopted": d.kind != DeviceKind::Ap,
         "created_time": cloud.inner.created_s,
         "modified_time": cloud.inner.created_s,
-    });
-    v["site_id"] = Value::from(org.sites[d.site].id.clone());
-    v
+    })
 }
 
 pub(super) async fn inventory(

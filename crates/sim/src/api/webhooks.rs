@@ -102,8 +102,11 @@ impl Webhook {
         if let Scope::Site(site) = &self.scope {
             v["site_id"] = Value::from(site.clone());
         }
-        if v["name"].is_null() {
-            v.as_object_mut().map(|m| m.remove("name"));
+        // `name` is nullable in the spec, but a missing name is what Mist answers.
+        if let Some(m) = v.as_object_mut()
+            && m.get("name").is_some_and(Value::is_null)
+        {
+            m.remove("name");
         }
         v
     }
