@@ -13,6 +13,7 @@
 //! the stage keeps them and gives them again whenever it loads the correlator.
 
 mod history;
+mod inputs;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ use store::{
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use deliver::clock::now_us;
+use inputs::ShellInputs;
 
 /// The stage's name in the store.
 pub const STAGE: &str = "correlate";
@@ -79,25 +81,6 @@ pub enum Command {
         names: mist::Names,
         reply: oneshot::Sender<()>,
     },
-}
-
-/// What the shell gives the correlator besides events, kept across its reloads.
-#[derive(Clone, Default)]
-struct ShellInputs {
-    /// `[routing] site_names`.
-    configured: mist::Names,
-    /// Names from [`Command::SetNames`].
-    learned: mist::Names,
-    topology: correlate::Topology,
-}
-
-impl ShellInputs {
-    fn give(&self, correlator: &mut Correlator) {
-        let mut names = self.configured.clone();
-        names.fill_from(&self.learned);
-        correlator.set_names(names);
-        correlator.set_topology(self.topology.clone());
-    }
 }
 
 /// Why a command failed.
