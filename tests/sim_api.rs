@@ -884,3 +884,53 @@ async fn a_target_beside_the_cloud_gets_the_traffic_too() {
     let recorded = status["alarms"].as_u64().unwrap() + status["audits"].as_u64().unwrap();
     assert_eq!(recorded, 40);
 }
+
+/// Device state follows the connection events sent: five minutes into a power outage
+/// (the recovery is minutes ahead), the switch and its APs are disconnected in the
+/// inventory and the stats, and the switch's ports to its APs are down.
+#[tokio::test]
+async fn stats_follow_the_outages_the_simulator_sent() {
+    let start = (now_s() - 300).to_string();
+    let sim = Sim::start(&[
+        "--scenario",
+        "site-power-outage",
+        "--start",
+        &start,
+        "--aps",
+        "3",
+    ])
+    .await;
+    let site = &sim.site_ids[0];
+    let s = format!("/api/v1/sites/{site}");
+    let down = eventually(WAIT, "the outage's events recorded", || async {
+        let stats = sim
+            .get_ok(&format!("{s}/stats/devices?type=all&status=disconnected"))
+            .await;
+        let down = stats.as_array().unwrap().clone();
+        (down.len() == 4).then_some(down)
+    })
+    .await;
+    let kinds: Vec<&str> = down.iter().map(|d| d["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "ap").count(), 3, "{kinds:?}");
+    assert!(kinds.contains(&"switch"));
+    let up = sim
+        .get_ok(&format!("{s}/stats/devices?type=gateway&status=connected"))
+        .await;
+    assert_eq!(up.as_array().unwrap().len(), 1, "the gateway stays up");
+    let switch = down.iter().find(|d| d["type"] == "switch").unwrap();
+    assert!(
+        switch["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["up"] == false),
+        "{switch}"
+    );
+    let inventory = sim
+        .get_ok(&format!(
+            "/api/v1/orgs/{}/inventory?site_id={site}&type=switch",
+            sim.org_id
+        ))
+        .await;
+    assert_eq!(inventory[0]["connected"], false, "{inventory}");
+}
