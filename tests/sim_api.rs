@@ -612,8 +612,8 @@ async fn tokens_are_required_and_rate_limited_like_mist() {
         .await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.body["detail"].is_string());
-    // Refused calls did not count: five pass (Sim::start listed the sites), then 429.
-    for _ in 0..4 {
+    // Refused calls did not count: five pass, then 429.
+    for _ in 0..5 {
         assert_eq!(sim.get(path).await.status, 200);
     }
     let limited = sim.get(path).await;
@@ -630,7 +630,11 @@ async fn tokens_are_required_and_rate_limited_like_mist() {
         "per token, every route"
     );
     let counted = sim.requests().await;
-    assert_eq!(counted["operations"]["getSelf"], 7, "{counted}");
+    assert_eq!(counted["operations"]["getSelf"], 8, "{counted}");
+    assert_eq!(
+        counted["total"], 9,
+        "every call counted, refused ones too: {counted}"
+    );
 }
 
 #[tokio::test]

@@ -395,6 +395,7 @@ async fn sim_status(State(cloud): State<Cloud>) -> axum::Json<Value> {
     let h = lock(&cloud.inner.history);
     axum::Json(json!({
         "org_id": cloud.inner.org.id,
+        "site_ids": cloud.inner.org.sites.iter().map(|s| &s.id).collect::<Vec<_>>(),
         "messages": run.messages,
         "events": run.events,
         "plan_finished": run.plan_finished,
