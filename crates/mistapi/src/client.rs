@@ -49,6 +49,8 @@ pub struct Client {
     http: reqwest::Client,
     retries: u32,
     pause: Duration,
+    /// Calls sent (retries included): what Mist counts against the token's budget.
+    calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -86,6 +88,7 @@ impl Client {
             http,
             retries: 3,
             pause: Duration::from_secs(10),
+            calls: Default::default(),
         })
     }
 
@@ -95,6 +98,11 @@ impl Client {
         self.retries = retries;
         self.pause = pause;
         self
+    }
+
+    /// How many calls this client (and its clones) sent.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The API's base, `…/api/v1/`.
@@ -131,6 +139,8 @@ impl Client {
             if let Some(b) = body {
                 request = request.json(b);
             }
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let response = request.send().await.map_err(|source| MistError::Http {
                 call: call.clone(),
                 source,

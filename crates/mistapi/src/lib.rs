@@ -15,7 +15,9 @@
 //! ```
 
 mod client;
+mod org;
 mod webhooks;
 
 pub use client::{Client, MistError};
+pub use org::{Uplink, uplinks};
 pub use webhooks::{DeliveryCount, Scope, Webhook, WebhookTopic};

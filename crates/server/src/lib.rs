@@ -17,6 +17,7 @@ mod error;
 mod health;
 mod ingest;
 mod listen;
+pub mod mist_sync;
 mod peer;
 mod pruner;
 mod redirect;
@@ -169,6 +170,12 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         stages,
     ));
     tokens.spawn_upkeep(state.stopping.subscribe());
+    mist_sync::spawn(
+        &config.mist,
+        state.stage.clone(),
+        state.stopping.subscribe(),
+    )
+    .context("[mist]")?;
     let added = api::sources::load_stored(&state)
         .await
         .context("reading the sources added through the API")?;

@@ -45,6 +45,9 @@ pub struct Config {
     pub routes: Vec<deliver::route::RouteConfig>,
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// Mist's REST API, for names and the wiring (`[mist]`).
+    #[serde(default)]
+    pub mist: MistConfig,
     /// True when no file was given: the built-in `default` source takes unsigned traffic.
     #[serde(skip)]
     pub zero_config: bool,
@@ -118,6 +121,7 @@ impl Default for Config {
             targets: BTreeMap::new(),
             routes: Vec::new(),
             routing: RoutingConfig::default(),
+            mist: MistConfig::default(),
             zero_config: false,
             console_sign_in_link: false,
         }
@@ -347,6 +351,7 @@ impl Config {
             s.check().map_err(|e| invalid(format!("{place}: {e}")))?;
         }
         self.delivery.check().map_err(invalid)?;
+        self.mist.check().map_err(invalid)?;
         self.server.check(self.listen).map_err(invalid)?;
         // Events are stored as byte ranges of their body, with 32-bit offsets.
         if self.ingest.max_body_bytes == 0 || self.ingest.max_body_bytes > MAX_BODY_LIMIT {

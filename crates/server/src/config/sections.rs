@@ -339,6 +339,72 @@ pub struct RoutingConfig {
     pub site_names: BTreeMap<String, String>,
 }
 
+/// Mist's REST API (`[mist]`): with all three keys, mistgate reads the orgs' sites,
+/// devices and wiring from it, for names and topology-aware correlation.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MistConfig {
+    /// The API of the org's cloud, e.g. `https://api.eu.mist.com`.
+    pub api_url: Option<String>,
+    /// A token with read access to the orgs (write `"${MIST_API_TOKEN}"`).
+    pub api_token: Option<String>,
+    pub org_ids: Vec<String>,
+    /// How often the sites, devices and wiring are read again.
+    #[serde(with = "humantime_serde")]
+    pub refresh: Duration,
+}
+
+impl Default for MistConfig {
+    fn default() -> MistConfig {
+        MistConfig {
+            api_url: None,
+            api_token: None,
+            org_ids: Vec::new(),
+            refresh: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl std::fmt::Debug for MistConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MistConfig")
+            .field("api_url", &self.api_url)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<hidden>"))
+            .field("org_ids", &self.org_ids)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}
+
+impl MistConfig {
+    /// Whether the API is to be used.
+    pub fn enabled(&self) -> bool {
+        self.api_url.is_some()
+    }
+
+    pub(super) fn check(&self) -> Result<(), String> {
+        let set = [
+            self.api_url.is_some(),
+            self.api_token.is_some(),
+            !self.org_ids.is_empty(),
+        ];
+        if set.iter().any(|s| *s) && !set.iter().all(|s| *s) {
+            return Err("[mist] needs api_url, api_token and org_ids together".into());
+        }
+        if let Some(url) = &self.api_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(format!("[mist] api_url `{url}` is not an http(s) URL"));
+        }
+        if self.refresh < Duration::from_secs(60) {
+            return Err(
+                "[mist] refresh must be at least 1m (Mist allows 5,000 calls an hour)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// How device-down incidents are grouped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -251,3 +251,25 @@ fn tls_files_come_in_pairs_from_the_file_or_the_environment() {
         Some(std::path::Path::new("/k.pem"))
     );
 }
+
+#[test]
+fn mist_needs_its_three_keys_together_and_a_sane_refresh() {
+    let load = |text: &str| Config::from_toml(text, "m.toml", &env);
+    let ok = load(
+        "[mist]\napi_url = \"https://api.eu.mist.com\"\napi_token = \"${MIST_SECRET}\"\norg_ids = [\"o1\"]\n",
+    )
+    .unwrap();
+    assert!(ok.mist.enabled());
+    assert_eq!(ok.mist.refresh, Duration::from_secs(900));
+    assert!(
+        !format!("{:?}", ok.mist).contains("s3cret-value"),
+        "the token is hidden"
+    );
+    let half = load("[mist]\napi_url = \"https://api.eu.mist.com\"\n").unwrap_err();
+    assert!(half.to_string().contains("together"), "{half}");
+    let fast = load(
+        "[mist]\napi_url = \"https://x\"\napi_token = \"t\"\norg_ids = [\"o\"]\nrefresh = \"5s\"\n",
+    )
+    .unwrap_err();
+    assert!(fast.to_string().contains("at least 1m"), "{fast}");
+}

@@ -1,0 +1,102 @@
+//! `[mist]`: names and wiring read from Mist's API (the simulated cloud) reach the
+//! incidents, and the calls do not grow with the events: the API is read per refresh,
+//! never per event.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::sim::{SIM_TOKEN, Sim};
+use support::{Server, eventually};
+
+fn total_calls(requests: &Value) -> u64 {
+    let counts = requests.get("requests").unwrap_or(requests);
+    counts
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
+    let sim = Sim::start(&["--rate", "0"]).await;
+    let config = format!(
+        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{}\"]\nrefresh = \"1m\"\n",
+        sim.base, sim.org_id
+    );
+    let server = Server::start_with(Some(&config));
+    eventually(
+        Duration::from_secs(30),
+        "the first read of Mist's API",
+        || async {
+            let metrics = server.text("/metrics", false).await;
+            metrics
+                .lines()
+                .any(|l| {
+                    l.starts_with("mistgate_mist_api_syncs_total") && l.contains("result=\"ok\"")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+
+    // What the simulated cloud calls a site and an AP.
+    let site = &sim.site_ids[0];
+    let site_name = sim.get_ok(&format!("/api/v1/sites/{site}")).await["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inventory = sim
+        .get_ok(&format!(
+            "/api/v1/orgs/{}/inventory?site_id={site}&type=ap",
+            sim.org_id
+        ))
+        .await;
+    let ap = inventory[0]["mac"].as_str().unwrap().to_string();
+    let ap_name = inventory[0]["name"].as_str().unwrap().to_string();
+
+    // Every call so far: the server's first read, and this test's own two.
+    let calls_before = total_calls(&sim.requests().await);
+    assert!(calls_before > 2);
+
+    // Alarms that name neither the site nor the AP, 200 of them.
+    let t = 1_765_000_000.0;
+    for i in 0..200 {
+        let event = json!({"id": format!("a{i}"), "org_id": sim.org_id, "site_id": site,
+            "type": if i == 0 { "device_down" } else { "rogue_ap" },
+            "group": if i == 0 { "infrastructure" } else { "security" },
+            "severity": "warn", "aps": [ap], "count": 1,
+            "timestamp": t + f64::from(i), "last_seen": t + f64::from(i)});
+        let body = json!({"topic": "alarms", "events": [event]}).to_string();
+        assert_eq!(server.ingest("default", body, &[]).await.0, 200);
+    }
+    server.correlated().await;
+    let incidents = server.api_ok("/incidents").await;
+    let summaries: Vec<&str> = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        summaries.iter().any(|s| s.contains(&ap_name)),
+        "the AP's name ({ap_name}) from Mist's inventory: {summaries:?}"
+    );
+    let security = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "security")
+        .expect("a security incident");
+    assert!(
+        security.to_string().contains(&ap_name),
+        "the reporting AP named: {security}"
+    );
+    assert!(
+        summaries.iter().any(|s| s.contains(&site_name)),
+        "the site's name ({site_name}) from Mist's API: {summaries:?}"
+    );
+    // The events cost no call: the API is read per refresh (1 min), not per event.
+    assert_eq!(total_calls(&sim.requests().await), calls_before);
+}
