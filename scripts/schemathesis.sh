@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the API against its own OpenAPI document with schemathesis, every check on:
 # starts `mistgate serve` on a free loopback port with a temporary data dir, seeds it (the
-# Mist samples, an incident, a silence, org and site webhooks, dead messages of both and
+# Mist samples, an incident, a silence, org and site webhooks and asset filters, dead messages of both and
 # of a routing target) so that the operations reach their handlers, runs `st run`
 # against /api/v1/openapi.json with the API token and scripts/schemathesis.toml, and fails
 # on any failure. The server is always stopped.
@@ -156,6 +156,8 @@ api POST /api/v1/silences '{"site_id": "s", "ends_at": "2100-01-01T00:00:00Z", "
 hook='{"url": "https://example.com/hook", "topics": ["alarms"], "secret": "s3", "enabled": false}'
 org_hook=$(api POST /api/v1/orgs/o/webhooks "$hook" id)
 site_hook=$(api POST /api/v1/sites/s/webhooks "$hook" id)
+org_filter=$(api POST /api/v1/orgs/o/assetfilters '{"name": "seeded", "ibeacon_major": 2}' id)
+site_filter=$(api POST /api/v1/sites/s/assetfilters '{"name": "seeded", "rssi": -70}' id)
 api POST "/api/v1/orgs/o/webhooks/$org_hook/ping"
 api POST "/api/v1/sites/s/webhooks/$site_hook/ping"
 
@@ -166,6 +168,7 @@ wait_for "/api/v1/orgs/o/webhooks/$org_hook/deliveries?state=dead" items.0.id >/
 wait_for "/api/v1/sites/s/webhooks/$site_hook/deliveries?state=dead" items.0.id >/dev/null
 wait_for "/api/v1/targets/noc/deliveries?state=dead" items.0.id >/dev/null
 export MISTGATE_ST_ORG_HOOK=$org_hook MISTGATE_ST_SITE_HOOK=$site_hook
+export MISTGATE_ST_ORG_FILTER=$org_filter MISTGATE_ST_SITE_FILTER=$site_filter
 echo "seeded in $(($(date +%s) - seeding)) s" >&2
 
 # More `st run` arguments, e.g. ST_ARGS='--include-path-regex /silences --report har'.

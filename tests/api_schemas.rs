@@ -129,7 +129,13 @@ async fn every_get_route_answers_what_its_schema_says() {
     let (status, answer, _) = server.call("POST", "/tokens", Some(token)).await;
     assert_eq!(status, 201, "{answer}");
     let mut hooks = BTreeMap::new();
+    let mut filters = BTreeMap::new();
     for (scope, id) in [("orgs", ORG), ("sites", SITE)] {
+        let path = format!("/{scope}/{id}/assetfilters");
+        let body = json!({"name": "tags", "ibeacon_major": 2, "ap_mac": "5c:5b:35:0e:00:01"});
+        let (status, filter, _) = server.call("POST", &path, Some(body.to_string())).await;
+        assert_eq!(status, 200, "{filter}");
+        filters.insert(scope, filter["id"].as_str().unwrap().to_string());
         let body = json!({"url": rx.url("/mist"), "topics": ["alarms"], "secret": "s"});
         let path = format!("/{scope}/{id}/webhooks");
         let (status, hook, _) = server.call("POST", &path, Some(body.to_string())).await;
@@ -181,6 +187,8 @@ async fn every_get_route_answers_what_its_schema_says() {
             p if p.starts_with("/api/v1/events/") => event_id.to_string(),
             p if p.starts_with("/api/v1/requests/") => request_id.to_string(),
             p if p.starts_with("/api/v1/incidents/") => incident.to_string(),
+            p if p.starts_with("/api/v1/orgs/{org_id}/assetfilters/") => filters["orgs"].clone(),
+            p if p.starts_with("/api/v1/sites/{site_id}/assetfilters/") => filters["sites"].clone(),
             p if p.starts_with("/api/v1/orgs/") => hook("orgs"),
             p if p.starts_with("/api/v1/sites/") => hook("sites"),
             _ => String::new(),

@@ -336,3 +336,136 @@ async fn paging_delivery_result_ids_and_time_windows() {
         );
     }
 }
+
+/// Whether one of the messages received carries the event with this `id`.
+fn carries(received: &[support::receiver::Received], id: &str) -> bool {
+    received.iter().any(|m| {
+        m.json()["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["id"] == id))
+    })
+}
+
+/// Asset filters created through the API, as Mist has them, select the assets a webhook
+/// gets of the asset topics; its other topics are not filtered; a webhook may name only
+/// filters of its org or site.
+#[tokio::test]
+async fn asset_filters_select_the_assets_a_webhook_gets() {
+    let server = Server::start_with(Some(&config()));
+    let receiver = Receiver::start().await;
+    // An event of the site first, so that its org is known (a site webhook may then name
+    // the org's filters).
+    let zone = |id: &str| {
+        json!({"topic": "zone", "events": [{"id": id, "org_id": ORG, "site_id": SITE,
+               "timestamp": 1.75e9}]})
+        .to_string()
+    };
+    let (status, _) = server.ingest("default", zone("z-0"), &[]).await;
+    assert_eq!(status, 200);
+
+    let (status, by_major) = call(
+        &server,
+        "POST",
+        &format!("/orgs/{ORG}/assetfilters"),
+        Some(json!({"name": "major 2", "ibeacon_major": 2})),
+    )
+    .await;
+    assert_eq!(status, 200, "{by_major}");
+    assert_eq!(by_major["org_id"], ORG);
+    let (status, near) = call(
+        &server,
+        "POST",
+        &format!("/sites/{SITE}/assetfilters"),
+        Some(json!({"name": "near", "rssi": -60, "ap_mac": "ac-23-16-ec-a7-0b"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{near}");
+    assert_eq!(
+        (near["for_site"].as_bool(), near["org_id"].as_str()),
+        (Some(true), Some(ORG))
+    );
+    assert_eq!(near["ap_mac"], "ac2316eca70b");
+    let (status, listed) = call(&server, "GET", &format!("/sites/{SITE}/assetfilters"), None).await;
+    assert_eq!((status, listed.as_array().map(Vec::len)), (200, Some(1)));
+
+    // Only ids of filters it may name; only with an asset topic.
+    let hooks = format!("/sites/{SITE}/webhooks");
+    for (body, says) in [
+        (
+            json!({"url": receiver.url("/a"), "topics": ["asset-raw-rssi"], "assetfilter_ids": ["nope"]}),
+            "nope",
+        ),
+        (
+            json!({"url": receiver.url("/a"), "topics": ["zone"], "assetfilter_ids": [by_major["id"]]}),
+            "asset topic",
+        ),
+    ] {
+        let (status, answer) = call(&server, "POST", &hooks, Some(body)).await;
+        assert_eq!(status, 422, "{answer}");
+        let detail = answer["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("assetfilter_ids") && detail.contains(says),
+            "{detail}"
+        );
+    }
+    let body = json!({"url": receiver.url("/a"), "topics": ["asset-raw-rssi", "zone"],
+                      "assetfilter_ids": [by_major["id"], near["id"]]});
+    let (status, hook) = call(&server, "POST", &hooks, Some(body)).await;
+    assert_eq!(status, 200, "{hook}");
+
+    let asset = |mac: &str, major: i64, rssi: i64| {
+        json!({"mac": mac, "ibeacon_major": major, "rssi": rssi, "org_id": ORG, "site_id": SITE,
+               "device_id": "00000000-0000-0000-1000-ac2316eca70b", "timestamp": 1.75e9})
+    };
+    let envelope = json!({"topic": "asset-raw-rssi", "events": [
+        asset("aa0000000001", 2, -90),
+        asset("aa0000000002", 5, -50),
+        asset("aa0000000003", 5, -90),
+    ]});
+    let (status, _) = server.ingest("default", envelope.to_string(), &[]).await;
+    assert_eq!(status, 200);
+    let (status, _) = server.ingest("default", zone("z-1"), &[]).await;
+    assert_eq!(status, 200);
+    let received = receiver
+        .wait_until(WAIT, "the assets and the zone event", |r| {
+            carries(r, "z-1") && r.iter().any(|m| m.json()["topic"] == "asset-raw-rssi")
+        })
+        .await;
+    let macs: Vec<String> = received
+        .iter()
+        .filter(|m| m.json()["topic"] == "asset-raw-rssi")
+        .flat_map(|m| m.json()["events"].as_array().cloned().unwrap_or_default())
+        .map(|e| e["mac"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        macs,
+        ["aa0000000001", "aa0000000002"],
+        "one filter or the other matched"
+    );
+
+    // Without its filters, the webhook gets no assets, and still its zones.
+    for (scope, filter) in [("orgs", ORG), ("sites", SITE)] {
+        let id = if scope == "orgs" {
+            &by_major["id"]
+        } else {
+            &near["id"]
+        };
+        let path = format!("/{scope}/{filter}/assetfilters/{}", id.as_str().unwrap());
+        let (status, _) = call(&server, "DELETE", &path, None).await;
+        assert_eq!(status, 200);
+    }
+    let before = receiver.received().len();
+    let (status, _) = server.ingest("default", envelope.to_string(), &[]).await;
+    assert_eq!(status, 200);
+    let (status, _) = server.ingest("default", zone("z-2"), &[]).await;
+    assert_eq!(status, 200);
+    let received = receiver
+        .wait_until(WAIT, "the second zone event", |r| carries(r, "z-2"))
+        .await;
+    assert!(
+        received[before..]
+            .iter()
+            .all(|m| m.json()["topic"] == "zone"),
+        "no asset without a filter"
+    );
+}

@@ -8,19 +8,33 @@ use store::{Store, StoreError};
 use tokio::sync::watch;
 
 use crate::subscription::Subscription;
+use crate::subscription::assetfilter::{self, AssetFilter};
 
-/// One consistent set of subscriptions.
+/// One consistent set of subscriptions, with the asset filters they name.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     by_id: HashMap<String, Arc<Subscription>>,
     /// Enabled subscriptions per canonical topic.
     by_topic: HashMap<String, Vec<Arc<Subscription>>>,
+    /// Asset filters by id.
+    filters: HashMap<String, AssetFilter>,
 }
 
 impl Subscriptions {
     /// Builds the set from checked subscriptions.
     pub fn new(subscriptions: impl IntoIterator<Item = Subscription>) -> Self {
-        let mut set = Subscriptions::default();
+        Subscriptions::with_filters(subscriptions, [])
+    }
+
+    /// Builds the set from checked subscriptions and asset filters.
+    pub fn with_filters(
+        subscriptions: impl IntoIterator<Item = Subscription>,
+        filters: impl IntoIterator<Item = AssetFilter>,
+    ) -> Self {
+        let mut set = Subscriptions {
+            filters: filters.into_iter().map(|f| (f.id.clone(), f)).collect(),
+            ..Subscriptions::default()
+        };
         for s in subscriptions {
             let s = Arc::new(s);
             if s.enabled {
@@ -74,6 +88,21 @@ impl Subscriptions {
             })
     }
 
+    /// Whether `sub`'s asset filters decide if it gets an event of `topic`: it names some
+    /// and `topic` is an asset topic.
+    pub fn filters_apply(&self, sub: &Subscription, topic: &str) -> bool {
+        !sub.assetfilter_ids.is_empty() && assetfilter::is_asset_topic(topic)
+    }
+
+    /// Whether one of `sub`'s asset filters lets `event` (its JSON) through; none does
+    /// when none of them exists any more.
+    pub fn filters_admit(&self, sub: &Subscription, event: &serde_json::Value) -> bool {
+        sub.assetfilter_ids
+            .iter()
+            .filter_map(|id| self.filters.get(id))
+            .any(|f| f.matches(event))
+    }
+
     /// How many subscriptions there are.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -113,14 +142,22 @@ impl Registry {
     /// Reads the subscriptions again (after the API changed one).
     pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
         let rows = store.subscriptions(None).await?;
-        let subs = rows.into_iter().filter_map(|row| {
-            serde_json::from_str::<Subscription>(&row.record)
-                .inspect_err(
-                    |e| tracing::warn!(id = %row.id, error = %e, "skipping an unreadable webhook"),
-                )
-                .ok()
-        });
-        let set = Arc::new(Subscriptions::new(subs));
+        let (mut subs, mut filters) = (Vec::new(), Vec::new());
+        for row in rows {
+            let filter = matches!(
+                row.scope.as_str(),
+                assetfilter::ORG_SCOPE | assetfilter::SITE_SCOPE
+            );
+            let read = if filter {
+                serde_json::from_str(&row.record).map(|f| filters.push(f))
+            } else {
+                serde_json::from_str(&row.record).map(|s| subs.push(s))
+            };
+            if let Err(e) = read {
+                tracing::warn!(id = %row.id, error = %e, "skipping an unreadable webhook or asset filter");
+            }
+        }
+        let set = Arc::new(Subscriptions::with_filters(subs, filters));
         *self.current.write().expect("registry lock") = set;
         self.version.send_modify(|v| *v += 1);
         Ok(())

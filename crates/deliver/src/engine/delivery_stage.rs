@@ -241,7 +241,16 @@ impl Stage {
         };
         let topic = Topic::parse(&event.topic);
         let mut splunk = false;
+        let parsed = std::cell::OnceCell::new();
         for sub in matched {
+            if subs.filters_apply(sub, &event.topic)
+                && !subs.filters_admit(
+                    sub,
+                    parsed.get_or_init(|| serde_json::from_str(&raw).unwrap_or_default()),
+                )
+            {
+                continue;
+            }
             let number = match self.numbers.get(&sub.id) {
                 Some(&n) => n,
                 None => {

@@ -26,8 +26,12 @@ use std::fmt;
 use mist::Topic;
 use serde::{Deserialize, Serialize};
 
+use self::fields::{take, take_bool, take_string, take_string_list};
 use crate::rate_limit::RateLimit;
 use serde_json::{Map, Value};
+
+pub mod assetfilter;
+mod fields;
 
 /// Where a subscription lives: the org or site id of the request path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,7 +156,8 @@ pub struct Subscription {
     pub oauth2_scopes: Vec<String>,
     /// Send one event per message (default false).
     pub single_event_per_message: bool,
-    /// Asset filters, only with the `asset-raw-rssi` topic.
+    /// Asset filters (ids), only with an asset topic: events of the asset topics go
+    /// only when one of them matches (see [`assetfilter`]).
     pub assetfilter_ids: Vec<String>,
     /// At most this many messages per period; more wait their turn (mistgate's extension).
     /// Absent from records stored before it existed.
@@ -339,11 +344,13 @@ pub fn parse_request(
         _ => {}
     }
 
-    let assetfilter_ids = take_string_list(&mut obj, "assetfilter_ids")?;
-    if !assetfilter_ids.is_empty() && !topics.iter().any(|t| t == Topic::AssetRawRssi.as_str()) {
+    let mut seen = BTreeSet::new();
+    let mut assetfilter_ids = take_string_list(&mut obj, "assetfilter_ids")?;
+    assetfilter_ids.retain(|id| seen.insert(id.clone()));
+    if !assetfilter_ids.is_empty() && !topics.iter().any(|t| assetfilter::is_asset_topic(t)) {
         return Err(Invalid::field(
             "assetfilter_ids",
-            "only allowed with the asset-raw-rssi topic",
+            "only allowed with an asset topic (asset-raw, asset-raw-rssi, location-asset)",
         ));
     }
 
@@ -425,41 +432,6 @@ fn is_known_field(key: &str) -> bool {
                 | "assetfilter_ids"
                 | "rate_limit"
         )
-}
-
-/// Removes `field`; `null` and absence are both `None`.
-fn take(obj: &mut Map<String, Value>, field: &str) -> Option<Value> {
-    obj.remove(field).filter(|v| !v.is_null())
-}
-
-fn take_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, Invalid> {
-    match take(obj, field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Invalid::field(field, "must be a string")),
-    }
-}
-
-fn take_bool(obj: &mut Map<String, Value>, field: &str) -> Result<Option<bool>, Invalid> {
-    match take(obj, field) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(b)),
-        Some(_) => Err(Invalid::field(field, "must be a boolean")),
-    }
-}
-
-fn take_string_list(obj: &mut Map<String, Value>, field: &str) -> Result<Vec<String>, Invalid> {
-    match take(obj, field) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => Ok(s),
-                _ => Err(Invalid::field(field, "must be an array of strings")),
-            })
-            .collect(),
-        Some(_) => Err(Invalid::field(field, "must be an array of strings")),
-    }
 }
 
 fn take_headers(obj: &mut Map<String, Value>) -> Result<BTreeMap<String, String>, Invalid> {

@@ -2,6 +2,7 @@
 
 pub(crate) mod access;
 pub(crate) mod answer;
+pub(crate) mod assetfilters;
 pub(crate) mod constants;
 pub(crate) mod correlation;
 pub(crate) mod deliveries;
@@ -147,6 +148,26 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/tokens/{name}", delete(access::revoke_token))
         .route("/audit", get(access::list_audit))
         .route("/self", get(mist_self::get_self))
+        .route(
+            "/orgs/{org_id}/assetfilters",
+            get(assetfilters::routes::org_list).post(assetfilters::routes::org_create),
+        )
+        .route(
+            "/orgs/{org_id}/assetfilters/{id}",
+            get(assetfilters::routes::org_get)
+                .put(assetfilters::routes::org_update)
+                .delete(assetfilters::routes::org_delete),
+        )
+        .route(
+            "/sites/{site_id}/assetfilters",
+            get(assetfilters::routes::site_list).post(assetfilters::routes::site_create),
+        )
+        .route(
+            "/sites/{site_id}/assetfilters/{id}",
+            get(assetfilters::routes::site_get)
+                .put(assetfilters::routes::site_update)
+                .delete(assetfilters::routes::site_delete),
+        )
         .route("/const/webhook_topics", get(constants::webhook_topics))
         .route("/sources", get(sources::list).post(sources::create))
         .route(

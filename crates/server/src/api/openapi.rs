@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
 use super::{
-    access, constants, correlation, deliveries, log, mist_self, notifications, resend, silences,
-    sources, stats, stream, targets, webhooks,
+    access, assetfilters, constants, correlation, deliveries, log, mist_self, notifications,
+    resend, silences, sources, stats, stream, targets, webhooks,
 };
 use crate::{health, ingest};
 
@@ -63,6 +63,16 @@ const TOKEN_SCHEME: &str = "api_token";
         silences::replace_silence,
         mist_self::get_self,
         constants::webhook_topics,
+        assetfilters::routes::org_list,
+        assetfilters::routes::org_create,
+        assetfilters::routes::org_get,
+        assetfilters::routes::org_update,
+        assetfilters::routes::org_delete,
+        assetfilters::routes::site_list,
+        assetfilters::routes::site_create,
+        assetfilters::routes::site_get,
+        assetfilters::routes::site_update,
+        assetfilters::routes::site_delete,
         webhooks::org::list,
         webhooks::org::create,
         webhooks::org::get,
@@ -254,6 +264,16 @@ mod tests {
         ("/api/v1/audit", "get"),
         ("/api/v1/self", "get"),
         ("/api/v1/const/webhook_topics", "get"),
+        ("/api/v1/orgs/{org_id}/assetfilters", "get"),
+        ("/api/v1/orgs/{org_id}/assetfilters", "post"),
+        ("/api/v1/orgs/{org_id}/assetfilters/{id}", "get"),
+        ("/api/v1/orgs/{org_id}/assetfilters/{id}", "put"),
+        ("/api/v1/orgs/{org_id}/assetfilters/{id}", "delete"),
+        ("/api/v1/sites/{site_id}/assetfilters", "get"),
+        ("/api/v1/sites/{site_id}/assetfilters", "post"),
+        ("/api/v1/sites/{site_id}/assetfilters/{id}", "get"),
+        ("/api/v1/sites/{site_id}/assetfilters/{id}", "put"),
+        ("/api/v1/sites/{site_id}/assetfilters/{id}", "delete"),
         ("/api/v1/sources", "get"),
         ("/api/v1/sources", "post"),
         ("/api/v1/sources/{name}", "put"),
@@ -483,9 +503,20 @@ mod tests {
         let (status, site_hook) = call(&app, "POST", "/api/v1/sites/s/webhooks", webhook).await;
         assert_eq!(status, StatusCode::OK, "{site_hook}");
         let site_hook_id = site_hook["id"].as_str().unwrap().to_string();
+        let mut filters = Vec::new();
+        for scope in ["orgs/o", "sites/s"] {
+            let path = format!("/api/v1/{scope}/assetfilters");
+            let (status, filter) = call(&app, "POST", &path, r#"{"name": "tags"}"#).await;
+            assert_eq!(status, StatusCode::OK, "{filter}");
+            filters.push(filter["id"].as_str().unwrap().to_string());
+        }
         for (path, _) in EXPECTED.iter().filter(|(_, m)| *m == "get") {
             let uri = if path.starts_with("/api/v1/incidents/") {
                 path.replace("{id}", &incident)
+            } else if path.starts_with("/api/v1/orgs/{org_id}/assetfilters/") {
+                path.replace("{id}", &filters[0])
+            } else if path.starts_with("/api/v1/sites/{site_id}/assetfilters/") {
+                path.replace("{id}", &filters[1])
             } else if path.starts_with("/api/v1/orgs/") {
                 path.replace("{id}", &org_hook_id)
             } else if path.starts_with("/api/v1/sites/") {

@@ -34,7 +34,7 @@ pub(crate) fn scope_key(scope: &Scope) -> (String, String) {
     }
 }
 
-fn invalid(e: Invalid) -> ApiError {
+pub(crate) fn invalid(e: Invalid) -> ApiError {
     let detail = match &e.field {
         Some(field) if !e.detail.contains(field.as_str()) => format!("`{field}`: {}", e.detail),
         _ => e.detail,
@@ -86,7 +86,7 @@ async fn save(app: &AppState, scope: &Scope, subscription: &Subscription) -> Res
 }
 
 /// Tells the delivery engine that the subscriptions changed.
-async fn changed(app: &AppState) -> Result<(), ApiError> {
+pub(crate) async fn changed(app: &AppState) -> Result<(), ApiError> {
     if let Some(delivery) = &app.delivery {
         delivery.subscriptions_changed().await?;
     }
@@ -122,7 +122,7 @@ async fn list(
 }
 
 /// The org of a site, as the newest stored event of that site names it.
-async fn site_org(app: &AppState, site_id: &str) -> Result<Option<String>, ApiError> {
+pub(crate) async fn site_org(app: &AppState, site_id: &str) -> Result<Option<String>, ApiError> {
     let filter = EventFilter {
         site_id: Some(site_id.to_string()),
         ..EventFilter::default()
@@ -144,10 +144,16 @@ async fn fill_org(app: &AppState, subscription: &mut Subscription) -> Result<(),
     Ok(())
 }
 
+/// The asset filters a webhook names exist where it may name them (see `assetfilters`).
+async fn check_filters(app: &AppState, scope: &Scope, s: &Subscription) -> Result<(), ApiError> {
+    super::assetfilters::check_ids(app, scope, s.org_id.as_deref(), &s.assetfilter_ids).await
+}
+
 async fn create(app: &AppState, scope: Scope, body: Bytes) -> Result<Json<WebhookView>, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
     let mut subscription = parse_request(&body, &scope, &id, now_s(), None).map_err(invalid)?;
     fill_org(app, &mut subscription).await?;
+    check_filters(app, &scope, &subscription).await?;
     save(app, &scope, &subscription).await?;
     Ok(Json(WebhookView::from(&subscription)))
 }
@@ -171,6 +177,9 @@ async fn update(
         parse_request(&body, &scope, &id, now_s(), Some(&previous)).map_err(invalid)?;
     subscription.org_id = subscription.org_id.or(previous.org_id);
     fill_org(app, &mut subscription).await?;
+    if subscription.assetfilter_ids != previous.assetfilter_ids {
+        check_filters(app, &scope, &subscription).await?;
+    }
     save(app, &scope, &subscription).await?;
     Ok(Json(WebhookView::from(&subscription)))
 }

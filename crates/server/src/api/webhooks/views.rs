@@ -122,7 +122,7 @@ fn requested_rate_limit() -> Object {
 
 /// A field the server decides: accepted in a body (a client may echo a GET back) and
 /// ignored, whatever its value.
-fn ignored() -> Object {
+pub(crate) fn ignored() -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::AnyValue)
         .description(Some("Read-only: ignored in a body."))
@@ -177,7 +177,7 @@ pub struct WebhookView {
     oauth2_scopes: Vec<String>,
     /// Whether each message carries a single event.
     single_event_per_message: bool,
-    /// Asset filters (only with the `asset-raw-rssi` topic).
+    /// Ids of the asset filters that select the events of the asset topics.
     assetfilter_ids: Vec<String>,
     #[schema(schema_with = stored_rate_limit, required = true)]
     rate_limit: Option<RateLimit>,
@@ -239,7 +239,9 @@ impl From<&Subscription> for WebhookView {
 /// parse as an http or https URL with a host; `headers` only with `http-post`, names and values
 /// together under 1000 bytes; `splunk` needs `splunk_token`; `oauth2` needs
 /// `oauth2_token_url`, `oauth2_grant_type` and that grant's id and secret (or user name
-/// and password); `assetfilter_ids` only with the `asset-raw-rssi` topic. `rate_limit` is
+/// and password); `assetfilter_ids` only with an asset topic (`asset-raw`,
+/// `asset-raw-rssi`, `location-asset`), each the id of an asset filter of this org or site
+/// (a site webhook may name its org's). `rate_limit` is
 /// mistgate's own field; a Mist client that leaves it out has no limit.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -287,7 +289,9 @@ pub struct WebhookBody {
     oauth2_scopes: Option<Vec<String>>,
     /// Send one event per message; `false` when left out.
     single_event_per_message: Option<bool>,
-    /// Asset filters; only allowed with the `asset-raw-rssi` topic.
+    /// Ids of asset filters (`/assetfilters` of this org or site): events of the asset
+    /// topics (`asset-raw`, `asset-raw-rssi`, `location-asset`) are delivered only when
+    /// one of them matches. Only with an asset topic.
     assetfilter_ids: Option<Vec<String>>,
     #[schema(schema_with = requested_rate_limit)]
     rate_limit: Option<String>,
