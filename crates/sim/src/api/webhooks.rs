@@ -64,11 +64,7 @@ impl Webhook {
             "org_id": org_id,
             "name": s.name,
             "url": s.url,
-            "type": match s.webhook_type {
-                WebhookType::HttpPost => "http-post",
-                WebhookType::Splunk => "splunk",
-                WebhookType::Oauth2 => "oauth2",
-            },
+            "type": s.webhook_type.as_str(),
             "topics": self.topics.iter().map(wire_name).collect::<Vec<_>>(),
             "enabled": s.enabled,
             "verify_cert": s.verify_cert,
