@@ -144,7 +144,7 @@ async fn invalid_webhooks_are_refused_with_the_field_named_and_change_nothing() 
         (
             json!({"url": "https://a.example/h", "topics": ["alarms"], "type": "google-pubsub"}),
             422,
-            "type",
+            "url",
         ),
         (
             json!({"url": "https://a.example/h", "topics": ["alarms"], "headers": big_headers}),

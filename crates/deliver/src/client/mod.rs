@@ -1,6 +1,7 @@
 //! The HTTP side of a delivery attempt: the clients, the SSRF-guarded resolver, the
 //! request each webhook type needs, and what the answer was.
 
+mod cloud;
 mod oauth;
 mod record;
 mod resolver;
@@ -121,6 +122,12 @@ impl Client {
         delivery_id: &str,
         now_us: i64,
     ) -> Exchange {
+        if matches!(
+            sub.webhook_type,
+            WebhookType::AwsSns | WebhookType::GooglePubsub
+        ) {
+            return self.publish(sub, body, delivery_id, now_us).await;
+        }
         let started = Instant::now();
         let mut headers = request_headers(
             body,
@@ -157,6 +164,9 @@ impl Client {
                 Ok(token) => headers.push(("Authorization".into(), format!("Bearer {token}"))),
                 Err(e) => return self.failed(e, started, shown_headers, request_body, now_us),
             },
+            WebhookType::AwsSns | WebhookType::GooglePubsub => {
+                unreachable!("published above")
+            }
         }
         let mut result = self.post(sub, &headers, body).await;
         if sub.webhook_type == WebhookType::Oauth2

@@ -8,8 +8,8 @@ use super::Client;
 
 /// A cached OAuth2 access token.
 pub(super) struct Token {
-    value: String,
-    expires: Instant,
+    pub(super) value: String,
+    pub(super) expires: Instant,
 }
 
 impl Client {

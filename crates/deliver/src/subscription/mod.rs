@@ -14,8 +14,9 @@
 //! - On PUT the body is a partial update, as Mist takes it: a field the body leaves out
 //!   keeps its stored value, a field set to `null` goes back to its default (a write-only
 //!   secret is cleared), and the result is checked as a whole, as when creating one.
-//! - `google-pubsub` and `aws-sns` are valid Mist types this server does not deliver to; they
-//!   are refused with code `unsupported_type`.
+//! - `aws-sns` and `google-pubsub` take the topic in `url` (an SNS topic ARN, a Pub/Sub
+//!   `projects/<project>/topics/<topic>`) and publish as mistgate's own cloud identity,
+//!   as Mist publishes as its own (see [`crate::publish`]).
 //! - `rate_limit` (`"30/min"`, see [`crate::rate_limit`]) is mistgate's own field, not
 //!   Mist's: optional (`null` when unset), so a Mist client that never sends it has no
 //!   limit, and one that echoes a GET back keeps the limit.
@@ -42,7 +43,7 @@ pub enum Scope {
     Site(String),
 }
 
-/// How deliveries are made. Mist's `aws-sns` and `google-pubsub` are not supported here.
+/// How deliveries are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
@@ -53,6 +54,25 @@ pub enum WebhookType {
     Splunk,
     /// `oauth2`: a POST with a bearer token fetched from `oauth2_token_url`.
     Oauth2,
+    /// `aws-sns`: the body published to the SNS topic whose ARN is `url` (see
+    /// [`crate::publish`]).
+    AwsSns,
+    /// `google-pubsub`: the body published to the Pub/Sub topic `url`
+    /// (`projects/<project>/topics/<topic>`).
+    GooglePubsub,
+}
+
+impl WebhookType {
+    /// The name, as Mist writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookType::HttpPost => "http-post",
+            WebhookType::Splunk => "splunk",
+            WebhookType::Oauth2 => "oauth2",
+            WebhookType::AwsSns => "aws-sns",
+            WebhookType::GooglePubsub => "google-pubsub",
+        }
+    }
 }
 
 /// The OAuth2 grant used to fetch a token for `oauth2` webhooks.
@@ -71,7 +91,7 @@ pub enum Oauth2Grant {
 pub struct Invalid {
     /// 400 when the body is not JSON or not an object, 422 when the object is invalid.
     pub status: u16,
-    /// `"malformed_json"`, `"invalid_field"` or `"unsupported_type"`.
+    /// `"malformed_json"` or `"invalid_field"`.
     pub code: &'static str,
     /// The offending field, when one is to blame.
     pub field: Option<String>,
@@ -252,24 +272,31 @@ pub fn parse_request(
         None | Some("http-post") => WebhookType::HttpPost,
         Some("splunk") => WebhookType::Splunk,
         Some("oauth2") => WebhookType::Oauth2,
-        Some(t @ ("google-pubsub" | "aws-sns")) => {
-            return Err(Invalid {
-                status: 422,
-                code: "unsupported_type",
-                field: Some("type".into()),
-                detail: format!("type {t:?} is not supported by this server"),
-            });
-        }
+        Some("aws-sns") => WebhookType::AwsSns,
+        Some("google-pubsub") => WebhookType::GooglePubsub,
         Some(other) => {
             return Err(Invalid::field(
                 "type",
-                format!("unknown type {other:?}; expected http-post, splunk or oauth2"),
+                format!(
+                    "unknown type {other:?}; expected http-post, splunk, oauth2, aws-sns or \
+                     google-pubsub"
+                ),
             ));
         }
     };
 
     let url = take_string(&mut obj, "url")?.ok_or_else(|| Invalid::field("url", "required"))?;
-    check_url("url", &url)?;
+    match webhook_type {
+        WebhookType::AwsSns => {
+            url.parse::<crate::publish::sns::TopicArn>()
+                .map_err(|e| Invalid::field("url", e))?;
+        }
+        WebhookType::GooglePubsub => {
+            url.parse::<crate::publish::pubsub::TopicPath>()
+                .map_err(|e| Invalid::field("url", e))?;
+        }
+        _ => check_url("url", &url)?,
+    }
 
     let for_site = matches!(scope, Scope::Site(_));
     let topics = check_topics(take_string_list(&mut obj, "topics")?, for_site)?;

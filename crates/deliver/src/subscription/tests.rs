@@ -133,13 +133,13 @@ fn each_rule_names_its_field() {
         ),
         (
             json!({"url": "http://h", "topics": ["alarms"], "type": "google-pubsub"}),
-            "type",
-            "unsupported_type",
+            "url",
+            "invalid_field",
         ),
         (
             json!({"url": "http://h", "topics": ["alarms"], "type": "aws-sns"}),
-            "type",
-            "unsupported_type",
+            "url",
+            "invalid_field",
         ),
         (
             json!({"url": "http://h", "topics": ["alarms"], "secret": ""}),
@@ -297,6 +297,37 @@ fn site_only_topic_needs_a_site_webhook() {
     assert_eq!((err.status, err.field.as_deref()), (422, Some("topics")));
     let sub = parse(body, &site()).unwrap();
     assert_eq!(sub.topics, vec!["alarms", "location-client"]);
+}
+
+/// `aws-sns` and `google-pubsub` name their topic in `url`.
+#[test]
+fn cloud_types_take_their_topic_in_url() {
+    let sns = json!({"url": "arn:aws:sns:eu-west-1:123456789012:mist", "topics": ["alarms"], "type": "aws-sns"});
+    assert_eq!(
+        parse(sns, &org()).unwrap().webhook_type,
+        WebhookType::AwsSns
+    );
+    let pubsub =
+        json!({"url": "projects/p1/topics/mist", "topics": ["alarms"], "type": "google-pubsub"});
+    assert_eq!(
+        parse(pubsub, &org()).unwrap().webhook_type,
+        WebhookType::GooglePubsub
+    );
+    let err = parse(
+        json!({"url": "projects/p1/topics/mist", "topics": ["alarms"]}),
+        &org(),
+    )
+    .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("url"));
+    for t in [
+        WebhookType::HttpPost,
+        WebhookType::Splunk,
+        WebhookType::Oauth2,
+        WebhookType::AwsSns,
+        WebhookType::GooglePubsub,
+    ] {
+        assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+    }
 }
 
 /// A topic Mist adds later is subscribed to as it comes, on both levels; the site-only

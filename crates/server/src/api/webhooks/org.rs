@@ -63,7 +63,7 @@ pub async fn list(
         (status = 200, description = "Added, with its id.", body = WebhookView),
         (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
-        (status = 422, description = "`invalid_field`: an unknown field, a field of the wrong type or value, a missing required one, or a rule between fields (see the body's description), named in `detail`; `unsupported_type`: `type` is `google-pubsub` or `aws-sns`.", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: an unknown field, a field of the wrong type or value, a missing required one, or a rule between fields (see the body's description), named in `detail`.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
     ),
     security(("api_token" = []))
@@ -117,7 +117,7 @@ pub async fn get(
         (status = 400, description = "`malformed_json`: the body is not JSON, or not an object.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no valid API token.", body = ErrorBody),
         (status = 404, description = "`not_found`: no webhook with that id here.", body = ErrorBody),
-        (status = 422, description = "`invalid_field` or `unsupported_type`: as when adding a webhook.", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: as when adding a webhook.", body = ErrorBody),
         (status = 503, description = "`store_unavailable`.", body = ErrorBody),
     ),
     security(("api_token" = []))

@@ -236,7 +236,8 @@ impl From<&Subscription> for WebhookView {
 ///
 /// Rules between fields that a schema cannot state are checked by the server and answered
 /// 422 `invalid_field` naming the field: `url` (and for `oauth2`, `oauth2_token_url`) must
-/// parse as an http or https URL with a host; `headers` only with `http-post`, names and values
+/// parse as an http or https URL with a host (for `aws-sns` an SNS topic ARN, for
+/// `google-pubsub` a Pub/Sub topic); `headers` only with `http-post`, names and values
 /// together under 1000 bytes; `splunk` needs `splunk_token`; `oauth2` needs
 /// `oauth2_token_url`, `oauth2_grant_type` and that grant's id and secret (or user name
 /// and password); `assetfilter_ids` only with an asset topic (`asset-raw`,
@@ -249,12 +250,17 @@ impl From<&Subscription> for WebhookView {
 pub struct WebhookBody {
     /// Display name.
     name: Option<String>,
-    /// Where deliveries go: an http or https URL with a host.
-    #[schema(format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
+    /// Where deliveries go: an http or https URL with a host; for `aws-sns` the SNS topic's
+    /// ARN (`arn:aws:sns:<region>:<account>:<topic>`), for `google-pubsub` the topic
+    /// (`projects/<project>/topics/<topic>`).
+    #[schema(pattern = "^([Hh][Tt][Tt][Pp][Ss]?://|arn:|projects/)")]
     url: String,
     /// Whether deliveries are made; `true` when left out.
     enabled: Option<bool>,
-    /// How deliveries are made; `http-post` when left out.
+    /// How deliveries are made; `http-post` when left out. `aws-sns` and `google-pubsub`
+    /// publish the Mist-format body as mistgate's own cloud identity (from its
+    /// environment: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+    /// `GOOGLE_APPLICATION_CREDENTIALS`), as Mist publishes as its own.
     #[serde(rename = "type")]
     webhook_type: Option<WebhookType>,
     #[schema(schema_with = site_topics)]
