@@ -258,7 +258,8 @@ async fn a_bad_rate_limit_is_refused_naming_its_field() {
             "{detail}"
         );
     }
-    // Changed by PUT, and cleared by leaving it out (PUT replaces the object).
+    // Changed by PUT; a PUT that leaves it out keeps it (Mist's partial update), `null`
+    // clears it.
     let body =
         json!({"url": "https://r.example/x", "topics": ["alarms"], "rate_limit": "30/minute"});
     let (status, created, _) = server.call("POST", &path, Some(body.to_string())).await;
@@ -268,8 +269,11 @@ async fn a_bad_rate_limit_is_refused_naming_its_field() {
     let (_, replaced, _) = server.call("PUT", &one, Some(body.to_string())).await;
     assert_eq!(replaced["rate_limit"], "2/h");
     let body = json!({"url": "https://r.example/x", "topics": ["alarms"]});
-    let (_, replaced, _) = server.call("PUT", &one, Some(body.to_string())).await;
-    assert_eq!(replaced["rate_limit"], Value::Null);
+    let (_, kept, _) = server.call("PUT", &one, Some(body.to_string())).await;
+    assert_eq!(kept["rate_limit"], "2/h");
+    let body = json!({"rate_limit": null});
+    let (_, cleared, _) = server.call("PUT", &one, Some(body.to_string())).await;
+    assert_eq!(cleared["rate_limit"], Value::Null);
 }
 
 #[test]
