@@ -56,7 +56,9 @@ pub const DURATION_PATTERN: &str = "^[1-9][0-9]{0,5}[smhdw]$";
 /// An expiry given as a duration from `now` ([`DURATION_PATTERN`]: `90d`, `12h`) or a
 /// time (RFC 3339 or epoch seconds), in the future; unix µs.
 pub fn parse_expiry(value: &str, now: i64) -> Result<i64, String> {
-    let (digits, unit) = value.split_at(value.len().saturating_sub(1));
+    // The unit is the last character, whatever its width (any text may come in).
+    let cut = value.char_indices().last().map_or(0, |(i, _)| i);
+    let (digits, unit) = value.split_at(cut);
     let duration = (!digits.is_empty()
         && digits.len() <= 6
         && !digits.starts_with('0')
@@ -159,7 +161,9 @@ mod tests {
         );
         assert!(parse_expiry("soon", now).is_err());
         assert_eq!(parse_expiry("2w", now), Ok(now + 14 * 86_400_000_000));
-        for bad in ["", "0d", "01d", "1 h", "1y", "1234567d", "d", "-1d"] {
+        for bad in [
+            "", "0d", "01d", "1 h", "1y", "1234567d", "d", "-1d", "\u{80}", "1é", "é",
+        ] {
             assert!(parse_expiry(bad, now).is_err(), "{bad}");
         }
     }
