@@ -8,19 +8,6 @@ use mistapi::{Scope, Webhook};
 use super::SetupArgs;
 use super::mistgate::{Mistgate, put_source_offline};
 
-/// The topics an org webhook may carry when Mist's topic list cannot be read (Mist's
-/// documented list; a site webhook takes every topic).
-const ORG_TOPICS: &[&str] = &[
-    "alarms",
-    "audits",
-    "client-info",
-    "client-join",
-    "client-sessions",
-    "device-events",
-    "device-updowns",
-    "mxedge-events",
-];
-
 pub(super) async fn setup(args: SetupArgs) -> Result<ExitCode> {
     let target = &args.target;
     let scope = target.scope();
@@ -128,11 +115,14 @@ async fn default_topics(mist: &mistapi::Client, scope: &Scope) -> Vec<String> {
             .filter(|t| !t.internal && (!scope.is_org() || t.for_org))
             .map(|t| t.key)
             .collect(),
+        // Mist's documented topics for the scope (a ping is not subscribed to).
         Err(e) => {
-            eprintln!(
-                "note: Mist's topic list could not be read ({e}); using the documented org topics"
-            );
-            ORG_TOPICS.iter().map(|t| t.to_string()).collect()
+            eprintln!("note: Mist's topic list could not be read ({e}); using the documented ones");
+            mist::Topic::KNOWN
+                .iter()
+                .filter(|t| !(scope.is_org() && t.is_site_only()) && t.as_str() != "ping")
+                .map(|t| t.as_str().to_string())
+                .collect()
         }
     }
 }
