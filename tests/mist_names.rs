@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::receiver::Receiver;
 use support::sim::{SIM_TOKEN, Sim};
 use support::{Server, eventually};
 
@@ -21,9 +22,16 @@ fn total_calls(requests: &Value) -> u64 {
 #[tokio::test]
 async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
     let sim = Sim::start(&["--rate", "0"]).await;
+    let noc = Receiver::start().await;
     let config = format!(
-        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{}\"]\nrefresh = \"1m\"\n",
-        sim.base, sim.org_id
+        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{}\"]\nrefresh = \"1m\"\n\n\
+         [delivery]\nallow_private_targets = true\naggregation_window = \"100ms\"\n\n\
+         [targets.noc]\ntype = \"webhook\"\nurl = \"{}\"\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n\n\
+         [[routes]]\nname = \"all incidents\"\nflow = \"incident\"\ntargets = [\"noc\"]\n\n\
+         [[routes]]\nname = \"device events\"\nflow = \"event\"\ntopics = [\"device_events\"]\ntargets = [\"noc\"]\n",
+        sim.base,
+        sim.org_id,
+        noc.url("/noc")
     );
     let server = Server::start_with(Some(&config));
     eventually(
@@ -71,6 +79,13 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
         let body = json!({"topic": "alarms", "events": [event]}).to_string();
         assert_eq!(server.ingest("default", body, &[]).await.0, 200);
     }
+    // A device event that names neither its AP nor its site: only Mist's API can.
+    let restart = json!({"topic": "device-events", "events": [{"type": "AP_RESTARTED",
+        "mac": ap, "org_id": sim.org_id, "site_id": site, "timestamp": t}]});
+    assert_eq!(
+        server.ingest("default", restart.to_string(), &[]).await.0,
+        200
+    );
     server.correlated().await;
     let incidents = server.api_ok("/incidents").await;
     let summaries: Vec<&str> = incidents["items"]
@@ -97,6 +112,22 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
         summaries.iter().any(|s| s.contains(&site_name)),
         "the site's name ({site_name}) from Mist's API: {summaries:?}"
     );
+    // The routing target's message names the AP as Mist's inventory does.
+    let ap_name_seen = ap_name.clone();
+    noc.wait_until(
+        Duration::from_secs(30),
+        "messages naming the AP",
+        move |got| {
+            let naming: Vec<String> = got
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .filter(|b| b.contains(&ap_name_seen))
+                .collect();
+            naming.iter().any(|b| b.contains("AP_RESTARTED"))
+                && naming.iter().any(|b| !b.contains("AP_RESTARTED"))
+        },
+    )
+    .await;
     // The events cost no call: the API is read per refresh (1 min), not per event.
     assert_eq!(total_calls(&sim.requests().await), calls_before);
 }

@@ -150,8 +150,11 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         tracing::info!("correlation is turned off: only the log is kept");
         correlation_stage::disabled()
     };
+    // Names from Mist's API (`[mist]`), for the messages of the routing stage.
+    let api_names = deliver::engine::SharedNames::default();
     let delivery = if config.delivery.enabled {
-        let settings = config.engine_settings().context("[[routes]]")?;
+        let mut settings = config.engine_settings().context("[[routes]]")?;
+        settings.routing.api_names = api_names.clone();
         let engine = deliver::Engine::start(store.clone(), settings, stages.clone())
             .await
             .context("starting the delivery engine")?;
@@ -173,6 +176,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
     mist_sync::spawn(
         &config.mist,
         state.stage.clone(),
+        api_names,
         state.stopping.subscribe(),
     )
     .context("[mist]")?;

@@ -1,6 +1,6 @@
 //! `[mist]`: reads the orgs' sites, devices and wiring from Mist's REST API at start and
-//! every `refresh`, and gives the correlation stage what they say: names (sites by id,
-//! devices by MAC) and the topology (each AP's switch and port, from its LLDP neighbour).
+//! every `refresh`, and gives the correlation stage (and the routing stage's messages)
+//! what they say: names (sites by id, devices by MAC) and the topology (each AP's switch and port, from its LLDP neighbour).
 //! A failed read keeps what the last good one gave, and says so in the log and metrics.
 
 use std::time::Duration;
@@ -64,6 +64,7 @@ pub async fn read(mist: &mistapi::Client, orgs: &[String]) -> Result<Synced, mis
 pub fn spawn(
     config: &MistConfig,
     stage: StageHandle,
+    routing: deliver::engine::SharedNames,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let (Some(url), Some(token)) = (&config.api_url, &config.api_token) else {
@@ -85,6 +86,7 @@ pub fn spawn(
                     metrics::counter!("mistgate_mist_api_syncs_total", "result" => "ok")
                         .increment(1);
                     let (names, topology) = (synced.names, synced.topology);
+                    *routing.write().unwrap_or_else(|p| p.into_inner()) = names.clone();
                     stage.ask(|reply| Command::SetNames { names, reply }).await;
                     stage
                         .ask(|reply| Command::SetTopology { topology, reply })

@@ -16,7 +16,7 @@ mod lane;
 mod recorder;
 mod route_stage;
 
-pub use route_stage::RoutingSettings;
+pub use route_stage::{RoutingSettings, SharedNames};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -44,7 +44,13 @@ pub struct RoutingSettings {
     pub public_url: Option<String>,
     /// Site names by id, for sites whose events do not carry `site_name`.
     pub site_names: BTreeMap<String, String>,
+    /// Names another source keeps up to date (Mist's API, `[mist]`), under `site_names`
+    /// and what the events say.
+    pub api_names: SharedNames,
 }
+
+/// Names a background task replaces while the stage reads them.
+pub type SharedNames = Arc<std::sync::RwLock<mist::Names>>;
 
 /// What the stage keeps beside its event cursor.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -352,8 +358,8 @@ impl RouteStage {
                 .and_then(|v| v.as_str())
         })
         .filter(|n| !n.is_empty())
-        .or_else(|| event.mac.as_deref().and_then(|m| self.names.device(m)))
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| event.mac.as_deref().and_then(|m| self.device_name(m)));
         let site_name = event.site_id.as_ref().and_then(|s| self.site_name(s));
         let message = Message::Event(EventMessage {
             id: event.id,
@@ -429,6 +435,13 @@ impl RouteStage {
             names.name_site(site, &name);
         }
         names.fill_from(&self.names);
+        names.fill_from(
+            &self
+                .settings
+                .api_names
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         let link = self.settings.public_url.as_ref().map(|base| {
             format!(
                 "{}/ui/incidents/{}",
@@ -450,6 +463,21 @@ impl RouteStage {
             .site(site_id)
             .or_else(|| self.snapshot.site_names.get(site_id).map(String::as_str))
             .map(str::to_string)
+            .or_else(|| self.api_names().site(site_id).map(str::to_string))
+    }
+
+    fn device_name(&self, mac: &str) -> Option<String> {
+        self.names
+            .device(mac)
+            .map(str::to_string)
+            .or_else(|| self.api_names().device(mac).map(str::to_string))
+    }
+
+    fn api_names(&self) -> std::sync::RwLockReadGuard<'_, mist::Names> {
+        self.settings
+            .api_names
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     async fn flush(&mut self, now: i64) -> Result<(), StoreError> {

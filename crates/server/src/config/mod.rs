@@ -268,6 +268,7 @@ impl Config {
         settings.routing = deliver::engine::RoutingSettings {
             public_url: self.routing.public_url.clone(),
             site_names: self.routing.site_names.clone(),
+            api_names: Default::default(),
         };
         Ok(settings)
     }
