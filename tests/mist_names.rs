@@ -112,6 +112,13 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
         summaries.iter().any(|s| s.contains(&site_name)),
         "the site's name ({site_name}) from Mist's API: {summaries:?}"
     );
+    // The API (and so the console) names the event's site as Mist's API does.
+    let events = server.api_ok("/events?type=AP_RESTARTED").await;
+    assert_eq!(
+        events["items"][0]["site_name"],
+        site_name.as_str(),
+        "{events}"
+    );
     // The routing target's message names the AP as Mist's inventory does.
     let ap_name_seen = ap_name.clone();
     noc.wait_until(

@@ -163,7 +163,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         tracing::info!("delivery is turned off: webhooks and routes are kept but nothing is sent");
         None
     };
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         &config,
         store,
         tokens.clone(),
@@ -171,7 +171,10 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         stage,
         delivery,
         stages,
-    ));
+    );
+    state.site_names =
+        console::SiteNames::with_api(config.routing.site_names.clone(), api_names.clone());
+    let state = Arc::new(state);
     tokens.spawn_upkeep(state.stopping.subscribe());
     mist_sync::spawn(
         &config.mist,

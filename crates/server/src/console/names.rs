@@ -18,6 +18,8 @@ pub struct SiteNames {
     learned: RwLock<BTreeMap<String, String>>,
     /// Sites looked up without finding a name, so that a page does not look again.
     unnamed: RwLock<std::collections::BTreeSet<String>>,
+    /// What Mist's API names (`[mist]`), below the configured and learned names.
+    api: deliver::engine::SharedNames,
 }
 
 impl SiteNames {
@@ -29,22 +31,51 @@ impl SiteNames {
         }
     }
 
-    /// Every name known now: configured names win over learned ones.
+    /// With the names Mist's API gives (kept up to date by `[mist]`'s sync).
+    pub fn with_api(
+        configured: BTreeMap<String, String>,
+        api: deliver::engine::SharedNames,
+    ) -> SiteNames {
+        SiteNames {
+            configured,
+            api,
+            ..Default::default()
+        }
+    }
+
+    /// Every name known now: configured names win over learned ones, which win over
+    /// Mist's API's.
     pub fn all(&self) -> BTreeMap<String, String> {
-        let mut all = self.learned.read().expect("site names lock").clone();
+        let mut all: BTreeMap<String, String> = self
+            .api
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sites()
+            .clone();
+        all.extend(self.learned.read().expect("site names lock").clone());
         all.extend(self.configured.clone());
         all
     }
 
     /// The name of site `id`, if known.
     pub fn get(&self, id: &str) -> Option<String> {
-        self.configured.get(id).cloned().or_else(|| {
-            self.learned
-                .read()
-                .expect("site names lock")
-                .get(id)
-                .cloned()
-        })
+        self.configured
+            .get(id)
+            .cloned()
+            .or_else(|| {
+                self.learned
+                    .read()
+                    .expect("site names lock")
+                    .get(id)
+                    .cloned()
+            })
+            .or_else(|| {
+                self.api
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .site(id)
+                    .map(str::to_string)
+            })
     }
 
     /// Learns from event views (`site_id` and `site_name` fields).
