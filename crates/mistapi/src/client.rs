@@ -124,14 +124,25 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(reqwest::header::HeaderMap, Value), MistError> {
-        let call = format!("{method} /api/v1/{}", path.trim_start_matches('/'));
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        self.send_url(method, url, body).await
+    }
+
+    /// Sends one call to `url` (on this client's host); after 429 retries.
+    pub(crate) async fn send_url(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::header::HeaderMap, Value), MistError> {
+        let call = format!("{method} {}", url.path());
         let mut pause = self.pause;
         for attempt in 0..=self.retries {
-            let mut url = self.url(path);
-            if !query.is_empty() {
-                url.query_pairs_mut()
-                    .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-            }
+            let url = url.clone();
             let mut request = self
                 .http
                 .request(method.clone(), url)

@@ -16,8 +16,10 @@
 
 mod client;
 mod org;
+mod search;
 mod webhooks;
 
 pub use client::{Client, MistError};
 pub use org::{Uplink, uplinks};
+pub use search::Range;
 pub use webhooks::{DeliveryCount, Scope, Webhook, WebhookTopic};
