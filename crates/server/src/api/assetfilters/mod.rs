@@ -12,13 +12,12 @@ use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use deliver::subscription::Scope;
 use deliver::subscription::assetfilter::{AssetFilter, ORG_SCOPE, SITE_SCOPE, parse_assetfilter};
-use store::SubscriptionRow;
 use utoipa::ToSchema;
 
 use super::answer::Empty;
 use super::params::Params;
 use super::webhooks::paging::MistPage;
-use super::webhooks::{changed, invalid, site_org};
+use super::webhooks::{changed, invalid, load_record, parse_record, save_record, site_org};
 use crate::access::audit::Before;
 use crate::app_state::AppState;
 use crate::error::ApiError;
@@ -32,47 +31,22 @@ fn store_key(scope: &Scope) -> (String, String) {
     }
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no asset filter with id `{id}` here"))
-}
-
-fn unreadable(id: &str, e: serde_json::Error) -> ApiError {
-    ApiError::Store(store::StoreError::Task(format!(
-        "asset filter `{id}` is unreadable: {e}"
-    )))
-}
-
 /// The asset filter `id`, if it belongs to `scope`.
 pub(crate) async fn load(app: &AppState, scope: &Scope, id: &str) -> Result<AssetFilter, ApiError> {
-    let (kind, scope_id) = store_key(scope);
-    let row = app
-        .store
-        .subscription(id)
-        .await?
-        .filter(|r| r.scope == kind && r.scope_id == scope_id)
-        .ok_or_else(|| not_found(id))?;
-    serde_json::from_str(&row.record).map_err(|e| unreadable(id, e))
+    load_record(app, store_key(scope), id, WHAT).await
 }
 
 async fn save(app: &AppState, scope: &Scope, filter: &AssetFilter) -> Result<(), ApiError> {
-    let (kind, scope_id) = store_key(scope);
-    let row = SubscriptionRow {
-        id: filter.id.clone(),
-        scope: kind,
-        scope_id,
-        record: serde_json::to_string(filter).expect("a filter serialises"),
-        modified_at: now_us(),
-    };
-    app.store.put_subscription(row).await?;
-    changed(app).await
+    save_record(app, store_key(scope), &filter.id, filter).await
 }
+
+/// How errors name a filter.
+const WHAT: &str = "asset filter";
 
 /// Every asset filter of `scope`, oldest first.
 pub(crate) async fn all(app: &AppState, scope: &Scope) -> Result<Vec<AssetFilter>, ApiError> {
     let rows = app.store.subscriptions(Some(store_key(scope))).await?;
-    rows.iter()
-        .map(|r| serde_json::from_str(&r.record).map_err(|e| unreadable(&r.id, e)))
-        .collect()
+    rows.iter().map(|r| parse_record(r, WHAT)).collect()
 }
 
 /// The asset filters a webhook of `scope` may name: its own scope's, and for a site

@@ -46,39 +46,61 @@ pub(crate) fn invalid(e: Invalid) -> ApiError {
     }
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no webhook with id `{id}` here"))
-}
-
 /// The stored subscription `id`, if it belongs to `scope`.
 pub(crate) async fn load(
     app: &AppState,
     scope: &Scope,
     id: &str,
 ) -> Result<Subscription, ApiError> {
-    let (kind, scope_id) = scope_key(scope);
+    load_record(app, scope_key(scope), id, "webhook").await
+}
+
+async fn save(app: &AppState, scope: &Scope, subscription: &Subscription) -> Result<(), ApiError> {
+    save_record(app, scope_key(scope), &subscription.id, subscription).await
+}
+
+/// A JSON record of the subscriptions table (a webhook, an asset filter) kept under `key`
+/// (scope kind, scope id); another scope's is not found. `what` names it in errors.
+pub(crate) async fn load_record<T: serde::de::DeserializeOwned>(
+    app: &AppState,
+    key: (String, String),
+    id: &str,
+    what: &str,
+) -> Result<T, ApiError> {
     let row = app
         .store
         .subscription(id)
         .await?
-        .ok_or_else(|| not_found(id))?;
-    if row.scope != kind || row.scope_id != scope_id {
-        return Err(not_found(id));
-    }
+        .filter(|r| (&r.scope, &r.scope_id) == (&key.0, &key.1))
+        .ok_or_else(|| ApiError::NotFound(format!("no {what} with id `{id}` here")))?;
+    parse_record(&row, what)
+}
+
+/// A stored record read back; one that does not parse is a store failure naming it.
+pub(crate) fn parse_record<T: serde::de::DeserializeOwned>(
+    row: &SubscriptionRow,
+    what: &str,
+) -> Result<T, ApiError> {
     serde_json::from_str(&row.record).map_err(|e| {
         ApiError::Store(store::StoreError::Task(format!(
-            "webhook `{id}` is unreadable: {e}"
+            "{what} `{}` is unreadable: {e}",
+            row.id
         )))
     })
 }
 
-async fn save(app: &AppState, scope: &Scope, subscription: &Subscription) -> Result<(), ApiError> {
-    let (kind, scope_id) = scope_key(scope);
+/// Stores `record` under `key` and tells the delivery engine.
+pub(crate) async fn save_record<T: serde::Serialize>(
+    app: &AppState,
+    key: (String, String),
+    id: &str,
+    record: &T,
+) -> Result<(), ApiError> {
     let row = SubscriptionRow {
-        id: subscription.id.clone(),
-        scope: kind,
-        scope_id,
-        record: serde_json::to_string(subscription).expect("a subscription serialises"),
+        id: id.to_string(),
+        scope: key.0,
+        scope_id: key.1,
+        record: serde_json::to_string(record).expect("a stored record serialises"),
         modified_at: now_us(),
     };
     app.store.put_subscription(row).await?;
