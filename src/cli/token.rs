@@ -45,7 +45,7 @@ pub(crate) enum TokenCommand {
 }
 
 pub(crate) fn token(command: TokenCommand) -> Result<ExitCode> {
-    let now = deliver_now();
+    let now = server::now_us();
     match command {
         TokenCommand::Create {
             name,
@@ -161,11 +161,4 @@ fn open(dir: &Path, create: bool) -> Result<store::sqlite::access::Connection> {
             .with_context(|| format!("creating the data dir {}", dir.display()))?;
     }
     store::sqlite::access::open(&path, true).with_context(|| format!("opening {}", path.display()))
-}
-
-fn deliver_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
