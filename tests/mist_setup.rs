@@ -170,3 +170,40 @@ async fn with_no_mistgate_running_the_source_waits_in_the_data_dir() {
     let (status, _) = server.ingest("mist", support::alarm_body("u"), &[]).await;
     assert_eq!(status, 401, "the source wants Mist's signature");
 }
+
+#[tokio::test]
+async fn a_token_mist_refuses_changes_nothing_here() {
+    let sim = Sim::start(&["--rate", "0"]).await;
+    let server = Server::start();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mistgate"))
+        .args([
+            "mist",
+            "setup",
+            "--api-url",
+            &sim.base,
+            "--org",
+            &sim.org_id,
+        ])
+        .args(["--public-url", &server.base])
+        .env("MIST_API_TOKEN", "not-the-token")
+        .env("MISTGATE_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("401"), "Mist's answer is named: {said}");
+    assert!(
+        !said.contains("not-the-token"),
+        "the token is not shown: {said}"
+    );
+    let sources = server.api_ok("/sources").await;
+    assert!(
+        sources["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"] != "mist"),
+        "a source was made although Mist refused: {sources}"
+    );
+    assert!(hooks(&sim).await.is_empty());
+}

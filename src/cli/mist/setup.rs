@@ -18,6 +18,9 @@ pub(super) async fn setup(args: SetupArgs) -> Result<ExitCode> {
         args.topics.clone()
     };
     let secret = new_secret()?;
+    // Mist is asked first: a wrong token or org changes nothing here.
+    let url = target.hook_url();
+    let existing = target.ours(&mist).await?;
 
     // The source first: Mist's ping (and its traffic) must find it.
     let mistgate = Mistgate::new(&target.mistgate(args.mistgate.as_deref())?)?;
@@ -43,8 +46,6 @@ pub(super) async fn setup(args: SetupArgs) -> Result<ExitCode> {
         );
     }
 
-    let url = target.hook_url();
-    let existing = target.ours(&mist).await?;
     let hook = Webhook {
         name: Some(format!("mistgate {}", target.source)),
         url: url.clone(),
