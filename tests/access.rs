@@ -158,6 +158,7 @@ fn table() -> Vec<Route> {
             200,
         ),
         route("GET", "/stats/series", "/stats/series", "read", 200),
+        route("GET", "/mist/backfill", "/mist/backfill", "read", 200),
         route("GET", "/stream", "/stream", "read", 200),
         route("GET", "/devices", "/devices", "read", 200),
         route(

@@ -24,7 +24,7 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
     let sim = Sim::start(&["--rate", "0"]).await;
     let noc = Receiver::start().await;
     let config = format!(
-        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{}\"]\nrefresh = \"1m\"\n\n\
+        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{}\"]\nrefresh = \"1m\"\nbackfill = false\n\n\
          [delivery]\nallow_private_targets = true\naggregation_window = \"100ms\"\n\n\
          [targets.noc]\ntype = \"webhook\"\nurl = \"{}\"\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n\n\
          [[routes]]\nname = \"all incidents\"\nflow = \"incident\"\ntargets = [\"noc\"]\n\n\

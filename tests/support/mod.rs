@@ -126,7 +126,7 @@ impl Server {
             .is_some_and(|c| c.try_wait().expect("try_wait").is_none())
     }
 
-    fn launch(&mut self) {
+    pub fn launch(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mistgate"));
         cmd.arg("serve")
             .arg("--listen")

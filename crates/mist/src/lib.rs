@@ -35,6 +35,7 @@ pub mod describe;
 pub mod device;
 pub mod envelope;
 pub mod fingerprint;
+pub mod identity;
 pub mod lenient;
 pub mod mac;
 pub mod names;

@@ -51,6 +51,8 @@ pub struct Client {
     pause: Duration,
     /// Calls sent (retries included): what Mist counts against the token's budget.
     calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The same calls per minute over the last hour.
+    window: std::sync::Arc<std::sync::Mutex<crate::budget::Window>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -60,6 +62,13 @@ impl std::fmt::Debug for Client {
             .field("token", &"<hidden>")
             .finish()
     }
+}
+
+/// Minutes since the epoch, by the system clock.
+fn minute_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60)
 }
 
 /// The most items one list page asks for.
@@ -89,6 +98,7 @@ impl Client {
             retries: 3,
             pause: Duration::from_secs(10),
             calls: Default::default(),
+            window: Default::default(),
         })
     }
 
@@ -103,6 +113,15 @@ impl Client {
     /// How many calls this client (and its clones) sent.
     pub fn calls(&self) -> u64 {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many calls this client (and its clones) sent in the last hour, against Mist's
+    /// [`crate::budget::CALLS_PER_HOUR`].
+    pub fn calls_last_hour(&self) -> u64 {
+        self.window
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_hour(minute_now())
     }
 
     /// The API's base, `…/api/v1/`.
@@ -152,6 +171,10 @@ impl Client {
             }
             self.calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.window
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(minute_now());
             let response = request.send().await.map_err(|source| MistError::Http {
                 call: call.clone(),
                 source,

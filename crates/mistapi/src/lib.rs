@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod budget;
 mod client;
 mod org;
 mod search;

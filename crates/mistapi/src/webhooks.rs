@@ -163,6 +163,37 @@ impl Client {
             .unwrap_or_default())
     }
 
+    /// Mist's failed deliveries of a webhook whose time is within `range`, newest first,
+    /// at most `limit` (delivery searches have no further pages).
+    pub async fn failed_deliveries(
+        &self,
+        scope: &Scope,
+        id: &str,
+        range: crate::Range,
+        limit: usize,
+    ) -> Result<Vec<Value>, MistError> {
+        let q = [
+            ("status", "failure".to_string()),
+            ("start", format!("{}", range.start)),
+            ("end", format!("{}", range.end)),
+            ("limit", limit.to_string()),
+            ("sort", "-timestamp".to_string()),
+        ];
+        let answer: Value = self
+            .call(
+                Method::GET,
+                &format!("{}/{id}/events/search", scope.path()),
+                &q,
+                None,
+            )
+            .await?;
+        Ok(answer
+            .get("results")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// Mist's delivery results of a webhook over `duration`, counted per `distinct`
     /// (`status`, `status_code`, `topic`).
     pub async fn count_deliveries(

@@ -45,6 +45,8 @@ pub struct AppState {
     /// (`GET /api/v1/stream`) end then, so that the graceful shutdown does not wait for
     /// them.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// What backfill from Mist's API did (`GET /api/v1/mist/backfill`).
+    pub backfill: Arc<crate::backfill::Backfill>,
 }
 
 impl AppState {
@@ -91,6 +93,7 @@ impl AppState {
             secure_cookies: config.server.tls(),
             site_names: crate::console::SiteNames::new(config.routing.site_names.clone()),
             stopping: tokio::sync::watch::channel(false).0,
+            backfill: Default::default(),
         }
     }
 }

@@ -207,13 +207,45 @@ async fn accept(
     let verdict = verify(src, headers, &body)?;
     metrics::counter!("mistgate_ingest_bytes_total").increment(body.len() as u64);
 
-    let split = match mist::split(&body) {
+    let mut split = match mist::split(&body) {
         Ok(split) => split,
         Err(e) => return Err(quarantine(app, src, headers, &body, received_at, e).await),
     };
-    let topic_label = topic_label(&split.topic);
-    let request = to_request(src, headers, body, split, verdict, received_at);
+    app.backfill.claim_late_copies(&body, &mut split);
+    let request = to_request(
+        &src.name,
+        kept_headers(headers),
+        body,
+        split,
+        verdict,
+        received_at,
+    );
+    Ok(append(app, request).await?)
+}
+
+/// Stores events mistgate read itself (backfill reads them from Mist's API) as one
+/// request of `source`, through the same split, normalisation, fingerprints and
+/// duplicate window as a webhook: an event already stored is counted as a duplicate.
+pub(crate) async fn store_read(
+    app: &AppState,
+    source: &str,
+    body: Bytes,
+    verdict: Verdict,
+) -> Result<IngestAnswer, store::StoreError> {
+    let received_at = now_us();
+    let split = mist::split(&body).map_err(|e| {
+        store::StoreError::Task(format!("an envelope mistgate wrote does not parse: {e:?}"))
+    })?;
+    metrics::counter!("mistgate_ingest_bytes_total").increment(body.len() as u64);
+    let request = to_request(source, Vec::new(), body, split, verdict, received_at);
+    append(app, request).await
+}
+
+/// Appends one request and wakes the stages that read new events.
+async fn append(app: &AppState, request: NewRequest) -> Result<IngestAnswer, store::StoreError> {
+    let topic_label = topic_label(&mist::Topic::parse(&request.topic));
     let events = request.events.len() as u64;
+    let received_at = request.received_at;
     let appended = app
         .store
         .append(request, app.dedup_since(received_at))
@@ -384,8 +416,8 @@ async fn quarantine(
 /// Turns a split body into a request of the log: one normalised row per event, each
 /// pointing at its bytes inside the body instead of copying them.
 fn to_request(
-    src: &Source,
-    headers: &HeaderMap,
+    source: &str,
+    headers: Vec<(String, String)>,
     body: Bytes,
     split: mist::Split,
     verdict: Verdict,
@@ -400,7 +432,7 @@ fn to_request(
                 // Stored and fingerprinted from its bytes all the same; said once per
                 // event so that an operator can see why its fields may be empty.
                 metrics::counter!("mistgate_ingest_unreadable_events_total").increment(1);
-                tracing::warn!(source = %src.name, topic = %topic, reason = %reason,
+                tracing::warn!(source = %source, topic = %topic, reason = %reason,
                     "stored an event that is valid JSON but not readable as a value");
             }
             let n = e.normalized;
@@ -425,11 +457,11 @@ fn to_request(
         })
         .collect();
     NewRequest {
-        source: src.name.clone(),
+        source: source.to_string(),
         received_at,
         topic,
         verdict,
-        headers: kept_headers(headers),
+        headers,
         body,
         events,
     }

@@ -9,6 +9,7 @@ pub mod addresses;
 mod api;
 mod app_state;
 mod auth;
+pub mod backfill;
 pub mod config;
 mod console;
 mod correlation_stage;
@@ -176,13 +177,15 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         console::SiteNames::with_api(config.routing.site_names.clone(), api_names.clone());
     let state = Arc::new(state);
     tokens.spawn_upkeep(state.stopping.subscribe());
+    let mist = mist_sync::client(&config.mist).context("[mist]")?;
     mist_sync::spawn(
         &config.mist,
+        mist.clone(),
         state.stage.clone(),
         api_names,
         state.stopping.subscribe(),
-    )
-    .context("[mist]")?;
+    );
+    backfill::spawn(&config.mist, mist, state.clone());
     let added = api::sources::load_stored(&state)
         .await
         .context("reading the sources added through the API")?;

@@ -63,14 +63,14 @@ pub async fn read(mist: &mistapi::Client, orgs: &[String]) -> Result<Synced, mis
 /// Runs the reads until `stopping`, giving each good one to the stage.
 pub fn spawn(
     config: &MistConfig,
+    mist: Option<mistapi::Client>,
     stage: StageHandle,
     routing: deliver::engine::SharedNames,
     mut stopping: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let (Some(url), Some(token)) = (&config.api_url, &config.api_token) else {
-        return Ok(());
+) {
+    let Some(mist) = mist else {
+        return;
     };
-    let mist = mistapi::Client::new(url, token)?.with_retries(2, Duration::from_secs(30));
     let orgs = config.org_ids.clone();
     let refresh = config.refresh;
     tokio::spawn(async move {
@@ -99,11 +99,24 @@ pub fn spawn(
                 }
             }
             metrics::gauge!("mistgate_mist_api_calls").set(mist.calls() as f64);
+            metrics::gauge!("mistgate_mist_api_calls_last_hour").set(mist.calls_last_hour() as f64);
             tokio::select! {
                 () = tokio::time::sleep(refresh) => {}
                 _ = stopping.changed() => return,
             }
         }
     });
-    Ok(())
+}
+
+/// The client of `[mist]`, shared by the sync and backfill (so that their calls are
+/// counted together against the token's budget); `None` without `[mist]`.
+pub fn client(config: &MistConfig) -> anyhow::Result<Option<mistapi::Client>> {
+    let (Some(url), Some(token)) = (&config.api_url, &config.api_token) else {
+        return Ok(None);
+    };
+    metrics::gauge!("mistgate_mist_api_budget_per_hour")
+        .set(mistapi::budget::CALLS_PER_HOUR as f64);
+    Ok(Some(
+        mistapi::Client::new(url, token)?.with_retries(2, Duration::from_secs(30)),
+    ))
 }

@@ -16,6 +16,7 @@
 //! - The store never reads the clock: every time comes from the caller.
 
 mod access;
+mod backfill;
 mod correlation;
 mod error;
 mod model;
@@ -25,6 +26,7 @@ mod series;
 pub mod sqlite;
 
 pub use access::*;
+pub use backfill::*;
 pub use correlation::*;
 pub use error::StoreError;
 pub use model::*;
@@ -46,7 +48,7 @@ pub struct Retention {
 
 /// The durable log: append, quarantine, read back, prune.
 #[async_trait]
-pub trait Store: Access + Send + Sync + 'static {
+pub trait Store: Access + Backfill + Send + Sync + 'static {
     /// Appends one request and its events; returns once they are durable.
     ///
     /// `dedup_since` is the start of the duplicate window (unix µs): an event whose

@@ -14,6 +14,8 @@ pub enum Verdict {
     ValidV2,
     /// `X-Mist-Signature` (HMAC-SHA1) matched, and the source accepts it.
     ValidV1,
+    /// Read from Mist's API (backfill), over TLS with the org's API token: no signature.
+    MistApi,
 }
 
 impl Verdict {
@@ -23,6 +25,7 @@ impl Verdict {
             Verdict::Unsigned => "unsigned",
             Verdict::ValidV2 => "valid_v2",
             Verdict::ValidV1 => "valid_v1",
+            Verdict::MistApi => "mist_api",
         }
     }
 }

@@ -234,7 +234,8 @@ impl From<RequestSummary> for RequestView {
 }
 
 /// How a request's signature was checked: `unsigned` (the source has no secret),
-/// `valid_v2` (`X-Mist-Signature-v2` matched) or `valid_v1` (`X-Mist-Signature` matched).
+/// `valid_v2` (`X-Mist-Signature-v2` matched), `valid_v1` (`X-Mist-Signature` matched) or
+/// `mist_api` (read back from Mist's API by backfill, source `mist-api`).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
@@ -242,6 +243,7 @@ enum Verdict {
     Unsigned,
     ValidV2,
     ValidV1,
+    MistApi,
 }
 
 /// Why a request was quarantined: `malformed_json` (answered 400) or `invalid_envelope`

@@ -7,6 +7,7 @@ pub(crate) mod constants;
 pub(crate) mod correlation;
 pub(crate) mod deliveries;
 pub(crate) mod log;
+pub(crate) mod mist_backfill;
 pub(crate) mod mist_self;
 pub(crate) mod notifications;
 pub(crate) mod openapi;
@@ -148,6 +149,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/tokens/{name}", delete(access::revoke_token))
         .route("/audit", get(access::list_audit))
         .route("/self", get(mist_self::get_self))
+        .route("/mist/backfill", get(mist_backfill::get_backfill))
         .route(
             "/orgs/{org_id}/assetfilters",
             get(assetfilters::routes::org_list).post(assetfilters::routes::org_create),

@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::answer::List;
 use super::{
-    access, assetfilters, constants, correlation, deliveries, log, mist_self, notifications,
-    resend, silences, sources, stats, stream, targets, webhooks,
+    access, assetfilters, constants, correlation, deliveries, log, mist_backfill, mist_self,
+    notifications, resend, silences, sources, stats, stream, targets, webhooks,
 };
 use crate::{health, ingest};
 
@@ -62,6 +62,7 @@ const TOKEN_SCHEME: &str = "api_token";
         silences::delete_silence,
         silences::replace_silence,
         mist_self::get_self,
+        mist_backfill::get_backfill,
         constants::webhook_topics,
         assetfilters::routes::org_list,
         assetfilters::routes::org_create,
@@ -125,6 +126,7 @@ const TOKEN_SCHEME: &str = "api_token";
         (name = "webhooks", description = "Mist-compatible webhook subscriptions, per org and per site: the Mist `webhook` object, lists as bare JSON arrays, write-only secrets. Needs the API token."),
         (name = "access", description = "Named API tokens with roles (`read`, `operate`, `admin`) and the audit log of every state-changing action. Admin only."),
         (name = "sources", description = "The sources webhooks are accepted for (`POST /ingest/{name}`): the config file's, read-only, and those added at run time, kept in the database with their secrets sealed and write-only. Changes are admin only."),
+        (name = "mist", description = "What mistgate reads from Mist's REST API (`[mist]`): backfill of the alarms, device events and audits the webhooks did not deliver, and Mist's failed deliveries. Needs the API token."),
         (name = "operations", description = "Health, metrics and this document. No token."),
     )
 )]

@@ -352,6 +352,23 @@ pub struct MistConfig {
     /// How often the sites, devices and wiring are read again.
     #[serde(with = "humantime_serde")]
     pub refresh: Duration,
+    /// Read back from Mist's searches the alarms, device events and audits its webhooks
+    /// did not deliver (at start, every `backfill_interval`, and when a source falls
+    /// silent or comes back).
+    pub backfill: bool,
+    #[serde(with = "humantime_serde")]
+    pub backfill_interval: Duration,
+    /// How far before the last read each read starts again: Mist's searches see an
+    /// event some time after it happened, and a webhook can arrive late.
+    #[serde(with = "humantime_serde")]
+    pub backfill_overlap: Duration,
+    /// Events younger than this are left to their webhook (normally seconds behind).
+    #[serde(with = "humantime_serde")]
+    pub backfill_settle: Duration,
+    /// The oldest event time a read goes back to (after a long outage), so that a
+    /// restart does not route days of old alarms.
+    #[serde(with = "humantime_serde")]
+    pub backfill_max_age: Duration,
 }
 
 impl Default for MistConfig {
@@ -361,6 +378,11 @@ impl Default for MistConfig {
             api_token: None,
             org_ids: Vec::new(),
             refresh: Duration::from_secs(15 * 60),
+            backfill: true,
+            backfill_interval: Duration::from_secs(15 * 60),
+            backfill_overlap: Duration::from_secs(10 * 60),
+            backfill_settle: Duration::from_secs(60),
+            backfill_max_age: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -372,6 +394,11 @@ impl std::fmt::Debug for MistConfig {
             .field("api_token", &self.api_token.as_ref().map(|_| "<hidden>"))
             .field("org_ids", &self.org_ids)
             .field("refresh", &self.refresh)
+            .field("backfill", &self.backfill)
+            .field("backfill_interval", &self.backfill_interval)
+            .field("backfill_overlap", &self.backfill_overlap)
+            .field("backfill_settle", &self.backfill_settle)
+            .field("backfill_max_age", &self.backfill_max_age)
             .finish()
     }
 }
@@ -400,6 +427,15 @@ impl MistConfig {
             return Err(
                 "[mist] refresh must be at least 1m (Mist allows 5,000 calls an hour)".into(),
             );
+        }
+        if self.backfill_interval < Duration::from_secs(60) {
+            return Err(
+                "[mist] backfill_interval must be at least 1m (Mist allows 5,000 calls an hour)"
+                    .into(),
+            );
+        }
+        if self.backfill_max_age <= self.backfill_overlap {
+            return Err("[mist] backfill_max_age must be longer than backfill_overlap".into());
         }
         Ok(())
     }

@@ -272,4 +272,20 @@ fn mist_needs_its_three_keys_together_and_a_sane_refresh() {
     )
     .unwrap_err();
     assert!(fast.to_string().contains("at least 1m"), "{fast}");
+    assert!(ok.mist.backfill);
+    assert_eq!(ok.mist.backfill_interval, Duration::from_secs(900));
+    let base = "[mist]\napi_url = \"https://x\"\napi_token = \"t\"\norg_ids = [\"o\"]\n";
+    let fast = load(&format!("{base}backfill_interval = \"10s\"\n")).unwrap_err();
+    assert!(
+        fast.to_string()
+            .contains("backfill_interval must be at least 1m"),
+        "{fast}"
+    );
+    let short = load(&format!(
+        "{base}backfill_overlap = \"2h\"\nbackfill_max_age = \"1h\"\n"
+    ))
+    .unwrap_err();
+    assert!(short.to_string().contains("backfill_max_age"), "{short}");
+    let off = load(&format!("{base}backfill = false\n")).unwrap();
+    assert!(!off.mist.backfill);
 }

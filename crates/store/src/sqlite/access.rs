@@ -172,7 +172,7 @@ pub fn audit(
 
 impl super::SqliteStore {
     /// Runs `f` on the store's token and audit connection, on a blocking thread.
-    async fn side<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+    pub(super) async fn side<T: Send + 'static, E: From<StoreError> + Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E> {

@@ -5,6 +5,7 @@
 //! never holds up ingest.
 
 pub mod access;
+mod backfill;
 mod board;
 mod dedup;
 mod history;

@@ -355,6 +355,20 @@ const MIGRATIONS: &[&str] = &[
         modified_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 14: backfill (events read back from Mist's searches). The three kinds it reads are
+    // indexed by time, only those (a partial index costs nothing on other topics), and
+    // each org and kind remembers how far it has been read.
+    r#"
+    CREATE INDEX events_backfill ON events (topic, time)
+        WHERE topic IN ('alarms', 'device-events', 'audits');
+    CREATE TABLE backfill (
+        org_id     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,            -- the topic: alarms, device-events, audits
+        read_until INTEGER NOT NULL,            -- unix µs of event time
+        recovered  INTEGER NOT NULL,
+        PRIMARY KEY (org_id, kind)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database up to the schema this build knows.
