@@ -138,3 +138,97 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
     // The events cost no call: the API is read per refresh (1 min), not per event.
     assert_eq!(total_calls(&sim.requests().await), calls_before);
 }
+
+/// Calls of one operation so far.
+fn calls_of(requests: &Value, operation: &str) -> u64 {
+    requests["operations"][operation].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn lookups_grow_with_distinct_ids_and_a_change_rereads_one_site() {
+    let sim = Sim::start(&["--rate", "0"]).await;
+    let config = format!(
+        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{}\"]\nrefresh = \"1h\"\nbackfill = false\n",
+        sim.base, sim.org_id
+    );
+    let server = Server::start_with(Some(&config));
+    eventually(
+        Duration::from_secs(30),
+        "the first read of Mist's API",
+        || async {
+            let metrics = server.text("/metrics", false).await;
+            metrics
+                .lines()
+                .any(|l| {
+                    l.starts_with("mistgate_mist_api_syncs_total") && l.contains("result=\"ok\"")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    let before = sim.requests().await;
+    let calls_before = total_calls(&before);
+
+    // 10,000 device events naming 5 sites and 5 devices Mist's API does not know.
+    let sites: Vec<String> = (0..5)
+        .map(|i| format!("00000000-0000-4000-8000-00000000000{i}"))
+        .collect();
+    let macs: Vec<String> = (0..5).map(|i| format!("02aabbcc000{i}")).collect();
+    let t = 1_765_000_000;
+    for request in 0..100 {
+        let events: Vec<Value> = (0..100)
+            .map(|i| {
+                let n = request * 100 + i;
+                json!({"type": "AP_RESTARTED", "mac": macs[n % 5], "site_id": sites[n % 5],
+                    "org_id": sim.org_id, "timestamp": t + n})
+            })
+            .collect();
+        let body = json!({"topic": "device-events", "events": events}).to_string();
+        assert_eq!(server.ingest("default", body, &[]).await.0, 200);
+    }
+    // One call per distinct id: 5 site lookups and 5 inventory lookups, however many
+    // events named them.
+    eventually(
+        Duration::from_secs(30),
+        "one lookup per unknown id",
+        || async { (total_calls(&sim.requests().await) == calls_before + 10).then_some(()) },
+    )
+    .await;
+
+    // An audit record at a known site: that site's devices and wiring are read again
+    // (the org's sites and inventory, the site's device stats), no other site's.
+    let site = &sim.site_ids[0];
+    let audit = json!({"topic": "audits", "events": [{"id": "5d2b7a1e-0000-4000-8000-000000000001",
+        "org_id": sim.org_id, "site_id": site, "message": "Update Device HQ-AP-01",
+        "admin_name": "Jordan Admin", "timestamp": t}]});
+    // The same unknown ids again, then the change: the ids cost nothing more.
+    let again = json!({"topic": "device-events", "events": [{"type": "AP_RESTARTED",
+        "mac": macs[0], "site_id": sites[0], "timestamp": t}]});
+    assert_eq!(
+        server.ingest("default", again.to_string(), &[]).await.0,
+        200
+    );
+    assert_eq!(
+        server.ingest("default", audit.to_string(), &[]).await.0,
+        200
+    );
+    let after = eventually(
+        Duration::from_secs(30),
+        "the changed site read again",
+        || async {
+            let r = sim.requests().await;
+            (total_calls(&r) == calls_before + 13).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(
+        calls_of(&after, "listSiteDevicesStats"),
+        calls_of(&before, "listSiteDevicesStats") + 1,
+        "{after}"
+    );
+    let metrics = server.text("/metrics", false).await;
+    assert!(
+        metrics.contains("mistgate_mist_api_budget_per_hour 5000"),
+        "{metrics}"
+    );
+}

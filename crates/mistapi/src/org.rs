@@ -2,6 +2,7 @@
 //! AP's LLDP neighbour) and maps. Items are the JSON objects Mist answers, read with
 //! the small typed views below where mistgate needs a field.
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::{Client, MistError};
@@ -31,6 +32,23 @@ impl Client {
         self.list(
             &format!("sites/{site}/stats/devices"),
             &[("type", "all".to_string())],
+        )
+        .await
+    }
+
+    /// `GET /sites/{site}`: one site (`getSiteInfo`).
+    pub async fn site(&self, site: &str) -> Result<Value, MistError> {
+        self.call(Method::GET, &format!("sites/{site}"), &[], None)
+            .await
+    }
+
+    /// The org's inventory entries with `mac` (normalised, 12 hex digits).
+    pub async fn inventory_by_mac(&self, org: &str, mac: &str) -> Result<Vec<Value>, MistError> {
+        self.call(
+            Method::GET,
+            &format!("orgs/{org}/inventory"),
+            &[("mac", mac.to_string())],
+            None,
         )
         .await
     }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// What backfill from Mist's API did (`GET /api/v1/mist/backfill`).
     pub backfill: Arc<crate::backfill::Backfill>,
+    /// With `[mist]`: where ingest says which ids the names lack and which sites changed.
+    pub mist_hints: Option<crate::mist_sync::hints::Hints>,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ impl AppState {
             site_names: crate::console::SiteNames::new(config.routing.site_names.clone()),
             stopping: tokio::sync::watch::channel(false).0,
             backfill: Default::default(),
+            mist_hints: None,
         }
     }
 }

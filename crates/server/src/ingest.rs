@@ -212,6 +212,9 @@ async fn accept(
         Err(e) => return Err(quarantine(app, src, headers, &body, received_at, e).await),
     };
     app.backfill.claim_late_copies(&body, &mut split);
+    if let Some(hints) = &app.mist_hints {
+        hints.offer(&split);
+    }
     let request = to_request(
         &src.name,
         kept_headers(headers),

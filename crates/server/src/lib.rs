@@ -175,14 +175,17 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
     );
     state.site_names =
         console::SiteNames::with_api(config.routing.site_names.clone(), api_names.clone());
+    let mist = mist_sync::client(&config.mist).context("[mist]")?;
+    let (hints, hints_rx) = mist_sync::hints::Hints::channel(api_names.clone());
+    state.mist_hints = mist.is_some().then_some(hints);
     let state = Arc::new(state);
     tokens.spawn_upkeep(state.stopping.subscribe());
-    let mist = mist_sync::client(&config.mist).context("[mist]")?;
     mist_sync::spawn(
         &config.mist,
         mist.clone(),
         state.stage.clone(),
         api_names,
+        hints_rx,
         state.stopping.subscribe(),
     );
     backfill::spawn(&config.mist, mist, state.clone());
