@@ -128,6 +128,12 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<SourceView>), ApiError> {
     let body: NewSourceBody = typed(&body)?;
+    if body.name == crate::backfill::SOURCE {
+        return Err(ApiError::Conflict(format!(
+            "`{}` is the name of what backfill reads from Mist's API",
+            body.name
+        )));
+    }
     if app.sources.get(&body.name).is_some() {
         return Err(ApiError::Conflict(format!(
             "a source named `{}` exists",

@@ -349,6 +349,12 @@ impl Config {
                     "{place}: a source of that name is already defined"
                 )));
             }
+            if s.name == crate::backfill::SOURCE {
+                return Err(invalid(format!(
+                    "{place}: `{}` is the name of what backfill reads from Mist's API; choose another",
+                    crate::backfill::SOURCE
+                )));
+            }
             s.check().map_err(|e| invalid(format!("{place}: {e}")))?;
         }
         self.delivery.check().map_err(invalid)?;

@@ -286,6 +286,8 @@ fn mist_needs_its_three_keys_together_and_a_sane_refresh() {
     ))
     .unwrap_err();
     assert!(short.to_string().contains("backfill_max_age"), "{short}");
+    let taken = load("[[sources]]\nname = \"mist-api\"\n").unwrap_err();
+    assert!(taken.to_string().contains("backfill"), "{taken}");
     let off = load(&format!("{base}backfill = false\n")).unwrap();
     assert!(!off.mist.backfill);
 }
