@@ -63,8 +63,10 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
         .await;
     let ap = inventory[0]["mac"].as_str().unwrap().to_string();
     let ap_name = inventory[0]["name"].as_str().unwrap().to_string();
+    let maps = sim.get_ok(&format!("/api/v1/sites/{site}/maps")).await;
+    let map = &maps[0];
 
-    // Every call so far: the server's first read, and this test's own two.
+    // Every call so far: the server's first read, and this test's own three.
     let calls_before = total_calls(&sim.requests().await);
     assert!(calls_before > 2);
 
@@ -118,6 +120,18 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
         events["items"][0]["site_name"],
         site_name.as_str(),
         "{events}"
+    );
+    // A zone event names its floor plan only by id: the view names it as Mist's maps do.
+    let zone = json!({"topic": "zone", "events": [{"type": "enter", "map_id": map["id"],
+        "site_id": site, "org_id": sim.org_id, "zone_id": "z1", "name": "Lobby",
+        "mac": "a4c3f0000001", "timestamp": t}]});
+    assert_eq!(server.ingest("default", zone.to_string(), &[]).await.0, 200);
+    let zones = server.api_ok("/events?topic=zone").await;
+    assert_eq!(zones["items"][0]["map_name"], map["name"], "{zones}");
+    assert_eq!(
+        events["items"][0]["map_name"],
+        Value::Null,
+        "no map_id, no name"
     );
     // The routing target's message names the AP as Mist's inventory does.
     let ap_name_seen = ap_name.clone();
@@ -195,8 +209,9 @@ async fn lookups_grow_with_distinct_ids_and_a_change_rereads_one_site() {
     )
     .await;
 
-    // An audit record at a known site: that site's devices and wiring are read again
-    // (the org's sites and inventory, the site's device stats), no other site's.
+    // An audit record at a known site: that site's devices, maps and wiring are read
+    // again (the org's sites and inventory, the site's device stats and maps), no other
+    // site's.
     let site = &sim.site_ids[0];
     let audit = json!({"topic": "audits", "events": [{"id": "5d2b7a1e-0000-4000-8000-000000000001",
         "org_id": sim.org_id, "site_id": site, "message": "Update Device HQ-AP-01",
@@ -217,13 +232,18 @@ async fn lookups_grow_with_distinct_ids_and_a_change_rereads_one_site() {
         "the changed site read again",
         || async {
             let r = sim.requests().await;
-            (total_calls(&r) == calls_before + 13).then_some(r)
+            (total_calls(&r) == calls_before + 14).then_some(r)
         },
     )
     .await;
     assert_eq!(
         calls_of(&after, "listSiteDevicesStats"),
         calls_of(&before, "listSiteDevicesStats") + 1,
+        "{after}"
+    );
+    assert_eq!(
+        calls_of(&after, "listSiteMaps"),
+        calls_of(&before, "listSiteMaps") + 1,
         "{after}"
     );
     let metrics = server.text("/metrics", false).await;

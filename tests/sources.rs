@@ -106,7 +106,10 @@ async fn the_config_files_sources_are_read_only_and_bad_sources_are_refused() {
     // The name backfill stores what it reads from Mist's API under is taken.
     let (status, body) = call(&server, "POST", "/sources", json!({"name": "mist-api"})).await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("backfill"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("backfill"),
+        "{body}"
+    );
     let (status, body) = call(&server, "PUT", "/sources/hq", json!({})).await;
     assert_eq!(status, 409, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("config file"));

@@ -33,6 +33,9 @@ pub struct Names {
     sites: BTreeMap<String, String>,
     #[serde(default)]
     devices: BTreeMap<String, String>,
+    /// Floor plans by map id (`map_id` on location and zone events).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    maps: BTreeMap<String, String>,
 }
 
 impl Names {
@@ -56,6 +59,19 @@ impl Names {
         match self.devices.get(mac) {
             Some(name) => Some(name),
             None => self.devices.get(&device_key(mac)).map(String::as_str),
+        }
+    }
+
+    /// The name of map (floor plan) `id`, if known.
+    pub fn map(&self, id: &str) -> Option<&str> {
+        self.maps.get(id).map(String::as_str)
+    }
+
+    /// Names map `id`, replacing a name it had; blank ids and names are ignored.
+    pub fn name_map(&mut self, id: &str, name: &str) {
+        let (id, name) = (id.trim(), name.trim());
+        if !id.is_empty() && !name.is_empty() {
+            self.maps.insert(id.to_owned(), name.to_owned());
         }
     }
 
@@ -87,16 +103,24 @@ impl Names {
                 .entry(mac.clone())
                 .or_insert_with(|| name.clone());
         }
+        for (id, name) in &lower.maps {
+            self.maps.entry(id.clone()).or_insert_with(|| name.clone());
+        }
     }
 
     /// Whether nothing is named.
     pub fn is_empty(&self) -> bool {
-        self.sites.is_empty() && self.devices.is_empty()
+        self.sites.is_empty() && self.devices.is_empty() && self.maps.is_empty()
     }
 
     /// Every site name, by id.
     pub fn sites(&self) -> &BTreeMap<String, String> {
         &self.sites
+    }
+
+    /// Every map name, by map id.
+    pub fn maps(&self) -> &BTreeMap<String, String> {
+        &self.maps
     }
 
     /// Every device name, by normalised MAC.

@@ -62,6 +62,10 @@ pub struct EventView {
     /// site_names` or earlier events of the site name it.
     #[schema(required = true)]
     site_name: Option<String>,
+    /// The floor plan's name, for an event with a `map_id` that Mist's API names
+    /// (`[mist]`); null otherwise.
+    #[schema(required = true)]
+    map_name: Option<String>,
     /// The event exactly as received, byte for byte.
     #[schema(value_type = Object)]
     raw: Box<RawValue>,
@@ -73,6 +77,16 @@ impl EventView {
     pub(crate) fn named(mut self, names: &crate::console::SiteNames) -> EventView {
         if self.site_name.is_none() {
             self.site_name = self.site_id.as_deref().and_then(|id| names.get(id));
+        }
+        if names.has_maps() {
+            #[derive(serde::Deserialize)]
+            struct MapRef {
+                map_id: Option<String>,
+            }
+            self.map_name = serde_json::from_str::<MapRef>(self.raw.get())
+                .ok()
+                .and_then(|r| r.map_id)
+                .and_then(|id| names.map(&id));
         }
         self
     }
@@ -98,6 +112,7 @@ impl From<StoredEvent> for EventView {
             summary: described.summary,
             name: described.name,
             site_name: described.site_name,
+            map_name: None,
             raw: raw_json(e.raw),
         }
     }

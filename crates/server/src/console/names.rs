@@ -78,6 +78,25 @@ impl SiteNames {
             })
     }
 
+    /// The name of map `id`, as Mist's API names it (`[mist]`).
+    pub fn map(&self, id: &str) -> Option<String> {
+        self.api
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(id)
+            .map(str::to_string)
+    }
+
+    /// Whether Mist's API named any map (so that event views look for `map_id`).
+    pub fn has_maps(&self) -> bool {
+        !self
+            .api
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .maps()
+            .is_empty()
+    }
+
     /// Learns from event views (`site_id` and `site_name` fields).
     pub fn learn_from_views(&self, events: &Value) {
         let Some(events) = events.as_array() else {

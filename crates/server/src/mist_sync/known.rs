@@ -1,4 +1,5 @@
-//! What the API said, kept between reads, and what it adds up to. No IO.
+//! What the API said, kept between reads, and what it adds up to (names of sites,
+//! devices and maps; the wiring). No IO.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ pub struct Known {
     pub orgs: BTreeMap<String, (Vec<Value>, Vec<Value>)>,
     /// Site id → device stats.
     pub stats: BTreeMap<String, Vec<Value>>,
+    /// Site id → maps (floor plans).
+    pub maps: BTreeMap<String, Vec<Value>>,
     /// Names found by looking up one id (below what the reads say).
     pub looked_up: Names,
 }
@@ -99,6 +102,11 @@ impl Known {
                 synced.uplinks += 1;
             }
         }
+        for map in self.maps.values().flatten() {
+            if let (Some(id), Some(name)) = (map["id"].as_str(), map["name"].as_str()) {
+                synced.names.name_map(id, name);
+            }
+        }
         synced.names.fill_from(&self.looked_up);
         synced
     }
@@ -126,6 +134,9 @@ mod tests {
                 "lldp_stat": {"chassis_id": "f4:bf:a8:00:00:01", "port_id": "ge-0/0/3"}}),
             ],
         );
+        known
+            .maps
+            .insert("s1".into(), vec![json!({"id": "m1", "name": "Floor 1"})]);
         known.learn_site(&json!({"id": "s9", "name": "Elsewhere"}));
         let synced = known.assemble();
         assert_eq!(synced.names.site("s1"), Some("HQ"));
@@ -136,6 +147,7 @@ mod tests {
             "the inventory's name wins over the stats'"
         );
         assert_eq!(synced.uplinks, 1);
+        assert_eq!(synced.names.map("m1"), Some("Floor 1"));
         assert_eq!(known.org_of("s1").as_deref(), Some("o"));
         assert_eq!(known.org_of("s9"), None);
         assert!(!known.learn_device(&json!({"mac": "5c5b350e0002"})));

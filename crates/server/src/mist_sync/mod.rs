@@ -1,6 +1,6 @@
-//! `[mist]`: reads the orgs' sites, devices and wiring from Mist's REST API, and gives the
-//! correlation stage (and the routing stage's messages) what they say: names (sites by
-//! id, devices by MAC) and the topology (each AP's switch and port, from its LLDP
+//! `[mist]`: reads the orgs' sites, devices, maps and wiring from Mist's REST API, and
+//! gives the correlation stage (and the routing stage's messages and the API's event
+//! views) what they say: names (sites by id, devices by MAC, maps by id) and the topology (each AP's switch and port, from its LLDP
 //! neighbour).
 //!
 //! When: everything at start and every `refresh`; one site's devices and wiring again
@@ -34,7 +34,9 @@ pub async fn read(
         let inventory = mist.inventory(org).await?;
         for id in known::site_ids(&sites) {
             let stats = mist.device_stats(&id).await?;
-            known.stats.insert(id, stats);
+            let maps = mist.maps(&id).await?;
+            known.stats.insert(id.clone(), stats);
+            known.maps.insert(id, maps);
         }
         known.orgs.insert(org.clone(), (sites, inventory));
     }
@@ -42,7 +44,7 @@ pub async fn read(
 }
 
 /// Reads again the site `site` (of one of `orgs`): the org's sites and inventory, and
-/// the site's device stats. False when the site is in none of them.
+/// the site's device stats and maps. False when the site is in none of them.
 async fn read_site(
     mist: &mistapi::Client,
     site: &str,
@@ -54,8 +56,10 @@ async fn read_site(
     let sites = mist.sites(&org).await?;
     let inventory = mist.inventory(&org).await?;
     let stats = mist.device_stats(site).await?;
+    let maps = mist.maps(site).await?;
     known.orgs.insert(org, (sites, inventory));
     known.stats.insert(site.to_string(), stats);
+    known.maps.insert(site.to_string(), maps);
     Ok(true)
 }
 
