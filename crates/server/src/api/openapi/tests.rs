@@ -88,6 +88,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("/api/v1/audit", "get"),
     ("/api/v1/self", "get"),
     ("/api/v1/const/webhook_topics", "get"),
+    ("/api/v1/mist/backfill", "get"),
     ("/api/v1/orgs/{org_id}/assetfilters", "get"),
     ("/api/v1/orgs/{org_id}/assetfilters", "post"),
     ("/api/v1/orgs/{org_id}/assetfilters/{id}", "get"),
