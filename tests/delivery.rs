@@ -412,6 +412,18 @@ async fn failing_receivers_get_every_batch_once_they_recover() {
         );
     }
     assert!(carries_all(&slow.received()[2], "retry"));
+    // Mist's `error` filter: only the attempts whose error says so.
+    let timeouts = server
+        .api_ok(&format!(
+            "/orgs/{ORG}/webhooks/{slow_hook}/events/search?error=timed%20out"
+        ))
+        .await;
+    assert_eq!(
+        timeouts["results"].as_array().unwrap().len(),
+        2,
+        "{timeouts}"
+    );
+    assert_eq!(timeouts["total"], 2, "{timeouts}");
 
     // Connection refused until something listens.
     wait_results(&server, &search(&down_hook), |r| r.len() >= 2).await;

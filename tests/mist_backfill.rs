@@ -200,6 +200,14 @@ async fn what_mist_produced_while_mistgate_was_down_is_stored_exactly_once() {
     .await;
     assert_eq!(report[0]["url"], json!(server_url_of(&hook.body)));
     assert!(report[0]["failures"].as_u64().unwrap() > 0);
+    // The console's overview shows the same.
+    let overview = server.console_page("/ui/").await;
+    assert!(overview.contains("Backfill from Mist"), "{overview}");
+    // The failing webhook's address (the page escapes the URL's slashes).
+    let url = server_url_of(&hook.body);
+    let host = url.split('/').nth(2).expect("host:port");
+    assert!(overview.contains(host), "{overview}");
+    assert!(overview.contains("source=mist-api"), "{overview}");
 
     // A webhook copy coming after backfill stored its event is its duplicate: Mist's
     // webhook form carries fields the search does not (`site_name` here).

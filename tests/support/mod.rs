@@ -314,6 +314,38 @@ impl Server {
         }
     }
 
+    /// A console page's HTML, signed in with the test token (a fresh session).
+    pub async fn console_page(&self, path: &str) -> String {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = browser
+            .post(self.url("/ui/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={TOKEN}&next=%2Fui%2F"))
+            .send()
+            .await
+            .expect("sign in");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("mistgate_session="))
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let page = browser
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("GET page");
+        assert_eq!(page.status(), 200, "{path}");
+        page.text().await.expect("page text")
+    }
+
     /// GET `path` and return the body as text, with the token when `token` is true.
     pub async fn text(&self, path: &str, token: bool) -> String {
         let mut req = self.client.get(self.url(path));

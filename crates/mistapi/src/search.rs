@@ -14,10 +14,13 @@ pub struct Range {
 }
 
 impl Range {
-    fn query(self) -> Vec<(&'static str, String)> {
+    /// Whole seconds, widened outwards (`start` floored, `end` ceiled): Mist's examples
+    /// and clients write integers, and a wider range only returns what the caller
+    /// already compares against.
+    pub(crate) fn query(self) -> Vec<(&'static str, String)> {
         vec![
-            ("start", format!("{}", self.start)),
-            ("end", format!("{}", self.end)),
+            ("start", format!("{}", self.start.floor() as i64)),
+            ("end", format!("{}", self.end.ceil() as i64)),
         ]
     }
 }

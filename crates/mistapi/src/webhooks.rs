@@ -172,13 +172,12 @@ impl Client {
         range: crate::Range,
         limit: usize,
     ) -> Result<Vec<Value>, MistError> {
-        let q = [
+        let mut q = range.query();
+        q.extend([
             ("status", "failure".to_string()),
-            ("start", format!("{}", range.start)),
-            ("end", format!("{}", range.end)),
             ("limit", limit.to_string()),
             ("sort", "-timestamp".to_string()),
-        ];
+        ]);
         let answer: Value = self
             .call(
                 Method::GET,

@@ -137,6 +137,8 @@ pub struct AttemptFilter {
     /// `Some(true)`: successes only; `Some(false)`: failures only.
     pub success: Option<bool>,
     pub status_code: Option<u16>,
+    /// Attempts whose error text contains this.
+    pub error: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
 }

@@ -334,6 +334,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
             stages => stages,
             dead_capped => dead.next.is_some(),
             newest_event => newest_event,
+            backfill => app.backfill.report(),
         },
     )
 }

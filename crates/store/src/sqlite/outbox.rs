@@ -276,6 +276,7 @@ fn attempt_clause(filter: &AttemptFilter) -> Clause {
     c.eq("topic = ?", &filter.topic);
     c.int("success = ?", filter.success.map(i64::from));
     c.int("status_code = ?", filter.status_code.map(i64::from));
+    c.eq("instr(error, ?) > 0", &filter.error);
     c.int("at >= ?", filter.since);
     c.int("at <= ?", filter.until);
     c

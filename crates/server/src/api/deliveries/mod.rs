@@ -102,6 +102,9 @@ fn attempt_filter(owner: &Found, q: &Params, window: Window) -> Result<AttemptFi
         topic: topic(q).filter(|t| !t.is_empty()),
         success,
         status_code,
+        error: get(q, "error")
+            .filter(|e| !e.is_empty())
+            .map(str::to_string),
         since: Some(window.start),
         until: Some(window.end),
     })

@@ -346,6 +346,9 @@ pub struct AttemptQuery {
     /// Only answers with this HTTP status.
     #[param(minimum = 100, maximum = 599)]
     status_code: Option<u16>,
+    /// Only attempts whose error contains this text (e.g. `timed out`); empty is every
+    /// attempt.
+    error: Option<String>,
 }
 
 /// What `events/count` counts by.
