@@ -240,3 +240,40 @@ async fn what_mist_produced_while_mistgate_was_down_is_stored_exactly_once() {
 fn server_url_of(hook: &Value) -> String {
     hook["url"].as_str().expect("url").to_string()
 }
+
+#[tokio::test]
+async fn a_source_falling_silent_reads_back_at_once() {
+    let sim = Sim::start(&["--org", ORG, "--rate", "0"]).await;
+    let config = format!(
+        "[[sources]]\nname = \"mist\"\nsilent_after = \"2s\"\n\n\
+         [mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{ORG}\"]\n\
+         backfill_interval = \"1h\"\nbackfill_settle = \"0s\"\n",
+        sim.base
+    );
+    let server = Server::start_with(Some(&config));
+    // The read at start.
+    let first = eventually(Duration::from_secs(30), "the read at start", || async {
+        let r = server.api_ok("/mist/backfill").await;
+        r["orgs"][0]["kinds"][0]["last_run_at"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    // A request, then silence: the source_silent incident opens, and backfill reads
+    // again long before its hourly interval.
+    let body = json!({"topic": "alarms", "events": []}).to_string();
+    assert_eq!(server.ingest("mist", body, &[]).await.0, 200);
+    eventually(
+        Duration::from_secs(60),
+        "a read after the silence",
+        || async {
+            let silent = server.api_ok("/incidents?kind=source_silent").await;
+            let r = server.api_ok("/mist/backfill").await;
+            let last = r["orgs"][0]["kinds"][0]["last_run_at"]
+                .as_str()?
+                .to_string();
+            (!silent["items"].as_array()?.is_empty() && last > first).then_some(())
+        },
+    )
+    .await;
+}
