@@ -43,6 +43,9 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v strace >/dev/null || missing+=(strace)
 command -v curl >/dev/null || missing+=(curl)
+# The PostgreSQL backend's tests make their own clusters (initdb + postgres on a free
+# port, crates/pgtest) from the server packages' binaries.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (the tests need them)" >&2
     apt-get update && apt-get install -y "${missing[@]}"

@@ -5,6 +5,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] sqlx::Error),
     /// The filesystem holding the database has no space left: nothing of the operation
     /// was written. Writes succeed again by themselves once space returns.
     #[error("the data dir's filesystem is full, nothing was written: {0}")]

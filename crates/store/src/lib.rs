@@ -21,6 +21,7 @@ mod correlation;
 mod error;
 mod model;
 mod outbox;
+pub mod postgres;
 pub mod seal;
 mod series;
 pub mod sqlite;

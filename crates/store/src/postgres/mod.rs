@@ -1,0 +1,97 @@
+//! The PostgreSQL backend, for several mistgate instances on one database (issue 16, in
+//! progress: the log's append with group commit and cross-instance duplicate detection,
+//! quarantine and event reads are here; the rest of [`crate::Store`] is not yet, so the
+//! server does not offer this backend).
+//!
+//! One SQL dialect, written out: no ORM, no compile-time database.
+
+mod read;
+mod schema;
+mod writer;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    Appended, EventFilter, NewQuarantine, NewRequest, Page, PageRequest, StoreError, StoredEvent,
+};
+
+/// A mistgate log on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    writer: mpsc::Sender<writer::Job>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:5432/db`), brings the schema up to date
+    /// (once, whatever number of instances start together), and starts the writer.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
+        schema::migrate(&pool).await?;
+        let writer = writer::spawn(pool.clone());
+        Ok(PgStore { pool, writer })
+    }
+
+    /// Appends one request and its events; returns once they are committed. An event
+    /// whose fingerprint any instance stored at or after `dedup_since` is a duplicate.
+    pub async fn append(
+        &self,
+        request: NewRequest,
+        dedup_since: i64,
+    ) -> Result<Appended, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(writer::Job {
+                request,
+                dedup_since,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Keeps a request that was not accepted; its quarantine id once committed.
+    pub async fn quarantine(&self, entry: NewQuarantine) -> Result<i64, StoreError> {
+        let headers = serde_json::to_string(&entry.headers).expect("headers serialise");
+        Ok(sqlx::query_scalar(
+            "INSERT INTO quarantine (source, received_at, reason, detail, headers, body)
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING id",
+        )
+        .bind(&entry.source)
+        .bind(entry.received_at)
+        .bind(&entry.reason)
+        .bind(&entry.detail)
+        .bind(headers)
+        .bind(&entry.body[..])
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// A page of events, by filter.
+    pub async fn events(
+        &self,
+        filter: EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<StoredEvent>, StoreError> {
+        read::events(&self.pool, &filter, page).await
+    }
+
+    /// One event with its raw JSON.
+    pub async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        read::event(&self.pool, id).await
+    }
+
+    /// The schema version applied (the number of migrations).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let v: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(i64::from(v.unwrap_or(0)))
+    }
+}

@@ -1,0 +1,84 @@
+//! Reads of the log: events by filter with keyset paging, one event, a quarantine entry.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use crate::{EventFilter, Order, Page, PageRequest, StoreError, StoredEvent};
+
+const EVENT_COLUMNS: &str = "SELECT e.id, e.request_id, e.topic, e.org_id, e.site_id, e.type, \
+     e.mac, e.severity, e.time, e.time_source, e.received_at, e.source, \
+     substring(r.body from e.raw_offset + 1 for e.raw_len) \
+     FROM events e JOIN requests r ON r.id = e.request_id AND r.received_at = e.received_at";
+
+fn event_row(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        id: row.try_get(0)?,
+        request_id: row.try_get(1)?,
+        topic: row.try_get(2)?,
+        org_id: row.try_get(3)?,
+        site_id: row.try_get(4)?,
+        event_type: row.try_get(5)?,
+        mac: row.try_get(6)?,
+        severity: row.try_get(7)?,
+        time: row.try_get(8)?,
+        time_source: row.try_get(9)?,
+        received_at: row.try_get(10)?,
+        source: row.try_get(11)?,
+        raw: row.try_get(12)?,
+    })
+}
+
+/// A page of events.
+pub(super) async fn events(
+    pool: &PgPool,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> Result<Page<StoredEvent>, StoreError> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(EVENT_COLUMNS);
+    q.push(" WHERE true");
+    let text = [
+        ("e.topic", &filter.topic),
+        ("e.org_id", &filter.org_id),
+        ("e.site_id", &filter.site_id),
+        ("e.type", &filter.event_type),
+        ("e.mac", &filter.mac),
+        ("e.source", &filter.source),
+    ];
+    for (column, value) in text {
+        if let Some(v) = value {
+            q.push(format!(" AND {column} = ")).push_bind(v.clone());
+        }
+    }
+    if let Some(since) = filter.since {
+        q.push(" AND e.time >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        q.push(" AND e.time <= ").push_bind(until);
+    }
+    let (cmp, dir) = match page.order {
+        Order::Desc => ("<", "DESC"),
+        Order::Asc => (">", "ASC"),
+    };
+    if let Some(after) = page.after {
+        q.push(format!(" AND e.id {cmp} ")).push_bind(after);
+    }
+    q.push(format!(" ORDER BY e.id {dir} LIMIT "))
+        .push_bind(i64::from(page.limit) + 1);
+    let rows = q.build().fetch_all(pool).await?;
+    let mut items = rows.iter().map(event_row).collect::<Result<Vec<_>, _>>()?;
+    let next = if items.len() > page.limit as usize {
+        items.truncate(page.limit as usize);
+        items.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// One event with its raw JSON.
+pub(super) async fn event(pool: &PgPool, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+    // The columns are a constant of this file; the id is bound.
+    let sql = sqlx::AssertSqlSafe(format!("{EVENT_COLUMNS} WHERE e.id = $1"));
+    let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(event_row).transpose()?)
+}
