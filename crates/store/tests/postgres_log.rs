@@ -70,7 +70,7 @@ fn asc(limit: u32) -> PageRequest {
 #[tokio::test]
 async fn appends_read_back_byte_for_byte_with_ids_in_commit_order() {
     let cluster = Cluster::start();
-    let store = PgStore::open(&cluster.database()).await.unwrap();
+    let store = PgStore::open(&cluster.database(), None).await.unwrap();
     let now = 20_000 * DAY_US + 5;
     let a = store.append(request(&["a1", "a2"], now), 0).await.unwrap();
     // The next day: a partition of its own.
@@ -141,7 +141,7 @@ async fn appends_read_back_byte_for_byte_with_ids_in_commit_order() {
 async fn the_same_events_posted_to_two_instances_at_once_are_stored_once() {
     let cluster = Cluster::start();
     let url = cluster.database();
-    let (one, two) = tokio::join!(PgStore::open(&url), PgStore::open(&url));
+    let (one, two) = tokio::join!(PgStore::open(&url, None), PgStore::open(&url, None));
     let (one, two) = (one.unwrap(), two.unwrap());
     let now = 20_000 * DAY_US;
     let mut tasks = Vec::new();
@@ -194,7 +194,10 @@ async fn instances_starting_together_migrate_once() {
     let url = cluster.database();
     let opened = futures_join(&url).await;
     for store in &opened {
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            store::postgres::SCHEMA_VERSION
+        );
     }
     // Each migration applied once, though four instances asked at the same moment.
     assert_eq!(
@@ -202,16 +205,16 @@ async fn instances_starting_together_migrate_once() {
             &url,
             "SELECT count(*), count(DISTINCT version) FROM schema_migrations"
         ),
-        "1|1"
+        format!("{0}|{0}", store::postgres::SCHEMA_VERSION)
     );
 }
 
 async fn futures_join(url: &str) -> Vec<PgStore> {
     let (a, b, c, d) = tokio::join!(
-        PgStore::open(url),
-        PgStore::open(url),
-        PgStore::open(url),
-        PgStore::open(url)
+        PgStore::open(url, None),
+        PgStore::open(url, None),
+        PgStore::open(url, None),
+        PgStore::open(url, None)
     );
     vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
 }

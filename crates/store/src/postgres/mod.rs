@@ -5,9 +5,14 @@
 //!
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
+mod access;
+mod outbox;
 mod read;
 mod schema;
+mod state;
 mod writer;
+
+pub use schema::VERSION as SCHEMA_VERSION;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -22,19 +27,37 @@ use crate::{
 pub struct PgStore {
     pool: PgPool,
     writer: mpsc::Sender<writer::Job>,
+    /// Seals secrets at rest (subscription and source records), as the SQLite backend.
+    sealer: Option<crate::Sealer>,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:5432/db`), brings the schema up to date
     /// (once, whatever number of instances start together), and starts the writer.
-    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+    pub async fn open(url: &str, sealer: Option<crate::Sealer>) -> Result<PgStore, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect(url)
             .await?;
         schema::migrate(&pool).await?;
         let writer = writer::spawn(pool.clone());
-        Ok(PgStore { pool, writer })
+        Ok(PgStore {
+            pool,
+            writer,
+            sealer,
+        })
+    }
+
+    /// The connection pool (for this backend's modules).
+    #[allow(dead_code)]
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The key secrets are sealed with, if any.
+    #[allow(dead_code)]
+    pub(super) fn sealer(&self) -> Option<&crate::Sealer> {
+        self.sealer.as_ref()
     }
 
     /// Appends one request and its events; returns once they are committed. An event

@@ -12,6 +12,9 @@ use crate::StoreError;
 /// The advisory lock key migrations run under ("mgmigr" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6d67_6d69_6772;
 
+/// The schema version this build brings a database to.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// The migrations, in order; each runs once, in its own transaction.
 const MIGRATIONS: &[&str] = &[
     // 1: the log. Ids come from sequences read under the append lock, so they grow in
@@ -75,6 +78,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX quarantine_received_at ON quarantine (received_at);
     "#,
+    // 2: subscriptions, the outbox and delivery attempts (outbox.rs).
+    super::outbox::SCHEMA,
+    // 3: the correlation stage's state: stages, devices, incidents, history (state.rs).
+    super::state::SCHEMA,
+    // 4: tokens, the audit log, sources added at run time, backfill marks (access.rs).
+    super::access::SCHEMA,
 ];
 
 /// Brings the database up to the schema this build knows, once across instances.
