@@ -6,7 +6,9 @@
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
 mod access;
+mod log;
 mod outbox;
+mod prune;
 mod read;
 mod schema;
 mod state;
@@ -82,7 +84,8 @@ impl PgStore {
     /// Keeps a request that was not accepted; its quarantine id once committed.
     pub async fn quarantine(&self, entry: NewQuarantine) -> Result<i64, StoreError> {
         let headers = serde_json::to_string(&entry.headers).expect("headers serialise");
-        Ok(sqlx::query_scalar(
+        let mut tx = self.pool.begin().await?;
+        let id = sqlx::query_scalar(
             "INSERT INTO quarantine (source, received_at, reason, detail, headers, body)
              VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING id",
         )
@@ -92,8 +95,13 @@ impl PgStore {
         .bind(&entry.detail)
         .bind(headers)
         .bind(&entry.body[..])
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE quarantine_total SET n = n + 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// A page of events, by filter.

@@ -5,12 +5,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use crate::{EventFilter, Order, Page, PageRequest, StoreError, StoredEvent};
 
-const EVENT_COLUMNS: &str = "SELECT e.id, e.request_id, e.topic, e.org_id, e.site_id, e.type, \
+pub(super) const EVENT_COLUMNS: &str = "SELECT e.id, e.request_id, e.topic, e.org_id, e.site_id, e.type, \
      e.mac, e.severity, e.time, e.time_source, e.received_at, e.source, \
      substring(r.body from e.raw_offset + 1 for e.raw_len) \
      FROM events e JOIN requests r ON r.id = e.request_id AND r.received_at = e.received_at";
 
-fn event_row(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
+pub(super) fn event_row(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
     Ok(StoredEvent {
         id: row.try_get(0)?,
         request_id: row.try_get(1)?,

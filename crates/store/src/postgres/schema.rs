@@ -77,6 +77,26 @@ const MIGRATIONS: &[&str] = &[
         body        bytea  NOT NULL
     );
     CREATE INDEX quarantine_received_at ON quarantine (received_at);
+    -- Running totals since the database was made (retention does not lower them).
+    CREATE TABLE totals (
+        source           text   NOT NULL,
+        topic            text   NOT NULL,
+        requests         bigint NOT NULL,
+        events           bigint NOT NULL,
+        duplicates       bigint NOT NULL,
+        last_received_at bigint NOT NULL,
+        PRIMARY KEY (source, topic)
+    );
+    CREATE TABLE quarantine_total (n bigint NOT NULL);
+    INSERT INTO quarantine_total (n) VALUES (0);
+    -- Events stored per minute of receipt, topic and source (GET /api/v1/stats/series).
+    CREATE TABLE event_minutes (
+        minute bigint NOT NULL,                 -- unix minutes
+        topic  text   NOT NULL,
+        source text   NOT NULL,
+        events bigint NOT NULL,
+        PRIMARY KEY (minute, topic, source)
+    );
     "#,
     // 2: subscriptions, the outbox and delivery attempts (outbox.rs).
     super::outbox::SCHEMA,

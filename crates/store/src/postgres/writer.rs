@@ -8,7 +8,7 @@
 //!
 //! The day partitions a transaction needs are made in it, under the same lock.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -21,7 +21,7 @@ pub(super) const APPEND_LOCK: i64 = 0x6d67_6170_7064;
 /// Most requests one transaction takes.
 const MAX_GROUP: usize = 256;
 
-const DAY_US: i64 = 86_400_000_000;
+pub(super) const DAY_US: i64 = 86_400_000_000;
 
 /// One append waiting for its commit.
 pub(super) struct Job {
@@ -89,8 +89,57 @@ async fn commit(
         }
     }
     let mut answers = Vec::with_capacity(jobs.len());
+    // Totals per (source, topic) and stored events per (minute, topic, source): a few
+    // upserts per commit, however many events it holds.
+    let mut totals: HashMap<(&str, &str), [i64; 4]> = HashMap::new();
+    let mut minutes: HashMap<(i64, &str, &str), i64> = HashMap::new();
     for job in jobs {
-        answers.push(append_one(&mut tx, &job.request, job.dedup_since).await?);
+        let r = &job.request;
+        let appended = append_one(&mut tx, r, job.dedup_since).await?;
+        let t = totals.entry((&r.source, &r.topic)).or_default();
+        t[0] += 1;
+        t[1] += i64::from(appended.accepted);
+        t[2] += i64::from(appended.duplicates);
+        t[3] = t[3].max(r.received_at);
+        if appended.accepted > 0 {
+            // Every event of a request is received at the request's time.
+            let n = minutes
+                .entry((crate::minute_of(r.received_at), &r.topic, &r.source))
+                .or_default();
+            *n += i64::from(appended.accepted);
+        }
+        answers.push(appended);
+    }
+    for ((source, topic), [requests, events, duplicates, last]) in &totals {
+        sqlx::query(
+            "INSERT INTO totals (source, topic, requests, events, duplicates, last_received_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (source, topic) DO UPDATE SET
+                requests = totals.requests + EXCLUDED.requests,
+                events = totals.events + EXCLUDED.events,
+                duplicates = totals.duplicates + EXCLUDED.duplicates,
+                last_received_at = greatest(totals.last_received_at, EXCLUDED.last_received_at)",
+        )
+        .bind(source)
+        .bind(topic)
+        .bind(requests)
+        .bind(events)
+        .bind(duplicates)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for ((minute, topic, source), n) in &minutes {
+        sqlx::query(
+            "INSERT INTO event_minutes (minute, topic, source, events) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (minute, topic, source) DO UPDATE SET events = event_minutes.events + EXCLUDED.events",
+        )
+        .bind(minute)
+        .bind(topic)
+        .bind(source)
+        .bind(n)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     days.extend(made);

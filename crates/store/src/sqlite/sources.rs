@@ -26,23 +26,40 @@ pub fn sources(conn: &Connection, sealer: Option<&Sealer>) -> Result<Vec<SourceR
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|mut row| {
-            if seal::is_sealed(&row.record) {
-                let what = || format!("the source {}", row.name);
-                let sealer = sealer.ok_or_else(|| StoreError::Unsealable {
-                    what: what(),
-                    reason: "it is sealed, and the store was opened without a key".into(),
-                })?;
-                row.record = sealer.open(&row.record, &aad(&row.name)).map_err(|e| {
-                    StoreError::Unsealable {
-                        what: what(),
-                        reason: e.to_string(),
-                    }
-                })?;
-            }
-            Ok(row)
-        })
+        .map(|row| open_source(sealer, row))
         .collect()
+}
+
+/// A stored source row with its record opened (records written before a key existed are
+/// in clear). Shared with the PostgreSQL backend.
+pub(crate) fn open_source(
+    sealer: Option<&Sealer>,
+    mut row: SourceRow,
+) -> Result<SourceRow, StoreError> {
+    if seal::is_sealed(&row.record) {
+        let what = || format!("the source {}", row.name);
+        let sealer = sealer.ok_or_else(|| StoreError::Unsealable {
+            what: what(),
+            reason: "it is sealed, and the store was opened without a key".into(),
+        })?;
+        row.record =
+            sealer
+                .open(&row.record, &aad(&row.name))
+                .map_err(|e| StoreError::Unsealable {
+                    what: what(),
+                    reason: e.to_string(),
+                })?;
+    }
+    Ok(row)
+}
+
+/// The record of `row` as stored: sealed when there is a key. Shared with the PostgreSQL
+/// backend.
+pub(crate) fn stored_record(sealer: Option<&Sealer>, row: &SourceRow) -> String {
+    match sealer {
+        Some(s) => s.seal(&row.record, &aad(&row.name)),
+        None => row.record.clone(),
+    }
 }
 
 /// Adds or replaces `row` (its record sealed when there is a key); a replaced source
@@ -52,10 +69,7 @@ pub fn put_source(
     sealer: Option<&Sealer>,
     row: &SourceRow,
 ) -> Result<(), StoreError> {
-    let record = match sealer {
-        Some(s) => s.seal(&row.record, &aad(&row.name)),
-        None => row.record.clone(),
-    };
+    let record = stored_record(sealer, row);
     conn.prepare_cached(
         "INSERT INTO sources (name, record, created_at, modified_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (name) DO UPDATE SET record = excluded.record, modified_at = excluded.modified_at",
