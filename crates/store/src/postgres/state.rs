@@ -1,7 +1,6 @@
 //! The correlation stage's state on PostgreSQL: stage cursors and snapshots, devices,
-//! incidents and their change log, the append-only device history, and what routing
-//! targets remember. The SQLite backend (`sqlite/state_tables.rs`, `history.rs`,
-//! `board.rs`) is the reference for what each function answers.
+//! incidents and their changes, the device history, and what routing targets remember.
+//! Each function answers as the SQLite backend's (`sqlite/state_tables.rs`, `history.rs`).
 //!
 //! A stage commit is one transaction that first takes the state lock (a
 //! transaction-scoped advisory lock, [`STATE_LOCK`]). Under it, ids of new devices,
@@ -9,9 +8,6 @@
 //! and written with the rows, so that across every instance on the database they grow in
 //! commit order: a reader that remembers the last id it saw (the routing stage's cursor
 //! over incident changes, a page of devices) never misses a row committed later.
-
-// Until `impl Store for PgStore` delegates to these functions, only the tests call them.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -31,71 +27,60 @@ use crate::{
 /// from the append lock: appends and stage commits order their own ids independently.
 const STATE_LOCK: i64 = 0x6d67_7374_6174;
 
+/// The transaction of a stage commit.
+type Tx<'c> = Transaction<'c, Postgres>;
+
 /// Largest page a caller may ask for (as the SQLite backend).
 const MAX_LIMIT: u32 = 1_000;
 
-/// This part's tables (migration 3 of `schema.rs`, run inside a transaction).
-///
-/// Records are kept as `text`, exactly as the stage wrote them. Ids that must grow in
-/// commit order come from sequences that only [`stage_commit`] reads, under
+/// This part's tables (migration 3 of `schema.rs`, run inside a transaction). Records
+/// are kept as `text`, exactly as the stage wrote them (JSON). Ids that must grow in
+/// commit order come from sequences that only [`stage_commit`] takes, under
 /// [`STATE_LOCK`]; incident ids are the stage's own.
 pub(super) const SCHEMA: &str = r#"
+    -- A stage's cursor (the last event id it handled) and snapshot (opaque to the store).
     CREATE TABLE stages (
-        name       text   PRIMARY KEY,
-        cursor     bigint NOT NULL,             -- the last event id the stage handled
-        snapshot   bytea  NOT NULL,             -- opaque to the store
-        updated_at bigint NOT NULL              -- unix µs
+        name text PRIMARY KEY, cursor bigint NOT NULL, snapshot bytea NOT NULL,
+        updated_at bigint NOT NULL
     );
-
     CREATE SEQUENCE device_ids;
     CREATE TABLE devices (
-        id      bigint PRIMARY KEY,             -- from device_ids, under the state lock
+        id      bigint PRIMARY KEY,             -- from device_ids
         org_id  text   NOT NULL,
         mac     text   NOT NULL,
         kind    text   NOT NULL,
         site_id text,
         state   text   NOT NULL,
         since   bigint NOT NULL,
-        record  text   NOT NULL,                -- JSON
-        -- The board reads names without the records.
-        name    text   GENERATED ALWAYS AS ((record::jsonb ->> 'name')) STORED,
-        -- MAC first: the same index serves the upsert and the lookup by MAC alone.
-        UNIQUE (mac, org_id)
+        record  text   NOT NULL,
+        name    text   GENERATED ALWAYS AS ((record::jsonb ->> 'name')) STORED,  -- for the board
+        UNIQUE (mac, org_id)                    -- MAC first: also the lookup by MAC alone
     );
     CREATE INDEX devices_site ON devices (site_id, id);
     CREATE INDEX devices_tally ON devices (state, kind, site_id);
-
     CREATE TABLE incidents (
-        id           bigint PRIMARY KEY,        -- the stage's own
-        key          text   NOT NULL,
-        kind         text   NOT NULL,
-        state        text   NOT NULL,
-        site_id      text,
-        opened_at    bigint NOT NULL,
-        last_seen_at bigint NOT NULL,
-        resolved_at  bigint,
-        record       text   NOT NULL            -- JSON
+        id bigint PRIMARY KEY, key text NOT NULL, kind text NOT NULL, state text NOT NULL,
+        site_id text, opened_at bigint NOT NULL, last_seen_at bigint NOT NULL,
+        resolved_at bigint, record text NOT NULL
     );
     CREATE INDEX incidents_state ON incidents (state, id);
     CREATE INDEX incidents_site ON incidents (site_id, id);
     CREATE INDEX incidents_opened ON incidents (opened_at);
     CREATE INDEX incidents_tally ON incidents (state, kind, site_id);
-
-    -- The log of incident changes the routing stage tails by id.
+    -- What the routing stage tails by id.
     CREATE SEQUENCE incident_change_ids;
     CREATE TABLE incident_changes (
-        id          bigint PRIMARY KEY,         -- from incident_change_ids, in commit order
+        id          bigint PRIMARY KEY,         -- from incident_change_ids
         incident_id bigint NOT NULL,
         change      text   NOT NULL,            -- opened, updated, resolved, acknowledged, suppressed
         at          bigint NOT NULL,
         record      text   NOT NULL             -- the incident after the change
     );
     CREATE INDEX incident_changes_at ON incident_changes (at);
-
     -- Every change of every device, appended with the commit that made it.
     CREATE SEQUENCE device_history_ids;
     CREATE TABLE device_history (
-        id       bigint PRIMARY KEY,            -- from device_history_ids, in commit order
+        id       bigint PRIMARY KEY,            -- from device_history_ids
         org_id   text   NOT NULL,
         mac      text   NOT NULL,
         kind     text   NOT NULL,
@@ -107,30 +92,23 @@ pub(super) const SCHEMA: &str = r#"
         event_id bigint,
         note     text   NOT NULL
     );
-    -- A device's state at a time: its newest row at or before it.
+    -- A device's state at a time (its newest row at or before it); its history by id; one
+    -- event changes a device in a given way once (rows without an event never clash).
     CREATE INDEX device_history_at ON device_history (org_id, mac, at, id);
-    -- A device's history, newest first.
     CREATE INDEX device_history_device ON device_history (org_id, mac, id);
-    -- One event changes a device in a given way once (rows without an event never clash).
     CREATE UNIQUE INDEX device_history_once ON device_history (org_id, mac, event_id, change);
-
+    -- What routing targets remember (a Slack message, a ServiceNow record) per key.
     CREATE TABLE target_state (
-        target     text   NOT NULL,
-        key        text   NOT NULL,
-        value      text   NOT NULL,
-        updated_at bigint NOT NULL,
+        target text NOT NULL, key text NOT NULL, value text NOT NULL, updated_at bigint NOT NULL,
         PRIMARY KEY (target, key)
     );
 "#;
 
 /// Where stage `name` stands; `None` before its first commit.
 pub(super) async fn stage_load(pg: &PgStore, name: &str) -> Result<Option<StageState>, StoreError> {
-    let row: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT cursor, snapshot FROM stages WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pg.pool())
-            .await?;
-    Ok(row.map(|(cursor, snapshot)| StageState { cursor, snapshot }))
+    let query = sqlx::query("SELECT cursor, snapshot FROM stages WHERE name = $1").bind(name);
+    let row = query.fetch_optional(pg.pool()).await?;
+    Ok(row.as_ref().map(stage_row).transpose()?)
 }
 
 /// Writes a stage's batch in one transaction under [`STATE_LOCK`]: devices and incidents
@@ -168,11 +146,7 @@ pub(super) async fn stage_commit(pg: &PgStore, commit: StageCommit) -> Result<()
 
 /// Takes `n` consecutive values of sequence `sequence` (only under [`STATE_LOCK`], which
 /// every writer of these sequences holds, so the block is not interleaved with another).
-async fn reserve(
-    tx: &mut Transaction<'_, Postgres>,
-    sequence: &str,
-    n: usize,
-) -> Result<Vec<i64>, StoreError> {
+async fn reserve(tx: &mut Tx<'_>, sequence: &str, n: usize) -> Result<Vec<i64>, StoreError> {
     let n = n as i64;
     let last: i64 =
         sqlx::query_scalar("SELECT setval($1::regclass, nextval($1::regclass) + $2 - 1)")
@@ -207,10 +181,7 @@ fn column<'a, T, U>(rows: &[&'a T], value: impl Fn(&'a T) -> U) -> Vec<U> {
 
 /// Inserts or replaces devices by (MAC, org). A device already there keeps its id; the
 /// ids reserved for the others are left unused.
-async fn write_devices(
-    tx: &mut Transaction<'_, Postgres>,
-    devices: &[DeviceRow],
-) -> Result<(), StoreError> {
+async fn write_devices(tx: &mut Tx<'_>, devices: &[DeviceRow]) -> Result<(), StoreError> {
     let devices = last_per_key(devices, |d| (d.mac.as_str(), d.org_id.as_str()));
     if devices.is_empty() {
         return Ok(());
@@ -238,10 +209,7 @@ async fn write_devices(
 
 /// Appends device changes in their order. A change of the batch that repeats an earlier
 /// one of the batch is dropped here; one already stored is skipped by the unique index.
-async fn write_history(
-    tx: &mut Transaction<'_, Postgres>,
-    rows: &[DeviceHistoryRow],
-) -> Result<(), StoreError> {
+async fn write_history(tx: &mut Tx<'_>, rows: &[DeviceHistoryRow]) -> Result<(), StoreError> {
     let mut seen = std::collections::HashSet::new();
     let rows: Vec<&DeviceHistoryRow> = rows
         .iter()
@@ -278,10 +246,7 @@ async fn write_history(
 }
 
 /// Inserts or replaces incidents by id.
-async fn write_incidents(
-    tx: &mut Transaction<'_, Postgres>,
-    incidents: &[IncidentRow],
-) -> Result<(), StoreError> {
+async fn write_incidents(tx: &mut Tx<'_>, incidents: &[IncidentRow]) -> Result<(), StoreError> {
     let incidents = last_per_key(incidents, |i| i.id);
     if incidents.is_empty() {
         return Ok(());
@@ -311,10 +276,7 @@ async fn write_incidents(
 }
 
 /// Appends incident changes with ids in their order (the ids they carry are ignored).
-async fn write_changes(
-    tx: &mut Transaction<'_, Postgres>,
-    changes: &[IncidentChange],
-) -> Result<(), StoreError> {
+async fn write_changes(tx: &mut Tx<'_>, changes: &[IncidentChange]) -> Result<(), StoreError> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -400,6 +362,7 @@ macro_rules! decoder {
     };
 }
 
+decoder!(stage_row -> StageState { cursor, snapshot });
 decoder!(device_row -> DeviceRow { org_id, mac, kind, site_id, state, since, record });
 decoder!(history_row -> DeviceHistoryRow {
     id, org_id, mac, kind, site_id, at, change, state, since, event_id, note
@@ -421,7 +384,7 @@ fn decode<T>(
 }
 
 const DEVICE_COLUMNS: &str =
-    "SELECT id, org_id, mac, kind, site_id, state, since, record FROM devices";
+    "SELECT id, org_id, mac, kind, site_id, state, since, record FROM devices WHERE true";
 
 /// A page of devices by filter, keyset-paged by row id.
 pub(super) async fn devices(
@@ -430,7 +393,6 @@ pub(super) async fn devices(
     page: PageRequest,
 ) -> Result<Page<DeviceRow>, StoreError> {
     let mut q = QueryBuilder::new(DEVICE_COLUMNS);
-    q.push(" WHERE true");
     push_device_filter(&mut q, "", &filter);
     push_page(&mut q, page);
     page_of(q.build().fetch_all(pg.pool()).await?, page, device_row)
@@ -439,9 +401,7 @@ pub(super) async fn devices(
 /// One device by normalised MAC, in any org (the first seen if the MAC is in several).
 pub(super) async fn device(pg: &PgStore, mac: &str) -> Result<Option<DeviceRow>, StoreError> {
     // The columns are a constant of this file; the MAC is bound.
-    let sql = sqlx::AssertSqlSafe(format!(
-        "{DEVICE_COLUMNS} WHERE mac = $1 ORDER BY id LIMIT 1"
-    ));
+    let sql = sqlx::AssertSqlSafe(format!("{DEVICE_COLUMNS} AND mac = $1 ORDER BY id LIMIT 1"));
     let row = sqlx::query(sql).bind(mac).fetch_optional(pg.pool()).await?;
     Ok(row.as_ref().map(device_row).transpose()?)
 }
@@ -484,12 +444,11 @@ pub(super) async fn devices_at(
     q.push(" ORDER BY x.at DESC, x.id DESC LIMIT 1) h WHERE true");
     push_device_filter(&mut q, "h.", &filter);
     q.push(" ORDER BY d.id");
-    let rows = q.build().fetch_all(pg.pool()).await?;
-    decode(&rows, at_row)
+    decode(&q.build().fetch_all(pg.pool()).await?, at_row)
 }
 
 const INCIDENT_COLUMNS: &str = "SELECT id, key, kind, state, site_id, opened_at, last_seen_at, \
-     resolved_at, record FROM incidents";
+     resolved_at, record FROM incidents WHERE true";
 
 /// A page of incidents by filter (`since`/`until` bound the opening time), keyset-paged
 /// by id, newest first unless asked otherwise.
@@ -499,7 +458,6 @@ pub(super) async fn incidents(
     page: PageRequest,
 ) -> Result<Page<IncidentRow>, StoreError> {
     let mut q = QueryBuilder::new(INCIDENT_COLUMNS);
-    q.push(" WHERE true");
     let terms = [
         ("state", &filter.state),
         ("kind", &filter.kind),
@@ -519,7 +477,7 @@ pub(super) async fn incidents(
 /// One incident by id.
 pub(super) async fn incident(pg: &PgStore, id: i64) -> Result<Option<IncidentRow>, StoreError> {
     // The columns are a constant of this file; the id is bound.
-    let sql = sqlx::AssertSqlSafe(format!("{INCIDENT_COLUMNS} WHERE id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("{INCIDENT_COLUMNS} AND id = $1"));
     let row = sqlx::query(sql).bind(id).fetch_optional(pg.pool()).await?;
     Ok(row.as_ref().map(incident_row).transpose()?)
 }
@@ -543,11 +501,8 @@ pub(super) async fn incident_changes(
 
 /// The id of the newest incident change kept (0 when none).
 pub(super) async fn last_incident_change(pg: &PgStore) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT COALESCE(max(id), 0)::bigint FROM incident_changes")
-            .fetch_one(pg.pool())
-            .await?,
-    )
+    let sql = "SELECT COALESCE(max(id), 0)::bigint FROM incident_changes";
+    Ok(sqlx::query_scalar(sql).fetch_one(pg.pool()).await?)
 }
 
 /// Rows of `table` (`devices` or `incidents`) per state, kind and site.
@@ -583,8 +538,7 @@ pub(super) async fn device_tiles(
     );
     push_device_filter(&mut q, "", &filter);
     q.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
-    let rows = q.build().fetch_all(pg.pool()).await?;
-    decode(&rows, tile_row)
+    decode(&q.build().fetch_all(pg.pool()).await?, tile_row)
 }
 
 /// The names of the devices with these row ids (those that have one), in id order.
@@ -606,13 +560,9 @@ pub(super) async fn target_state(
     target: &str,
     key: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT value FROM target_state WHERE target = $1 AND key = $2")
-            .bind(target)
-            .bind(key)
-            .fetch_optional(pg.pool())
-            .await?,
-    )
+    let sql = "SELECT value FROM target_state WHERE target = $1 AND key = $2";
+    let query = sqlx::query_scalar(sql).bind(target).bind(key);
+    Ok(query.fetch_optional(pg.pool()).await?)
 }
 
 /// Remembers `value` for target `target` under `key` (replacing what was there); returns
