@@ -1,0 +1,742 @@
+//! The PostgreSQL outbox, subscriptions and attempts on a real cluster (one per test, see
+//! `pgtest`), against what the SQLite backend does (`tests/outbox.rs`, `tests/secrets.rs`).
+
+use pgtest::Cluster;
+
+use super::*;
+use crate::{NewBatch, StoreError};
+
+/// A store on a database of its own; the cluster must outlive it.
+async fn open(sealer: Option<Sealer>) -> (Cluster, PgStore) {
+    let cluster = Cluster::start();
+    let pg = PgStore::open(&cluster.database(), sealer).await.unwrap();
+    (cluster, pg)
+}
+
+/// A stage's cursor and snapshot as stored.
+async fn stage(pg: &PgStore, name: &str) -> (i64, Vec<u8>) {
+    sqlx::query_as("SELECT cursor, snapshot FROM stages WHERE name = $1")
+        .bind(name)
+        .fetch_one(pg.pool())
+        .await
+        .unwrap()
+}
+
+fn new_batch(sub: &str, events: &[i64], at: i64) -> NewBatch {
+    NewBatch {
+        subscription_id: sub.into(),
+        topic: "alarms".into(),
+        event_ids: events.to_vec(),
+        incident_ids: Vec::new(),
+        body: bytes::Bytes::from(format!(r#"{{"topic":"alarms","events":[{events:?}]}}"#)),
+        delivery_id: format!("d-{sub}-{at}"),
+        created_at: at,
+    }
+}
+
+fn commit(batches: Vec<NewBatch>) -> OutboxCommit {
+    OutboxCommit {
+        stage: None,
+        snapshot: None,
+        batches,
+        at: 0,
+    }
+}
+
+fn attempt(
+    batch_id: i64,
+    sub: &str,
+    n: u32,
+    success: bool,
+    next: BatchState,
+    at: i64,
+) -> AttemptRecord {
+    AttemptRecord {
+        batch_id,
+        subscription_id: sub.into(),
+        topic: "alarms".into(),
+        attempt: n,
+        at,
+        success,
+        status_code: Some(if success { 200 } else { 503 }),
+        latency_us: 1_500,
+        error: (!success).then(|| "HTTP 503".into()),
+        url: "https://example.com/hook".into(),
+        request_headers: "{}".into(),
+        request_body: "{}".into(),
+        response_headers: "{}".into(),
+        response_body: "busy".into(),
+        next_state: next,
+        next_due_at: at + 5_000_000,
+        first_attempt_at: at,
+    }
+}
+
+fn asc(limit: u32, after: Option<i64>) -> PageRequest {
+    PageRequest {
+        limit,
+        after,
+        order: Order::Asc,
+    }
+}
+
+fn replay(
+    sub: &str,
+    batch_id: Option<i64>,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> ReplayRequest {
+    ReplayRequest {
+        subscription_id: sub.into(),
+        batch_id,
+        since,
+        until,
+        now: 1_000,
+    }
+}
+
+#[tokio::test]
+async fn batches_land_with_the_cursor_and_move_through_their_states() {
+    let (_cluster, pg) = open(None).await;
+    let mut first = commit(vec![new_batch("a", &[1, 2], 10), new_batch("b", &[2], 10)]);
+    first.stage = Some(("deliver".into(), 42));
+    first.snapshot = Some(b"snap".to_vec());
+    let ids = outbox_commit(&pg, first).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1], "ids grow in the commit's order");
+    assert_eq!(stage(&pg, "deliver").await, (42, b"snap".to_vec()));
+    // Outside the stage (a ping): the cursor stays. A stage commit without a snapshot
+    // moves the cursor and keeps the snapshot.
+    let ping = outbox_commit(&pg, commit(vec![new_batch("a", &[], 11)]))
+        .await
+        .unwrap();
+    assert_eq!(stage(&pg, "deliver").await.0, 42);
+    let mut moved = commit(Vec::new());
+    moved.stage = Some(("deliver".into(), 43));
+    assert_eq!(outbox_commit(&pg, moved).await.unwrap(), Vec::<i64>::new());
+    assert_eq!(stage(&pg, "deliver").await, (43, b"snap".to_vec()));
+
+    let pending = pending_batches(&pg, 0, 10).await.unwrap();
+    assert_eq!(ids_of(&pending), [ids[0], ids[1], ping[0]]);
+    assert!(
+        pending.iter().all(|b| b.body.is_empty()),
+        "lists carry no bodies"
+    );
+    let full = batch(&pg, ids[0]).await.unwrap().unwrap();
+    assert_eq!(full.event_ids, [1, 2]);
+    assert_eq!((full.event_count, full.due_at, full.attempts), (2, 10, 0));
+    assert_eq!(full.state, BatchState::Pending);
+    assert_eq!(&full.body[..], br#"{"topic":"alarms","events":[[1, 2]]}"#);
+    assert_eq!(batch(&pg, ping[0] + 100).await.unwrap(), None);
+
+    // a fails with a retry then succeeds; b fails for good.
+    record_attempts(
+        &pg,
+        vec![
+            attempt(ids[0], "a", 1, false, BatchState::Pending, 100),
+            attempt(ids[1], "b", 1, false, BatchState::Dead, 100),
+        ],
+    )
+    .await
+    .unwrap();
+    let a = batch(&pg, ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (a.state, a.attempts, a.round_attempts, a.due_at),
+        (BatchState::Pending, 1, 1, 5_000_100)
+    );
+    assert_eq!(
+        (a.last_status, a.last_error.as_deref()),
+        (Some(503), Some("HTTP 503"))
+    );
+    assert_eq!(
+        (a.first_attempt_at, a.last_attempt_at),
+        (Some(100), Some(100))
+    );
+    record_attempts(
+        &pg,
+        vec![attempt(ids[0], "a", 2, true, BatchState::Delivered, 200)],
+    )
+    .await
+    .unwrap();
+    let a = batch(&pg, ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (a.state, a.attempts, a.round_attempts),
+        (BatchState::Delivered, 2, 2)
+    );
+    assert_eq!(
+        ids_of(&pending_batches(&pg, 0, 10).await.unwrap()),
+        [ping[0]]
+    );
+
+    // Only dead batches replay, and only the subscription's own.
+    assert_eq!(
+        replay_batches(&pg, replay("a", Some(ids[1]), None, None))
+            .await
+            .unwrap(),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        replay_batches(&pg, replay("a", Some(ids[0]), None, None))
+            .await
+            .unwrap(),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        replay_batches(&pg, replay("b", None, None, None))
+            .await
+            .unwrap(),
+        [ids[1]]
+    );
+    let b = batch(&pg, ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (b.state, b.due_at, b.round_attempts, b.attempts),
+        (BatchState::Pending, 1_000, 0, 1)
+    );
+    assert_eq!(
+        b.first_attempt_at, None,
+        "a replay starts a new round of retries"
+    );
+    assert_eq!(
+        replay_batches(&pg, replay("b", None, None, None))
+            .await
+            .unwrap(),
+        Vec::<i64>::new(),
+        "a pending batch is not replayed again"
+    );
+}
+
+/// The ids of listed batches.
+fn ids_of(rows: &[BatchRow]) -> Vec<i64> {
+    rows.iter().map(|b| b.id).collect()
+}
+
+#[tokio::test]
+async fn pending_batches_page_oldest_first_and_count_per_destination() {
+    let (_cluster, pg) = open(None).await;
+    let mut all = Vec::new();
+    for (sub, at) in [
+        ("w2", 30),
+        ("w1", 20),
+        ("target:slack", 50),
+        ("w2", 10),
+        ("w1", 40),
+    ] {
+        all.extend(
+            outbox_commit(&pg, commit(vec![new_batch(sub, &[at], at)]))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]),
+        "ids grow across commits: {all:?}"
+    );
+    record_attempts(
+        &pg,
+        vec![attempt(all[4], "w1", 1, true, BatchState::Delivered, 60)],
+    )
+    .await
+    .unwrap();
+
+    let first = pending_batches(&pg, 0, 2).await.unwrap();
+    assert_eq!(ids_of(&first), all[..2]);
+    let rest = pending_batches(&pg, first[1].id, 10).await.unwrap();
+    assert_eq!(
+        ids_of(&rest),
+        all[2..4],
+        "the delivered batch is not pending"
+    );
+    assert!(pending_batches(&pg, all[3], 10).await.unwrap().is_empty());
+
+    assert_eq!(
+        pending_by_destination(&pg).await.unwrap(),
+        [
+            ("target:slack".to_string(), 1, 50),
+            ("w1".to_string(), 1, 20),
+            ("w2".to_string(), 2, 10),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn attempts_are_filtered_paged_and_counted() {
+    let (_cluster, pg) = open(None).await;
+    let ids = outbox_commit(
+        &pg,
+        commit(vec![new_batch("a", &[1], 0), new_batch("b", &[2], 0)]),
+    )
+    .await
+    .unwrap();
+    let mut timeout = attempt(ids[0], "a", 1, false, BatchState::Pending, 100);
+    timeout.status_code = None;
+    timeout.error = Some("timed out after 10s (100% of the budget)".into());
+    let mut other_topic = attempt(ids[1], "b", 1, false, BatchState::Pending, 150);
+    other_topic.topic = "audits".into();
+    record_attempts(
+        &pg,
+        vec![
+            timeout,
+            other_topic,
+            attempt(ids[0], "a", 2, false, BatchState::Pending, 200),
+            attempt(ids[0], "a", 3, true, BatchState::Delivered, 300),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let filtered = |filter: AttemptFilter| {
+        let pg = pg.clone();
+        async move {
+            let page = attempts(&pg, filter, asc(100, None)).await.unwrap();
+            page.items
+                .iter()
+                .map(|a| (a.record.subscription_id.clone(), a.record.at))
+                .collect::<Vec<_>>()
+        }
+    };
+    let a = |at: i64| ("a".to_string(), at);
+    assert_eq!(
+        filtered(AttemptFilter {
+            subscription_id: Some("a".into()),
+            ..Default::default()
+        })
+        .await,
+        [a(100), a(200), a(300)]
+    );
+    assert_eq!(
+        filtered(AttemptFilter {
+            success: Some(false),
+            ..Default::default()
+        })
+        .await,
+        [a(100), ("b".into(), 150), a(200)]
+    );
+    assert_eq!(
+        filtered(AttemptFilter {
+            status_code: Some(200),
+            ..Default::default()
+        })
+        .await,
+        [a(300)]
+    );
+    assert_eq!(
+        filtered(AttemptFilter {
+            topic: Some("audits".into()),
+            ..Default::default()
+        })
+        .await,
+        [("b".to_string(), 150)]
+    );
+    assert_eq!(
+        filtered(AttemptFilter {
+            since: Some(150),
+            until: Some(200),
+            ..Default::default()
+        })
+        .await,
+        [("b".to_string(), 150), a(200)]
+    );
+    // The error filter is a substring match, its % a plain character.
+    assert_eq!(
+        filtered(AttemptFilter {
+            error: Some("503".into()),
+            ..Default::default()
+        })
+        .await,
+        [("b".into(), 150), a(200)]
+    );
+    assert_eq!(
+        filtered(AttemptFilter {
+            error: Some("100%".into()),
+            ..Default::default()
+        })
+        .await,
+        [a(100)]
+    );
+    assert!(
+        filtered(AttemptFilter {
+            error: Some("10%s".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+
+    // Newest first by default, in pages.
+    let newest = PageRequest {
+        limit: 3,
+        ..PageRequest::default()
+    };
+    let page = attempts(&pg, AttemptFilter::default(), newest)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|a| a.record.at).collect::<Vec<_>>(),
+        [300, 200, 150]
+    );
+    assert_eq!(page.next, Some(page.items[2].id));
+    let last = attempts(
+        &pg,
+        AttemptFilter::default(),
+        PageRequest {
+            after: page.next,
+            ..newest
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last.items.iter().map(|a| a.record.at).collect::<Vec<_>>(),
+        [100]
+    );
+    assert_eq!(last.next, None);
+    let full = &last.items[0].record;
+    assert_eq!(
+        (full.status_code, full.attempt, full.latency_us),
+        (None, 1, 1_500)
+    );
+    assert_eq!(
+        (full.next_state, full.next_due_at),
+        (BatchState::Pending, 5_000_100)
+    );
+
+    let counted = |distinct: &str, filter: AttemptFilter| {
+        let (pg, distinct) = (pg.clone(), distinct.to_string());
+        async move { count_attempts(&pg, filter, distinct).await.unwrap() }
+    };
+    let pairs = |p: &[(&str, i64)]| {
+        p.iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        counted("status", AttemptFilter::default()).await,
+        pairs(&[("failure", 3), ("success", 1)])
+    );
+    assert_eq!(
+        counted("status_code", AttemptFilter::default()).await,
+        pairs(&[("503", 2), ("", 1), ("200", 1)])
+    );
+    assert_eq!(
+        counted("topic", AttemptFilter::default()).await,
+        pairs(&[("alarms", 3), ("audits", 1)])
+    );
+    assert_eq!(
+        counted(
+            "webhook_id",
+            AttemptFilter {
+                success: Some(false),
+                ..Default::default()
+            }
+        )
+        .await,
+        pairs(&[("a", 2), ("b", 1)])
+    );
+}
+
+#[tokio::test]
+async fn batch_lists_filter_and_page_both_ways() {
+    let (_cluster, pg) = open(None).await;
+    let mut audit = new_batch("a", &[9], 25);
+    audit.topic = "audits".into();
+    let ids = outbox_commit(
+        &pg,
+        commit(vec![
+            new_batch("a", &[1], 10),
+            new_batch("b", &[2], 20),
+            audit,
+            new_batch("a", &[3], 30),
+        ]),
+    )
+    .await
+    .unwrap();
+    record_attempts(
+        &pg,
+        vec![attempt(ids[3], "a", 1, false, BatchState::Dead, 40)],
+    )
+    .await
+    .unwrap();
+
+    let listed = |filter: BatchFilter, page: PageRequest| {
+        let pg = pg.clone();
+        async move { batches(&pg, filter, page).await.unwrap() }
+    };
+    let all = listed(BatchFilter::default(), asc(100, None)).await;
+    assert_eq!(ids_of(&all.items), ids);
+    assert!(
+        all.items.iter().all(|b| b.body.is_empty()),
+        "lists carry no bodies"
+    );
+    let of_a = BatchFilter {
+        subscription_id: Some("a".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids_of(&listed(of_a.clone(), asc(100, None)).await.items),
+        [ids[0], ids[2], ids[3]]
+    );
+    let dead = BatchFilter {
+        state: Some(BatchState::Dead),
+        ..Default::default()
+    };
+    assert_eq!(ids_of(&listed(dead, asc(100, None)).await.items), [ids[3]]);
+    let audits = BatchFilter {
+        topic: Some("audits".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids_of(&listed(audits, asc(100, None)).await.items),
+        [ids[2]]
+    );
+    let window = BatchFilter {
+        since: Some(20),
+        until: Some(25),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids_of(&listed(window, asc(100, None)).await.items),
+        [ids[1], ids[2]]
+    );
+
+    // Newest first by default; pages continue after `next` and end with none.
+    let two = PageRequest {
+        limit: 2,
+        ..PageRequest::default()
+    };
+    let first = listed(of_a.clone(), two).await;
+    assert_eq!(
+        (ids_of(&first.items), first.next),
+        (vec![ids[3], ids[2]], Some(ids[2]))
+    );
+    let second = listed(
+        of_a.clone(),
+        PageRequest {
+            after: first.next,
+            ..two
+        },
+    )
+    .await;
+    assert_eq!((ids_of(&second.items), second.next), (vec![ids[0]], None));
+    let up = listed(of_a, asc(2, Some(ids[0]))).await;
+    assert_eq!((ids_of(&up.items), up.next), (vec![ids[2], ids[3]], None));
+}
+
+#[tokio::test]
+async fn replays_take_the_dead_batches_of_a_time_range_once() {
+    let (_cluster, pg) = open(None).await;
+    let ids = outbox_commit(
+        &pg,
+        commit(vec![
+            new_batch("a", &[1], 10),
+            new_batch("a", &[2], 20),
+            new_batch("a", &[3], 30),
+            new_batch("b", &[4], 20),
+        ]),
+    )
+    .await
+    .unwrap();
+    let dead = ids
+        .iter()
+        .zip(["a", "a", "a", "b"])
+        .map(|(id, sub)| attempt(*id, sub, 1, false, BatchState::Dead, 50));
+    record_attempts(&pg, dead.collect()).await.unwrap();
+
+    assert_eq!(
+        replay_batches(&pg, replay("a", None, Some(15), Some(30)))
+            .await
+            .unwrap(),
+        [ids[1], ids[2]]
+    );
+    assert_eq!(
+        batch(&pg, ids[0]).await.unwrap().unwrap().state,
+        BatchState::Dead,
+        "before the range"
+    );
+    assert_eq!(
+        batch(&pg, ids[3]).await.unwrap().unwrap().state,
+        BatchState::Dead,
+        "another subscription's"
+    );
+
+    // Two instances replaying the same batch at once: it is replayed once.
+    let other = PgStore::open(&url_of(&pg).await, None).await.unwrap();
+    let (x, y) = tokio::join!(
+        replay_batches(&pg, replay("b", None, None, None)),
+        replay_batches(&other, replay("b", None, None, None))
+    );
+    let mut both = x.unwrap();
+    both.extend(y.unwrap());
+    assert_eq!(both, [ids[3]]);
+}
+
+/// The URL of the database `pg` is connected to (for a second instance on it).
+async fn url_of(pg: &PgStore) -> String {
+    let (db, port): (String, i32) =
+        sqlx::query_as("SELECT current_database()::text, current_setting('port')::int")
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    format!("postgres://postgres@127.0.0.1:{port}/{db}")
+}
+
+#[tokio::test]
+async fn incident_batches_are_listed_newest_first() {
+    let (_cluster, pg) = open(None).await;
+    let about = |incidents: &[i64], at: i64| {
+        let mut b = new_batch("target:slack", &[], at);
+        b.incident_ids = incidents.to_vec();
+        b
+    };
+    let ids = outbox_commit(
+        &pg,
+        commit(vec![about(&[7, 7], 1), about(&[8], 2), about(&[7, 8], 3)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ids_of(&incident_batches(&pg, 7, 10).await.unwrap()),
+        [ids[2], ids[0]]
+    );
+    assert_eq!(
+        ids_of(&incident_batches(&pg, 8, 1).await.unwrap()),
+        [ids[2]]
+    );
+    assert!(incident_batches(&pg, 9, 10).await.unwrap().is_empty());
+}
+
+fn sub_row(id: &str, scope_id: &str) -> SubscriptionRow {
+    SubscriptionRow {
+        id: id.into(),
+        scope: "org".into(),
+        scope_id: scope_id.into(),
+        record: format!(r#"{{"id":"{id}","secret":"hmac-Secret-7f3a9c"}}"#),
+        modified_at: 1,
+    }
+}
+
+#[tokio::test]
+async fn subscriptions_are_kept_listed_by_scope_and_deleted_with_their_batches() {
+    let (_cluster, pg) = open(None).await;
+    for (id, org) in [("w1", "o1"), ("w2", "o2"), ("w3", "o1")] {
+        put_subscription(&pg, sub_row(id, org)).await.unwrap();
+    }
+    // Replacing keeps the subscription's place in lists.
+    let mut changed = sub_row("w1", "o1");
+    changed.modified_at = 2;
+    put_subscription(&pg, changed.clone()).await.unwrap();
+    assert_eq!(
+        subscription(&pg, "w1").await.unwrap(),
+        Some(changed.clone())
+    );
+    assert_eq!(subscription(&pg, "nope").await.unwrap(), None);
+    let all = subscriptions(&pg, None).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["w1", "w2", "w3"]
+    );
+    let o1 = subscriptions(&pg, Some(("org".into(), "o1".into())))
+        .await
+        .unwrap();
+    assert_eq!(o1, [changed, sub_row("w3", "o1")]);
+    let sites = subscriptions(&pg, Some(("site".into(), "o1".into())))
+        .await
+        .unwrap();
+    assert!(sites.is_empty(), "the scope's kind counts: {sites:?}");
+
+    let mut linked = new_batch("w2", &[1], 0);
+    linked.incident_ids = vec![5];
+    let ids = outbox_commit(&pg, commit(vec![new_batch("w1", &[1], 0), linked]))
+        .await
+        .unwrap();
+    record_attempts(
+        &pg,
+        vec![
+            attempt(ids[0], "w1", 1, true, BatchState::Delivered, 1),
+            attempt(ids[1], "w2", 1, true, BatchState::Delivered, 1),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(delete_subscription(&pg, "w2").await.unwrap());
+    assert!(
+        !delete_subscription(&pg, "w2").await.unwrap(),
+        "already gone"
+    );
+    assert_eq!(subscription(&pg, "w2").await.unwrap(), None);
+    let left = batches(&pg, BatchFilter::default(), asc(100, None))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&left.items), [ids[0]]);
+    let results = attempts(&pg, AttemptFilter::default(), asc(100, None))
+        .await
+        .unwrap();
+    let batch_ids: Vec<i64> = results.items.iter().map(|a| a.record.batch_id).collect();
+    assert_eq!(batch_ids, [ids[0]]);
+    assert!(incident_batches(&pg, 5, 10).await.unwrap().is_empty());
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_incidents")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(links, 0, "a deleted batch's incident links go with it");
+}
+
+#[tokio::test]
+async fn records_are_sealed_at_rest_and_read_in_clear() {
+    let key = Sealer::generate_key();
+    let (cluster, pg) = open(Some(Sealer::new(key))).await;
+    put_subscription(&pg, sub_row("w1", "o1")).await.unwrap();
+    put_subscription(&pg, sub_row("w2", "o1")).await.unwrap();
+
+    let stored: Vec<String> = sqlx::query_scalar("SELECT record FROM subscriptions ORDER BY seq")
+        .fetch_all(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    for record in &stored {
+        assert!(seal::is_sealed(record), "sealed at rest: {record}");
+        assert!(!record.contains("hmac-Secret"), "no secret in clear");
+    }
+    assert_eq!(
+        subscription(&pg, "w1").await.unwrap(),
+        Some(sub_row("w1", "o1"))
+    );
+    assert_eq!(
+        subscriptions(&pg, None).await.unwrap(),
+        [sub_row("w1", "o1"), sub_row("w2", "o1")]
+    );
+
+    // A record moved onto another row does not open there.
+    sqlx::query("UPDATE subscriptions SET record = $1 WHERE id = 'w2'")
+        .bind(&stored[0])
+        .execute(pg.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        subscription(&pg, "w2").await,
+        Err(StoreError::Unsealable { .. })
+    ));
+
+    // Without the key, or with another, the records do not open: an error, never garbage.
+    let url = url_of(&pg).await;
+    let keyless = PgStore::open(&url, None).await.unwrap();
+    match subscription(&keyless, "w1").await {
+        Err(StoreError::Unsealable { what, .. }) => assert!(what.contains("w1"), "{what}"),
+        other => panic!("expected Unsealable, got {other:?}"),
+    }
+    let other_key = PgStore::open(&url, Some(Sealer::new(Sealer::generate_key())))
+        .await
+        .unwrap();
+    assert!(matches!(
+        subscriptions(&other_key, None).await,
+        Err(StoreError::Unsealable { .. })
+    ));
+    // A record written in clear (before a key was set) still reads.
+    put_subscription(&keyless, sub_row("w3", "o2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        subscription(&pg, "w3").await.unwrap(),
+        Some(sub_row("w3", "o2"))
+    );
+    drop(cluster);
+}
