@@ -53,6 +53,10 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "MISTGATE_TLS_KEY")]
         tls_key: Option<PathBuf>,
+        /// Keep the log in PostgreSQL (`postgres://user@host:5432/db`) instead of SQLite
+        /// in the data dir ([storage] url).
+        #[arg(long, env = "MISTGATE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
         /// Also run a simulated Mist org that posts to this server over HTTP, playing
         /// the built-in scenarios on a loop (outages, a rogue AP, Marvis, occupancy...).
         #[arg(long)]
@@ -225,6 +229,7 @@ fn main() -> ExitCode {
             workers,
             tls_cert,
             tls_key,
+            database_url,
             demo,
         } => serve(
             ServeArgs {
@@ -233,6 +238,7 @@ fn main() -> ExitCode {
                 file: config,
                 tls_cert,
                 tls_key,
+                database_url,
                 workers,
                 demo,
             },

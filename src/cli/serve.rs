@@ -16,6 +16,7 @@ pub(crate) struct ServeArgs {
     pub file: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub database_url: Option<String>,
     pub workers: Option<usize>,
     pub demo: bool,
 }
@@ -28,6 +29,7 @@ pub(crate) fn serve(args: ServeArgs, format: LogFormat) -> Result<ExitCode> {
         file,
         tls_cert,
         tls_key,
+        database_url,
         workers,
         demo,
     } = args;
@@ -45,6 +47,9 @@ pub(crate) fn serve(args: ServeArgs, format: LogFormat) -> Result<ExitCode> {
     }
     if tls_key.is_some() {
         config.server.tls_key = tls_key;
+    }
+    if database_url.is_some() {
+        config.storage.url = database_url;
     }
     config
         .server

@@ -12,16 +12,23 @@ pub const DATABASE: &str = "mistgate.db";
 /// Makes `dir` (mode 0700) and its empty database file (0600) when they do not exist.
 /// What exists already is left as the operator set it.
 pub fn create(dir: &Path) -> io::Result<()> {
+    create_dir(dir)?;
+    let db = dir.join(DATABASE);
+    if !db.exists() {
+        private_file(&db)?;
+    }
+    Ok(())
+}
+
+/// Makes `dir` (mode 0700) when it does not exist, without a database file: for a log
+/// kept in PostgreSQL, whose data dir holds only the secret key.
+pub fn create_dir(dir: &Path) -> io::Result<()> {
     if !dir.exists() {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(dir)?;
-    }
-    let db = dir.join(DATABASE);
-    if !db.exists() {
-        private_file(&db)?;
     }
     Ok(())
 }

@@ -102,17 +102,37 @@ pub struct Listening {
 pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyhow::Result<()> {
     let tls = listen::load_tls(&config)?;
     let metrics = telemetry::install();
-    data_dir::create(&config.data_dir)
+    let made = if config.storage.postgres_url().is_some() {
+        data_dir::create_dir(&config.data_dir)
+    } else {
+        data_dir::create(&config.data_dir)
+    };
+    made
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
-    let mut sqlite = SqliteConfig::in_data_dir(&config.data_dir);
-    sqlite.synchronous = config.storage.synchronous;
     let key = secret_key::load(&config.data_dir)?;
-    sqlite.sealer = Some(key.sealer.clone());
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(sqlite)
-            .map_err(|e| key.explain(e))
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-    );
+    let store: Arc<dyn Store> = match config.storage.postgres_url() {
+        Some(url) => {
+            let shown = config::redacted_url(url);
+            tracing::info!(database = %shown, "the log is kept in PostgreSQL");
+            Arc::new(
+                store::postgres::PgStore::open(url, Some(key.sealer.clone()))
+                    .await
+                    .with_context(|| format!("opening the store in {shown}"))?,
+            )
+        }
+        None => {
+            let mut sqlite = SqliteConfig::in_data_dir(&config.data_dir);
+            sqlite.synchronous = config.storage.synchronous;
+            sqlite.sealer = Some(key.sealer.clone());
+            Arc::new(
+                SqliteStore::open(sqlite)
+                    .map_err(|e| key.explain(e))
+                    .with_context(|| {
+                        format!("opening the store in {}", config.data_dir.display())
+                    })?,
+            )
+        }
+    };
     let tokens = start_tokens(&config, store.clone()).await?;
     if config.zero_config {
         tracing::warn!(

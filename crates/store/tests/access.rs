@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::{HOUR_US, open};
-use store::{
-    Access, AuditFilter, AuditRecord, NewToken, Order, PageRequest, Retention, Store, TokenError,
-};
+use common::HOUR_US;
+use store::{AuditFilter, AuditRecord, NewToken, Order, PageRequest, Retention, TokenError};
 
 fn token(name: &str, byte: u8) -> NewToken {
     NewToken {
@@ -31,10 +29,8 @@ fn record(at: i64, token: &str, action: &str, target: &str) -> AuditRecord {
     }
 }
 
-#[tokio::test]
-async fn live_names_are_unique_and_revoking_frees_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn live_names_are_unique_and_revoking_frees_them(store) {
     let first = store.create_token(token("ci", 1)).await.unwrap();
     assert!(matches!(
         store.create_token(token("ci", 2)).await,
@@ -60,12 +56,11 @@ async fn live_names_are_unique_and_revoking_frees_them() {
         Some(5 * HOUR_US),
         "a last use never moves back"
     );
+    }
 }
 
-#[tokio::test]
-async fn the_audit_log_filters_pages_and_follows_retention() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn the_audit_log_filters_pages_and_follows_retention(store) {
     for (i, (who, action, target)) in [
         ("admin", "POST /orgs/{org_id}/webhooks", "/orgs/o1/webhooks"),
         ("ops", "POST /incidents/{id}/ack", "/incidents/4/ack"),
@@ -145,4 +140,5 @@ async fn the_audit_log_filters_pages_and_follows_retention() {
         [4 * HOUR_US, 3 * HOUR_US],
         "retention prunes the audit log"
     );
+    }
 }

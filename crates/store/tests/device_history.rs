@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{HOUR_US, open};
+use common::HOUR_US;
 use store::{
     DeviceAt, DeviceFilter, DeviceHistoryRow, DeviceRow, Order, PageRequest, Retention,
     StageCommit, Store,
@@ -50,7 +50,7 @@ fn change(
 }
 
 /// Commits a batch with these device rows and changes (the cursor is the last event).
-async fn commit(store: &impl Store, devices: Vec<DeviceRow>, changes: Vec<DeviceHistoryRow>) {
+async fn commit(store: &dyn Store, devices: Vec<DeviceRow>, changes: Vec<DeviceHistoryRow>) {
     let cursor = changes.iter().filter_map(|c| c.event_id).max().unwrap_or(0);
     store
         .stage_commit(StageCommit {
@@ -75,7 +75,7 @@ fn page(limit: u32, after: Option<i64>) -> PageRequest {
 }
 
 /// (mac, state, since) of each device of the board at `at`, in device order.
-async fn board(store: &impl Store, at: i64, filter: DeviceFilter) -> Vec<(String, String, i64)> {
+async fn board(store: &dyn Store, at: i64, filter: DeviceFilter) -> Vec<(String, String, i64)> {
     store
         .devices_at(at, filter)
         .await
@@ -89,12 +89,10 @@ fn entry(mac: &str, state: &str, since: i64) -> (String, String, i64) {
     (mac.into(), state.into(), since)
 }
 
-#[tokio::test]
-async fn changes_are_appended_with_the_commit_and_paged_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn changes_are_appended_with_the_commit_and_paged_newest_first(store) {
     commit(
-        &store,
+                &*store,
         vec![
             device("aa01", "site-1", "down", 100),
             device("aa02", "site-1", "up", 110),
@@ -106,7 +104,7 @@ async fn changes_are_appended_with_the_commit_and_paged_newest_first() {
     )
     .await;
     commit(
-        &store,
+                &*store,
         vec![device("aa01", "site-1", "up", 200)],
         vec![
             change("aa01", 150, "restarted", "down", 100, 3),
@@ -168,15 +166,14 @@ async fn changes_are_appended_with_the_commit_and_paged_newest_first() {
         .await
         .unwrap();
     assert!(unknown.items.is_empty());
+    }
 }
 
-#[tokio::test]
-async fn a_change_committed_again_is_not_added_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn a_change_committed_again_is_not_added_again(store) {
     let down = change("aa01", 100, "down", "down", 100, 1);
     commit(
-        &store,
+                &*store,
         vec![device("aa01", "site-1", "down", 100)],
         vec![down.clone()],
     )
@@ -184,7 +181,7 @@ async fn a_change_committed_again_is_not_added_again() {
     // A stage that rebuilt its state from the log commits the same change once more, with
     // a new one beside it.
     commit(
-        &store,
+                &*store,
         vec![device("aa01", "site-1", "up", 300)],
         vec![down, change("aa01", 300, "up", "up", 300, 9)],
     )
@@ -195,14 +192,13 @@ async fn a_change_committed_again_is_not_added_again() {
         .unwrap();
     let events: Vec<Option<i64>> = all.items.iter().map(|r| r.event_id).collect();
     assert_eq!(events, [Some(9), Some(1)]);
+    }
 }
 
-#[tokio::test]
-async fn the_board_at_a_time_is_each_devices_newest_change_by_then() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn the_board_at_a_time_is_each_devices_newest_change_by_then(store) {
     commit(
-        &store,
+                &*store,
         vec![
             device("aa01", "site-1", "up", 300),
             device("aa02", "site-1", "down", 250),
@@ -224,19 +220,19 @@ async fn the_board_at_a_time_is_each_devices_newest_change_by_then() {
     // than some of the others (event time decides, not commit order).
     let mut first_seen = change("aa03", 120, "restarted", "unknown", 120, 6);
     first_seen.site_id = Some("site-2".into());
-    commit(&store, vec![], vec![first_seen]).await;
+    commit(&*store, vec![], vec![first_seen]).await;
 
-    assert_eq!(board(&store, 99, DeviceFilter::default()).await, []);
+    assert_eq!(board(&*store, 99, DeviceFilter::default()).await, []);
     assert_eq!(
-        board(&store, 100, DeviceFilter::default()).await,
+        board(&*store, 100, DeviceFilter::default()).await,
         [entry("aa01", "down", 100)]
     );
     assert_eq!(
-        board(&store, 160, DeviceFilter::default()).await,
+        board(&*store, 160, DeviceFilter::default()).await,
         [entry("aa01", "down", 100), entry("aa03", "unknown", 120)]
     );
     assert_eq!(
-        board(&store, 260, DeviceFilter::default()).await,
+        board(&*store, 260, DeviceFilter::default()).await,
         [
             entry("aa01", "down", 100),
             entry("aa02", "down", 250),
@@ -277,11 +273,11 @@ async fn the_board_at_a_time_is_each_devices_newest_change_by_then() {
         ..DeviceFilter::default()
     };
     assert_eq!(
-        board(&store, 260, down_then.clone()).await,
+        board(&*store, 260, down_then.clone()).await,
         [entry("aa01", "down", 100), entry("aa02", "down", 250)]
     );
     assert_eq!(
-        board(&store, 1_000, down_then).await,
+        board(&*store, 1_000, down_then).await,
         [entry("aa02", "down", 250)]
     );
     let site2 = DeviceFilter {
@@ -289,27 +285,26 @@ async fn the_board_at_a_time_is_each_devices_newest_change_by_then() {
         ..DeviceFilter::default()
     };
     assert_eq!(
-        board(&store, 1_000, site2).await,
+        board(&*store, 1_000, site2).await,
         [entry("aa03", "unknown", 120)]
     );
     let other_org = DeviceFilter {
         org_id: Some("org-2".into()),
         ..DeviceFilter::default()
     };
-    assert_eq!(board(&store, 1_000, other_org).await, []);
+    assert_eq!(board(&*store, 1_000, other_org).await, []);
     let switches = DeviceFilter {
         kind: Some("switch".into()),
         ..DeviceFilter::default()
     };
-    assert_eq!(board(&store, 1_000, switches).await, []);
+    assert_eq!(board(&*store, 1_000, switches).await, []);
+    }
 }
 
-#[tokio::test]
-async fn retention_keeps_the_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn retention_keeps_the_history(store) {
     commit(
-        &store,
+                &*store,
         vec![device("aa01", "site-1", "down", 100)],
         vec![change("aa01", 100, "down", "down", 100, 1)],
     )
@@ -327,7 +322,8 @@ async fn retention_keeps_the_history() {
         .unwrap();
     assert_eq!(all.items.len(), 1);
     assert_eq!(
-        board(&store, 100, DeviceFilter::default()).await,
+        board(&*store, 100, DeviceFilter::default()).await,
         [entry("aa01", "down", 100)]
     );
+    }
 }

@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{HOUR_US, open};
+use common::HOUR_US;
 use store::{
     AttemptFilter, AttemptRecord, BatchFilter, BatchState, NewBatch, Order, OutboxCommit,
-    PageRequest, ReplayRequest, Retention, Store, SubscriptionRow,
+    PageRequest, ReplayRequest, Retention, SubscriptionRow,
 };
 
 fn batch(sub: &str, events: &[i64], at: i64) -> NewBatch {
@@ -57,10 +57,8 @@ fn page() -> PageRequest {
     }
 }
 
-#[tokio::test]
-async fn batches_land_with_the_cursor_and_move_through_their_states() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn batches_land_with_the_cursor_and_move_through_their_states(store) {
     let ids = store
         .outbox_commit(OutboxCommit {
             stage: Some(("deliver".into(), 42)),
@@ -197,12 +195,11 @@ async fn batches_land_with_the_cursor_and_move_through_their_states() {
         b.first_attempt_at, None,
         "a replay starts a new round of retries"
     );
+    }
 }
 
-#[tokio::test]
-async fn deleting_a_subscription_takes_its_batches_and_pruning_keeps_pending_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn deleting_a_subscription_takes_its_batches_and_pruning_keeps_pending_ones(store) {
     for sub in ["keep", "drop"] {
         store
             .put_subscription(SubscriptionRow {
@@ -262,4 +259,5 @@ async fn deleting_a_subscription_takes_its_batches_and_pruning_keeps_pending_one
         BatchState::Pending,
         "pending batches outlive retention"
     );
+    }
 }

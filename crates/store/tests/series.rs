@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{HOUR_US, open, request};
+use common::{HOUR_US, request};
 use store::{MINUTE_US, Retention, SeriesPoint, SeriesQuery, Store};
 
 /// A fixed day, minute-aligned, far from the epoch.
@@ -34,7 +34,7 @@ fn query(since: i64, until: i64, step_minutes: u32) -> SeriesQuery {
 
 /// Appends one request of `n` distinct events (named by `tag`) from `source`.
 async fn append(
-    store: &impl Store,
+    store: &dyn Store,
     source: &str,
     topic: &str,
     tag: &str,
@@ -48,19 +48,17 @@ async fn append(
     store.append(req, 0).await.unwrap().accepted
 }
 
-#[tokio::test]
-async fn counts_are_the_stored_events_per_minute_and_topic_without_duplicates() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    assert_eq!(append(&store, "a", "alarms", "x", 3, at(0, 0)).await, 3);
-    assert_eq!(append(&store, "b", "alarms", "y", 2, at(0, 59)).await, 2);
+on_both_backends! {
+    async fn counts_are_the_stored_events_per_minute_and_topic_without_duplicates(store) {
+    assert_eq!(append(&*store, "a", "alarms", "x", 3, at(0, 0)).await, 3);
+    assert_eq!(append(&*store, "b", "alarms", "y", 2, at(0, 59)).await, 2);
     assert_eq!(
-        append(&store, "a", "device-events", "z", 4, at(0, 30)).await,
+        append(&*store, "a", "device-events", "z", 4, at(0, 30)).await,
         4
     );
-    assert_eq!(append(&store, "a", "alarms", "w", 1, at(2, 0)).await, 1);
+    assert_eq!(append(&*store, "a", "alarms", "w", 1, at(2, 0)).await, 1);
     // The same events again: duplicates are not stored, so not counted.
-    assert_eq!(append(&store, "a", "alarms", "x", 3, at(2, 10)).await, 0);
+    assert_eq!(append(&*store, "a", "alarms", "x", 3, at(2, 10)).await, 0);
 
     let points = store.series(query(at(0, 0), at(59, 0), 1)).await.unwrap();
     assert_eq!(
@@ -81,16 +79,15 @@ async fn counts_are_the_stored_events_per_minute_and_topic_without_duplicates() 
     // `since` after `until` asks for no bucket.
     let backwards = store.series(query(at(2, 0), at(0, 0), 1)).await.unwrap();
     assert_eq!(backwards, []);
+    }
 }
 
-#[tokio::test]
-async fn buckets_are_aligned_to_their_width_from_the_epoch() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn buckets_are_aligned_to_their_width_from_the_epoch(store) {
     // One event per minute, minutes 0 to 12 of the day (DAY0 is a multiple of 5 minutes).
     for minute in 0..13 {
         append(
-            &store,
+            &*store,
             "a",
             "alarms",
             &format!("m{minute}"),
@@ -131,15 +128,14 @@ async fn buckets_are_aligned_to_their_width_from_the_epoch() {
     }
     assert_eq!(seven, expected, "offset {offset}");
     assert_eq!(seven.iter().map(|p| p.events).sum::<i64>(), 13);
+    }
 }
 
-#[tokio::test]
-async fn topic_and_source_filters_narrow_the_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    append(&store, "a", "alarms", "p", 2, at(1, 0)).await;
-    append(&store, "b", "alarms", "q", 3, at(1, 0)).await;
-    append(&store, "b", "audits", "r", 4, at(1, 0)).await;
+on_both_backends! {
+    async fn topic_and_source_filters_narrow_the_counts(store) {
+    append(&*store, "a", "alarms", "p", 2, at(1, 0)).await;
+    append(&*store, "b", "alarms", "q", 3, at(1, 0)).await;
+    append(&*store, "b", "audits", "r", 4, at(1, 0)).await;
     let mut q = query(at(0, 0), at(10, 0), 1);
     q.topic = Some("alarms".into());
     assert_eq!(
@@ -158,15 +154,14 @@ async fn topic_and_source_filters_narrow_the_counts() {
     );
     q.source = Some("nobody".into());
     assert_eq!(store.series(q).await.unwrap(), []);
+    }
 }
 
-#[tokio::test]
-async fn retention_drops_the_whole_minutes_before_data_before() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn retention_drops_the_whole_minutes_before_data_before(store) {
     for minute in 0..4 {
         append(
-            &store,
+            &*store,
             "a",
             "alarms",
             &format!("m{minute}"),
@@ -200,4 +195,5 @@ async fn retention_drops_the_whole_minutes_before_data_before() {
         store.series(query(at(0, 0), at(10, 0), 1)).await.unwrap(),
         left
     );
+    }
 }

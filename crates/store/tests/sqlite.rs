@@ -9,10 +9,8 @@ use store::{
     SqliteStore, Store, Synchronous,
 };
 
-#[tokio::test]
-async fn appended_events_read_back_byte_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn appended_events_read_back_byte_exact(store) {
     let events = [
         r#"{"type":"AP_DISCONNECTED",  "mac": "5c5b350e55c8"}"#,
         r#"{ "b" : [1, 2.50, "é"] }"#,
@@ -44,12 +42,11 @@ async fn appended_events_read_back_byte_exact() {
         vec![("user-agent".to_string(), "Mist-webhook".to_string())]
     );
     assert!(store.event(9_999).await.unwrap().is_none());
+    }
 }
 
-#[tokio::test]
-async fn duplicates_inside_the_window_are_stored_once_and_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn duplicates_inside_the_window_are_stored_once_and_counted(store) {
     let events = [r#"{"n":1}"#, r#"{"n":2}"#];
     let t0 = 100 * HOUR_US;
     let first = store
@@ -87,12 +84,11 @@ async fn duplicates_inside_the_window_are_stored_once_and_counted() {
     let stats = store.stats().await.unwrap();
     let row = &stats.rows[0];
     assert_eq!((row.requests, row.events, row.duplicates), (3, 4, 1));
+    }
 }
 
-#[tokio::test]
-async fn concurrent_appends_get_distinct_ids_and_all_land() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn concurrent_appends_get_distinct_ids_and_all_land(store) {
     let mut tasks = Vec::new();
     for i in 0..200 {
         let store = store.clone();
@@ -131,6 +127,7 @@ async fn concurrent_appends_get_distinct_ids_and_all_land() {
             .len(),
         400
     );
+    }
 }
 
 #[tokio::test]
@@ -155,10 +152,8 @@ async fn reopening_keeps_everything_and_ids_keep_growing() {
     assert!(second.event_ids[0] > first.event_ids[0]);
 }
 
-#[tokio::test]
-async fn pages_are_stable_while_new_events_arrive() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn pages_are_stable_while_new_events_arrive(store) {
     for i in 0..25 {
         let e = format!(r#"{{"i":{i}}}"#);
         store
@@ -204,12 +199,11 @@ async fn pages_are_stable_while_new_events_arrive() {
             assert!(seen.windows(2).all(|w| w[0] < w[1]));
         }
     }
+    }
 }
 
-#[tokio::test]
-async fn filters_narrow_the_event_list() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn filters_narrow_the_event_list(store) {
     let mut r = request("alarms", &[r#"{"x":1}"#], HOUR_US);
     r.events[0].site_id = Some("site-2".into());
     r.events[0].mac = None;
@@ -265,12 +259,11 @@ async fn filters_narrow_the_event_list() {
         .await
         .unwrap();
     assert_eq!(requests.items.len(), 1);
+    }
 }
 
-#[tokio::test]
-async fn quarantine_keeps_bodies_that_are_not_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn quarantine_keeps_bodies_that_are_not_json(store) {
     let body = Bytes::from_static(b"\xff\xfe not json");
     let id = store
         .quarantine(NewQuarantine {
@@ -288,12 +281,11 @@ async fn quarantine_keeps_bodies_that_are_not_json() {
     assert_eq!(page.items[0].id, id);
     assert_eq!(page.items[0].body, body.to_vec());
     assert_eq!(store.stats().await.unwrap().quarantined, 1);
+    }
 }
 
-#[tokio::test]
-async fn retention_prunes_old_rows_and_keeps_new_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn retention_prunes_old_rows_and_keeps_new_ones(store) {
     let old = store
         .append(request("alarms", &[r#"{"old":1}"#], HOUR_US), 0)
         .await
@@ -323,6 +315,7 @@ async fn retention_prunes_old_rows_and_keeps_new_ones() {
         .unwrap();
     assert_eq!(back.accepted, 1);
     store.ping().await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{HOUR_US, open, request};
-use store::{PageRequest, Store};
+use common::{HOUR_US, request};
+use store::PageRequest;
 
 fn device_row(mac: &str, site: &str, state: &str, since: i64) -> store::DeviceRow {
     store::DeviceRow {
@@ -31,10 +31,8 @@ fn incident_row(id: i64, state: &str, opened_at: i64) -> store::IncidentRow {
     }
 }
 
-#[tokio::test]
-async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn a_stage_batch_lands_whole_and_its_rows_are_queryable(store) {
     assert_eq!(store.stage_load("correlate").await.unwrap(), None);
     store
         .stage_commit(store::StageCommit {
@@ -136,12 +134,11 @@ async fn a_stage_batch_lands_whole_and_its_rows_are_queryable() {
         .await
         .unwrap();
     assert_eq!(recent.items.len(), 1);
+    }
 }
 
-#[tokio::test]
-async fn a_tail_returns_only_the_topics_asked_and_how_far_it_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn a_tail_returns_only_the_topics_asked_and_how_far_it_read(store) {
     let a = store
         .append(request("alarms", &[r#"{"a":1}"#], HOUR_US), 0)
         .await
@@ -177,12 +174,11 @@ async fn a_tail_returns_only_the_topics_asked_and_how_far_it_read() {
         .unwrap();
     let (events, covered) = store.tail(last.event_ids[0], topics, 1).await.unwrap();
     assert_eq!((events.len(), covered), (1, b.event_ids[0]));
+    }
 }
 
-#[tokio::test]
-async fn subscriptions_are_kept_per_scope_replaced_in_place_and_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+on_both_backends! {
+    async fn subscriptions_are_kept_per_scope_replaced_in_place_and_deleted(store) {
     let row = |id: &str, scope: &str, scope_id: &str, name: &str| store::SubscriptionRow {
         id: id.into(),
         scope: scope.into(),
@@ -233,4 +229,5 @@ async fn subscriptions_are_kept_per_scope_replaced_in_place_and_deleted() {
         .await
         .unwrap();
     assert_eq!(a.request_id, 1);
+    }
 }

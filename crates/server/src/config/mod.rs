@@ -299,6 +299,9 @@ impl Config {
         if let Some(v) = env("MISTGATE_API_TOKEN").filter(|v| !v.is_empty()) {
             self.api_token = Some(v);
         }
+        if let Some(v) = env("MISTGATE_DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.storage.url = Some(v);
+        }
         if let Some(v) = env("MISTGATE_TLS_CERT").filter(|v| !v.is_empty()) {
             self.server.tls_cert = Some(PathBuf::from(v));
         }

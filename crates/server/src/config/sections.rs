@@ -169,10 +169,14 @@ impl Default for IngestConfig {
     }
 }
 
-/// The embedded store.
-#[derive(Clone, Debug, Deserialize)]
+/// The store: SQLite in the data dir, or PostgreSQL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
+    /// `postgres://user@host:5432/db`: the log on PostgreSQL (the backend is being built:
+    /// see the README before relying on it). Anything else or nothing: SQLite in the data
+    /// dir.
+    pub url: Option<String>,
     /// `full` (fsync on every commit, the default), `normal` or `off`.
     pub synchronous: Synchronous,
     /// Days of requests, events and quarantine kept; 0 keeps everything.
@@ -182,9 +186,44 @@ pub struct StorageConfig {
     pub prune_interval: Duration,
 }
 
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("url", &self.url.as_deref().map(redacted_url))
+            .field("synchronous", &self.synchronous)
+            .field("retention_days", &self.retention_days)
+            .field("prune_interval", &self.prune_interval)
+            .finish()
+    }
+}
+
+impl StorageConfig {
+    /// The PostgreSQL URL, when `url` names one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.url
+            .as_deref()
+            .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+}
+
+/// The URL with any password replaced, for logs and errors.
+pub fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
+            url: None,
             synchronous: Synchronous::Full,
             retention_days: 30,
             prune_interval: Duration::from_secs(3600),

@@ -291,3 +291,32 @@ fn mist_needs_its_three_keys_together_and_a_sane_refresh() {
     let off = load(&format!("{base}backfill = false\n")).unwrap();
     assert!(!off.mist.backfill);
 }
+
+#[test]
+fn a_database_url_comes_from_the_file_or_the_environment_and_hides_its_password() {
+    let c = Config::from_toml(
+        "[storage]\nurl = \"postgres://gate:s3cret-pw@db.example.net:5432/mistgate\"\n",
+        "f",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        c.storage.postgres_url(),
+        Some("postgres://gate:s3cret-pw@db.example.net:5432/mistgate")
+    );
+    let shown = format!("{:?}", c.storage);
+    assert!(!shown.contains("s3cret-pw"), "{shown}");
+    assert!(shown.contains("postgres://gate:***@db.example.net"), "{shown}");
+    assert_eq!(
+        super::sections::redacted_url("postgres://gate@h/db"),
+        "postgres://gate@h/db"
+    );
+    let none = Config::from_toml("", "f", &env).unwrap();
+    assert_eq!(none.storage.postgres_url(), None);
+    let mut c = Config::from_toml("", "f", &env).unwrap();
+    c.apply_env(&|name: &str| {
+        (name == "MISTGATE_DATABASE_URL").then(|| "postgresql://u@h/d".to_string())
+    })
+    .unwrap();
+    assert_eq!(c.storage.postgres_url(), Some("postgresql://u@h/d"));
+}

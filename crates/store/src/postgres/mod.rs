@@ -12,6 +12,7 @@ mod prune;
 mod read;
 mod schema;
 mod state;
+mod store;
 mod writer;
 
 pub use schema::VERSION as SCHEMA_VERSION;

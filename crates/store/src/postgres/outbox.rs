@@ -7,11 +7,11 @@
 //! reads and updates in one statement (a batch is replayed once). Reads lock no rows:
 //! claiming batches across instances is for the leases of a later step.
 
+use crate::sqlite::secrets::{open_row, seal_row};
 use sqlx::postgres::PgRow;
 use sqlx::{Encode, Postgres, QueryBuilder, Row, Type};
 
 use super::PgStore;
-use crate::seal::{self, Sealer};
 use crate::{
     AttemptFilter, AttemptRecord, AttemptRow, BatchFilter, BatchRow, BatchState, Order,
     OutboxCommit, Page, PageRequest, ReplayRequest, StoreError, SubscriptionRow,
@@ -171,42 +171,6 @@ pub(super) async fn subscriptions(
     q.push(" ORDER BY seq");
     let rows: Vec<SubscriptionColumns> = q.build_query_as().fetch_all(pg.pool()).await?;
     rows.into_iter().map(|r| opened(pg, r)).collect()
-}
-
-/// What a record is sealed to: its row (a record copied to another row does not open),
-/// named as the SQLite backend names it (a record sealed by one backend opens in both).
-fn subscription_aad(id: &str) -> Vec<u8> {
-    format!("subscriptions/{id}").into_bytes()
-}
-
-/// Seals the row's record for writing; left in clear without a key. As
-/// `sqlite::secrets::seal_row`, which is private to `sqlite`: to be replaced by it.
-fn seal_row(sealer: Option<&Sealer>, row: &mut SubscriptionRow) {
-    if let Some(sealer) = sealer {
-        row.record = sealer.seal(&row.record, &subscription_aad(&row.id));
-    }
-}
-
-/// Opens a record as read (one in clear as it is); one that does not open is an error
-/// naming the row, never garbage. As `sqlite::secrets::open_row` (see [`seal_row`]).
-fn open_row(
-    sealer: Option<&Sealer>,
-    mut row: SubscriptionRow,
-) -> Result<SubscriptionRow, StoreError> {
-    if !seal::is_sealed(&row.record) {
-        return Ok(row);
-    }
-    let opened = match sealer {
-        Some(sealer) => sealer
-            .open(&row.record, &subscription_aad(&row.id))
-            .map_err(|e| e.to_string()),
-        None => Err("it is sealed, and the store was opened without a key".to_string()),
-    };
-    row.record = opened.map_err(|reason| StoreError::Unsealable {
-        what: format!("the webhook subscription {}", row.id),
-        reason,
-    })?;
-    Ok(row)
 }
 
 /// Writes the delivery stage's new batches (pending, due when built) and its cursor (in
@@ -595,5 +559,5 @@ fn status_code(code: Option<i32>) -> Option<u16> {
 }
 
 #[cfg(test)]
-#[path = "outbox_tests.rs"]
+#[path = "outbox_tests/mod.rs"]
 mod tests;

@@ -15,7 +15,7 @@ mod ops;
 mod outbox;
 mod read;
 mod schema;
-mod secrets;
+pub(crate) mod secrets;
 mod series;
 pub mod sources;
 mod state_tables;

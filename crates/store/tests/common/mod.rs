@@ -60,3 +60,63 @@ pub fn fingerprint_of(raw: &str) -> [u8; 16] {
     }
     fp
 }
+
+/// A store of one backend, with what keeps it alive (its data dir, or its cluster).
+pub struct Opened {
+    pub store: std::sync::Arc<dyn store::Store>,
+    _dir: Option<tempfile::TempDir>,
+    _cluster: Option<pgtest::Cluster>,
+}
+
+/// A new SQLite store in a temporary data dir.
+pub async fn open_sqlite() -> Opened {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    Opened {
+        store: std::sync::Arc::new(store),
+        _dir: Some(dir),
+        _cluster: None,
+    }
+}
+
+/// A new PostgreSQL store on a cluster of its own (`initdb` + `postgres` on a free port).
+pub async fn open_postgres() -> Opened {
+    let cluster = pgtest::Cluster::start();
+    let store = store::postgres::PgStore::open(&cluster.database(), None)
+        .await
+        .expect("open the PostgreSQL store");
+    Opened {
+        store: std::sync::Arc::new(store),
+        _dir: None,
+        _cluster: Some(cluster),
+    }
+}
+
+/// One test body, run on both backends: `on_both_backends! { async fn name(store) { ... } }`
+/// makes a module `name` with the tests `sqlite` and `postgres`, each giving the body a
+/// new, empty store (`Arc<dyn Store>`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($store:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($store: std::sync::Arc<dyn store::Store>) $body
+
+                #[tokio::test]
+                async fn sqlite() {
+                    let opened = common::open_sqlite().await;
+                    body(opened.store.clone()).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    let opened = common::open_postgres().await;
+                    body(opened.store.clone()).await;
+                }
+            }
+        )*
+    };
+}
