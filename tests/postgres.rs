@@ -24,7 +24,14 @@ async fn the_log_lives_in_postgresql_through_a_restart() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
     let mut server = Server::start_env(Some(&config(true)), &[("MISTGATE_DATABASE_URL", &url)]);
-    let body = site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], 1_765_000_000.0, json!({}));
+    let body = site_alarm(
+        "o1",
+        "s1",
+        "device_down",
+        &["5c5b350e0001"],
+        1_765_000_000.0,
+        json!({}),
+    );
     let sig = signed(SECRET, &body);
     let (status, answer) = server
         .ingest("hq", body.clone(), &support::headers(&sig))
@@ -48,7 +55,11 @@ async fn the_log_lives_in_postgresql_through_a_restart() {
     );
     server.correlated().await;
     let incidents = server.api_ok("/incidents").await;
-    assert_eq!(incidents["items"].as_array().unwrap().len(), 1, "{incidents}");
+    assert_eq!(
+        incidents["items"].as_array().unwrap().len(),
+        1,
+        "{incidents}"
+    );
 
     // The data dir holds no log: the database does.
     assert!(!server.data_dir.join("mistgate.db").exists());

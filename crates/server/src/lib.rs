@@ -107,8 +107,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
     } else {
         data_dir::create(&config.data_dir)
     };
-    made
-        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    made.with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     let key = secret_key::load(&config.data_dir)?;
     let store: Arc<dyn Store> = match config.storage.postgres_url() {
         Some(url) => {

@@ -306,7 +306,10 @@ fn a_database_url_comes_from_the_file_or_the_environment_and_hides_its_password(
     );
     let shown = format!("{:?}", c.storage);
     assert!(!shown.contains("s3cret-pw"), "{shown}");
-    assert!(shown.contains("postgres://gate:***@db.example.net"), "{shown}");
+    assert!(
+        shown.contains("postgres://gate:***@db.example.net"),
+        "{shown}"
+    );
     assert_eq!(
         super::sections::redacted_url("postgres://gate@h/db"),
         "postgres://gate@h/db"
