@@ -106,3 +106,48 @@ async fn two_instances_store_a_message_posted_to_both_at_once_once() {
         assert_eq!(events["items"].as_array().unwrap().len(), 20);
     }
 }
+
+/// Whether `server`'s metrics say it holds the lease of `stage`.
+async fn holds(server: &Server, stage: &str) -> bool {
+    let metrics = server.text("/metrics", false).await;
+    metrics
+        .lines()
+        .any(|l| l.starts_with(&format!("mistgate_stage_lease{{stage=\"{stage}\"}} 1")))
+}
+
+#[tokio::test]
+async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    let mut one = Server::start_env(Some(&config(false)), &[("MISTGATE_DATABASE_URL", &url)]);
+    let mut two = Server::start_env(Some(&config(false)), &[("MISTGATE_DATABASE_URL", &url)]);
+    // Exactly one of them holds it.
+    let holder = support::eventually(
+        std::time::Duration::from_secs(30),
+        "one instance holding the pruner's lease",
+        || async {
+            match (holds(&one, "pruner").await, holds(&two, "pruner").await) {
+                (true, false) => Some(1),
+                (false, true) => Some(2),
+                _ => None,
+            }
+        },
+    )
+    .await;
+    let (dead, alive) = if holder == 1 {
+        (&mut one, &two)
+    } else {
+        (&mut two, &one)
+    };
+    dead.kill();
+    let killed = std::time::Instant::now();
+    support::eventually(
+        std::time::Duration::from_secs(10),
+        "the other instance taking the pruner over within 10 s",
+        || async { holds(alive, "pruner").await.then_some(()) },
+    )
+    .await;
+    eprintln!("pruner taken over {:?} after SIGKILL", killed.elapsed());
+    // The survivor still answers the whole log.
+    assert_eq!(alive.api("/events").await.0, 200);
+}

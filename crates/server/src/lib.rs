@@ -17,6 +17,7 @@ pub mod data_dir;
 mod error;
 mod health;
 mod ingest;
+pub mod lease;
 mod listen;
 pub mod mist_sync;
 mod peer;

@@ -30,9 +30,24 @@ pub fn spawn(
     interval: Duration,
     stages: Arc<Stages>,
 ) {
+    // Several instances on one database prune under one lease: one at a time.
     supervise(stages, STAGE_NAME, move |reporter| {
         let store = store.clone();
-        run(store, retention_days, dedup_window, interval, reporter)
+        let stop = reporter.clone();
+        crate::lease::leased(
+            store.clone(),
+            STAGE_NAME,
+            async move { stop.stopped().await },
+            move || {
+                run(
+                    store.clone(),
+                    retention_days,
+                    dedup_window,
+                    interval,
+                    reporter.clone(),
+                )
+            },
+        )
     });
 }
 

@@ -19,6 +19,7 @@ mod access;
 mod backfill;
 mod correlation;
 mod error;
+mod lease;
 mod model;
 mod outbox;
 pub mod postgres;
@@ -30,6 +31,7 @@ pub use access::*;
 pub use backfill::*;
 pub use correlation::*;
 pub use error::StoreError;
+pub use lease::{Lease, Leases, Sole};
 pub use model::*;
 pub use outbox::*;
 pub use seal::{SealError, Sealer};
@@ -49,7 +51,7 @@ pub struct Retention {
 
 /// The durable log: append, quarantine, read back, prune.
 #[async_trait]
-pub trait Store: Access + Backfill + Send + Sync + 'static {
+pub trait Store: Access + Backfill + Leases + Send + Sync + 'static {
     /// Appends one request and its events; returns once they are durable.
     ///
     /// `dedup_since` is the start of the duplicate window (unix µs): an event whose

@@ -121,30 +121,42 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
     }
     let orgs = config.org_ids.clone();
     let mut stopping = app.stopping.subscribe();
-    tokio::spawn(async move {
-        let mut incidents = app.stages.wakes().waiter(&[deliver::tail::Log::Incidents]);
-        let mut cursor = app.store.last_incident_change().await.unwrap_or(0);
-        let mut known_failures = KnownFailures::default();
+    // Several instances on one database read back under one lease: one at a time.
+    let store = app.store.clone();
+    let stop = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    };
+    tokio::spawn(crate::lease::leased(store, LEASE, stop, move || {
+        reads(app.clone(), mist.clone(), orgs.clone(), settings)
+    }));
+}
+
+/// The lease backfill runs under.
+const LEASE: &str = "backfill";
+
+/// Reads at once, then every interval or when a source falls silent or comes back.
+async fn reads(app: Arc<AppState>, mist: mistapi::Client, orgs: Vec<String>, settings: Settings) {
+    let mut incidents = app.stages.wakes().waiter(&[deliver::tail::Log::Incidents]);
+    let mut cursor = app.store.last_incident_change().await.unwrap_or(0);
+    let mut known_failures = KnownFailures::default();
+    loop {
+        read_all(&app, &mist, &orgs, &settings, &mut known_failures).await;
+        metrics::gauge!("mistgate_mist_api_calls_last_hour").set(mist.calls_last_hour() as f64);
+        let next = tokio::time::Instant::now() + settings.interval;
+        let earliest = tokio::time::Instant::now() + MIN_GAP;
         loop {
-            read_all(&app, &mist, &orgs, &settings, &mut known_failures).await;
-            metrics::gauge!("mistgate_mist_api_calls_last_hour").set(mist.calls_last_hour() as f64);
-            let next = tokio::time::Instant::now() + settings.interval;
-            let earliest = tokio::time::Instant::now() + MIN_GAP;
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep_until(next) => break,
-                    () = incidents.changed() => {
-                        if silence_changed(&app, &mut cursor).await {
-                            tracing::info!("a source fell silent or came back: reading back from Mist's API");
-                            tokio::time::sleep_until(earliest).await;
-                            break;
-                        }
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => break,
+                () = incidents.changed() => {
+                    if silence_changed(&app, &mut cursor).await {
+                        tracing::info!("a source fell silent or came back: reading back from Mist's API");
+                        tokio::time::sleep_until(earliest).await;
+                        break;
                     }
-                    _ = stopping.changed() => return,
                 }
             }
         }
-    });
+    }
 }
 
 /// Whether a `source_silent` incident opened or resolved since `cursor` (moved on).

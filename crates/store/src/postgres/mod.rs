@@ -6,6 +6,7 @@
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
 mod access;
+mod lease;
 mod log;
 mod outbox;
 mod prune;

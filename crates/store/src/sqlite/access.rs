@@ -239,3 +239,11 @@ impl crate::Access for super::SqliteStore {
             .await
     }
 }
+
+#[async_trait::async_trait]
+impl crate::Leases for super::SqliteStore {
+    /// Always held: this process owns the data dir (see `open.rs`'s lock file).
+    async fn try_lease(&self, _name: &str) -> Result<Option<Box<dyn crate::Lease>>, StoreError> {
+        Ok(Some(Box::new(crate::Sole)))
+    }
+}

@@ -1,0 +1,89 @@
+//! Stages that must run on one instance at a time run under a lease of the store
+//! (`store::Leases`): on SQLite, always held (one process per data dir); on PostgreSQL,
+//! held by one instance, and taken over by another within [`RETRY`] of the holder's
+//! death (its session's advisory lock goes with it). A holder checks its lease every
+//! [`CHECK`] and stops the stage the moment it is lost.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::Store;
+
+/// How often an instance without the lease tries to take it.
+pub const RETRY: Duration = Duration::from_secs(2);
+
+/// How often the holder checks that it still holds it.
+pub const CHECK: Duration = Duration::from_secs(2);
+
+/// Runs `run()` while this instance holds lease `name`, until `stop` completes. When the
+/// lease is lost the stage is stopped (its task aborted) and the lease tried for again.
+/// A stage that panics panics here, for its supervisor to restart.
+pub async fn leased<S, F, Fut>(store: Arc<dyn Store>, name: &'static str, stop: S, mut run: F)
+where
+    S: Future<Output = ()> + Send,
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(stop);
+    loop {
+        let mut lease = tokio::select! {
+            lease = acquire(store.as_ref(), name) => lease,
+            () = &mut stop => return,
+        };
+        set_held(name, true);
+        tracing::info!(
+            stage = name,
+            "this instance holds the stage's lease and runs it"
+        );
+        let mut task = tokio::spawn(run());
+        loop {
+            tokio::select! {
+                ended = &mut task => {
+                    set_held(name, false);
+                    if let Err(e) = ended
+                        && e.is_panic()
+                    {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                    return;
+                }
+                () = tokio::time::sleep(CHECK) => {
+                    if !lease.held().await {
+                        break;
+                    }
+                }
+                () = &mut stop => {
+                    task.abort();
+                    let _ = task.await;
+                    set_held(name, false);
+                    return;
+                }
+            }
+        }
+        task.abort();
+        let _ = task.await;
+        set_held(name, false);
+        tracing::warn!(
+            stage = name,
+            "lost the stage's lease (the database no longer knows this instance's session): stopped it; another instance takes over"
+        );
+    }
+}
+
+async fn acquire(store: &dyn Store, name: &'static str) -> Box<dyn store::Lease> {
+    loop {
+        match store.try_lease(name).await {
+            Ok(Some(lease)) => return lease,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(stage = name, error = %e, "could not ask for the stage's lease; trying again");
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+fn set_held(name: &'static str, held: bool) {
+    metrics::gauge!("mistgate_stage_lease", "stage" => name).set(if held { 1.0 } else { 0.0 });
+}

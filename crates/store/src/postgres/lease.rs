@@ -1,0 +1,106 @@
+//! Leases on PostgreSQL: a session-level advisory lock, taken on a connection of its own
+//! that the lease keeps. When the holder dies, its connection closes and PostgreSQL
+//! releases the lock at once; another instance's next try takes it.
+
+use sqlx::{Connection, PgConnection};
+
+use super::PgStore;
+use crate::{Lease, StoreError};
+
+/// The advisory lock key of lease `name`: FNV-1a of the name, in a space of its own.
+fn key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "mistgate-lease:".bytes().chain(name.bytes()) {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+/// A held lease: the connection that holds the lock.
+struct PgLease {
+    conn: PgConnection,
+}
+
+#[async_trait::async_trait]
+impl Lease for PgLease {
+    async fn held(&mut self) -> bool {
+        // The lock lives as long as this session; a session that answers still holds it.
+        let ping = sqlx::query("SELECT 1").execute(&mut self.conn);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), ping).await,
+            Ok(Ok(_))
+        )
+    }
+}
+
+pub(super) async fn try_lease(
+    pg: &PgStore,
+    name: &str,
+) -> Result<Option<Box<dyn Lease>>, StoreError> {
+    let options = pg.pool().connect_options();
+    let mut conn = PgConnection::connect_with(&options).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key(name))
+        .fetch_one(&mut conn)
+        .await?;
+    if got {
+        Ok(Some(Box::new(PgLease { conn })))
+    } else {
+        conn.close().await?;
+        Ok(None)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Leases for PgStore {
+    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        try_lease(self, name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Leases;
+
+    #[test]
+    fn names_have_keys_of_their_own() {
+        assert_ne!(key("pruner"), key("backfill"));
+        assert_eq!(key("pruner"), key("pruner"));
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_the_next_takes_over_when_it_goes() {
+        let cluster = pgtest::Cluster::start();
+        let url = cluster.database();
+        let a = PgStore::open(&url, None).await.unwrap();
+        let b = PgStore::open(&url, None).await.unwrap();
+        let mut held = a.try_lease("pruner").await.unwrap().expect("free at first");
+        assert!(held.held().await);
+        assert!(b.try_lease("pruner").await.unwrap().is_none(), "held by a");
+        assert!(
+            b.try_lease("backfill").await.unwrap().is_some(),
+            "another lease"
+        );
+        // The holder's session ends (its process died): the server frees the lock as soon
+        // as it sees the connection close.
+        drop(held);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let taken = loop {
+            if let Some(lease) = b.try_lease("pruner").await.unwrap() {
+                break lease;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "b never took over");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        drop(taken);
+        // A holder whose session the server ended learns it has lost the lease.
+        let mut lost = a.try_lease("routing").await.unwrap().unwrap();
+        cluster.psql_at(
+            &url,
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
+        );
+        assert!(!lost.held().await);
+    }
+}
