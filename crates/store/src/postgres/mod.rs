@@ -9,6 +9,7 @@ mod access;
 mod lease;
 mod log;
 mod outbox;
+mod plan;
 mod prune;
 mod read;
 mod schema;

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::plan;
 use crate::{Appended, NewRequest, StoreError};
 
 /// The advisory lock key appends run under ("mgappd").
@@ -88,14 +89,13 @@ async fn commit(
             made.push(day);
         }
     }
-    let mut answers = Vec::with_capacity(jobs.len());
+    let answers = append_group(&mut tx, jobs).await?;
     // Totals per (source, topic) and stored events per (minute, topic, source): a few
     // upserts per commit, however many events it holds.
     let mut totals: HashMap<(&str, &str), [i64; 4]> = HashMap::new();
     let mut minutes: HashMap<(i64, &str, &str), i64> = HashMap::new();
-    for job in jobs {
+    for (job, appended) in jobs.iter().zip(&answers) {
         let r = &job.request;
-        let appended = append_one(&mut tx, r, job.dedup_since).await?;
         let t = totals.entry((&r.source, &r.topic)).or_default();
         t[0] += 1;
         t[1] += i64::from(appended.accepted);
@@ -108,7 +108,6 @@ async fn commit(
                 .or_default();
             *n += i64::from(appended.accepted);
         }
-        answers.push(appended);
     }
     for ((source, topic), [requests, events, duplicates, last]) in &totals {
         sqlx::query(
@@ -161,96 +160,223 @@ async fn make_partitions(tx: &mut Transaction<'_, Postgres>, day: i64) -> Result
     Ok(())
 }
 
-async fn append_one(
+/// Reserves `n` consecutive ids of `sequence` (under the append lock nobody else draws
+/// from it); the first.
+async fn reserve(
     tx: &mut Transaction<'_, Postgres>,
-    r: &NewRequest,
-    dedup_since: i64,
-) -> Result<Appended, StoreError> {
-    let request_id: i64 = sqlx::query_scalar("SELECT nextval('request_ids')")
-        .fetch_one(&mut **tx)
-        .await?;
-    let (mut accepted, mut duplicates) = (0u32, 0u32);
-    let mut event_ids = Vec::with_capacity(r.events.len());
-    let mut duplicate_of = Vec::new();
-    let mut first_event_id = None;
-    for e in &r.events {
-        let seen: Option<(i64, i64)> =
-            sqlx::query_as("SELECT event_id, received_at FROM fingerprints WHERE fingerprint = $1")
-                .bind(&e.fingerprint[..])
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some((original, at)) = seen
-            && at >= dedup_since
-        {
-            duplicates += 1;
-            duplicate_of.push(original);
-            event_ids.push(original);
-            continue;
-        }
-        let id: i64 = sqlx::query_scalar("SELECT nextval('event_ids')")
+    sequence: &'static str,
+    n: usize,
+) -> Result<i64, StoreError> {
+    let last: i64 =
+        sqlx::query_scalar("SELECT setval($1::regclass, nextval($1::regclass) + $2 - 1)")
+            .bind(sequence)
+            .bind(n as i64)
             .fetch_one(&mut **tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO fingerprints (fingerprint, event_id, received_at) VALUES ($1, $2, $3)
-             ON CONFLICT (fingerprint) DO UPDATE
-             SET event_id = EXCLUDED.event_id, received_at = EXCLUDED.received_at",
-        )
-        .bind(&e.fingerprint[..])
-        .bind(id)
-        .bind(r.received_at)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO events (id, request_id, topic, org_id, site_id, type, mac, severity,
-                time, time_source, received_at, source, raw_offset, raw_len, fingerprint)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(id)
-        .bind(request_id)
-        .bind(&e.topic)
-        .bind(&e.org_id)
-        .bind(&e.site_id)
-        .bind(&e.event_type)
-        .bind(&e.mac)
-        .bind(&e.severity)
-        .bind(e.time)
-        .bind(&e.time_source)
-        .bind(r.received_at)
-        .bind(&r.source)
-        .bind(e.raw_offset as i32)
-        .bind(e.raw_len as i32)
-        .bind(&e.fingerprint[..])
-        .execute(&mut **tx)
-        .await?;
-        accepted += 1;
-        first_event_id.get_or_insert(id);
-        event_ids.push(id);
+    Ok(last - n as i64 + 1)
+}
+
+/// Stores a group's requests and events: one lookup of its fingerprints, the decisions
+/// made in memory ([`plan`]), then one statement per table.
+async fn append_group(
+    tx: &mut Transaction<'_, Postgres>,
+    jobs: &[Job],
+) -> Result<Vec<Appended>, StoreError> {
+    let fingerprints: Vec<Vec<u8>> = jobs
+        .iter()
+        .flat_map(|j| j.request.events.iter().map(|e| e.fingerprint.to_vec()))
+        .collect();
+    let found: Vec<(Vec<u8>, i64, i64)> = sqlx::query_as(
+        "SELECT fingerprint, event_id, received_at FROM fingerprints WHERE fingerprint = ANY($1)",
+    )
+    .bind(&fingerprints)
+    .fetch_all(&mut **tx)
+    .await?;
+    let stored: HashMap<[u8; 16], (i64, i64)> = found
+        .into_iter()
+        .filter_map(|(fp, id, at)| Some((<[u8; 16]>::try_from(fp.as_slice()).ok()?, (id, at))))
+        .collect();
+    let requests: Vec<(&NewRequest, i64)> =
+        jobs.iter().map(|j| (&j.request, j.dedup_since)).collect();
+    let plan = plan::plan(&requests, &stored);
+    let first_request = reserve(tx, "request_ids", jobs.len()).await?;
+    let first_event = match plan.new_events {
+        0 => 0,
+        n => reserve(tx, "event_ids", n).await?,
+    };
+    let answers = plan.answers(first_request, first_event);
+    insert_events(tx, &requests, &plan, first_request, first_event).await?;
+    insert_requests(tx, &requests, &answers, &plan).await?;
+    Ok(answers)
+}
+
+/// The group's new events, and their fingerprints (the newest event per fingerprint).
+async fn insert_events(
+    tx: &mut Transaction<'_, Postgres>,
+    requests: &[(&NewRequest, i64)],
+    plan: &plan::Plan,
+    first_request: i64,
+    first_event: i64,
+) -> Result<(), StoreError> {
+    let mut c = EventColumns::default();
+    let mut newest: HashMap<[u8; 16], (i64, i64)> = HashMap::new();
+    for (i, ((r, _), fates)) in requests.iter().zip(&plan.fates).enumerate() {
+        for (e, fate) in r.events.iter().zip(fates) {
+            let plan::Fate::New(n) = *fate else { continue };
+            let id = first_event + n as i64;
+            newest.insert(e.fingerprint, (id, r.received_at));
+            c.id.push(id);
+            c.request_id.push(first_request + i as i64);
+            c.topic.push(e.topic.clone());
+            c.org_id.push(e.org_id.clone());
+            c.site_id.push(e.site_id.clone());
+            c.event_type.push(e.event_type.clone());
+            c.mac.push(e.mac.clone());
+            c.severity.push(e.severity.clone());
+            c.time.push(e.time);
+            c.time_source.push(e.time_source.clone());
+            c.received_at.push(r.received_at);
+            c.source.push(r.source.clone());
+            c.raw_offset.push(e.raw_offset as i32);
+            c.raw_len.push(e.raw_len as i32);
+            c.fingerprint.push(e.fingerprint.to_vec());
+        }
     }
-    let headers = serde_json::to_string(&r.headers).expect("headers serialise");
-    let duplicate_of_json =
-        (!duplicate_of.is_empty()).then(|| serde_json::to_string(&duplicate_of).expect("ids"));
+    if c.id.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO events (id, request_id, topic, org_id, site_id, type, mac, severity,
+            time, time_source, received_at, source, raw_offset, raw_len, fingerprint)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+            $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
+            $12::text[], $13::integer[], $14::integer[], $15::bytea[])",
+    )
+    .bind(c.id)
+    .bind(c.request_id)
+    .bind(c.topic)
+    .bind(c.org_id)
+    .bind(c.site_id)
+    .bind(c.event_type)
+    .bind(c.mac)
+    .bind(c.severity)
+    .bind(c.time)
+    .bind(c.time_source)
+    .bind(c.received_at)
+    .bind(c.source)
+    .bind(c.raw_offset)
+    .bind(c.raw_len)
+    .bind(c.fingerprint)
+    .execute(&mut **tx)
+    .await?;
+    let (mut fps, mut ids, mut ats) = (Vec::new(), Vec::new(), Vec::new());
+    for (fp, (id, at)) in newest {
+        fps.push(fp.to_vec());
+        ids.push(id);
+        ats.push(at);
+    }
+    sqlx::query(
+        "INSERT INTO fingerprints (fingerprint, event_id, received_at)
+         SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[])
+         ON CONFLICT (fingerprint) DO UPDATE
+         SET event_id = EXCLUDED.event_id, received_at = EXCLUDED.received_at",
+    )
+    .bind(fps)
+    .bind(ids)
+    .bind(ats)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The columns of the group's new events, for one `unnest`.
+#[derive(Default)]
+struct EventColumns {
+    id: Vec<i64>,
+    request_id: Vec<i64>,
+    topic: Vec<String>,
+    org_id: Vec<Option<String>>,
+    site_id: Vec<Option<String>>,
+    event_type: Vec<Option<String>>,
+    mac: Vec<Option<String>>,
+    severity: Vec<Option<String>>,
+    time: Vec<i64>,
+    time_source: Vec<String>,
+    received_at: Vec<i64>,
+    source: Vec<String>,
+    raw_offset: Vec<i32>,
+    raw_len: Vec<i32>,
+    fingerprint: Vec<Vec<u8>>,
+}
+
+/// The group's requests, with what each stored and repeated.
+async fn insert_requests(
+    tx: &mut Transaction<'_, Postgres>,
+    requests: &[(&NewRequest, i64)],
+    answers: &[Appended],
+    plan: &plan::Plan,
+) -> Result<(), StoreError> {
+    let n = requests.len();
+    let (mut ids, mut sources, mut received, mut topics, mut verdicts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut accepted, mut duplicates, mut headers, mut bodies, mut repeated, mut firsts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (((r, _), a), fates) in requests.iter().zip(answers).zip(&plan.fates) {
+        let mut first = None;
+        let mut of = Vec::new();
+        for (fate, id) in fates.iter().zip(&a.event_ids) {
+            match fate {
+                plan::Fate::New(_) => {
+                    first.get_or_insert(*id);
+                }
+                _ => of.push(*id),
+            }
+        }
+        ids.push(a.request_id);
+        sources.push(r.source.clone());
+        received.push(r.received_at);
+        topics.push(r.topic.clone());
+        verdicts.push(r.verdict.as_str().to_string());
+        accepted.push(a.accepted as i32);
+        duplicates.push(a.duplicates as i32);
+        headers.push(serde_json::to_string(&r.headers).expect("headers serialise"));
+        bodies.push(r.body.to_vec());
+        repeated.push((!of.is_empty()).then(|| serde_json::to_string(&of).expect("ids")));
+        firsts.push(first);
+    }
     sqlx::query(
         "INSERT INTO requests (id, source, received_at, topic, verdict, accepted, duplicates,
             headers, body, duplicate_of, first_event_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11)",
+         SELECT id, source, received_at, topic, verdict, accepted, duplicates,
+            headers::jsonb, body, duplicate_of::jsonb, first_event_id
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+            $6::integer[], $7::integer[], $8::text[], $9::bytea[], $10::text[], $11::bigint[])
+            AS r(id, source, received_at, topic, verdict, accepted, duplicates, headers, body,
+                 duplicate_of, first_event_id)",
     )
-    .bind(request_id)
-    .bind(&r.source)
-    .bind(r.received_at)
-    .bind(&r.topic)
-    .bind(r.verdict.as_str())
-    .bind(accepted as i32)
-    .bind(duplicates as i32)
+    .bind(ids)
+    .bind(sources)
+    .bind(received)
+    .bind(topics)
+    .bind(verdicts)
+    .bind(accepted)
+    .bind(duplicates)
     .bind(headers)
-    .bind(&r.body[..])
-    .bind(duplicate_of_json)
-    .bind(first_event_id)
+    .bind(bodies)
+    .bind(repeated)
+    .bind(firsts)
     .execute(&mut **tx)
     .await?;
-    Ok(Appended {
-        request_id,
-        accepted,
-        duplicates,
-        event_ids,
-    })
+    Ok(())
 }
