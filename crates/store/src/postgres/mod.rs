@@ -6,6 +6,8 @@
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
 mod access;
+pub mod import;
+mod import_tables;
 mod lease;
 mod log;
 mod outbox;
