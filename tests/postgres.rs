@@ -151,3 +151,71 @@ async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
     // The survivor still answers the whole log.
     assert_eq!(alive.api("/events").await.0, 200);
 }
+
+#[tokio::test]
+async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds() {
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    // Both instances must seal and open with one key.
+    let key = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    let envs = [
+        ("MISTGATE_DATABASE_URL", url.as_str()),
+        ("MISTGATE_SECRET_KEY", key),
+    ];
+    let one = Server::start_env(Some(&config(false)), &envs);
+    let two = Server::start_env(Some(&config(false)), &envs);
+    let body = site_alarm(
+        "o1",
+        "s1",
+        "device_down",
+        &["5c5b350e0001"],
+        1_765_000_000.0,
+        json!({}),
+    );
+    let sig = signed("branch-secret-0123456789", &body);
+    assert_eq!(
+        two.ingest("branch", body.clone(), &support::headers(&sig))
+            .await
+            .0,
+        404
+    );
+    let (status, created, text) = one
+        .call(
+            "POST",
+            "/sources",
+            Some(json!({"name": "branch", "secrets": ["branch-secret-0123456789"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
+    assert_eq!(created["name"], "branch");
+    let took = std::time::Instant::now();
+    support::eventually(
+        std::time::Duration::from_secs(10),
+        "the other instance accepting the new source",
+        || async {
+            let (status, _) = two
+                .ingest("branch", body.clone(), &support::headers(&sig))
+                .await;
+            (status == 200).then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "source reached the other instance after {:?}",
+        took.elapsed()
+    );
+    // Removed on the other one: refused on the first again.
+    let (status, _, text) = two.call("DELETE", "/sources/branch", None).await;
+    assert_eq!(status, 200, "{text}");
+    support::eventually(
+        std::time::Duration::from_secs(10),
+        "the first instance refusing the removed source",
+        || async {
+            let (status, _) = one
+                .ingest("branch", body.clone(), &support::headers(&sig))
+                .await;
+            (status == 404).then_some(())
+        },
+    )
+    .await;
+}

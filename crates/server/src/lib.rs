@@ -218,6 +218,10 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
             "sources added through the API are accepted too"
         );
     }
+    if config.storage.postgres_url().is_some() {
+        // Other instances on the database may add, change or remove sources.
+        api::sources::spawn_sync(state.clone());
+    }
     let bound = listen::bind(&config, tls).await?;
     let addr = bound.addr();
     tracing::info!(%addr, tls = bound.tls(), data_dir = %config.data_dir.display(), sources = config.sources.len(), "mistgate is serving");

@@ -95,6 +95,19 @@ impl Source {
         }
     }
 
+    /// Whether `config` says what this source already does (secrets, signature versions
+    /// and addresses), so that it can be kept with its counters.
+    pub fn same_settings(&self, config: &SourceConfig) -> bool {
+        self.accept_v1 == config.accept_v1_signature
+            && self.allow_ips == config.allow_ips
+            && self.secrets.len() == config.secrets.len()
+            && self
+                .secrets
+                .iter()
+                .zip(&config.secrets)
+                .all(|(a, b)| a.as_slice() == b.as_bytes())
+    }
+
     /// Counts an unauthenticated request; returns how many to report when a warning is
     /// due (at most one per `every_us`), `None` otherwise.
     pub fn rejection_to_report(&self, now_us: i64, every_us: i64) -> Option<u64> {

@@ -310,3 +310,53 @@ pub async fn load_stored(app: &AppState) -> Result<usize, store::StoreError> {
     }
     Ok(loaded)
 }
+
+/// How often an instance sharing its database reads the sources added at run time again.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Brings the sources added at run time in line with the store's: what another instance
+/// on the same database added, changed or removed. A source whose settings did not change
+/// is kept as it is (with its counters).
+pub async fn sync_stored(app: &AppState) -> Result<(), store::StoreError> {
+    let rows = app.store.sources().await?;
+    let mut wanted = std::collections::HashSet::new();
+    for row in rows {
+        let Ok(stored) = serde_json::from_str::<StoredSource>(&row.record) else {
+            continue;
+        };
+        let config = stored.as_config(&row.name);
+        if config.check().is_err() {
+            continue;
+        }
+        wanted.insert(row.name.clone());
+        match app.sources.get(&row.name) {
+            Some(s) if s.origin == Origin::Config || s.same_settings(&config) => {}
+            _ => {
+                app.sources.put(Source::new(&config, Origin::Api));
+            }
+        }
+    }
+    for source in app.sources.all() {
+        if source.origin == Origin::Api && !wanted.contains(&source.name) {
+            app.sources.remove(&source.name);
+        }
+    }
+    Ok(())
+}
+
+/// With several instances on one database (PostgreSQL): keeps this instance's sources in
+/// line with the others', every [`SYNC_EVERY`], until shutdown.
+pub fn spawn_sync(app: std::sync::Arc<AppState>) {
+    let mut stopping = app.stopping.subscribe();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(SYNC_EVERY) => {}
+                _ = stopping.changed() => return,
+            }
+            if let Err(e) = sync_stored(&app).await {
+                tracing::warn!(error = %e, "could not read the sources added at run time; trying again");
+            }
+        }
+    });
+}
