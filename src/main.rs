@@ -109,6 +109,21 @@ enum Command {
     /// server running or not).
     #[command(subcommand)]
     Token(cli::TokenCommand),
+    /// Copy a data dir's SQLite history into PostgreSQL (requests, events, quarantine,
+    /// devices, incidents, subscriptions, the outbox, tokens, audit, sources...), with
+    /// their ids; run it again after an interruption to continue. Prints the rows of every
+    /// table on both sides and exits non-zero when they differ.
+    Migrate {
+        /// The data dir of `mistgate serve` (stopped) holding the history.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database (`postgres://user@host:5432/db`).
+        #[arg(long, env = "MISTGATE_DATABASE_URL", hide_env_values = true)]
+        to: String,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        chunk_rows: usize,
+    },
     /// Backtest: run stored history through the correlator with the given settings and
     /// print the incidents that would have opened and resolved. Live state is untouched.
     Replay {
@@ -247,6 +262,11 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(args),
         Command::Token(command) => cli::token(command),
         Command::Mist(command) => cli::mist(command),
+        Command::Migrate {
+            from,
+            to,
+            chunk_rows,
+        } => cli::migrate(&from, &to, chunk_rows),
         Command::CheckConfig { file } => check_config(&file),
         Command::Sign { secret, file } => sign(&secret, &file),
         Command::Verify {

@@ -1,6 +1,7 @@
 //! Subcommand bodies for the `mistgate` binary, and what they share.
 
 mod check_config;
+mod migrate;
 mod mist;
 mod replay;
 mod send;
@@ -10,6 +11,7 @@ mod simulate;
 mod token;
 
 pub(crate) use check_config::check_config;
+pub(crate) use migrate::migrate;
 pub(crate) use mist::{MistCommand, mist};
 pub(crate) use replay::replay;
 pub(crate) use send::send;
