@@ -10,6 +10,9 @@ use support::{Server, signed, site_alarm};
 
 const SECRET: &str = "postgres-test-secret-0123456789";
 
+/// The key every instance on one database shares (`MISTGATE_SECRET_KEY`).
+const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
 fn config(stages: bool) -> String {
     let mut c = format!("[[sources]]\nname = \"hq\"\nsecrets = [\"{SECRET}\"]\n");
     if !stages {
@@ -79,8 +82,20 @@ async fn the_log_lives_in_postgresql_through_a_restart() {
 async fn two_instances_store_a_message_posted_to_both_at_once_once() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    let one = Server::start_env(Some(&config(false)), &[("MISTGATE_DATABASE_URL", &url)]);
-    let two = Server::start_env(Some(&config(false)), &[("MISTGATE_DATABASE_URL", &url)]);
+    let one = Server::start_env(
+        Some(&config(false)),
+        &[
+            ("MISTGATE_DATABASE_URL", &url),
+            ("MISTGATE_SECRET_KEY", KEY),
+        ],
+    );
+    let two = Server::start_env(
+        Some(&config(false)),
+        &[
+            ("MISTGATE_DATABASE_URL", &url),
+            ("MISTGATE_SECRET_KEY", KEY),
+        ],
+    );
     for i in 0..20 {
         let body = site_alarm(
             "o1",
@@ -119,8 +134,20 @@ async fn holds(server: &Server, stage: &str) -> bool {
 async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    let mut one = Server::start_env(Some(&config(false)), &[("MISTGATE_DATABASE_URL", &url)]);
-    let mut two = Server::start_env(Some(&config(false)), &[("MISTGATE_DATABASE_URL", &url)]);
+    let mut one = Server::start_env(
+        Some(&config(false)),
+        &[
+            ("MISTGATE_DATABASE_URL", &url),
+            ("MISTGATE_SECRET_KEY", KEY),
+        ],
+    );
+    let mut two = Server::start_env(
+        Some(&config(false)),
+        &[
+            ("MISTGATE_DATABASE_URL", &url),
+            ("MISTGATE_SECRET_KEY", KEY),
+        ],
+    );
     // Exactly one of them holds it.
     let holder = support::eventually(
         std::time::Duration::from_secs(30),
@@ -218,4 +245,34 @@ async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_instance_with_another_secret_key_is_refused() {
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    let first = Server::start_env(
+        Some(&config(false)),
+        &[
+            ("MISTGATE_DATABASE_URL", &url),
+            ("MISTGATE_SECRET_KEY", KEY),
+        ],
+    );
+    assert_eq!(first.api("/events").await.0, 200);
+    let other_key = "0f".repeat(32);
+    let dir = tempfile::tempdir().unwrap();
+    // A password in the URL (the test cluster trusts any) must never be shown.
+    let url = url.replacen("postgres@", "postgres:hunter2pw@", 1);
+    let (status, _, stderr) = support::serve_refused_env(
+        dir.path(),
+        &[],
+        &[
+            ("MISTGATE_DATABASE_URL", url.as_str()),
+            ("MISTGATE_SECRET_KEY", other_key.as_str()),
+        ],
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("another key"), "{stderr}");
+    assert!(!stderr.contains("hunter2pw"), "no password: {stderr}");
+    assert!(stderr.contains("postgres:***@"), "{stderr}");
 }

@@ -38,6 +38,11 @@ pub(super) const SCHEMA: &str = r#"
         after  text
     );
     CREATE INDEX audit_at ON audit (at);
+    -- A value sealed with the database's key at the first open with one (keycheck.rs).
+    CREATE TABLE secret_key_check (
+        id     integer PRIMARY KEY CHECK (id = 1),
+        sealed text    NOT NULL
+    );
     CREATE TABLE sources (
         name        text   PRIMARY KEY,
         record      text   NOT NULL,            -- JSON, sealed when there is a key

@@ -8,6 +8,7 @@
 mod access;
 pub mod import;
 mod import_tables;
+mod keycheck;
 mod lease;
 mod log;
 mod outbox;
@@ -47,6 +48,7 @@ impl PgStore {
             .connect(url)
             .await?;
         schema::migrate(&pool).await?;
+        keycheck::prepare(&pool, sealer.as_ref(), url).await?;
         let writer = writer::spawn(pool.clone());
         Ok(PgStore {
             pool,

@@ -123,14 +123,20 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 }
 
 async fn apply(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version    integer PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now()
-        )",
-    )
-    .execute(&mut *conn)
-    .await?;
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('schema_migrations')::text")
+            .fetch_one(&mut *conn)
+            .await?;
+    if exists.is_none() {
+        sqlx::query(
+            "CREATE TABLE schema_migrations (
+                version    integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations")
         .fetch_one(&mut *conn)
         .await?;

@@ -16,12 +16,12 @@ use crate::{StoreError, SubscriptionRow};
 
 /// What a subscription's record is bound to: its row, so that a sealed record copied
 /// onto another subscription does not open there.
-fn subscription_aad(id: &str) -> Vec<u8> {
+pub(crate) fn subscription_aad(id: &str) -> Vec<u8> {
     format!("subscriptions/{id}").into_bytes()
 }
 
-const CHECK_AAD: &[u8] = b"secret_key_check";
-const CHECK_VALUE: &str = "mistgate secret key check";
+pub(crate) const CHECK_AAD: &[u8] = b"secret_key_check";
+pub(crate) const CHECK_VALUE: &str = "mistgate secret key check";
 
 /// Seals the row's record for writing (left in clear without a key: tests and tools).
 pub(crate) fn seal_row(sealer: Option<&Sealer>, row: &mut SubscriptionRow) {
