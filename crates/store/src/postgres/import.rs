@@ -27,7 +27,8 @@ use sqlx::{PgPool, Row};
 use tokio::sync::mpsc;
 
 use super::PgStore;
-use super::import_tables::{self as tables, Chunk, Key, Kind, TABLES, Table, Values};
+use super::import_rows::{self as tables, Chunk, Values};
+use super::import_tables::{Key, Kind, TABLES, Table};
 use super::writer::{APPEND_LOCK, DAY_US};
 use crate::{Sealer, StoreError};
 
@@ -277,7 +278,7 @@ pub async fn copy(
                 .execute(pool)
                 .await?
                 .rows_affected();
-        set_sequences(pool).await?;
+        tables::set_sequences(pool).await?;
     }
 
     let mut counts = Vec::new();
@@ -557,49 +558,6 @@ async fn write(pool: &PgPool, table: &Table, sql: &str, chunk: &Chunk) -> Result
     }
     tx.commit().await?;
     Ok(written)
-}
-
-/// Sets every id sequence past the largest id copied, so that rows added on PostgreSQL
-/// get ids above them (a sequence already further is left alone).
-async fn set_sequences(pool: &PgPool) -> Result<(), ImportError> {
-    const SEQUENCES: &[(&str, &str, &str)] = &[
-        ("request_ids", "requests", "id"),
-        ("event_ids", "events", "id"),
-        ("device_ids", "devices", "id"),
-        ("device_history_ids", "device_history", "id"),
-        ("incident_change_ids", "incident_changes", "id"),
-        ("", "quarantine", "id"),
-        ("", "subscriptions", "seq"),
-        ("", "outbox", "id"),
-        ("", "attempts", "id"),
-        ("", "tokens", "id"),
-        ("", "audit", "id"),
-    ];
-    for &(sequence, table, column) in SEQUENCES {
-        let sequence = if sequence.is_empty() {
-            sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
-                .bind(table)
-                .bind(column)
-                .fetch_one(pool)
-                .await?
-        } else {
-            sequence.to_owned()
-        };
-        let sql = format!("SELECT max({column}) FROM {table}");
-        let largest: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(pool)
-            .await?;
-        let Some(largest) = largest else { continue };
-        sqlx::query(
-            "SELECT setval($1::regclass, $2)
-             WHERE $2 > coalesce(pg_sequence_last_value($1::regclass), 0)",
-        )
-        .bind(&sequence)
-        .bind(largest)
-        .execute(pool)
-        .await?;
-    }
-    Ok(())
 }
 
 /// The database file of a data dir.

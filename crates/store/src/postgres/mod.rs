@@ -7,6 +7,7 @@
 
 mod access;
 pub mod import;
+mod import_rows;
 mod import_tables;
 mod keycheck;
 mod lease;
