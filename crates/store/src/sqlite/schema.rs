@@ -394,3 +394,16 @@ pub(crate) fn migrate_to(conn: &mut Connection, version: usize) -> Result<(), St
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// `mistgate migrate` copies every table of a given SQLite schema version: a new
+    /// migration here must be taught to it (`postgres/import_tables.rs`) before this passes.
+    #[test]
+    fn the_copy_to_postgresql_knows_every_migration() {
+        assert_eq!(
+            crate::postgres::import::SQLITE_SCHEMA,
+            super::MIGRATIONS.len() as i64
+        );
+    }
+}
