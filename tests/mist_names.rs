@@ -19,6 +19,24 @@ fn total_calls(requests: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits for the server's first good read of Mist's API.
+async fn first_read(server: &Server) {
+    eventually(
+        Duration::from_secs(30),
+        "the first read of Mist's API",
+        || async {
+            let metrics = server.text("/metrics", false).await;
+            metrics
+                .lines()
+                .any(|l| {
+                    l.starts_with("mistgate_mist_api_syncs_total") && l.contains("result=\"ok\"")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
     let sim = Sim::start(&["--rate", "0"]).await;
@@ -34,20 +52,7 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
         noc.url("/noc")
     );
     let server = Server::start_with(Some(&config));
-    eventually(
-        Duration::from_secs(30),
-        "the first read of Mist's API",
-        || async {
-            let metrics = server.text("/metrics", false).await;
-            metrics
-                .lines()
-                .any(|l| {
-                    l.starts_with("mistgate_mist_api_syncs_total") && l.contains("result=\"ok\"")
-                })
-                .then_some(())
-        },
-    )
-    .await;
+    first_read(&server).await;
 
     // What the simulated cloud calls a site and an AP.
     let site = &sim.site_ids[0];
@@ -166,20 +171,7 @@ async fn lookups_grow_with_distinct_ids_and_a_change_rereads_one_site() {
         sim.base, sim.org_id
     );
     let server = Server::start_with(Some(&config));
-    eventually(
-        Duration::from_secs(30),
-        "the first read of Mist's API",
-        || async {
-            let metrics = server.text("/metrics", false).await;
-            metrics
-                .lines()
-                .any(|l| {
-                    l.starts_with("mistgate_mist_api_syncs_total") && l.contains("result=\"ok\"")
-                })
-                .then_some(())
-        },
-    )
-    .await;
+    first_read(&server).await;
     let before = sim.requests().await;
     let calls_before = total_calls(&before);
 

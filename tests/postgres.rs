@@ -22,6 +22,15 @@ fn config(stages: bool) -> String {
     c
 }
 
+/// One more instance on the database at `url`, its stages off but the pruner's, with the
+/// shared key.
+fn instance(url: &str) -> Server {
+    Server::start_env(
+        Some(&config(false)),
+        &[("MISTGATE_DATABASE_URL", url), ("MISTGATE_SECRET_KEY", KEY)],
+    )
+}
+
 #[tokio::test]
 async fn the_log_lives_in_postgresql_through_a_restart() {
     let cluster = pgtest::Cluster::start();
@@ -82,20 +91,8 @@ async fn the_log_lives_in_postgresql_through_a_restart() {
 async fn two_instances_store_a_message_posted_to_both_at_once_once() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    let one = Server::start_env(
-        Some(&config(false)),
-        &[
-            ("MISTGATE_DATABASE_URL", &url),
-            ("MISTGATE_SECRET_KEY", KEY),
-        ],
-    );
-    let two = Server::start_env(
-        Some(&config(false)),
-        &[
-            ("MISTGATE_DATABASE_URL", &url),
-            ("MISTGATE_SECRET_KEY", KEY),
-        ],
-    );
+    let one = instance(&url);
+    let two = instance(&url);
     for i in 0..20 {
         let body = site_alarm(
             "o1",
@@ -134,20 +131,8 @@ async fn holds(server: &Server, stage: &str) -> bool {
 async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    let mut one = Server::start_env(
-        Some(&config(false)),
-        &[
-            ("MISTGATE_DATABASE_URL", &url),
-            ("MISTGATE_SECRET_KEY", KEY),
-        ],
-    );
-    let mut two = Server::start_env(
-        Some(&config(false)),
-        &[
-            ("MISTGATE_DATABASE_URL", &url),
-            ("MISTGATE_SECRET_KEY", KEY),
-        ],
-    );
+    let mut one = instance(&url);
+    let mut two = instance(&url);
     // Exactly one of them holds it.
     let holder = support::eventually(
         std::time::Duration::from_secs(30),
@@ -183,14 +168,9 @@ async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
 async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    // Both instances must seal and open with one key.
-    let key = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
-    let envs = [
-        ("MISTGATE_DATABASE_URL", url.as_str()),
-        ("MISTGATE_SECRET_KEY", key),
-    ];
-    let one = Server::start_env(Some(&config(false)), &envs);
-    let two = Server::start_env(Some(&config(false)), &envs);
+    // Both instances seal and open with one key (instance() gives each the same).
+    let one = instance(&url);
+    let two = instance(&url);
     let body = site_alarm(
         "o1",
         "s1",
@@ -251,13 +231,7 @@ async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds
 async fn an_instance_with_another_secret_key_is_refused() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    let first = Server::start_env(
-        Some(&config(false)),
-        &[
-            ("MISTGATE_DATABASE_URL", &url),
-            ("MISTGATE_SECRET_KEY", KEY),
-        ],
-    );
+    let first = instance(&url);
     assert_eq!(first.api("/events").await.0, 200);
     let other_key = "0f".repeat(32);
     let dir = tempfile::tempdir().unwrap();

@@ -146,21 +146,7 @@ impl Client {
     ) -> Result<Vec<Value>, MistError> {
         let mut q = query.to_vec();
         q.push(("duration", duration.to_string()));
-        q.push(("limit", limit.to_string()));
-        q.push(("sort", "-timestamp".to_string()));
-        let answer: Value = self
-            .call(
-                Method::GET,
-                &format!("{}/{id}/events/search", scope.path()),
-                &q,
-                None,
-            )
-            .await?;
-        Ok(answer
-            .get("results")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default())
+        self.search_deliveries(scope, id, q, limit).await
     }
 
     /// Mist's failed deliveries of a webhook whose time is within `range`, newest first,
@@ -173,16 +159,26 @@ impl Client {
         limit: usize,
     ) -> Result<Vec<Value>, MistError> {
         let mut q = range.query();
-        q.extend([
-            ("status", "failure".to_string()),
-            ("limit", limit.to_string()),
-            ("sort", "-timestamp".to_string()),
-        ]);
+        q.push(("status", "failure".to_string()));
+        self.search_deliveries(scope, id, q, limit).await
+    }
+
+    /// One page of a webhook's delivery results for `query`, newest first, at most
+    /// `limit` (delivery searches have no further pages).
+    async fn search_deliveries(
+        &self,
+        scope: &Scope,
+        id: &str,
+        mut query: Vec<(&str, String)>,
+        limit: usize,
+    ) -> Result<Vec<Value>, MistError> {
+        query.push(("limit", limit.to_string()));
+        query.push(("sort", "-timestamp".to_string()));
         let answer: Value = self
             .call(
                 Method::GET,
                 &format!("{}/{id}/events/search", scope.path()),
-                &q,
+                &query,
                 None,
             )
             .await?;

@@ -125,6 +125,15 @@ mod tests {
         assert!(gate.allow("s1", 60_000_000));
     }
 
+    /// Every hint waiting.
+    fn drain(rx: &mut mpsc::Receiver<Hint>) -> Vec<Hint> {
+        let mut got = Vec::new();
+        while let Ok(h) = rx.try_recv() {
+            got.push(h);
+        }
+        got
+    }
+
     #[test]
     fn unknown_ids_and_changes_are_hinted_once_per_request() {
         let names = deliver::engine::SharedNames::default();
@@ -134,12 +143,8 @@ mod tests {
             {"id":"a","site_id":"known","timestamp":1},
             {"id":"b","site_id":"other","timestamp":2}]}"#;
         hints.offer(&mist::split(body).unwrap());
-        let mut got = Vec::new();
-        while let Ok(h) = rx.try_recv() {
-            got.push(h);
-        }
         assert_eq!(
-            got,
+            drain(&mut rx),
             vec![
                 Hint::Changed("known".into()),
                 Hint::Site("other".into()),
@@ -150,12 +155,8 @@ mod tests {
             {"type":"AP_RESTARTED","mac":"5c5b350e0001","site_id":"known","timestamp":1},
             {"type":"AP_CONFIG_CHANGED_BY_USER","mac":"5c5b350e0001","site_id":"known","timestamp":2}]}"#;
         hints.offer(&mist::split(body).unwrap());
-        let mut got = Vec::new();
-        while let Ok(h) = rx.try_recv() {
-            got.push(h);
-        }
         assert_eq!(
-            got,
+            drain(&mut rx),
             vec![
                 Hint::Device("5c5b350e0001".into()),
                 Hint::Changed("known".into()),
