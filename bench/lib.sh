@@ -133,3 +133,19 @@ need_wrk() {
     fi
     { "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y wrk; } >&2 || die "could not install wrk"
 }
+
+# wrk's duration syntax (a number, optionally followed by s, m or h) -> seconds.
+seconds_of() {
+    local d=$1
+    [[ $d =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$d' (expected e.g. 10s, 1m)"
+    case ${BASH_REMATCH[2]} in
+    '' | s) echo "${BASH_REMATCH[1]}" ;;
+    m) echo $((BASH_REMATCH[1] * 60)) ;;
+    h) echo $((BASH_REMATCH[1] * 3600)) ;;
+    esac
+}
+
+# The number of events in the Mist envelope in file $1.
+events_in() {
+    python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["events"]))' "$1"
+}

@@ -99,16 +99,6 @@ for n in ${PG_COUNTS[@]+"${PG_COUNTS[@]}"}; do
     ((CONNS >= n)) || die "CONNS ($CONNS) must be at least the number of instances ($n)"
 done
 
-# wrk's duration syntax (a number, optionally followed by s, m or h) -> seconds.
-seconds_of() {
-    local d=$1
-    [[ $d =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$d' (expected e.g. 10s, 1m)"
-    case ${BASH_REMATCH[2]} in
-    '' | s) echo "${BASH_REMATCH[1]}" ;;
-    m) echo $((BASH_REMATCH[1] * 60)) ;;
-    h) echo $((BASH_REMATCH[1] * 3600)) ;;
-    esac
-}
 DURATION_S=$(seconds_of "$DURATION")
 WARMUP_S=$(seconds_of "$WARMUP")
 ((DURATION_S > 0)) || die "DURATION must be longer than 0"
@@ -245,53 +235,7 @@ note "PostgreSQL $PG_VERSION: $PG_SETTINGS"
 # Bodies and their signatures: the pools of bench/ingest.sh, made the same way (same
 # samples, same seed).
 
-python3 - "$SAMPLES" "$WORK" "$SECRET" "$POOL_ALARM" "$POOL_LOCATION" <<'PY'
-import hashlib, hmac, json, random, sys
-samples, work, secret = sys.argv[1], sys.argv[2], sys.argv[3].encode()
-pool_alarm, pool_location = int(sys.argv[4]), int(sys.argv[5])
-rng = random.Random(7)
-
-def load(name):
-    with open(f"{samples}/{name}", encoding="utf-8") as f:
-        return json.load(f)
-
-def write(name, bodies):
-    with open(f"{work}/{name}.pool", "w", encoding="utf-8") as pool:
-        for i, envelope in enumerate(bodies):
-            raw = json.dumps(envelope, separators=(",", ":"))
-            sig = hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
-            pool.write(f"{sig} {raw}\n")
-            if i == 0:  # the first body alone, for the signature check
-                with open(f"{work}/{name}.json", "w", encoding="utf-8") as f:
-                    f.write(raw)
-
-# (a) one alarm per request, as Mist sends it: an envelope around a one-element list.
-alarm = load("alarms__device-restarted_lukeroberson.json")
-def alarms():
-    for i in range(pool_alarm):
-        e = dict(alarm)
-        e["id"] = f"{i:08x}-5c5b-4e00-8000-{rng.getrandbits(48):012x}"
-        e["aps"] = [f"5c5b35{rng.getrandbits(24):06x}"]
-        e["timestamp"] = alarm["timestamp"] + i / 1000
-        yield {"topic": "alarms", "events": [e]}
-write("alarm-1", alarms())
-
-# (b) a hundred Wi-Fi location fixes per request, for a floor of 5,000 clients.
-fix = load("location__wifi_lukeroberson.json")
-def locations():
-    for i in range(pool_location):
-        events = []
-        for k in range(100):
-            e = dict(fix)
-            e["mac"] = f"5c5b35{rng.randrange(5000):06x}"
-            e["x"] = round(rng.uniform(0, 120), 5)
-            e["y"] = round(rng.uniform(0, 80), 5)
-            e["rssi"] = rng.randrange(-90, -40)
-            e["timestamp"] = int(fix["timestamp"]) + i
-            events.append(e)
-        yield {"topic": "location", "events": events}
-write("location-100", locations())
-PY
+python3 "$ROOT/bench/pools.py" "$SAMPLES" "$WORK" "$SECRET" "$POOL_ALARM" "$POOL_LOCATION"
 
 BODIES=(alarm-1 location-100)
 
@@ -306,9 +250,6 @@ for b in "${BODIES[@]}"; do
     fi
 done
 
-events_in() {
-    python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["events"]))' "$1"
-}
 declare -A EVENTS_PER_BODY
 for b in "${BODIES[@]}"; do
     EVENTS_PER_BODY[$b]=$(events_in "$WORK/$b.json")
