@@ -11,6 +11,10 @@ use crate::error::ApiError;
 /// The largest `limit`, as for mistgate's own lists.
 const MAX_LIMIT: u32 = 1000;
 
+/// The largest `page`: the document declares both as 32-bit integers (`int32`), as Mist's
+/// own specification does.
+const MAX_PAGE: u32 = i32::MAX as u32;
+
 /// One page of a Mist list: `limit` items from item `(page - 1) * limit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MistPage {
@@ -38,7 +42,7 @@ impl MistPage {
         };
         Ok(MistPage {
             limit: number("limit", 100, 1..=MAX_LIMIT)?,
-            page: number("page", 1, 1..=u32::MAX)?,
+            page: number("page", 1, 1..=MAX_PAGE)?,
         })
     }
 
@@ -72,7 +76,7 @@ pub struct MistPageQuery {
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<u32>,
     /// Which page, from 1; a page past the end is an empty array.
-    #[param(minimum = 1, maximum = 4294967295_u32, default = 1)]
+    #[param(minimum = 1, maximum = 2147483647, default = 1)]
     page: Option<u32>,
 }
 
@@ -127,6 +131,7 @@ mod tests {
             ("limit", "x"),
             ("page", "0"),
             ("page", "-1"),
+            ("page", "2147483648"),
             ("page", ""),
         ] {
             let e = MistPage::of(&query(&[(name, bad)])).unwrap_err();
