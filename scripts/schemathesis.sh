@@ -162,6 +162,11 @@ org_hook=$(api POST /api/v1/orgs/o/webhooks "$hook" id)
 site_hook=$(api POST /api/v1/sites/s/webhooks "$hook" id)
 org_filter=$(api POST /api/v1/orgs/o/assetfilters '{"name": "seeded", "ibeacon_major": 2}' id)
 site_filter=$(api POST /api/v1/sites/s/assetfilters '{"name": "seeded", "rssi": -70}' id)
+# Spares that only DELETE is pointed at (scripts/schemathesis.toml).
+org_hook_spare=$(api POST /api/v1/orgs/o/webhooks "$hook" id)
+site_hook_spare=$(api POST /api/v1/sites/s/webhooks "$hook" id)
+org_filter_spare=$(api POST /api/v1/orgs/o/assetfilters '{"name": "spare"}' id)
+site_filter_spare=$(api POST /api/v1/sites/s/assetfilters '{"name": "spare"}' id)
 api POST "/api/v1/orgs/o/webhooks/$org_hook/ping"
 api POST "/api/v1/sites/s/webhooks/$site_hook/ping"
 
@@ -173,6 +178,8 @@ wait_for "/api/v1/sites/s/webhooks/$site_hook/deliveries?state=dead" items.0.id 
 wait_for "/api/v1/targets/noc/deliveries?state=dead" items.0.id >/dev/null
 export MISTGATE_ST_ORG_HOOK=$org_hook MISTGATE_ST_SITE_HOOK=$site_hook
 export MISTGATE_ST_ORG_FILTER=$org_filter MISTGATE_ST_SITE_FILTER=$site_filter
+export MISTGATE_ST_ORG_HOOK_SPARE=$org_hook_spare MISTGATE_ST_SITE_HOOK_SPARE=$site_hook_spare
+export MISTGATE_ST_ORG_FILTER_SPARE=$org_filter_spare MISTGATE_ST_SITE_FILTER_SPARE=$site_filter_spare
 echo "seeded in $(($(date +%s) - seeding)) s" >&2
 
 # More `st run` arguments, e.g. ST_ARGS='--include-path-regex /silences --report har'.
