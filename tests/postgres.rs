@@ -164,6 +164,24 @@ async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
     assert_eq!(alive.api("/events").await.0, 200);
 }
 
+/// Waits (at most 10 s) until posting `body` signed `sig` to source `branch` of `server`
+/// answers `status`.
+async fn answers_within(
+    server: &Server,
+    body: &[u8],
+    sig: &[(&'static str, String); 2],
+    status: u16,
+    what: &str,
+) {
+    support::eventually(std::time::Duration::from_secs(10), what, || async {
+        let (got, _) = server
+            .ingest("branch", body.to_vec(), &support::headers(sig))
+            .await;
+        (got == status).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds() {
     let cluster = pgtest::Cluster::start();
@@ -196,15 +214,12 @@ async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds
     assert_eq!(status, 201, "{text}");
     assert_eq!(created["name"], "branch");
     let took = std::time::Instant::now();
-    support::eventually(
-        std::time::Duration::from_secs(10),
+    answers_within(
+        &two,
+        &body,
+        &sig,
+        200,
         "the other instance accepting the new source",
-        || async {
-            let (status, _) = two
-                .ingest("branch", body.clone(), &support::headers(&sig))
-                .await;
-            (status == 200).then_some(())
-        },
     )
     .await;
     eprintln!(
@@ -214,15 +229,12 @@ async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds
     // Removed on the other one: refused on the first again.
     let (status, _, text) = two.call("DELETE", "/sources/branch", None).await;
     assert_eq!(status, 200, "{text}");
-    support::eventually(
-        std::time::Duration::from_secs(10),
+    answers_within(
+        &one,
+        &body,
+        &sig,
+        404,
         "the first instance refusing the removed source",
-        || async {
-            let (status, _) = one
-                .ingest("branch", body.clone(), &support::headers(&sig))
-                .await;
-            (status == 404).then_some(())
-        },
     )
     .await;
 }
