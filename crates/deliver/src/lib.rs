@@ -23,6 +23,7 @@ pub mod clock;
 pub mod engine;
 pub mod headers;
 pub mod hec;
+pub mod lease;
 pub mod publish;
 pub mod rate_limit;
 pub mod registry;

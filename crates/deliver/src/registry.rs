@@ -55,6 +55,11 @@ impl Subscriptions {
         self.by_id.get(id)
     }
 
+    /// Every subscription's id.
+    pub fn ids(&self) -> Vec<String> {
+        self.by_id.keys().cloned().collect()
+    }
+
     /// The topics some enabled subscription wants.
     pub fn topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = self.by_topic.keys().cloned().collect();

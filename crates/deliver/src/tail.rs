@@ -174,6 +174,14 @@ pub async fn run<S: TailStage>(mut stage: S, reporter: Reporter, mut wake: Waite
         match stepped {
             Ok(true) => continue,
             Ok(false) => {}
+            Err(StoreError::Fenced { stage }) => {
+                // Another instance holds the stage now (this one lost its lease): its
+                // supervisor builds it again, which waits for the lease and loads.
+                panic!(
+                    "{} stage: stage {stage} was moved on by another instance; loading it again",
+                    S::NAME
+                );
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "{} stage failed a batch; retrying from its last commit", S::NAME);
                 stage.recover().await;

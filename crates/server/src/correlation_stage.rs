@@ -12,24 +12,27 @@
 //! the topology ([`Command::SetTopology`]) are inputs the correlator does not snapshot:
 //! the stage keeps them and gives them again whenever it loads the correlator.
 
+mod handle;
 mod history;
 mod inputs;
+mod relay;
+mod rows;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use correlate::{Correlator, Settings, Snapshot, Transition};
 use deliver::supervise::{Reporter, Stages, supervise};
 use deliver::tail::{self, Log, TailStage, Wakes};
-use store::{
-    DeviceFilter, DeviceRow, IncidentFilter, IncidentRow, Order, PageRequest, StageCommit, Store,
-    StoreError,
-};
+use store::{DeviceFilter, IncidentFilter, Order, PageRequest, StageCommit, Store, StoreError};
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use deliver::clock::now_us;
+use handle::Running;
+pub use handle::{StageHandle, disabled};
 use inputs::ShellInputs;
 
 /// The stage's name in the store.
@@ -92,27 +95,6 @@ pub enum CommandError {
     Store(#[from] StoreError),
 }
 
-/// The handle the API uses to reach the stage.
-#[derive(Clone)]
-pub struct StageHandle {
-    commands: mpsc::Sender<Command>,
-}
-
-impl StageHandle {
-    /// Sends a command and waits for the stage's answer.
-    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
-        let (reply, answer) = oneshot::channel();
-        self.commands.send(make(reply)).await.ok()?;
-        answer.await.ok()
-    }
-}
-
-/// A handle to no stage (correlation turned off): every command answers `None`.
-pub fn disabled() -> StageHandle {
-    let (tx, _) = mpsc::channel(1);
-    StageHandle { commands: tx }
-}
-
 /// Loads the stage's state and runs it until the process ends, supervised: after a
 /// panic it is loaded again from its last commit and goes on. Appended events wake it
 /// (through `stages.wakes()`); it wakes the routing stage when it commits incident changes.
@@ -134,42 +116,70 @@ pub async fn spawn(
     let (tx, rx) = mpsc::channel(64);
     let commands = Arc::new(tokio::sync::Mutex::new(rx));
     let wakes = stages.wakes().clone();
+    let running = Arc::new(AtomicBool::new(false));
+    let handle = StageHandle {
+        commands: tx.clone(),
+        running: running.clone(),
+        shared: store.cluster().is_some().then(|| store.clone()),
+        inputs: inputs.clone(),
+    };
+    // Several instances on one database: the stage runs on the holder of its lease, and
+    // loads what the last holder committed whenever this instance takes it.
     supervise(stages, STAGE_NAME, move |reporter| {
-        let loaded = first.take();
+        let stop = reporter.clone();
         let (store, settings) = (store.clone(), settings.clone());
-        let (commands, wakes) = (commands.clone(), wakes.clone());
-        let waiter = wakes.waiter(&[Log::Events]);
-        let watches = watches.clone();
-        let inputs = inputs.clone();
-        async move {
-            let (correlator, cursor) = match loaded {
-                Some(state) => state,
-                None => {
-                    let (mut correlator, cursor) =
-                        tail::until_ok("load the correlation state", || {
-                            load(store.as_ref(), settings.clone())
-                        })
-                        .await;
-                    inputs.lock().expect("shell inputs").give(&mut correlator);
-                    (correlator, cursor)
+        let (commands, wakes, tx) = (commands.clone(), wakes.clone(), tx.clone());
+        let (watches, inputs, running) = (watches.clone(), inputs.clone(), running.clone());
+        // The state loaded at start is used once, by the first run; a commit from it
+        // after another instance committed would be refused (the store fences stages).
+        let mut loaded = first.take();
+        deliver::lease::leased(
+            store.clone(),
+            STAGE_NAME,
+            async move { stop.stopped().await },
+            move || {
+                let loaded = loaded.take();
+                let (store, settings) = (store.clone(), settings.clone());
+                let (commands, wakes, tx) = (commands.clone(), wakes.clone(), tx.clone());
+                let (watches, inputs, running) = (watches.clone(), inputs.clone(), running.clone());
+                let reporter = reporter.clone();
+                async move {
+                    let waiter = wakes.waiter(&[Log::Events]);
+                    let (correlator, cursor) = match loaded {
+                        Some(state) => state,
+                        None => {
+                            let (mut correlator, cursor) =
+                                tail::until_ok("load the correlation state", || {
+                                    load(store.as_ref(), settings.clone())
+                                })
+                                .await;
+                            inputs.lock().expect("shell inputs").give(&mut correlator);
+                            (correlator, cursor)
+                        }
+                    };
+                    reporter.position(cursor);
+                    let commands = commands.lock_owned().await;
+                    let _running = Running::start(&running);
+                    let stage = Stage {
+                        store: store.clone(),
+                        correlator,
+                        cursor,
+                        commands,
+                        wakes,
+                        reporter: reporter.clone(),
+                        watches,
+                        sources_checked_at: None,
+                        inputs,
+                    };
+                    tokio::select! {
+                        () = tail::run(stage, reporter, waiter) => {}
+                        () = relay::serve(store, tx) => {}
+                    }
                 }
-            };
-            reporter.position(cursor);
-            let stage = Stage {
-                store,
-                correlator,
-                cursor,
-                commands: commands.lock_owned().await,
-                wakes,
-                reporter: reporter.clone(),
-                watches,
-                sources_checked_at: None,
-                inputs,
-            };
-            tail::run(stage, reporter, waiter).await
-        }
+            },
+        )
     });
-    Ok(StageHandle { commands: tx })
+    Ok(handle)
 }
 
 /// The correlation stage's name in `/readyz` and `/metrics`.
@@ -545,37 +555,5 @@ pub(crate) fn feed(
     correlator.handle(&input, now)
 }
 
-/// The API's row for a device: filterable columns plus the whole record.
-pub fn device_row(d: &correlate::Device) -> DeviceRow {
-    let record = serde_json::to_value(d).expect("a device serialises");
-    DeviceRow {
-        org_id: d.org_id.clone(),
-        mac: d.mac.clone(),
-        kind: text(&record["kind"]),
-        site_id: d.site_id.clone(),
-        state: text(&record["state"]),
-        since: d.since,
-        record: record.to_string(),
-    }
-}
-
-/// The API's row for an incident: filterable columns plus the whole record.
-pub fn incident_row(i: &correlate::Incident) -> IncidentRow {
-    let record = serde_json::to_value(i).expect("an incident serialises");
-    IncidentRow {
-        id: i.id,
-        key: i.key.clone(),
-        kind: text(&record["kind"]),
-        state: text(&record["state"]),
-        site_id: i.site_id.clone(),
-        opened_at: i.opened_at,
-        last_seen_at: i.last_seen_at,
-        resolved_at: i.resolved_at,
-        record: record.to_string(),
-    }
-}
-
-/// Enums serialise as their snake_case names.
-fn text(v: &serde_json::Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
+use rows::text;
+pub use rows::{device_row, incident_row};

@@ -17,7 +17,6 @@ pub mod data_dir;
 mod error;
 mod health;
 mod ingest;
-pub mod lease;
 mod listen;
 pub mod mist_sync;
 mod peer;

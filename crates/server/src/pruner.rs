@@ -34,7 +34,7 @@ pub fn spawn(
     supervise(stages, STAGE_NAME, move |reporter| {
         let store = store.clone();
         let stop = reporter.clone();
-        crate::lease::leased(
+        deliver::lease::leased(
             store.clone(),
             STAGE_NAME,
             async move { stop.stopped().await },

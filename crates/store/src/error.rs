@@ -46,6 +46,12 @@ pub enum StoreError {
     Unsealable { what: String, reason: String },
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// Another instance moved stage `stage` on since this one loaded it (it took the
+    /// stage's lease meanwhile): nothing was written; the stage must load again.
+    #[error(
+        "stage {stage} was moved on by another instance since this one loaded it: nothing was written"
+    )]
+    Fenced { stage: String },
     #[error("a blocking task failed: {0}")]
     Task(String),
 }

@@ -2,6 +2,8 @@
 //! not run twice (the pruner, backfill; the others as they move to the database) runs
 //! only while its instance holds the stage's lease, and stops as soon as it is lost.
 
+use crate::StoreError;
+
 /// A lease held.
 #[async_trait::async_trait]
 pub trait Lease: Send {
@@ -14,7 +16,89 @@ pub trait Lease: Send {
 #[async_trait::async_trait]
 pub trait Leases: Send + Sync {
     /// Takes lease `name` when no instance holds it; `None` when one does.
-    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, crate::StoreError>;
+    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError>;
+
+    /// What instances sharing this store coordinate through it; `None` when the store
+    /// has one process (SQLite).
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        None
+    }
+}
+
+/// What several instances on one database coordinate through it: who is alive, which
+/// instance sends to each destination (a lane's claim), relayed commands to the holder of
+/// a stage, and the versions of the configuration they share.
+#[async_trait::async_trait]
+pub trait Cluster: Send + Sync {
+    /// Records that `instance` is alive at `now` (unix µs); returns how many instances
+    /// were seen since `now - live_us`, this one included.
+    async fn heartbeat(&self, instance: &str, now: i64, live_us: i64) -> Result<u32, StoreError>;
+
+    /// Of `candidates`, those with a pending batch that no instance's claim covers at
+    /// `now`; and how many claims are current.
+    async fn unclaimed_lanes(
+        &self,
+        candidates: &[String],
+        now: i64,
+    ) -> Result<(Vec<String>, u32), StoreError>;
+
+    /// Of `destinations`, those with a pending batch.
+    async fn busy_lanes(&self, destinations: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// Claims for `instance`, until `until`, those of `destinations` whose claim is
+    /// free, expired at `now` or its own (rows locked by another claimer are skipped);
+    /// returns the ones claimed.
+    async fn claim_lanes(
+        &self,
+        instance: &str,
+        destinations: &[String],
+        now: i64,
+        until: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Extends to `until` the claims `instance` still holds among `destinations`;
+    /// returns those (a claim another instance took after it expired is not among them).
+    async fn renew_lanes(
+        &self,
+        instance: &str,
+        destinations: &[String],
+        until: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Gives up `instance`'s claims on `destinations`.
+    async fn release_lanes(
+        &self,
+        instance: &str,
+        destinations: &[String],
+    ) -> Result<(), StoreError>;
+
+    /// Pending batches (without bodies) of `destinations` with an id above `after`,
+    /// lowest id first, at most `limit`.
+    async fn pending_of(
+        &self,
+        destinations: &[String],
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::BatchRow>, StoreError>;
+
+    /// The version of a kind of shared state, raised by every change of it:
+    /// `subscriptions` (webhooks and asset filters), `replays` (dead batches put back).
+    async fn version(&self, kind: &str) -> Result<i64, StoreError>;
+
+    /// Leaves a command for the holder of stage `stage`; its id.
+    async fn relay_put(&self, stage: &str, body: &str, at: i64) -> Result<i64, StoreError>;
+
+    /// The commands for `stage` not answered yet, oldest first.
+    async fn relay_open(&self, stage: &str) -> Result<Vec<(i64, String)>, StoreError>;
+
+    /// Answers command `id`.
+    async fn relay_answer(&self, id: i64, answer: &str, at: i64) -> Result<(), StoreError>;
+
+    /// Command `id`'s answer, once given.
+    async fn relay_answer_of(&self, id: i64) -> Result<Option<String>, StoreError>;
+
+    /// Deletes the commands left before `before` (answered or not).
+    async fn relay_prune(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// A lease that is always held: one process owns a SQLite data dir (its lock file sees

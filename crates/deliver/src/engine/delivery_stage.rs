@@ -34,55 +34,78 @@ const CURSOR_EVERY_US: i64 = 2_000_000;
 /// The delivery stage's name in `/readyz` and `/metrics`.
 pub const STAGE_NAME: &str = "delivery";
 
-/// Runs the stage from `cursor`, supervised: after a panic it starts again from the
-/// cursor it last committed. Appended events and changed subscriptions wake it.
+/// Runs the stage, supervised, while this instance holds the stage's lease (always, on a
+/// store no other instance shares): each run starts from the cursor last committed, so
+/// after a panic or a takeover it goes on where the last commit left it. Appended events
+/// and changed subscriptions wake it.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
     wakes: Arc<Wakes>,
-    cursor: i64,
     settings: &EngineSettings,
     stages: Arc<Stages>,
 ) {
     let window_us = settings.aggregation_window.as_micros() as i64;
     let max_events = settings.max_batch_events.max(1);
-    let mut first = Some(cursor);
     supervise(stages, STAGE_NAME, move |reporter| {
-        let given = first.take();
+        let stop = reporter.clone();
         let (store, registry) = (store.clone(), registry.clone());
-        let dispatcher = dispatcher.clone();
-        let waiter = wakes.waiter(&[Log::Events]).or(registry.changes());
-        async move {
-            let cursor = match given {
-                Some(c) => c,
-                None => {
-                    tail::until_ok("read the delivery stage's cursor", || async {
-                        Ok::<_, StoreError>(store.stage_load(STAGE).await?.map_or(0, |s| s.cursor))
-                    })
-                    .await
+        let (dispatcher, wakes) = (dispatcher.clone(), wakes.clone());
+        crate::lease::leased(
+            store.clone(),
+            STAGE_NAME,
+            async move { stop.stopped().await },
+            move || {
+                let (store, registry) = (store.clone(), registry.clone());
+                let dispatcher = dispatcher.clone();
+                let waiter = wakes.waiter(&[Log::Events]).or(registry.changes());
+                let reporter = reporter.clone();
+                async move {
+                    let cursor =
+                        tail::until_ok("read the delivery stage's cursor", || start(&store)).await;
+                    reporter.position(cursor);
+                    let stage = Stage {
+                        store,
+                        registry,
+                        dispatcher,
+                        cursor,
+                        read: cursor,
+                        cursor_written_at: 0,
+                        cursor_due: false,
+                        buffer: Aggregator::new(),
+                        held: HashMap::new(),
+                        numbers: HashMap::new(),
+                        names: Vec::new(),
+                        window_us,
+                        max_events,
+                        reporter: reporter.clone(),
+                    };
+                    tail::run(stage, reporter, waiter).await
                 }
-            };
-            reporter.position(cursor);
-            let stage = Stage {
-                store,
-                registry,
-                dispatcher,
-                cursor,
-                read: cursor,
-                cursor_written_at: 0,
-                cursor_due: false,
-                buffer: Aggregator::new(),
-                held: HashMap::new(),
-                numbers: HashMap::new(),
-                names: Vec::new(),
-                window_us,
-                max_events,
-                reporter: reporter.clone(),
-            };
-            tail::run(stage, reporter, waiter).await
-        }
+            },
+        )
     });
+}
+
+/// Where the stage starts: its committed cursor; on the very first start the end of the
+/// log, written at once (subscriptions get what arrives from now on, not the history; a
+/// restart before the stage's first commit would otherwise begin at the end of the log
+/// again, and never deliver what was stored in between).
+async fn start(store: &Arc<dyn Store>) -> Result<i64, StoreError> {
+    if let Some(state) = store.stage_load(STAGE).await? {
+        return Ok(state.cursor);
+    }
+    let end = store.tail(0, Vec::new(), 1).await?.1;
+    store
+        .outbox_commit(OutboxCommit {
+            stage: Some((STAGE.to_string(), end)),
+            snapshot: None,
+            batches: Vec::new(),
+            at: now_us(),
+        })
+        .await?;
+    Ok(end)
 }
 
 /// What a splunk body needs of a buffered event besides its raw text.

@@ -11,6 +11,7 @@
 //! Delivery is at least once: a batch is marked delivered after its 2xx, so a crash in
 //! between sends it again after restart, with the same delivery id header.
 
+mod claims;
 mod delivery_stage;
 mod lane;
 mod recorder;
@@ -146,10 +147,23 @@ pub(crate) struct Shared {
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
     lanes: Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>,
+    /// On a store other instances share: the destinations this instance sends to.
+    claims: Option<Arc<claims::Claims>>,
 }
 
 impl Dispatcher {
+    /// Batches just written to the outbox. On a shared store they go out from the
+    /// instance that holds their destination's claim, which reads them from the outbox
+    /// (this one too): the claims loop is woken to read them now.
     pub fn enqueue(&self, batches: impl IntoIterator<Item = Queued>) {
+        match &self.claims {
+            Some(claims) => claims.nudge(),
+            None => self.hand(batches),
+        }
+    }
+
+    /// Gives batches to their lanes, starting lanes as needed.
+    pub(crate) fn hand(&self, batches: impl IntoIterator<Item = Queued>) {
         let mut lanes = self.lanes.lock().expect("lanes lock");
         for batch in batches {
             let mut batch = batch;
@@ -163,14 +177,7 @@ impl Dispatcher {
                         // The lane ended: its subscription was deleted (its batches went
                         // with it), unless it exists again.
                         lanes.remove(&back.subscription_id);
-                        let known = self.shared.targets.contains_key(&back.subscription_id)
-                            || self
-                                .shared
-                                .registry
-                                .current()
-                                .get(&back.subscription_id)
-                                .is_some();
-                        if !known {
+                        if !self.known(&back.subscription_id) {
                             break;
                         }
                         batch = back;
@@ -178,6 +185,24 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// Stops the lane of `destination` (its requests in flight too): another instance
+    /// sends to it now.
+    pub(crate) fn close(&self, destination: &str) {
+        self.lanes.lock().expect("lanes lock").remove(destination);
+    }
+
+    /// Every destination there is: webhooks and routing targets.
+    pub(crate) fn destinations(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.shared.targets.keys().cloned().collect();
+        all.extend(self.shared.registry.current().ids());
+        all
+    }
+
+    fn known(&self, destination: &str) -> bool {
+        self.shared.targets.contains_key(destination)
+            || self.shared.registry.current().get(destination).is_some()
     }
 }
 
@@ -211,49 +236,45 @@ impl Engine {
             settings: settings.clone(),
             recorder,
         });
+        let claims = store.cluster().is_some().then(claims::Claims::new);
         let dispatcher = Arc::new(Dispatcher {
             shared,
             lanes: Mutex::new(HashMap::new()),
+            claims: claims.clone(),
         });
-        // Pending batches first, so that none is both loaded here and handed over by the
-        // stage below.
-        let mut after = 0;
-        let mut loaded = 0usize;
-        loop {
-            let rows = store.pending_batches(after, 1_000).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            loaded += rows.len();
-            dispatcher.enqueue(rows.into_iter().map(Queued::from));
-        }
-        if loaded > 0 {
-            tracing::info!(batches = loaded, "resuming pending deliveries");
-        }
-        let cursor = match store.stage_load(STAGE).await? {
-            Some(state) => state.cursor,
-            // First start: subscriptions get what arrives from now on, not the history.
-            // Written at once: a restart before the stage's first commit would begin at
-            // the end of the log again, and never deliver what was stored in between.
-            None => {
-                let end = store.tail(0, Vec::new(), 1).await?.1;
-                store
-                    .outbox_commit(OutboxCommit {
-                        stage: Some((STAGE.to_string(), end)),
-                        snapshot: None,
-                        batches: Vec::new(),
-                        at: now_us(),
-                    })
-                    .await?;
-                end
+        match claims {
+            // Several instances: each sends to the destinations it claims, and reads
+            // their batches from the outbox.
+            Some(claims) => {
+                tracing::info!(instance = %claims.instance, "sending is shared with the other instances on the database");
+                tokio::spawn(claims::run(dispatcher.clone(), claims));
             }
-        };
+            None => {
+                // Pending batches first, so that none is both loaded here and handed
+                // over by the stage below.
+                let mut after = 0;
+                let mut loaded = 0usize;
+                loop {
+                    let rows = store.pending_batches(after, 1_000).await?;
+                    let Some(last) = rows.last() else { break };
+                    after = last.id;
+                    loaded += rows.len();
+                    dispatcher.hand(rows.into_iter().map(Queued::from));
+                }
+                if loaded > 0 {
+                    tracing::info!(batches = loaded, "resuming pending deliveries");
+                }
+            }
+        }
+        // A store that cannot be read stops the start (the stage reads it again when it
+        // runs).
+        store.stage_load(STAGE).await?;
         let wakes = stages.wakes().clone();
         delivery_stage::spawn(
             store.clone(),
             registry.clone(),
             dispatcher.clone(),
             wakes.clone(),
-            cursor,
             &settings,
             stages.clone(),
         );
@@ -271,21 +292,35 @@ impl Engine {
                     )
                 }
             };
-            // The first load here, so that a failure stops the start; after a panic the
-            // stage is loaded again from what it last committed.
+            // The first load here, so that a failure stops the start; it serves the
+            // first run (a commit from it after another instance committed is refused,
+            // and the stage loads again). Every later run (after a panic, after taking
+            // the lease) loads what was last committed.
             let mut first = Some(load().await?);
+            let leases = store.clone();
             supervise(stages, route_stage::STAGE_NAME, move |reporter| {
-                let loaded = first.take();
-                let load = load.clone();
-                let waiter = wakes.waiter(&[Log::Events, Log::Incidents]);
-                async move {
-                    let mut stage = match loaded {
-                        Some(stage) => stage,
-                        None => tail::until_ok("load the routing stage", load).await,
-                    };
-                    stage.report_to(reporter.clone());
-                    tail::run(stage, reporter, waiter).await
-                }
+                let stop = reporter.clone();
+                let mut loaded = first.take();
+                let (load, wakes, store) = (load.clone(), wakes.clone(), leases.clone());
+                crate::lease::leased(
+                    store,
+                    route_stage::STAGE_NAME,
+                    async move { stop.stopped().await },
+                    move || {
+                        let loaded = loaded.take();
+                        let load = load.clone();
+                        let waiter = wakes.waiter(&[Log::Events, Log::Incidents]);
+                        let reporter = reporter.clone();
+                        async move {
+                            let mut stage = match loaded {
+                                Some(stage) => stage,
+                                None => tail::until_ok("load the routing stage", load).await,
+                            };
+                            stage.report_to(reporter.clone());
+                            tail::run(stage, reporter, waiter).await
+                        }
+                    },
+                )
             });
         }
         Ok(Engine {
@@ -372,9 +407,14 @@ impl Engine {
     /// Puts dead batches back in their subscription's queue; returns their ids.
     pub async fn replay(&self, request: ReplayRequest) -> Result<Vec<i64>, StoreError> {
         let ids = self.store.replay_batches(request).await?;
+        if self.dispatcher.claims.is_some() {
+            // The instance that sends to the webhook reads them back (by the replays'
+            // version).
+            return Ok(ids);
+        }
         for &id in &ids {
             if let Some(row) = self.store.batch(id).await? {
-                self.dispatcher.enqueue([Queued::from(row)]);
+                self.dispatcher.hand([Queued::from(row)]);
             }
         }
         Ok(ids)

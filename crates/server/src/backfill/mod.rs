@@ -126,7 +126,7 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
     let stop = async move {
         let _ = stopping.wait_for(|stopping| *stopping).await;
     };
-    tokio::spawn(crate::lease::leased(store, LEASE, stop, move || {
+    tokio::spawn(deliver::lease::leased(store, LEASE, stop, move || {
         reads(app.clone(), mist.clone(), orgs.clone(), settings)
     }));
 }

@@ -57,6 +57,10 @@ impl crate::Leases for PgStore {
     async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
         try_lease(self, name).await
     }
+
+    fn cluster(&self) -> Option<&dyn crate::Cluster> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

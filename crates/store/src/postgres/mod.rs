@@ -6,6 +6,7 @@
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
 mod access;
+mod cluster;
 pub mod import;
 mod import_rows;
 mod import_tables;
@@ -38,6 +39,8 @@ pub struct PgStore {
     writer: mpsc::Sender<writer::Job>,
     /// Seals secrets at rest (subscription and source records), as the SQLite backend.
     sealer: Option<crate::Sealer>,
+    /// The stage versions this instance loaded or wrote (`cluster::write_stage`).
+    stages: std::sync::Arc<cluster::StageVersions>,
 }
 
 impl PgStore {
@@ -55,6 +58,7 @@ impl PgStore {
             pool,
             writer,
             sealer,
+            stages: Default::default(),
         })
     }
 
@@ -62,6 +66,11 @@ impl PgStore {
     #[allow(dead_code)]
     pub(super) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The stage versions this instance last loaded or wrote.
+    pub(super) fn stage_versions(&self) -> &cluster::StageVersions {
+        &self.stages
     }
 
     /// The key secrets are sealed with, if any.

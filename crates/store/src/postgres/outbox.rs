@@ -12,6 +12,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{Encode, Postgres, QueryBuilder, Row, Type};
 
 use super::PgStore;
+use super::cluster::BUMP;
 use crate::{
     AttemptFilter, AttemptRecord, AttemptRow, BatchFilter, BatchRow, BatchState, Order,
     OutboxCommit, Page, PageRequest, ReplayRequest, StoreError, SubscriptionRow,
@@ -87,6 +88,9 @@ pub(super) const SCHEMA: &str = r#"
     CREATE INDEX attempts_at ON attempts (at);
 "#;
 
+/// The version kind webhook and asset filter changes raise.
+const SUBSCRIPTIONS: &str = "subscriptions";
+
 /// The advisory lock that outbox writes handing out ids run under ("mgoutb" in ASCII).
 const OUTBOX_LOCK: i64 = 0x6d67_6f75_7462;
 
@@ -99,33 +103,38 @@ pub(super) async fn put_subscription(
     mut row: SubscriptionRow,
 ) -> Result<(), StoreError> {
     seal_row(pg.sealer(), &mut row);
-    sqlx::query(
-        "INSERT INTO subscriptions (id, scope, scope_id, record, modified_at)
-         VALUES ($1, $2, $3, $4, $5)
+    // Other instances see the change by the version it raises (`cluster.rs`).
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{BUMP} INSERT INTO subscriptions (id, scope, scope_id, record, modified_at)
+         VALUES ($2, $3, $4, $5, $6)
          ON CONFLICT (id) DO UPDATE SET scope = EXCLUDED.scope, scope_id = EXCLUDED.scope_id,
-             record = EXCLUDED.record, modified_at = EXCLUDED.modified_at",
-    )
-    .bind(&row.id)
-    .bind(&row.scope)
-    .bind(&row.scope_id)
-    .bind(&row.record)
-    .bind(row.modified_at)
-    .execute(pg.pool())
-    .await?;
+             record = EXCLUDED.record, modified_at = EXCLUDED.modified_at"
+    ));
+    sqlx::query(sql)
+        .bind(SUBSCRIPTIONS)
+        .bind(&row.id)
+        .bind(&row.scope)
+        .bind(&row.scope_id)
+        .bind(&row.record)
+        .bind(row.modified_at)
+        .execute(pg.pool())
+        .await?;
     Ok(())
 }
 
 /// Deletes a subscription with its batches (their incident links cascade) and attempts,
 /// in one statement; false when there was no such subscription.
 pub(super) async fn delete_subscription(pg: &PgStore, id: &str) -> Result<bool, StoreError> {
-    let deleted = sqlx::query(
-        "WITH batches AS (DELETE FROM outbox WHERE subscription_id = $1),
-              attempts AS (DELETE FROM attempts WHERE subscription_id = $1)
-         DELETE FROM subscriptions WHERE id = $1",
-    )
-    .bind(id)
-    .execute(pg.pool())
-    .await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{BUMP}, batches AS (DELETE FROM outbox WHERE subscription_id = $2),
+              attempts AS (DELETE FROM attempts WHERE subscription_id = $2)
+         DELETE FROM subscriptions WHERE id = $2"
+    ));
+    let deleted = sqlx::query(sql)
+        .bind(SUBSCRIPTIONS)
+        .bind(id)
+        .execute(pg.pool())
+        .await?;
     Ok(deleted.rows_affected() > 0)
 }
 
@@ -211,20 +220,8 @@ pub(super) async fn outbox_commit(
         ids.push(id);
     }
     if let Some((stage, cursor)) = &commit.stage {
-        let snapshot: &[u8] = commit.snapshot.as_deref().unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO stages (name, cursor, snapshot, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor,
-                 updated_at = EXCLUDED.updated_at,
-                 snapshot = CASE WHEN $5 THEN EXCLUDED.snapshot ELSE stages.snapshot END",
-        )
-        .bind(stage)
-        .bind(*cursor)
-        .bind(snapshot)
-        .bind(commit.at)
-        .bind(commit.snapshot.is_some())
-        .execute(&mut *tx)
-        .await?;
+        let snapshot = commit.snapshot.as_deref();
+        super::cluster::write_stage(pg, &mut tx, stage, *cursor, snapshot, commit.at).await?;
     }
     tx.commit().await?;
     Ok(ids)
@@ -286,8 +283,9 @@ pub(super) async fn replay_batches(
     pg: &PgStore,
     request: ReplayRequest,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut q: QueryBuilder<Postgres> =
-        QueryBuilder::new("UPDATE outbox SET state = 'pending', due_at = ");
+    // The instance that sends to the webhook sees its dead batches back by the version.
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(BUMP.replace("$1", "'replays'"));
+    q.push("UPDATE outbox SET state = 'pending', due_at = ");
     q.push_bind(request.now);
     q.push(
         ", round_attempts = 0, first_attempt_at = NULL WHERE state = 'dead' AND subscription_id = ",
@@ -352,6 +350,30 @@ pub(super) async fn pending_batches(
 ) -> Result<Vec<BatchRow>, StoreError> {
     let sql = "WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2";
     batch_list(pg, sql, after, limit).await
+}
+
+/// Pending batches (without bodies) of `destinations` with an id above `after`, lowest
+/// first: what the instance sending to them has not seen yet.
+pub(super) async fn pending_of(
+    pg: &PgStore,
+    destinations: &[String],
+    after: i64,
+    limit: u32,
+) -> Result<Vec<BatchRow>, StoreError> {
+    if destinations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{BATCH_COLUMNS} FROM outbox WHERE state = 'pending' AND id > $1
+         AND subscription_id = ANY($3) ORDER BY id LIMIT $2"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(after)
+        .bind(i64::from(limit.min(MAX_LIMIT)))
+        .bind(destinations)
+        .fetch_all(pg.pool())
+        .await?;
+    Ok(rows.iter().map(batch_row).collect::<Result<_, _>>()?)
 }
 
 /// The batches (without bodies) that `tail` selects: an id as `$1`, the limit as `$2`.

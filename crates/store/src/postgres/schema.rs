@@ -104,6 +104,8 @@ const MIGRATIONS: &[&str] = &[
     super::state::SCHEMA,
     // 4: tokens, the audit log, sources added at run time, backfill marks (access.rs).
     super::access::SCHEMA,
+    // 5: several instances: stage versions, instances, lanes, relayed commands (cluster.rs).
+    super::cluster::SCHEMA,
 ];
 
 /// Brings the database up to the schema this build knows, once across instances.

@@ -106,8 +106,12 @@ pub(super) const SCHEMA: &str = r#"
 
 /// Where stage `name` stands; `None` before its first commit.
 pub(super) async fn stage_load(pg: &PgStore, name: &str) -> Result<Option<StageState>, StoreError> {
-    let query = sqlx::query("SELECT cursor, snapshot FROM stages WHERE name = $1").bind(name);
+    let query =
+        sqlx::query("SELECT cursor, snapshot, version FROM stages WHERE name = $1").bind(name);
     let row = query.fetch_optional(pg.pool()).await?;
+    let version = row.as_ref().map(|r| r.try_get::<i64, _>(2)).transpose()?;
+    // What this instance's next commit of the stage must follow.
+    pg.stage_versions().set(name, version.unwrap_or(0));
     Ok(row.as_ref().map(stage_row).transpose()?)
 }
 
@@ -129,16 +133,14 @@ pub(super) async fn stage_commit(pg: &PgStore, commit: StageCommit) -> Result<()
     write_history(&mut tx, &commit.device_changes).await?;
     write_incidents(&mut tx, &commit.incidents).await?;
     write_changes(&mut tx, &commit.changes).await?;
-    sqlx::query(
-        "INSERT INTO stages (name, cursor, snapshot, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor,
-             snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at",
+    super::cluster::write_stage(
+        pg,
+        &mut tx,
+        &commit.stage,
+        commit.cursor,
+        Some(&commit.snapshot),
+        commit.at,
     )
-    .bind(&commit.stage)
-    .bind(commit.cursor)
-    .bind(&commit.snapshot)
-    .bind(commit.at)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(())

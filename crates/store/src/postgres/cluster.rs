@@ -1,0 +1,422 @@
+//! [`crate::Cluster`] on PostgreSQL: what several instances on one database coordinate
+//! through it. Instances beat in `instances`; the instance that sends to a destination
+//! holds that destination's row of `lanes` until a time it keeps extending, and claims
+//! rows with `FOR UPDATE SKIP LOCKED` so that two claimers never wait on each other and
+//! never both win; commands for the holder of a stage wait in `stage_commands` for its
+//! answer; `versions` counts the changes of shared configuration.
+
+use sqlx::Row;
+
+use super::PgStore;
+use crate::{BatchRow, StoreError};
+
+/// This part's tables (migration 5 of `schema.rs`, run inside a transaction).
+pub(super) const SCHEMA: &str = r#"
+    -- Every commit of a stage raises its version; a commit from an instance that loaded an
+    -- older version is refused (another instance took the stage's lease meanwhile).
+    ALTER TABLE stages ADD COLUMN version bigint NOT NULL DEFAULT 0;
+    -- The instances on this database, and when each was last seen alive.
+    CREATE TABLE instances (
+        id text PRIMARY KEY, started_at bigint NOT NULL, seen_at bigint NOT NULL
+    );
+    -- Which instance sends to a destination (a webhook's id, `target:<name>`), until when.
+    CREATE TABLE lanes (
+        destination text PRIMARY KEY, holder text NOT NULL, until bigint NOT NULL
+    );
+    -- Commands for the instance that holds a stage (an incident acknowledged on another).
+    CREATE TABLE stage_commands (
+        id          bigserial PRIMARY KEY,
+        stage       text   NOT NULL,
+        body        text   NOT NULL,
+        created_at  bigint NOT NULL,
+        answer      text,
+        answered_at bigint
+    );
+    CREATE INDEX stage_commands_open ON stage_commands (stage, id) WHERE answer IS NULL;
+    CREATE INDEX stage_commands_created ON stage_commands (created_at);
+    -- How many times each kind of shared state has changed.
+    CREATE TABLE versions (kind text PRIMARY KEY, version bigint NOT NULL);
+"#;
+
+/// A statement prefix that raises kind `$1`'s version, for a change's own statement
+/// (`WITH bump AS (...) <change>`), so that the two commit together.
+pub(super) const BUMP: &str = "WITH bump AS (INSERT INTO versions (kind, version) VALUES ($1, 1) \
+     ON CONFLICT (kind) DO UPDATE SET version = versions.version + 1) ";
+
+/// Writes stage `name`'s cursor (and its snapshot when `snapshot` is given) in `tx`, as
+/// the next version after the one this instance last loaded or wrote: refused with
+/// [`StoreError::Fenced`] when another instance wrote one since (it holds the stage's
+/// lease now). A stage this instance never loaded is written unconditionally.
+pub(super) async fn write_stage(
+    pg: &PgStore,
+    tx: &mut sqlx::PgConnection,
+    name: &str,
+    cursor: i64,
+    snapshot: Option<&[u8]>,
+    at: i64,
+) -> Result<(), StoreError> {
+    let expected = pg.stage_versions().get(name);
+    let version: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO stages (name, cursor, snapshot, updated_at, version)
+         VALUES ($1, $2, coalesce($3, ''::bytea), $4, 1)
+         ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor,
+             updated_at = EXCLUDED.updated_at,
+             snapshot = coalesce($3, stages.snapshot),
+             version = stages.version + 1
+         WHERE $5::bigint IS NULL OR stages.version = $5
+         RETURNING version",
+    )
+    .bind(name)
+    .bind(cursor)
+    .bind(snapshot)
+    .bind(at)
+    .bind(expected)
+    .fetch_optional(tx)
+    .await?;
+    match version {
+        Some(v) => {
+            pg.stage_versions().set(name, v);
+            Ok(())
+        }
+        None => Err(StoreError::Fenced {
+            stage: name.to_string(),
+        }),
+    }
+}
+
+/// The version of each stage this instance last loaded or wrote (0: it had no row).
+#[derive(Default)]
+pub(crate) struct StageVersions(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl StageVersions {
+    pub(super) fn get(&self, name: &str) -> Option<i64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied()
+    }
+
+    pub(super) fn set(&self, name: &str, version: i64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), version);
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Cluster for PgStore {
+    async fn heartbeat(&self, instance: &str, now: i64, live_us: i64) -> Result<u32, StoreError> {
+        let live: i64 = sqlx::query_scalar(
+            "WITH beat AS (
+                 INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $2)
+                 ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at
+             )
+             SELECT 1 + count(*) FROM instances WHERE id <> $1 AND seen_at >= $3",
+        )
+        .bind(instance)
+        .bind(now)
+        .bind(now - live_us)
+        .fetch_one(self.pool())
+        .await?;
+        // Instances gone for a day are forgotten.
+        sqlx::query("DELETE FROM instances WHERE seen_at < $1")
+            .bind(now - 86_400_000_000)
+            .execute(self.pool())
+            .await?;
+        Ok(u32::try_from(live).unwrap_or(u32::MAX))
+    }
+
+    async fn unclaimed_lanes(
+        &self,
+        candidates: &[String],
+        now: i64,
+    ) -> Result<(Vec<String>, u32), StoreError> {
+        let free: Vec<String> = sqlx::query_scalar(
+            "SELECT d FROM unnest($1::text[]) d
+             WHERE NOT EXISTS (SELECT 1 FROM lanes l WHERE l.destination = d AND l.until >= $2)
+               AND EXISTS (SELECT 1 FROM outbox o WHERE o.subscription_id = d AND o.state = 'pending')",
+        )
+        .bind(candidates)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        let current: i64 = sqlx::query_scalar("SELECT count(*) FROM lanes WHERE until >= $1")
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((free, u32::try_from(current).unwrap_or(u32::MAX)))
+    }
+
+    async fn busy_lanes(&self, destinations: &[String]) -> Result<Vec<String>, StoreError> {
+        let busy = sqlx::query_scalar(
+            "SELECT d FROM unnest($1::text[]) d
+             WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.subscription_id = d AND o.state = 'pending')",
+        )
+        .bind(destinations)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(busy)
+    }
+
+    async fn claim_lanes(
+        &self,
+        instance: &str,
+        destinations: &[String],
+        now: i64,
+        until: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        if destinations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO lanes (destination, holder, until)
+             SELECT d, '', 0 FROM unnest($1::text[]) d ON CONFLICT (destination) DO NOTHING",
+        )
+        .bind(destinations)
+        .execute(&mut *tx)
+        .await?;
+        let claimed: Vec<String> = sqlx::query_scalar(
+            "WITH free AS (
+                 SELECT destination FROM lanes
+                 WHERE destination = ANY($1) AND (until < $2 OR holder = $3)
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE lanes SET holder = $3, until = $4 FROM free
+             WHERE lanes.destination = free.destination
+             RETURNING lanes.destination",
+        )
+        .bind(destinations)
+        .bind(now)
+        .bind(instance)
+        .bind(until)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn renew_lanes(
+        &self,
+        instance: &str,
+        destinations: &[String],
+        until: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        if destinations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let renewed = sqlx::query_scalar(
+            "UPDATE lanes SET until = $3 WHERE destination = ANY($1) AND holder = $2
+             RETURNING destination",
+        )
+        .bind(destinations)
+        .bind(instance)
+        .bind(until)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(renewed)
+    }
+
+    async fn release_lanes(
+        &self,
+        instance: &str,
+        destinations: &[String],
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE lanes SET until = 0 WHERE destination = ANY($1) AND holder = $2")
+            .bind(destinations)
+            .bind(instance)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn pending_of(
+        &self,
+        destinations: &[String],
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError> {
+        super::outbox::pending_of(self, destinations, after, limit).await
+    }
+
+    async fn version(&self, kind: &str) -> Result<i64, StoreError> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM versions WHERE kind = $1")
+                .bind(kind)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    async fn relay_put(&self, stage: &str, body: &str, at: i64) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO stage_commands (stage, body, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(stage)
+        .bind(body)
+        .bind(at)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    async fn relay_open(&self, stage: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, body FROM stage_commands WHERE stage = $1 AND answer IS NULL ORDER BY id",
+        )
+        .bind(stage)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn relay_answer(&self, id: i64, answer: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE stage_commands SET answer = $2, answered_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(answer)
+            .bind(at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn relay_answer_of(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let answer: Option<Option<String>> =
+            sqlx::query_scalar("SELECT answer FROM stage_commands WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(answer.flatten())
+    }
+
+    async fn relay_prune(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM stage_commands WHERE created_at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Cluster;
+    use crate::postgres::PgStore;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_lane_has_one_holder_until_its_claim_expires() {
+        let cluster = pgtest::Cluster::start();
+        let url = cluster.database();
+        let a = PgStore::open(&url, None).await.unwrap();
+        let b = PgStore::open(&url, None).await.unwrap();
+        assert_eq!(a.heartbeat("a", 1_000, 5_000).await.unwrap(), 1);
+        assert_eq!(b.heartbeat("b", 2_000, 5_000).await.unwrap(), 2);
+        assert_eq!(
+            a.heartbeat("a", 9_000, 5_000).await.unwrap(),
+            1,
+            "b is gone"
+        );
+        let both = names(&["w1", "w2"]);
+        assert_eq!(
+            a.claim_lanes("a", &both, 100, 200).await.unwrap().len(),
+            2,
+            "free at first"
+        );
+        assert!(
+            b.claim_lanes("b", &both, 150, 250)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(a.renew_lanes("a", &both, 300).await.unwrap().len(), 2);
+        // Released or expired, another takes them; the old holder's renewal then fails.
+        a.release_lanes("a", &names(&["w1"])).await.unwrap();
+        assert_eq!(b.claim_lanes("b", &both, 250, 400).await.unwrap(), ["w1"]);
+        assert_eq!(b.claim_lanes("b", &both, 301, 400).await.unwrap().len(), 2);
+        assert!(a.renew_lanes("a", &both, 500).await.unwrap().is_empty());
+        let (free, current) = a.unclaimed_lanes(&both, 350).await.unwrap();
+        assert!(free.is_empty(), "claimed, and nothing pending anyway");
+        assert_eq!(current, 2);
+    }
+
+    fn move_to(cursor: i64) -> crate::OutboxCommit {
+        crate::OutboxCommit {
+            stage: Some(("deliver".into(), cursor)),
+            snapshot: None,
+            batches: Vec::new(),
+            at: cursor,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stage_commit_from_an_instance_that_lost_the_stage_is_refused() {
+        use crate::{StageCommit, Store, StoreError};
+        let cluster = pgtest::Cluster::start();
+        let url = cluster.database();
+        let a = PgStore::open(&url, None).await.unwrap();
+        let b = PgStore::open(&url, None).await.unwrap();
+        assert!(a.stage_load("deliver").await.unwrap().is_none());
+        assert!(b.stage_load("deliver").await.unwrap().is_none());
+        a.outbox_commit(move_to(5)).await.unwrap();
+        a.outbox_commit(move_to(6)).await.unwrap();
+        let refused = b.outbox_commit(move_to(7)).await.unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::Fenced { stage } if stage == "deliver"),
+            "{refused}"
+        );
+        // b loads what a wrote and goes on; now a is the one behind.
+        assert_eq!(b.stage_load("deliver").await.unwrap().unwrap().cursor, 6);
+        b.outbox_commit(move_to(8)).await.unwrap();
+        assert!(matches!(
+            a.outbox_commit(move_to(9)).await,
+            Err(StoreError::Fenced { .. })
+        ));
+        assert_eq!(a.stage_load("deliver").await.unwrap().unwrap().cursor, 8);
+        // The correlation stage's commits are fenced the same way, and nothing of a
+        // refused one is written.
+        let commit = |cursor| StageCommit {
+            stage: "correlate".into(),
+            cursor,
+            snapshot: b"{}".to_vec(),
+            devices: Vec::new(),
+            incidents: Vec::new(),
+            changes: Vec::new(),
+            device_changes: Vec::new(),
+            at: cursor,
+        };
+        assert!(a.stage_load("correlate").await.unwrap().is_none());
+        assert!(b.stage_load("correlate").await.unwrap().is_none());
+        b.stage_commit(commit(3)).await.unwrap();
+        assert!(matches!(
+            a.stage_commit(commit(4)).await,
+            Err(StoreError::Fenced { .. })
+        ));
+        assert_eq!(b.stage_load("correlate").await.unwrap().unwrap().cursor, 3);
+    }
+
+    #[tokio::test]
+    async fn a_command_waits_for_its_answer_and_versions_count_changes() {
+        let cluster = pgtest::Cluster::start();
+        let a = PgStore::open(&cluster.database(), None).await.unwrap();
+        let id = a.relay_put("correlate", "{\"x\":1}", 10).await.unwrap();
+        assert_eq!(a.relay_answer_of(id).await.unwrap(), None);
+        assert_eq!(
+            a.relay_open("correlate").await.unwrap(),
+            [(id, "{\"x\":1}".to_string())]
+        );
+        assert!(a.relay_open("other").await.unwrap().is_empty());
+        a.relay_answer(id, "ok", 11).await.unwrap();
+        assert!(a.relay_open("correlate").await.unwrap().is_empty());
+        assert_eq!(a.relay_answer_of(id).await.unwrap().as_deref(), Some("ok"));
+        assert_eq!(a.relay_prune(11).await.unwrap(), 1);
+        assert_eq!(a.version("subscriptions").await.unwrap(), 0);
+    }
+}
