@@ -13,20 +13,15 @@ const SECRET: &str = "postgres-test-secret-0123456789";
 /// The key every instance on one database shares (`MISTGATE_SECRET_KEY`).
 const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 
-fn config(stages: bool) -> String {
-    let mut c = format!("[[sources]]\nname = \"hq\"\nsecrets = [\"{SECRET}\"]\n");
-    if !stages {
-        // Several instances: the stages need the leases that are still to come.
-        c.push_str("\n[correlation]\nenabled = false\n\n[delivery]\nenabled = false\n");
-    }
-    c
+fn config() -> String {
+    format!("[[sources]]\nname = \"hq\"\nsecrets = [\"{SECRET}\"]\n")
 }
 
-/// One more instance on the database at `url`, its stages off but the pruner's, with the
-/// shared key.
+/// One more instance on the database at `url`, every stage on (each runs on the holder
+/// of its lease), with the shared key.
 fn instance(url: &str) -> Server {
     Server::start_env(
-        Some(&config(false)),
+        Some(&config()),
         &[("MISTGATE_DATABASE_URL", url), ("MISTGATE_SECRET_KEY", KEY)],
     )
 }
@@ -35,7 +30,7 @@ fn instance(url: &str) -> Server {
 async fn the_log_lives_in_postgresql_through_a_restart() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
-    let mut server = Server::start_env(Some(&config(true)), &[("MISTGATE_DATABASE_URL", &url)]);
+    let mut server = Server::start_env(Some(&config()), &[("MISTGATE_DATABASE_URL", &url)]);
     let body = site_alarm(
         "o1",
         "s1",
@@ -127,41 +122,136 @@ async fn holds(server: &Server, stage: &str) -> bool {
         .any(|l| l.starts_with(&format!("mistgate_stage_lease{{stage=\"{stage}\"}} 1")))
 }
 
-#[tokio::test]
-async fn the_pruner_runs_on_one_instance_and_moves_when_it_dies() {
-    let cluster = pgtest::Cluster::start();
-    let url = cluster.database();
-    let mut one = instance(&url);
-    let mut two = instance(&url);
-    // Exactly one of them holds it.
-    let holder = support::eventually(
+/// Two instances, the first running every stage (it started alone).
+async fn holder_and_other(url: &str, config: &str) -> (Server, Server) {
+    let env = [("MISTGATE_DATABASE_URL", url), ("MISTGATE_SECRET_KEY", KEY)];
+    let holder = Server::start_env(Some(config), &env);
+    support::eventually(
         std::time::Duration::from_secs(30),
-        "one instance holding the pruner's lease",
+        "the first instance running the stages",
         || async {
-            match (holds(&one, "pruner").await, holds(&two, "pruner").await) {
-                (true, false) => Some(1),
-                (false, true) => Some(2),
-                _ => None,
+            (holds(&holder, "correlation").await && holds(&holder, "delivery").await).then_some(())
+        },
+    )
+    .await;
+    let other = Server::start_env(Some(config), &env);
+    (holder, other)
+}
+
+#[tokio::test]
+async fn commands_on_an_instance_without_the_correlation_stage_reach_its_holder() {
+    let cluster = pgtest::Cluster::start();
+    let (holder, other) = holder_and_other(&cluster.database(), &config()).await;
+    assert!(!holds(&other, "correlation").await);
+    let body = site_alarm(
+        "o1",
+        "s1",
+        "device_down",
+        &["5c5b350e0001"],
+        1_765_000_000.0,
+        json!({}),
+    );
+    let sig = signed(SECRET, &body);
+    assert_eq!(
+        other.ingest("hq", body, &support::headers(&sig)).await.0,
+        200
+    );
+    holder.correlated().await;
+    let incidents = other.api_ok("/incidents").await;
+    let id = incidents["items"][0]["id"].as_i64().expect("an incident");
+    // Acknowledged through the instance that does not run the stage.
+    let (status, acked, text) = other
+        .call(
+            "POST",
+            &format!("/incidents/{id}/ack"),
+            Some(json!({"by": "noc"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(acked["state"], "acknowledged");
+    let seen = holder.api_ok(&format!("/incidents/{id}")).await;
+    assert_eq!(seen["state"], "acknowledged", "{seen}");
+    // A refusal comes back as the holder gave it.
+    let (status, _, text) = other.call("POST", "/incidents/999999/resolve", None).await;
+    assert_eq!(status, 404, "{text}");
+    // Silences added on one are the holder's, listed by both.
+    let (status, silence, text) = other
+        .call(
+            "POST",
+            "/silences",
+            Some(
+                json!({"site_id": "s1", "ends_at": "2099-01-01T00:00:00Z", "comment": "works"})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
+    for server in [&holder, &other] {
+        let list = server.api_ok("/silences").await;
+        assert_eq!(list["items"][0]["id"], silence["id"], "{list}");
+    }
+    let (status, _, text) = holder
+        .call("DELETE", &format!("/silences/{}", silence["id"]), None)
+        .await;
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(other.api_ok("/silences").await["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_webhook_created_on_one_instance_is_served_by_the_instance_running_delivery() {
+    let cluster = pgtest::Cluster::start();
+    let rx = support::receiver::Receiver::start().await;
+    let config = format!(
+        "{}\n[delivery]\nallow_private_targets = true\naggregation_window = \"100ms\"\n",
+        config()
+    );
+    let (holder, other) = holder_and_other(&cluster.database(), &config).await;
+    // Created on the instance that does not run the delivery stage.
+    let (status, hook, text) = other
+        .call(
+            "POST",
+            "/orgs/o1/webhooks",
+            Some(json!({"url": rx.url("/"), "topics": ["alarms"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let created = std::time::Instant::now();
+    // Alarms posted from then on, until one arrives: how long the change took to reach
+    // the delivery stage on the other instance.
+    let mut t = 1_765_000_000.0;
+    let reached = support::eventually(
+        std::time::Duration::from_secs(10),
+        "an alarm at the new webhook",
+        || {
+            t += 1.0;
+            let body = site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], t, json!({}));
+            let holder = &holder;
+            let rx = &rx;
+            async move {
+                let sig = signed(SECRET, &body);
+                assert_eq!(
+                    holder.ingest("hq", body, &support::headers(&sig)).await.0,
+                    200
+                );
+                (!rx.received().is_empty()).then(|| created.elapsed())
             }
         },
     )
     .await;
-    let (dead, alive) = if holder == 1 {
-        (&mut one, &two)
-    } else {
-        (&mut two, &one)
-    };
-    dead.kill();
-    let killed = std::time::Instant::now();
-    support::eventually(
-        std::time::Duration::from_secs(10),
-        "the other instance taking the pruner over within 10 s",
-        || async { holds(alive, "pruner").await.then_some(()) },
-    )
-    .await;
-    eprintln!("pruner taken over {:?} after SIGKILL", killed.elapsed());
-    // The survivor still answers the whole log.
-    assert_eq!(alive.api("/events").await.0, 200);
+    eprintln!("a webhook created on one instance received events after {reached:?}");
+    let got = rx.received();
+    assert_eq!(
+        got[0].header("x-mistgate-delivery-id").map(str::len),
+        Some(36),
+        "a delivery id"
+    );
+    // Deleted on the holder: gone for the other too.
+    let id = hook["id"].as_str().unwrap();
+    let (status, _, text) = holder
+        .call("DELETE", &format!("/orgs/o1/webhooks/{id}"), None)
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(other.api(&format!("/orgs/o1/webhooks/{id}")).await.0, 404);
 }
 
 /// Waits (at most 10 s) until posting `body` signed `sig` to source `branch` of `server`

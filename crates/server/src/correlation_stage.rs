@@ -112,7 +112,9 @@ pub async fn spawn(
     // The first load happens here, so that a store that cannot be read stops the start.
     let (mut correlator, cursor) = load(store.as_ref(), settings.clone()).await?;
     inputs.lock().expect("shell inputs").give(&mut correlator);
-    let mut first = Some((correlator, cursor));
+    // On a store other instances share, another instance may run the stage when this
+    // one takes it over: each run then loads what was last committed.
+    let mut first = store.cluster().is_none().then_some((correlator, cursor));
     let (tx, rx) = mpsc::channel(64);
     let commands = Arc::new(tokio::sync::Mutex::new(rx));
     let wakes = stages.wakes().clone();
@@ -130,8 +132,8 @@ pub async fn spawn(
         let (store, settings) = (store.clone(), settings.clone());
         let (commands, wakes, tx) = (commands.clone(), wakes.clone(), tx.clone());
         let (watches, inputs, running) = (watches.clone(), inputs.clone(), running.clone());
-        // The state loaded at start is used once, by the first run; a commit from it
-        // after another instance committed would be refused (the store fences stages).
+        // The state loaded at start is used once, by the first run (a commit from a
+        // stale state would be refused anyway: the store fences stages).
         let mut loaded = first.take();
         deliver::lease::leased(
             store.clone(),

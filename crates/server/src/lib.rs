@@ -144,6 +144,22 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
         }
     }
     let stages = deliver::supervise::Stages::new();
+    if let Some(cluster) = store.cluster() {
+        // What other instances commit wakes this one's stages and event streams.
+        let mut commits = cluster
+            .commits()
+            .await
+            .context("listening for the other instances' commits")?;
+        let wakes = stages.wakes().clone();
+        tokio::spawn(async move {
+            while let Some(committed) = commits.recv().await {
+                wakes.committed(match committed {
+                    store::Committed::Events => deliver::tail::Log::Events,
+                    store::Committed::Incidents => deliver::tail::Log::Incidents,
+                });
+            }
+        });
+    }
     pruner::spawn(
         store.clone(),
         config.storage.retention_days,

@@ -25,11 +25,25 @@ pub trait Leases: Send + Sync {
     }
 }
 
+/// What an instance committed, as every instance on the database hears it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Committed {
+    /// Events were appended.
+    Events,
+    /// Incident changes were committed.
+    Incidents,
+}
+
 /// What several instances on one database coordinate through it: who is alive, which
 /// instance sends to each destination (a lane's claim), relayed commands to the holder of
 /// a stage, and the versions of the configuration they share.
 #[async_trait::async_trait]
 pub trait Cluster: Send + Sync {
+    /// What any instance commits, as it commits (its own commits included). After the
+    /// connection that listens was lost and made again, both kinds are sent once: a
+    /// commit in between may have been missed.
+    async fn commits(&self) -> Result<tokio::sync::mpsc::Receiver<Committed>, StoreError>;
+
     /// Records that `instance` is alive at `now` (unix µs); returns how many instances
     /// were seen since `now - live_us`, this one included.
     async fn heartbeat(&self, instance: &str, now: i64, live_us: i64) -> Result<u32, StoreError>;

@@ -9,7 +9,8 @@
 //!
 //! The loop here, on every instance: beats (how many instances are alive), renews its
 //! claims (a claim it lost, or could not renew in time, stops that lane at once, requests
-//! in flight included), gives back the claims of destinations with nothing pending, takes
+//! in flight included), gives back the claims of destinations with nothing pending for
+//! [`IDLE_BEATS`] beats, takes
 //! its share of the unclaimed ones with work (loading their pending batches), reads the
 //! batches other instances' stages built for the destinations it holds, and reloads the
 //! webhooks when another instance changed them.
@@ -32,6 +33,9 @@ pub const BEAT: Duration = Duration::from_secs(1);
 /// How often the outbox is read for new batches of the destinations held (sooner when
 /// this instance's own stage wrote some).
 const POLL: Duration = Duration::from_millis(200);
+
+/// A destination with nothing pending for this many beats in a row is given back.
+const IDLE_BEATS: u32 = 10;
 
 /// Batches read per query.
 const PAGE: u32 = 1_000;
@@ -86,6 +90,7 @@ pub(crate) async fn run(dispatcher: Arc<Dispatcher>, claims: Arc<Claims>) {
     let mut state = Loop {
         high: 0,
         seen: HashMap::new(),
+        idle: HashMap::new(),
         versions: (None, None),
         beat_at: None,
     };
@@ -98,7 +103,7 @@ pub(crate) async fn run(dispatcher: Arc<Dispatcher>, claims: Arc<Claims>) {
             if let Err(e) = beat(cluster, &dispatcher, &claims, &mut state).await {
                 tracing::warn!(error = %e, "cannot renew or take the lanes' claims");
             }
-            expire(&dispatcher, &claims);
+            expire(&dispatcher, &claims, &mut state);
         }
         match read_new(cluster, &dispatcher, &claims, &mut state).await {
             Ok(true) => continue,
@@ -117,9 +122,26 @@ struct Loop {
     high: i64,
     /// Per destination, the highest id handed over when it was claimed.
     seen: HashMap<String, i64>,
+    /// Per destination held, how many beats in a row it had nothing pending.
+    idle: HashMap<String, u32>,
     /// The versions of the webhooks and of replays last seen.
     versions: (Option<i64>, Option<i64>),
     beat_at: Option<tokio::time::Instant>,
+}
+
+impl Loop {
+    /// A destination no longer held.
+    fn forget(&mut self, destination: &str) {
+        self.seen.remove(destination);
+        self.idle.remove(destination);
+        lane_held(destination, false);
+    }
+}
+
+/// `mistgate_delivery_lane_held{destination}`: 1 on the instance that sends to it.
+fn lane_held(destination: &str, held: bool) {
+    metrics::gauge!("mistgate_delivery_lane_held", "destination" => destination.to_string())
+        .set(if held { 1.0 } else { 0.0 });
 }
 
 async fn beat(
@@ -157,22 +179,27 @@ async fn beat(
         } else {
             tracing::warn!(destination = %name, "lost the claim on a destination; another instance sends to it");
             held.remove(name);
-            state.seen.remove(name);
+            state.forget(name);
             dispatcher.close(name);
         }
     }
-    // Destinations with nothing pending are given back, so that the work spreads again.
+    // Destinations with nothing pending for a while are given back, so that the work
+    // spreads again.
     let busy: HashSet<String> = cluster.busy_lanes(&names).await?.into_iter().collect();
-    let idle: Vec<String> = held
-        .keys()
-        .filter(|d| !busy.contains(*d))
-        .cloned()
-        .collect();
+    let mut idle = Vec::new();
+    for d in held.keys() {
+        let beats = state.idle.entry(d.clone()).or_default();
+        *beats = if busy.contains(d) { 0 } else { *beats + 1 };
+        if *beats >= IDLE_BEATS {
+            idle.push(d.clone());
+        }
+    }
     if !idle.is_empty() {
         cluster.release_lanes(&claims.instance, &idle).await?;
         for d in &idle {
+            tracing::debug!(destination = %d, "nothing to send to the destination: its claim is given back");
             held.remove(d);
-            state.seen.remove(d);
+            state.forget(d);
             dispatcher.close(d);
         }
     }
@@ -204,7 +231,8 @@ async fn beat(
             after = last.id;
             dispatcher.hand(rows.into_iter().map(Queued::from));
         }
-        tracing::debug!(destination = %d, "this instance sends to the destination now");
+        tracing::info!(destination = %d, "this instance sends to the destination now");
+        lane_held(&d, true);
         state.seen.insert(d, after);
     }
     if replayed {
@@ -224,7 +252,7 @@ async fn beat(
 
 /// Stops the lanes whose claim ran out without a renewal (the database could not be
 /// reached): another instance may send to them now.
-fn expire(dispatcher: &Dispatcher, claims: &Claims) {
+fn expire(dispatcher: &Dispatcher, claims: &Claims, state: &mut Loop) {
     let now = now_us();
     let mut held = claims.held();
     let gone: Vec<String> = held
@@ -235,6 +263,7 @@ fn expire(dispatcher: &Dispatcher, claims: &Claims) {
     for d in gone {
         tracing::warn!(destination = %d, "the claim on a destination ran out before it could be renewed; its lane stops");
         held.remove(&d);
+        state.forget(&d);
         dispatcher.close(&d);
     }
     claims.set(held);

@@ -293,10 +293,11 @@ impl Engine {
                 }
             };
             // The first load here, so that a failure stops the start; it serves the
-            // first run (a commit from it after another instance committed is refused,
-            // and the stage loads again). Every later run (after a panic, after taking
-            // the lease) loads what was last committed.
-            let mut first = Some(load().await?);
+            // first run unless other instances share the store (one of them may run
+            // the stage when this one takes it). Every later run (after a panic, after
+            // taking the lease) loads what was last committed.
+            let loaded = load().await?;
+            let mut first = store.cluster().is_none().then_some(loaded);
             let leases = store.clone();
             supervise(stages, route_stage::STAGE_NAME, move |reporter| {
                 let stop = reporter.clone();

@@ -105,8 +105,80 @@ impl StageVersions {
     }
 }
 
+/// The channel commits are announced on, and its payloads.
+const CHANNEL: &str = "mistgate_commits";
+pub(super) const EVENTS: &str = "events";
+pub(super) const INCIDENTS: &str = "incidents";
+
+/// Announces a commit of `what` to every instance (delivered when `tx` commits, not
+/// before, and not at all if it rolls back).
+pub(super) async fn notify(tx: &mut sqlx::PgConnection, what: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(what)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Listens for commits until the receiver is dropped, connecting again after a loss.
+async fn listen(pool: sqlx::PgPool, tx: tokio::sync::mpsc::Sender<crate::Committed>) {
+    use crate::Committed;
+    let mut first = true;
+    loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = match connected.await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other instances' commits; trying again");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if !first {
+            // Something may have been committed while no one listened.
+            for c in [Committed::Events, Committed::Incidents] {
+                if tx.send(c).await.is_err() {
+                    return;
+                }
+            }
+        }
+        first = false;
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    let what = match n.payload() {
+                        EVENTS => Committed::Events,
+                        INCIDENTS => Committed::Incidents,
+                        _ => continue,
+                    };
+                    if tx.send(what).await.is_err() {
+                        return;
+                    }
+                }
+                // The connection was lost (and is made again by the next call).
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the connection that listens for commits");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl crate::Cluster for PgStore {
+    async fn commits(&self) -> Result<tokio::sync::mpsc::Receiver<crate::Committed>, StoreError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(listen(self.pool().clone(), tx));
+        Ok(rx)
+    }
+
     async fn heartbeat(&self, instance: &str, now: i64, live_us: i64) -> Result<u32, StoreError> {
         let live: i64 = sqlx::query_scalar(
             "WITH beat AS (

@@ -133,6 +133,9 @@ pub(super) async fn stage_commit(pg: &PgStore, commit: StageCommit) -> Result<()
     write_history(&mut tx, &commit.device_changes).await?;
     write_incidents(&mut tx, &commit.incidents).await?;
     write_changes(&mut tx, &commit.changes).await?;
+    if !commit.changes.is_empty() {
+        super::cluster::notify(&mut tx, super::cluster::INCIDENTS).await?;
+    }
     super::cluster::write_stage(
         pg,
         &mut tx,

@@ -19,6 +19,9 @@ use crate::{Appended, NewRequest, StoreError};
 /// The advisory lock key appends run under ("mgappd").
 pub(super) const APPEND_LOCK: i64 = 0x6d67_6170_7064;
 
+/// The advisory lock making a day's partition runs under ("mgpart" in ASCII).
+const PARTITION_LOCK: i64 = 0x6d67_7061_7274;
+
 /// Most requests one transaction takes.
 const MAX_GROUP: usize = 256;
 
@@ -76,19 +79,21 @@ async fn commit(
     days: &mut HashSet<i64>,
     jobs: &[Job],
 ) -> Result<Vec<Appended>, StoreError> {
+    for job in jobs {
+        let day = job.request.received_at.div_euclid(DAY_US);
+        if !days.contains(&day) {
+            // The day's partitions, and the next day's ahead of time, so that the first
+            // appends after midnight do not wait for them.
+            make_partitions(pool, day).await?;
+            make_partitions(pool, day + 1).await?;
+            days.insert(day);
+        }
+    }
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(APPEND_LOCK)
         .execute(&mut *tx)
         .await?;
-    let mut made = Vec::new();
-    for job in jobs {
-        let day = job.request.received_at.div_euclid(DAY_US);
-        if !days.contains(&day) && !made.contains(&day) {
-            make_partitions(&mut tx, day).await?;
-            made.push(day);
-        }
-    }
     let answers = append_group(&mut tx, jobs).await?;
     // Totals per (source, topic) and stored events per (minute, topic, source): a few
     // upserts per commit, however many events it holds.
@@ -140,22 +145,35 @@ async fn commit(
         .execute(&mut *tx)
         .await?;
     }
+    if answers.iter().any(|a| a.accepted > 0) {
+        // Every instance's stages and streams hear of it at commit (`cluster.rs`).
+        super::cluster::notify(&mut tx, super::cluster::EVENTS).await?;
+    }
     tx.commit().await?;
-    days.extend(made);
     Ok(answers)
 }
 
 /// The partitions of requests and events for day `day` (days since the epoch).
-async fn make_partitions(tx: &mut Transaction<'_, Postgres>, day: i64) -> Result<(), StoreError> {
+async fn make_partitions(pool: &PgPool, day: i64) -> Result<(), StoreError> {
     let (from, to) = (day * DAY_US, (day + 1) * DAY_US);
     for table in ["requests", "events"] {
+        // Each in a transaction of its own, outside the append's: creating a partition
+        // locks its parent table, and a transaction that held one parent while it waited
+        // for the other could deadlock with a reader joining the two. Instances making
+        // the same partition take turns.
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PARTITION_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {table}_d{day} PARTITION OF {table} FOR VALUES FROM ({from}) TO ({to})"
         );
         // Only integers this function computed are formatted in.
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
     }
     Ok(())
 }
