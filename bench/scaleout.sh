@@ -14,9 +14,8 @@
 #      the baseline every other figure is a ratio of;
 #   2. postgres-N for each N of INSTANCES: N `mistgate serve` on one fresh database
 #      (MISTGATE_DATABASE_URL, one MISTGATE_SECRET_KEY for all), each with its own data dir
-#      and port. The first instance runs every stage; the others run with
-#      `[correlation] enabled = false` and `[delivery] enabled = false` (the stages do not
-#      hand over between instances yet, see README.md).
+#      and port, every one with every stage on: each stage runs on the instance holding
+#      its lease, the others stand by (see README.md, "Running several instances").
 # Every instance has one signed source and duplicate detection off. The load is one wrk
 # process per instance, all at the same time for the same duration (wrk -t1, CONNS split
 # between them), each with its own share of the pool; requests/s and events/s are summed.
@@ -264,10 +263,10 @@ split_pool() {
     awk -v n="$n" -v prefix="$WORK/$b.$n." '{ print > (prefix ((NR - 1) % n) ".pool") }' "$WORK/$b.pool"
 }
 
-# The configurations: every instance has the same source; the first one also runs the
-# stages (correlation, delivery), the others do not.
+# The configuration: every instance has the same one (the stages run where their lease
+# is held).
 write_config() {
-    local file=$1 stages=$2
+    local file=$1
     cat >"$file" <<EOF
 [[sources]]
 name = "bench"
@@ -284,15 +283,10 @@ dedup_window = "0s"
 # own fsync and synchronous_commit (both on here).
 synchronous = "full"
 
-[correlation]
-enabled = $stages
-
-[delivery]
-enabled = $stages
 EOF
 }
-write_config "$WORK/first.toml" true
-write_config "$WORK/other.toml" false
+write_config "$WORK/first.toml"
+cp "$WORK/first.toml" "$WORK/other.toml"
 
 # ---------------------------------------------------------------------------------------
 # CPU accounting: /proc deltas over the measured run.

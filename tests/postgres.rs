@@ -352,3 +352,91 @@ async fn an_instance_with_another_secret_key_is_refused() {
     assert!(!stderr.contains("hunter2pw"), "no password: {stderr}");
     assert!(stderr.contains("postgres:***@"), "{stderr}");
 }
+
+/// Signs in to `server`'s console with the test token; the session cookie (`name=value`).
+async fn sign_in(browser: &reqwest::Client, server: &Server) -> String {
+    let r = browser
+        .post(server.url("/ui/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}&next=%2Fui%2F", support::TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("mistgate_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// GET `path` of `server` with `cookie`: the status, and the page.
+async fn page(
+    browser: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    cookie: &str,
+) -> (u16, String) {
+    let r = browser
+        .get(server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_console_session_is_good_on_every_instance_and_ends_on_all() {
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    let one = instance(&url);
+    let two = instance(&url);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = sign_in(&browser, &one).await;
+    // A load balancer sends the next request elsewhere: still signed in.
+    let (status, html) = page(&browser, &two, "/ui/", &cookie).await;
+    assert_eq!(status, 200, "{html}");
+    // The API takes the session on the other instance too, and its CSRF token.
+    let csrf = html
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_string();
+    let r = browser
+        .get(two.url("/api/v1/incidents"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The database keeps the session's hash and a sealed record, never the id or CSRF.
+    let session_id = cookie.trim_start_matches("mistgate_session=");
+    let stored = cluster.psql_at(
+        &url,
+        "SELECT encode(hash, 'hex') || ' ' || record FROM console_sessions",
+    );
+    assert!(
+        !stored.contains(session_id) && !stored.contains(&csrf),
+        "{stored}"
+    );
+    // Signed out on the second: signed out on the first too.
+    let r = browser
+        .post(two.url("/ui/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (status, _) = page(&browser, &one, "/ui/", &cookie).await;
+    assert_eq!(status, 303, "the session ended on every instance");
+}

@@ -84,6 +84,23 @@ async fn acquire(store: &dyn Store, name: &'static str) -> Box<dyn store::Lease>
     }
 }
 
+/// The leases this process holds now.
+static HELD: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
 fn set_held(name: &'static str, held: bool) {
     metrics::gauge!("mistgate_stage_lease", "stage" => name).set(if held { 1.0 } else { 0.0 });
+    let mut set = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if held {
+        set.insert(name);
+    } else {
+        set.remove(name);
+    }
+}
+
+/// Whether this process holds lease `name` now (it runs that stage).
+pub fn held_here(name: &str) -> bool {
+    HELD.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(name)
 }

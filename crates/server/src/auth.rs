@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -31,7 +31,7 @@ pub async fn guard(
     next: Next,
 ) -> Result<Response, ApiError> {
     let now = now_us();
-    let principal = principal(&app, &request, now)?;
+    let principal = principal(&app, request.headers(), request.method(), now).await?;
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -73,9 +73,14 @@ pub async fn guard(
     }
 }
 
-/// Who `request` acts as: its token, or its console session (with the CSRF check).
-fn principal(app: &AppState, request: &Request, now: i64) -> Result<Principal, ApiError> {
-    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+/// Who a request with `headers` acts as: its token, or its console session (with the CSRF check).
+async fn principal(
+    app: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    now: i64,
+) -> Result<Principal, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
         let presented = value.to_str().ok().and_then(|v| {
             let (scheme, key) = v.trim().split_once(' ')?;
             (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
@@ -85,14 +90,12 @@ fn principal(app: &AppState, request: &Request, now: i64) -> Result<Principal, A
             .and_then(|key| app.tokens.authenticate(key, now))
             .ok_or(ApiError::Unauthorized);
     }
-    let session = console::session_of(request.headers(), app).ok_or(ApiError::Unauthorized)?;
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    let session = console::session_of(headers, app)
+        .await
+        .ok_or(ApiError::Unauthorized)?;
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
-        let presented = request
-            .headers()
+        let presented = headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");

@@ -18,6 +18,10 @@ pub struct StageReport {
     pub name: String,
     /// False between a panic and the stage's restart.
     pub running: bool,
+    /// Whether this instance runs the stage now. With several instances on one
+    /// database, one of them runs each stage and the others stand by (position, lag and
+    /// progress are then the holder's to report: here they are empty and 0).
+    pub here: bool,
     /// The id of the last event the stage is done with (none for the pruner).
     pub position: Option<i64>,
     /// Events stored after `position` (0 for the pruner).
@@ -40,7 +44,12 @@ pub async fn report(app: &AppState) -> Result<Vec<StageReport>, StoreError> {
     let head = app.store.tail(0, Vec::new(), 1).await?.1;
     let now = now_us();
     let mut out = Vec::new();
-    for (name, status) in app.stages.snapshot() {
+    for (name, mut status) in app.stages.snapshot() {
+        let here = deliver::lease::held_here(name);
+        if !here {
+            status.position = None;
+            status.progressed_at = None;
+        }
         let (lag_events, lag_seconds) = match status.position {
             Some(position) => lag(app.store.as_ref(), head, position, now).await?,
             None => (
@@ -57,6 +66,7 @@ pub async fn report(app: &AppState) -> Result<Vec<StageReport>, StoreError> {
         out.push(StageReport {
             name: name.to_string(),
             running: status.running,
+            here,
             position: status.position,
             lag_events,
             lag_seconds,

@@ -113,6 +113,33 @@ pub trait Cluster: Send + Sync {
 
     /// Deletes the commands left before `before` (answered or not).
     async fn relay_prune(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Keeps a console session, by the SHA-256 of its id (the id itself is never
+    /// stored), so that every instance knows it; `record` is sealed at rest.
+    async fn session_put(
+        &self,
+        hash: &[u8],
+        record: &str,
+        created_at: i64,
+        used_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A session's record, when it was made and when it was last used.
+    async fn session_get(&self, hash: &[u8]) -> Result<Option<(String, i64, i64)>, StoreError>;
+
+    /// Marks a session used at `at`.
+    async fn session_used(&self, hash: &[u8], at: i64) -> Result<(), StoreError>;
+
+    /// Ends a session; whether there was one.
+    async fn session_end(&self, hash: &[u8]) -> Result<bool, StoreError>;
+
+    /// Deletes the sessions last used before `used_before` or made before
+    /// `created_before`.
+    async fn sessions_prune(
+        &self,
+        used_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError>;
 }
 
 /// A lease that is always held: one process owns a SQLite data dir (its lock file sees

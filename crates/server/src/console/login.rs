@@ -30,7 +30,7 @@ pub async fn form(
     Query(q): Query<NextQuery>,
 ) -> Html {
     let next = safe_next(q.next.as_deref());
-    if session_of(&headers, &app).is_some() {
+    if session_of(&headers, &app).await.is_some() {
         return Ok(Redirect::to(next).into_response());
     }
     if let Some(key) = q.key.as_deref() {
@@ -40,7 +40,7 @@ pub async fn form(
                 name: "sign-in-link".into(),
                 role: Role::Admin,
             };
-            return start_session(&app, &headers, next, demo);
+            return start_session(&app, &headers, next, demo).await;
         }
         return Ok(login_page(
             StatusCode::UNAUTHORIZED,
@@ -90,7 +90,7 @@ pub async fn sign_in(
         StatusCode::SEE_OTHER,
     )
     .await;
-    start_session(&app, &headers, next, principal)
+    start_session(&app, &headers, next, principal).await
 }
 
 /// The audit record of a console sign-in.
@@ -105,12 +105,19 @@ fn sign_in_record(principal: Principal, client: Client) -> audit::Pending {
 }
 
 /// A new session for this browser, and on to `next`.
-fn start_session(app: &AppState, headers: &HeaderMap, next: &str, principal: Principal) -> Html {
-    let (id, _) = app.sessions.create(now_us(), principal).map_err(|e| {
-        PageError::from(ApiError::InvalidBody {
-            detail: e.to_string(),
-        })
-    })?;
+async fn start_session(
+    app: &AppState,
+    headers: &HeaderMap,
+    next: &str,
+    principal: Principal,
+) -> Html {
+    let (id, _) = super::shared_sessions::create(app, now_us(), principal)
+        .await
+        .map_err(|e| {
+            PageError::from(ApiError::InvalidBody {
+                detail: e.to_string(),
+            })
+        })?;
     let mut response = Redirect::to(next).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -134,14 +141,14 @@ pub async fn sign_out(
     Form(form): Form<SignOut>,
 ) -> Response {
     let cookie = super::session_cookie(&headers).map(str::to_string);
-    let Some(session) = session_of(&headers, &app) else {
+    let Some(session) = session_of(&headers, &app).await else {
         return Redirect::to("/ui/login").into_response();
     };
     if !session.csrf_matches(form.csrf.as_deref().unwrap_or("")) {
         return csrf_refused();
     }
     if let Some(id) = cookie {
-        app.sessions.end(&id);
+        super::shared_sessions::end(&app, &id).await;
     }
     let record = audit::Pending {
         principal: session.principal,

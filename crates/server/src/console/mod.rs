@@ -18,6 +18,7 @@ mod names;
 mod overview;
 mod quarantine;
 pub mod session;
+pub(crate) mod shared_sessions;
 mod templates;
 
 use std::sync::Arc;
@@ -80,7 +81,7 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         parts: &mut Parts,
         app: &Arc<AppState>,
     ) -> Result<Signed, Response> {
-        if let Some(session) = session_of(&parts.headers, app) {
+        if let Some(session) = session_of(&parts.headers, app).await {
             return Ok(Signed { session });
         }
         let back = parts
@@ -97,10 +98,14 @@ impl FromRequestParts<Arc<AppState>> for Signed {
 }
 
 /// The live session named by the request's cookie, marked as used.
-pub fn session_of(headers: &axum::http::HeaderMap, app: &AppState) -> Option<session::Session> {
+pub async fn session_of(
+    headers: &axum::http::HeaderMap,
+    app: &AppState,
+) -> Option<session::Session> {
     let now = now_us();
-    session_cookie(headers)
-        .and_then(|id| app.sessions.touch(id, now))
+    let id = session_cookie(headers)?;
+    shared_sessions::touch(app, id, now)
+        .await
         .filter(|s| app.tokens.still_live(&s.principal, now))
 }
 

@@ -42,7 +42,7 @@ impl Session {
         a.len() == b.len() && bool::from(a.ct_eq(b))
     }
 
-    fn alive(&self, now: i64) -> bool {
+    pub(super) fn alive(&self, now: i64) -> bool {
         now - self.last_used_at < IDLE_US && now - self.created_at < LIFETIME_US
     }
 }
@@ -184,11 +184,11 @@ pub fn clear_cookie(secure: bool) -> String {
         .to_string()
 }
 
-fn hash(id: &str) -> [u8; 32] {
+pub(super) fn hash(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
-fn random_token() -> std::io::Result<String> {
+pub(super) fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))

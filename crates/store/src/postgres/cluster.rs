@@ -34,6 +34,11 @@ pub(super) const SCHEMA: &str = r#"
     );
     CREATE INDEX stage_commands_open ON stage_commands (stage, id) WHERE answer IS NULL;
     CREATE INDEX stage_commands_created ON stage_commands (created_at);
+    -- Console sessions, by the SHA-256 of their id; the record (CSRF token, who) sealed.
+    CREATE TABLE console_sessions (
+        hash bytea PRIMARY KEY, record text NOT NULL, created_at bigint NOT NULL,
+        used_at bigint NOT NULL
+    );
     -- How many times each kind of shared state has changed.
     CREATE TABLE versions (kind text PRIMARY KEY, version bigint NOT NULL);
 "#;
@@ -104,6 +109,9 @@ impl StageVersions {
             .insert(name.to_string(), version);
     }
 }
+
+/// What a sealed console session record is bound to.
+const SESSION_AAD: &[u8] = b"console_sessions.record";
 
 /// The channel commits are announced on, and its payloads.
 const CHANNEL: &str = "mistgate_commits";
@@ -363,6 +371,83 @@ impl crate::Cluster for PgStore {
                 .fetch_optional(self.pool())
                 .await?;
         Ok(answer.flatten())
+    }
+
+    async fn session_put(
+        &self,
+        hash: &[u8],
+        record: &str,
+        created_at: i64,
+        used_at: i64,
+    ) -> Result<(), StoreError> {
+        let record = match self.sealer() {
+            Some(sealer) => sealer.seal(record, SESSION_AAD),
+            None => record.to_string(),
+        };
+        sqlx::query(
+            "INSERT INTO console_sessions (hash, record, created_at, used_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (hash) DO UPDATE SET record = EXCLUDED.record, used_at = EXCLUDED.used_at",
+        )
+        .bind(hash)
+        .bind(record)
+        .bind(created_at)
+        .bind(used_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn session_get(&self, hash: &[u8]) -> Result<Option<(String, i64, i64)>, StoreError> {
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT record, created_at, used_at FROM console_sessions WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((record, created, used)) = row else {
+            return Ok(None);
+        };
+        let record = match self.sealer() {
+            Some(sealer) if crate::seal::is_sealed(&record) => sealer
+                .open(&record, SESSION_AAD)
+                .map_err(|e| StoreError::Unsealable {
+                    what: "a console session".into(),
+                    reason: e.to_string(),
+                })?,
+            _ => record,
+        };
+        Ok(Some((record, created, used)))
+    }
+
+    async fn session_used(&self, hash: &[u8], at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE console_sessions SET used_at = greatest(used_at, $2) WHERE hash = $1")
+            .bind(hash)
+            .bind(at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn session_end(&self, hash: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM console_sessions WHERE hash = $1")
+            .bind(hash)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn sessions_prune(
+        &self,
+        used_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM console_sessions WHERE used_at < $1 OR created_at < $2")
+                .bind(used_before)
+                .bind(created_before)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected())
     }
 
     async fn relay_prune(&self, before: i64) -> Result<u64, StoreError> {
