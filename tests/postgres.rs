@@ -13,6 +13,11 @@ const SECRET: &str = "postgres-test-secret-0123456789";
 /// The key every instance on one database shares (`MISTGATE_SECRET_KEY`).
 const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 
+/// A `device_down` alarm for one AP of org `o1`, site `s1`, at `t` (epoch seconds).
+fn down_alarm(t: f64) -> Vec<u8> {
+    site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], t, json!({}))
+}
+
 fn config() -> String {
     format!("[[sources]]\nname = \"hq\"\nsecrets = [\"{SECRET}\"]\n")
 }
@@ -31,14 +36,7 @@ async fn the_log_lives_in_postgresql_through_a_restart() {
     let cluster = pgtest::Cluster::start();
     let url = cluster.database();
     let mut server = Server::start_env(Some(&config()), &[("MISTGATE_DATABASE_URL", &url)]);
-    let body = site_alarm(
-        "o1",
-        "s1",
-        "device_down",
-        &["5c5b350e0001"],
-        1_765_000_000.0,
-        json!({}),
-    );
+    let body = down_alarm(1_765_000_000.0);
     let sig = signed(SECRET, &body);
     let (status, answer) = server
         .ingest("hq", body.clone(), &support::headers(&sig))
@@ -89,14 +87,7 @@ async fn two_instances_store_a_message_posted_to_both_at_once_once() {
     let one = instance(&url);
     let two = instance(&url);
     for i in 0..20 {
-        let body = site_alarm(
-            "o1",
-            "s1",
-            "device_down",
-            &["5c5b350e0001"],
-            1_765_000_000.0 + f64::from(i),
-            json!({}),
-        );
+        let body = down_alarm(1_765_000_000.0 + f64::from(i));
         let sig = signed(SECRET, &body);
         let h = support::headers(&sig);
         let (a, b) = tokio::join!(
@@ -143,14 +134,7 @@ async fn commands_on_an_instance_without_the_correlation_stage_reach_its_holder(
     let cluster = pgtest::Cluster::start();
     let (holder, other) = holder_and_other(&cluster.database(), &config()).await;
     assert!(!holds(&other, "correlation").await);
-    let body = site_alarm(
-        "o1",
-        "s1",
-        "device_down",
-        &["5c5b350e0001"],
-        1_765_000_000.0,
-        json!({}),
-    );
+    let body = down_alarm(1_765_000_000.0);
     let sig = signed(SECRET, &body);
     assert_eq!(
         other.ingest("hq", body, &support::headers(&sig)).await.0,
@@ -224,7 +208,7 @@ async fn a_webhook_created_on_one_instance_is_served_by_the_instance_running_del
         "an alarm at the new webhook",
         || {
             t += 1.0;
-            let body = site_alarm("o1", "s1", "device_down", &["5c5b350e0001"], t, json!({}));
+            let body = down_alarm(t);
             let holder = &holder;
             let rx = &rx;
             async move {
@@ -279,14 +263,7 @@ async fn a_source_added_on_one_instance_is_accepted_by_the_others_within_seconds
     // Both instances seal and open with one key (instance() gives each the same).
     let one = instance(&url);
     let two = instance(&url);
-    let body = site_alarm(
-        "o1",
-        "s1",
-        "device_down",
-        &["5c5b350e0001"],
-        1_765_000_000.0,
-        json!({}),
-    );
+    let body = down_alarm(1_765_000_000.0);
     let sig = signed("branch-secret-0123456789", &body);
     assert_eq!(
         two.ingest("branch", body.clone(), &support::headers(&sig))
@@ -353,26 +330,6 @@ async fn an_instance_with_another_secret_key_is_refused() {
     assert!(stderr.contains("postgres:***@"), "{stderr}");
 }
 
-/// Signs in to `server`'s console with the test token; the session cookie (`name=value`).
-async fn sign_in(browser: &reqwest::Client, server: &Server) -> String {
-    let r = browser
-        .post(server.url("/ui/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}&next=%2Fui%2F", support::TOKEN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("mistgate_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
-}
-
 /// GET `path` of `server` with `cookie`: the status, and the page.
 async fn page(
     browser: &reqwest::Client,
@@ -399,7 +356,7 @@ async fn a_console_session_is_good_on_every_instance_and_ends_on_all() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let cookie = sign_in(&browser, &one).await;
+    let cookie = one.console_sign_in(&browser).await;
     // A load balancer sends the next request elsewhere: still signed in.
     let (status, html) = page(&browser, &two, "/ui/", &cookie).await;
     assert_eq!(status, 200, "{html}");

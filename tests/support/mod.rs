@@ -320,22 +320,7 @@ impl Server {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let r = browser
-            .post(self.url("/ui/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={TOKEN}&next=%2Fui%2F"))
-            .send()
-            .await
-            .expect("sign in");
-        let cookie = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("mistgate_session="))
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_string();
+        let cookie = self.console_sign_in(&browser).await;
         let page = browser
             .get(self.url(path))
             .header("cookie", cookie)
@@ -344,6 +329,25 @@ impl Server {
             .expect("GET page");
         assert_eq!(page.status(), 200, "{path}");
         page.text().await.expect("page text")
+    }
+
+    /// Signs in to the console with the test token; the session cookie (`name=value`).
+    pub async fn console_sign_in(&self, browser: &reqwest::Client) -> String {
+        let r = browser
+            .post(self.url("/ui/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={TOKEN}&next=%2Fui%2F"))
+            .send()
+            .await
+            .expect("sign in");
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("mistgate_session="))
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string()
     }
 
     /// GET `path` and return the body as text, with the token when `token` is true.

@@ -62,13 +62,14 @@ on_both_backends! {
     let ids = store
         .outbox_commit(OutboxCommit {
             stage: Some(("deliver".into(), 42)),
-            snapshot: None,
+            snapshot: Some(b"snap".to_vec()),
             batches: vec![batch("a", &[1, 2], 10), batch("b", &[2], 10)],
             at: 10,
         })
         .await
         .unwrap();
     assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1], "ids grow in the commit's order");
     assert_eq!(
         store.stage_load("deliver").await.unwrap().unwrap().cursor,
         42
@@ -87,6 +88,18 @@ on_both_backends! {
         store.stage_load("deliver").await.unwrap().unwrap().cursor,
         42
     );
+    // A stage commit without a snapshot moves the cursor and keeps the snapshot.
+    store
+        .outbox_commit(OutboxCommit {
+            stage: Some(("deliver".into(), 43)),
+            snapshot: None,
+            batches: Vec::new(),
+            at: 12,
+        })
+        .await
+        .unwrap();
+    let state = store.stage_load("deliver").await.unwrap().unwrap();
+    assert_eq!((state.cursor, &state.snapshot[..]), (43, &b"snap"[..]));
     let pending = store.pending_batches(0, 10).await.unwrap();
     assert_eq!(pending.len(), 3);
     assert!(
@@ -110,7 +123,15 @@ on_both_backends! {
         (a.state, a.attempts, a.round_attempts, a.due_at),
         (BatchState::Pending, 1, 1, 5_000_100)
     );
-    assert_eq!(a.last_status, Some(503));
+    assert_eq!(
+        (a.last_status, a.last_error.as_deref()),
+        (Some(503), Some("HTTP 503"))
+    );
+    assert_eq!(
+        (a.first_attempt_at, a.last_attempt_at),
+        (Some(100), Some(100))
+    );
+    assert_eq!(store.batch(ids[1] + 100).await.unwrap(), None);
     store
         .record_attempts(vec![attempt(
             ids[0],

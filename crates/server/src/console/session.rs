@@ -36,6 +36,22 @@ pub struct Session {
 }
 
 impl Session {
+    /// A new session for `principal`, and its id (the cookie value, shown to the
+    /// browser only).
+    pub fn start(
+        now: i64,
+        principal: crate::access::Principal,
+    ) -> std::io::Result<(String, Session)> {
+        let id = random_token()?;
+        let session = Session {
+            csrf: random_token()?,
+            created_at: now,
+            last_used_at: now,
+            principal,
+        };
+        Ok((id, session))
+    }
+
     /// Whether `presented` is this session's CSRF token (constant time).
     pub fn csrf_matches(&self, presented: &str) -> bool {
         let (a, b) = (self.csrf.as_bytes(), presented.as_bytes());
@@ -64,13 +80,7 @@ impl Sessions {
         now: i64,
         principal: crate::access::Principal,
     ) -> std::io::Result<(String, Session)> {
-        let id = random_token()?;
-        let session = Session {
-            csrf: random_token()?,
-            created_at: now,
-            last_used_at: now,
-            principal,
-        };
+        let (id, session) = Session::start(now, principal)?;
         let mut sessions = self.by_hash.lock().expect("sessions lock");
         sessions.retain(|_, s| s.alive(now));
         if sessions.len() >= MAX_SESSIONS {
@@ -188,7 +198,7 @@ pub(super) fn hash(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
-pub(super) fn random_token() -> std::io::Result<String> {
+fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))

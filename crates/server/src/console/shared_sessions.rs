@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::session::{IDLE_US, LIFETIME_US, Session, hash, random_token};
+use super::session::{IDLE_US, LIFETIME_US, Session, hash};
 use crate::access::Principal;
 use crate::app_state::AppState;
 
@@ -31,13 +31,7 @@ pub async fn create(
     let Some(cluster) = app.store.cluster() else {
         return app.sessions.create(now, principal);
     };
-    let id = random_token()?;
-    let session = Session {
-        csrf: random_token()?,
-        created_at: now,
-        last_used_at: now,
-        principal,
-    };
+    let (id, session) = Session::start(now, principal)?;
     let record = Record {
         csrf: session.csrf.clone(),
         token_id: session.principal.token_id,

@@ -13,15 +13,6 @@ async fn open(sealer: Option<Sealer>) -> (Cluster, PgStore) {
     (cluster, pg)
 }
 
-/// A stage's cursor and snapshot as stored.
-async fn stage(pg: &PgStore, name: &str) -> (i64, Vec<u8>) {
-    sqlx::query_as("SELECT cursor, snapshot FROM stages WHERE name = $1")
-        .bind(name)
-        .fetch_one(pg.pool())
-        .await
-        .unwrap()
-}
-
 fn new_batch(sub: &str, events: &[i64], at: i64) -> NewBatch {
     NewBatch {
         subscription_id: sub.into(),
@@ -93,116 +84,6 @@ fn replay(
         until,
         now: 1_000,
     }
-}
-
-#[tokio::test]
-async fn batches_land_with_the_cursor_and_move_through_their_states() {
-    let (_cluster, pg) = open(None).await;
-    let mut first = commit(vec![new_batch("a", &[1, 2], 10), new_batch("b", &[2], 10)]);
-    first.stage = Some(("deliver".into(), 42));
-    first.snapshot = Some(b"snap".to_vec());
-    let ids = outbox_commit(&pg, first).await.unwrap();
-    assert_eq!(ids.len(), 2);
-    assert!(ids[0] < ids[1], "ids grow in the commit's order");
-    assert_eq!(stage(&pg, "deliver").await, (42, b"snap".to_vec()));
-    // Outside the stage (a ping): the cursor stays. A stage commit without a snapshot
-    // moves the cursor and keeps the snapshot.
-    let ping = outbox_commit(&pg, commit(vec![new_batch("a", &[], 11)]))
-        .await
-        .unwrap();
-    assert_eq!(stage(&pg, "deliver").await.0, 42);
-    let mut moved = commit(Vec::new());
-    moved.stage = Some(("deliver".into(), 43));
-    assert_eq!(outbox_commit(&pg, moved).await.unwrap(), Vec::<i64>::new());
-    assert_eq!(stage(&pg, "deliver").await, (43, b"snap".to_vec()));
-
-    let pending = pending_batches(&pg, 0, 10).await.unwrap();
-    assert_eq!(ids_of(&pending), [ids[0], ids[1], ping[0]]);
-    assert!(
-        pending.iter().all(|b| b.body.is_empty()),
-        "lists carry no bodies"
-    );
-    let full = batch(&pg, ids[0]).await.unwrap().unwrap();
-    assert_eq!(full.event_ids, [1, 2]);
-    assert_eq!((full.event_count, full.due_at, full.attempts), (2, 10, 0));
-    assert_eq!(full.state, BatchState::Pending);
-    assert_eq!(&full.body[..], br#"{"topic":"alarms","events":[[1, 2]]}"#);
-    assert_eq!(batch(&pg, ping[0] + 100).await.unwrap(), None);
-
-    // a fails with a retry then succeeds; b fails for good.
-    record_attempts(
-        &pg,
-        vec![
-            attempt(ids[0], "a", 1, false, BatchState::Pending, 100),
-            attempt(ids[1], "b", 1, false, BatchState::Dead, 100),
-        ],
-    )
-    .await
-    .unwrap();
-    let a = batch(&pg, ids[0]).await.unwrap().unwrap();
-    assert_eq!(
-        (a.state, a.attempts, a.round_attempts, a.due_at),
-        (BatchState::Pending, 1, 1, 5_000_100)
-    );
-    assert_eq!(
-        (a.last_status, a.last_error.as_deref()),
-        (Some(503), Some("HTTP 503"))
-    );
-    assert_eq!(
-        (a.first_attempt_at, a.last_attempt_at),
-        (Some(100), Some(100))
-    );
-    record_attempts(
-        &pg,
-        vec![attempt(ids[0], "a", 2, true, BatchState::Delivered, 200)],
-    )
-    .await
-    .unwrap();
-    let a = batch(&pg, ids[0]).await.unwrap().unwrap();
-    assert_eq!(
-        (a.state, a.attempts, a.round_attempts),
-        (BatchState::Delivered, 2, 2)
-    );
-    assert_eq!(
-        ids_of(&pending_batches(&pg, 0, 10).await.unwrap()),
-        [ping[0]]
-    );
-
-    // Only dead batches replay, and only the subscription's own.
-    assert_eq!(
-        replay_batches(&pg, replay("a", Some(ids[1]), None, None))
-            .await
-            .unwrap(),
-        Vec::<i64>::new()
-    );
-    assert_eq!(
-        replay_batches(&pg, replay("a", Some(ids[0]), None, None))
-            .await
-            .unwrap(),
-        Vec::<i64>::new()
-    );
-    assert_eq!(
-        replay_batches(&pg, replay("b", None, None, None))
-            .await
-            .unwrap(),
-        [ids[1]]
-    );
-    let b = batch(&pg, ids[1]).await.unwrap().unwrap();
-    assert_eq!(
-        (b.state, b.due_at, b.round_attempts, b.attempts),
-        (BatchState::Pending, 1_000, 0, 1)
-    );
-    assert_eq!(
-        b.first_attempt_at, None,
-        "a replay starts a new round of retries"
-    );
-    assert_eq!(
-        replay_batches(&pg, replay("b", None, None, None))
-            .await
-            .unwrap(),
-        Vec::<i64>::new(),
-        "a pending batch is not replayed again"
-    );
 }
 
 /// The ids of listed batches.
