@@ -97,7 +97,7 @@ async fn sends_to(server: &Server, lanes: &[String]) -> Vec<String> {
 fn event(i: usize) -> (String, Vec<u8>) {
     let ap = i % 24;
     let round = i / 24;
-    let kind = if round % 2 == 0 {
+    let kind = if round.is_multiple_of(2) {
         "AP_DISCONNECTED"
     } else {
         "AP_CONNECTED"
@@ -231,7 +231,7 @@ async fn three_instances_survive_the_kill_of_the_one_running_every_stage() {
         || async { (sends_to(&first, &lanes).await.len() == 2).then_some(()) },
     )
     .await;
-    let mut servers = vec![first, start(&config, &url), start(&config, &url)];
+    let mut servers = [first, start(&config, &url), start(&config, &url)];
     // Where the clients post: each instance's ingest URL (a restart may change it).
     let urls = Arc::new(std::sync::RwLock::new(
         servers

@@ -49,9 +49,11 @@ impl StageHandle {
                     relay::ask(cluster, relayed, finish).await;
                 }
                 // Kept above; the stage gives them to the correlator when it loads.
-                Err(Command::SetNames { reply, .. }) => drop(reply.send(())),
-                Err(Command::SetTopology { reply, .. }) => drop(reply.send(())),
-                Err(_) => unreachable!("only names and topology stay local"),
+                Err(local) => match *local {
+                    Command::SetNames { reply, .. } => drop(reply.send(())),
+                    Command::SetTopology { reply, .. } => drop(reply.send(())),
+                    _ => unreachable!("only names and topology stay local"),
+                },
             }
             return answer.await.ok();
         }

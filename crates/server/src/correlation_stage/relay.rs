@@ -59,7 +59,7 @@ pub(super) type Finish = Box<dyn FnOnce(Answer) + Send>;
 
 /// A command that can travel, and what to do with its answer; the command itself back
 /// when it cannot (names and topology stay local).
-pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Command> {
+pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Box<Command>> {
     Ok(match command {
         Command::Acknowledge {
             incident,
@@ -114,7 +114,9 @@ pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Command> {
                 }
             }),
         ),
-        other @ (Command::SetNames { .. } | Command::SetTopology { .. }) => return Err(other),
+        other @ (Command::SetNames { .. } | Command::SetTopology { .. }) => {
+            return Err(Box::new(other));
+        }
     })
 }
 
