@@ -79,6 +79,20 @@ impl Stages {
         .is_ok()
     }
 
+    /// True once the process is shutting down (for tasks that are not stages).
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// A task that is not a stage but that [`Stages::stop`] waits for too (it ends on
+    /// [`Stages::stop_signal`]).
+    pub fn track(&self, task: tokio::task::JoinHandle<()>) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+    }
+
     /// Every stage's status, by name.
     pub fn snapshot(&self) -> BTreeMap<&'static str, StageStatus> {
         self.lock().clone()

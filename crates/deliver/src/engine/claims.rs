@@ -83,8 +83,14 @@ pub(crate) fn share(current_claims: u32, unclaimed: usize, live: u32) -> usize {
     total.div_ceil(live.max(1) as usize)
 }
 
-/// Runs the loop until the process ends.
-pub(crate) async fn run(dispatcher: Arc<Dispatcher>, claims: Arc<Claims>) {
+/// Runs the loop until the process shuts down; then gives its claims back, so that the
+/// other instances send to those destinations at once rather than after the claims run
+/// out.
+pub(crate) async fn run(
+    dispatcher: Arc<Dispatcher>,
+    claims: Arc<Claims>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let store = dispatcher.shared.store.clone();
     let cluster = store.cluster().expect("claims run on a shared store");
     let mut state = Loop {
@@ -110,9 +116,20 @@ pub(crate) async fn run(dispatcher: Arc<Dispatcher>, claims: Arc<Claims>) {
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read new batches from the outbox"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(POLL) => {}
-            () = claims.nudge.notified() => {}
+        let stopping = tokio::select! {
+            () = tokio::time::sleep(POLL) => false,
+            () = claims.nudge.notified() => false,
+            _ = stop.wait_for(|stopping| *stopping) => true,
+        };
+        if stopping {
+            let held: Vec<String> = claims.held().into_keys().collect();
+            for d in &held {
+                dispatcher.close(d);
+            }
+            if let Err(e) = cluster.release_lanes(&claims.instance, &held).await {
+                tracing::warn!(error = %e, "cannot give the lanes' claims back at shutdown");
+            }
+            return;
         }
     }
 }

@@ -247,7 +247,12 @@ impl Engine {
             // their batches from the outbox.
             Some(claims) => {
                 tracing::info!(instance = %claims.instance, "sending is shared with the other instances on the database");
-                tokio::spawn(claims::run(dispatcher.clone(), claims));
+                // At shutdown it gives its claims back before the store closes.
+                stages.track(tokio::spawn(claims::run(
+                    dispatcher.clone(),
+                    claims,
+                    stages.stop_signal(),
+                )));
             }
             None => {
                 // Pending batches first, so that none is both loaded here and handed

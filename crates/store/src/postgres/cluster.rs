@@ -134,6 +134,9 @@ async fn listen(pool: sqlx::PgPool, tx: tokio::sync::mpsc::Sender<crate::Committ
     use crate::Committed;
     let mut first = true;
     loop {
+        if pool.is_closed() {
+            return; // the store was closed: the instance is stopping
+        }
         let connected = async {
             let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
             listener.listen(CHANNEL).await?;
@@ -141,6 +144,7 @@ async fn listen(pool: sqlx::PgPool, tx: tokio::sync::mpsc::Sender<crate::Committ
         };
         let mut listener = match connected.await {
             Ok(l) => l,
+            Err(_) if pool.is_closed() => return,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for other instances' commits; trying again");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -170,6 +174,7 @@ async fn listen(pool: sqlx::PgPool, tx: tokio::sync::mpsc::Sender<crate::Committ
                 }
                 // The connection was lost (and is made again by the next call).
                 Ok(None) => break,
+                Err(_) if pool.is_closed() => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the connection that listens for commits");
                     break;
