@@ -397,3 +397,80 @@ async fn a_console_session_is_good_on_every_instance_and_ends_on_all() {
     let (status, _) = page(&browser, &one, "/ui/", &cookie).await;
     assert_eq!(status, 303, "the session ended on every instance");
 }
+
+/// Whether `server` sends to `destination` now, from its metrics.
+async fn sends_to(server: &Server, destination: &str) -> bool {
+    let metrics = server.text("/metrics", false).await;
+    let line = format!("mistgate_delivery_lane_held{{destination=\"{destination}\"}} 1");
+    metrics.lines().any(|l| l == line)
+}
+
+#[tokio::test]
+async fn a_stopped_instance_gives_its_lanes_back_at_once() {
+    let cluster = pgtest::Cluster::start();
+    let rx = support::receiver::Receiver::start().await;
+    // Refused for now: the batch stays pending, the destination keeps work.
+    rx.respond_with(|_| Some(support::receiver::Answer::status(503)));
+    let config = format!(
+        "{}\n[delivery]\nallow_private_targets = true\naggregation_window = \"100ms\"\nretry_delays = [\"1s\"]\n",
+        config()
+    );
+    let (one, two) = holder_and_other(&cluster.database(), &config).await;
+    let mut servers = [one, two];
+    let (status, hook, text) = servers[0]
+        .call(
+            "POST",
+            "/orgs/o1/webhooks",
+            Some(json!({"url": rx.url("/"), "topics": ["alarms"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let hook = hook["id"].as_str().unwrap().to_string();
+    let body = down_alarm(1_765_000_000.0);
+    let sig = signed(SECRET, &body);
+    assert_eq!(
+        servers[0]
+            .ingest("hq", body, &support::headers(&sig))
+            .await
+            .0,
+        200
+    );
+    // Whichever instance took the destination's claim sends to it, the other does not.
+    let sender = support::eventually(
+        std::time::Duration::from_secs(20),
+        "one instance sending to the webhook",
+        || async {
+            match (
+                sends_to(&servers[0], &hook).await,
+                sends_to(&servers[1], &hook).await,
+            ) {
+                (true, false) => Some(0),
+                (false, true) => Some(1),
+                _ => None,
+            }
+        },
+    )
+    .await;
+    // A graceful stop hands the lane over well before its claim would run out (6 s).
+    let status = servers[sender].terminate(std::time::Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    let stopped = std::time::Instant::now();
+    let other = &servers[1 - sender];
+    support::eventually(
+        std::time::Duration::from_secs(4),
+        "the other instance sending to the webhook within 4 s of the stop",
+        || async { sends_to(other, &hook).await.then_some(()) },
+    )
+    .await;
+    eprintln!("lane handed over {:?} after SIGTERM", stopped.elapsed());
+    rx.respond_with(|_| Some(support::receiver::Answer::status(200)));
+    rx.wait_until(
+        std::time::Duration::from_secs(20),
+        "the alarm delivered",
+        |r| {
+            r.iter()
+                .any(|r| r.raw_events().iter().any(|e| e.contains("device_down")))
+        },
+    )
+    .await;
+}
