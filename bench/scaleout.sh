@@ -646,8 +646,8 @@ echo "- host: **everything (wrk, every mistgate instance, PostgreSQL) runs on on
 echo "- PostgreSQL $PG_VERSION, a fresh cluster, one fresh database per configuration and body;" \
     "durable defaults ($PG_SETTINGS)"
 echo "- SQLite: synchronous=full (fsync per group commit), fresh data dir per body"
-echo "- mistgate: one source with one secret (X-Mist-Signature-v2), dedup_window=0s; the first" \
-    "instance runs correlation and delivery, the others have both disabled"
+echo "- mistgate: one source with one secret (X-Mist-Signature-v2), dedup_window=0s; every" \
+    "instance has every stage on (each runs on the instance holding its lease, the others stand by)"
 echo "- bodies: alarm-1 ~$(wc -c <"$WORK/alarm-1.json") bytes (1 event, pool of $POOL_ALARM distinct)," \
     "location-100 ~$(wc -c <"$WORK/location-100.json") bytes (100 events, pool of $POOL_LOCATION distinct)," \
     "the pool split between the instances"

@@ -218,3 +218,66 @@ async fn futures_join(url: &str) -> Vec<PgStore> {
     );
     vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
 }
+
+#[tokio::test]
+async fn retention_drops_whole_days_and_never_deletes_events_row_by_row() {
+    use store::{Retention, Store};
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let pg = PgStore::open(&url, None).await.unwrap();
+    let hour = DAY_US / 24;
+    let day0 = pg.append(request(&["a", "b"], hour), 0).await.unwrap();
+    pg.append(request(&["c"], 20 * hour), 0).await.unwrap();
+    let day1 = pg
+        .append(request(&["d"], DAY_US + 5 * hour), 0)
+        .await
+        .unwrap();
+    let partitions = || {
+        cluster.psql_at(
+            &url,
+            "SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
+             WHERE p.relname = 'events'",
+        )
+    };
+    assert_eq!(partitions().trim(), "events_d0 events_d1 events_d2");
+    // The cut falls inside day 1: day 0 goes whole, day 1 stays whole (its event before
+    // the cut included), and so does that event's fingerprint.
+    let pruned = pg
+        .prune(Retention {
+            data_before: Some(DAY_US + 10 * hour),
+            fingerprints_before: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!((pruned.requests, pruned.events), (2, 3));
+    assert_eq!(pruned.fingerprints, 3, "day 0's events' fingerprints");
+    assert_eq!(partitions().trim(), "events_d1 events_d2");
+    assert!(pg.event(day0.event_ids[0]).await.unwrap().is_none());
+    assert!(pg.event(day1.event_ids[0]).await.unwrap().is_some());
+    let again = pg
+        .append(request(&["d"], DAY_US + 11 * hour), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.duplicates, 1,
+        "day 1's fingerprint kept with its event"
+    );
+    // Fingerprints past the duplicate window go in chunks, whatever their number.
+    let markers: Vec<String> = (0..45_000).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&str> = markers.iter().map(String::as_str).collect();
+    for chunk in refs.chunks(5_000) {
+        pg.append(request(chunk, DAY_US + 12 * hour), 0)
+            .await
+            .unwrap();
+    }
+    let pruned = pg
+        .prune(Retention {
+            data_before: None,
+            fingerprints_before: DAY_US + 13 * hour,
+        })
+        .await
+        .unwrap();
+    assert_eq!(pruned.fingerprints, 45_001);
+    assert_eq!((pruned.requests, pruned.events), (0, 0));
+}

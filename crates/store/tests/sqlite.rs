@@ -294,9 +294,10 @@ on_both_backends! {
         .append(request("alarms", &[r#"{"new":1}"#], 50 * HOUR_US), 0)
         .await
         .unwrap();
+    // A cut past the whole of the old event's day: PostgreSQL drops whole days only.
     let pruned = store
         .prune(Retention {
-            data_before: Some(10 * HOUR_US),
+            data_before: Some(30 * HOUR_US),
             fingerprints_before: 0,
         })
         .await

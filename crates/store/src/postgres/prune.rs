@@ -1,6 +1,8 @@
 //! Retention on PostgreSQL: whole days of requests and events go by dropping their
-//! partitions (no row-by-row delete, no table bloat); the day that straddles the cut and
-//! the smaller tables lose their old rows by `DELETE`.
+//! partitions, never row by row (no scan of a day's partition, no table bloat). A day
+//! goes once all of it is past the cut, so up to a day more is kept than the retention
+//! asks. The smaller tables lose their old rows by `DELETE`; expired fingerprints go in
+//! chunks, outside the append lock (a fingerprint past the window decides nothing).
 
 use sqlx::{Postgres, Transaction};
 
@@ -58,6 +60,8 @@ pub(super) async fn prune(pg: &PgStore, retention: Retention) -> Result<Pruned, 
             for (day, name) in partitions(&mut tx, table).await? {
                 // The name is one this backend made: `<table>_d<integer>`.
                 if (day + 1) * DAY_US <= before {
+                    // What goes, counted for the log (once a day, about 0.1 s for 1.4
+                    // million events).
                     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT count(*) FROM {name}"
                     )))
@@ -67,15 +71,6 @@ pub(super) async fn prune(pg: &PgStore, retention: Retention) -> Result<Pruned, 
                         .execute(&mut *tx)
                         .await?;
                     *count += n as u64;
-                } else if day * DAY_US < before {
-                    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DELETE FROM {name} WHERE received_at < $1"
-                    )))
-                    .bind(before)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    *count += n;
                 }
             }
         }
@@ -113,17 +108,30 @@ pub(super) async fn prune(pg: &PgStore, retention: Retention) -> Result<Pruned, 
         .await?;
         delete(&mut tx, "DELETE FROM audit WHERE at < $1", before).await?;
     }
-    // A fingerprint must not outlive the event it points at, nor the duplicate window.
+    tx.commit().await?;
+    // A fingerprint must not outlive the duplicate window, nor the event it points at
+    // (events go by whole days: the first kept is the day the cut falls in).
     let fingerprints_before = match retention.data_before {
-        Some(data) => data.max(retention.fingerprints_before),
+        Some(data) => (data.div_euclid(DAY_US) * DAY_US).max(retention.fingerprints_before),
         None => retention.fingerprints_before,
     };
-    pruned.fingerprints = delete(
-        &mut tx,
-        "DELETE FROM fingerprints WHERE received_at < $1",
-        fingerprints_before,
-    )
-    .await?;
-    tx.commit().await?;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM fingerprints WHERE fingerprint IN (
+                 SELECT fingerprint FROM fingerprints WHERE received_at < $1 LIMIT $2)",
+        )
+        .bind(fingerprints_before)
+        .bind(FINGERPRINTS_CHUNK)
+        .execute(pg.pool())
+        .await?
+        .rows_affected();
+        pruned.fingerprints += n;
+        if n < FINGERPRINTS_CHUNK as u64 {
+            break;
+        }
+    }
     Ok(pruned)
 }
+
+/// Expired fingerprints deleted per statement.
+const FINGERPRINTS_CHUNK: i64 = 20_000;
