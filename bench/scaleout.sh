@@ -83,6 +83,8 @@ MISTGATE=${BENCH_MISTGATE:-$TARGET_DIR/mistgate}
 SCRIPT=scaleout.sh
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+# shellcheck source=bench/pg.sh
+source "$ROOT/bench/pg.sh"
 bench_args "$@"
 bench_clean_env
 
@@ -106,25 +108,10 @@ WARMUP_S=$(seconds_of "$WARMUP")
 # Temporary files, child processes and their cleanup.
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-scaleout.XXXXXX")
-PGDIR= # the cluster's own directory (owned by `postgres` when root)
-PG_RUN_PID= # the process started for the cluster (runuser, or postgres itself)
-PG_PID=     # the postmaster (from postmaster.pid)
 SERVER_PIDS=()
 LOAD_PIDS=()
 LOAD_PID= # lib.sh's servers_cleanup knows one load generator; ours are in LOAD_PIDS
 SAMPLER_PID= # psql sampling pg_stat_activity during a run
-
-stop_postgres() {
-    [[ -n $PG_RUN_PID ]] || return 0
-    # SIGINT is PostgreSQL's fast shutdown. It goes to the postmaster itself: runuser
-    # would not pass it on.
-    if [[ -n $PG_PID ]]; then
-        stop_pid "$PG_PID" INT
-    fi
-    stop_pid "$PG_RUN_PID" INT
-    PG_RUN_PID=
-    PG_PID=
-}
 
 cleanup() {
     local pid
@@ -141,14 +128,7 @@ cleanup() {
         stop_pid "$pid"
     done
     SERVER_PIDS=()
-    stop_postgres
-    if [[ -n $PGDIR ]]; then
-        if [[ ${KEEP:-0} == 1 ]]; then
-            echo "$SCRIPT: kept the cluster's directory $PGDIR" >&2
-        else
-            rm -rf "$PGDIR"
-        fi
-    fi
+    pg_cleanup
     servers_cleanup # removes WORK (kept with KEEP=1)
 }
 trap cleanup EXIT
@@ -165,15 +145,7 @@ done
 [[ -f $LUA ]] || die "missing $LUA"
 [[ -d $SAMPLES ]] || die "no Mist samples at $SAMPLES (set SAMPLES=DIR)"
 
-if [[ -z ${PG_BIN:-} ]]; then
-    PG_BIN=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null |
-        sort -V | tail -n 1 | xargs -r dirname)
-    [[ -n $PG_BIN ]] || PG_BIN=$(pg_config --bindir 2>/dev/null) ||
-        die "PostgreSQL's server packages (initdb, postgres) are needed: none found"
-fi
-for tool in initdb postgres psql pg_isready; do
-    [[ -x $PG_BIN/$tool ]] || die "no $PG_BIN/$tool (set PG_BIN=DIR)"
-done
+pg_find_bin
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     note "building mistgate ($PROFILE)"
@@ -186,41 +158,7 @@ timeout 30 "$MISTGATE" serve --help >/dev/null 2>&1 ||
 # ---------------------------------------------------------------------------------------
 # The PostgreSQL cluster.
 
-AS_POSTGRES=()
-if [[ $(id -u) == 0 ]]; then
-    getent passwd postgres >/dev/null || die "running as root, and there is no 'postgres' user to run PostgreSQL as"
-    AS_POSTGRES=(runuser -u postgres --)
-fi
-PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-scaleout-pg.XXXXXX")
-if ((${#AS_POSTGRES[@]})); then
-    chown -R postgres:postgres "$PGDIR"
-fi
-PG_PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-note "PostgreSQL: initdb in $PGDIR"
-# From the cluster's directory: the postgres user may not be allowed into this one.
-(cd "$PGDIR" && exec "${AS_POSTGRES[@]}" "$PG_BIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8) \
-    >"$WORK/initdb.log" 2>&1 || {
-    cat "$WORK/initdb.log" >&2
-    die "initdb failed"
-}
-note "PostgreSQL: starting on 127.0.0.1:$PG_PORT (fsync and synchronous_commit at their defaults: on)"
-# The redirection is made by this shell (root), before runuser drops to postgres.
-(cd "$PGDIR" && exec "${AS_POSTGRES[@]}" "$PG_BIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -k "$PGDIR" \
-    -c listen_addresses=127.0.0.1 -c max_connections=200) \
-    </dev/null >"$WORK/postgres.log" 2>&1 &
-PG_RUN_PID=$!
-polls=0
-until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres; do
-    if ! kill -0 "$PG_RUN_PID" 2>/dev/null; then
-        tail -n 20 "$WORK/postgres.log" >&2
-        die "postgres exited before accepting connections"
-    fi
-    ((polls < PG_READY_S * 10)) || die "postgres did not accept connections within ${PG_READY_S}s"
-    sleep 0.1
-    polls=$((polls + 1))
-done
-PG_PID=$(head -n 1 "$PGDIR/data/postmaster.pid")
-[[ $PG_PID =~ ^[0-9]+$ ]] || die "no postmaster pid in $PGDIR/data/postmaster.pid"
+pg_start mistgate-scaleout-pg "$WORK/postgres.log"
 
 psql_do() {
     "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1"

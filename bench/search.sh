@@ -102,6 +102,8 @@ DAY_S=86400
 SCRIPT=search.sh
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+# shellcheck source=bench/pg.sh
+source "$ROOT/bench/pg.sh"
 bench_args "$@"
 bench_clean_env
 
@@ -121,21 +123,8 @@ for v in EVENTS DAYS QUERIES CONNS SEED; do positive "$v" "${!v}"; done
 # Temporary files, child processes and their cleanup.
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-search.XXXXXX")
-PGDIR=
-PG_RUN_PID=
-PG_PID=
 SERVER_PIDS=()
 LOAD_PID=
-
-stop_postgres() {
-    [[ -n $PG_RUN_PID ]] || return 0
-    if [[ -n $PG_PID ]]; then
-        stop_pid "$PG_PID" INT
-    fi
-    stop_pid "$PG_RUN_PID" INT
-    PG_RUN_PID=
-    PG_PID=
-}
 
 cleanup() {
     local pid
@@ -148,14 +137,7 @@ cleanup() {
         stop_pid "$pid"
     done
     SERVER_PIDS=()
-    stop_postgres
-    if [[ -n $PGDIR ]]; then
-        if [[ ${KEEP:-0} == 1 ]]; then
-            echo "$SCRIPT: kept the cluster's directory $PGDIR" >&2
-        else
-            rm -rf "$PGDIR"
-        fi
-    fi
+    pg_cleanup
     servers_cleanup # removes WORK (kept with KEEP=1)
 }
 trap cleanup EXIT
@@ -168,15 +150,7 @@ trap 'exit 143' TERM
 for tool in cargo python3 curl gcc timeout; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 done
-if [[ -z ${PG_BIN:-} ]]; then
-    PG_BIN=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null |
-        sort -V | tail -n 1 | xargs -r dirname)
-    [[ -n $PG_BIN ]] || PG_BIN=$(pg_config --bindir 2>/dev/null) ||
-        die "PostgreSQL's server packages (initdb, postgres) are needed: none found"
-fi
-for tool in initdb postgres psql pg_isready; do
-    [[ -x $PG_BIN/$tool ]] || die "no $PG_BIN/$tool (set PG_BIN=DIR)"
-done
+pg_find_bin
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     note "building mistgate ($PROFILE)"
@@ -205,41 +179,8 @@ SQLITE_EXEC="$WORK/sqlite_exec"
 # The PostgreSQL cluster (as bench/scaleout.sh makes it; statements are logged with their
 # duration only while log_min_duration_statement is set below).
 
-AS_POSTGRES=()
-if [[ $(id -u) == 0 ]]; then
-    getent passwd postgres >/dev/null || die "running as root, and there is no 'postgres' user to run PostgreSQL as"
-    AS_POSTGRES=(runuser -u postgres --)
-fi
-PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/mistgate-search-pg.XXXXXX")
-if ((${#AS_POSTGRES[@]})); then
-    chown -R postgres:postgres "$PGDIR"
-fi
-PG_PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-note "PostgreSQL: initdb in $PGDIR"
-(cd "$PGDIR" && exec "${AS_POSTGRES[@]}" "$PG_BIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8) \
-    >"$WORK/initdb.log" 2>&1 || {
-    cat "$WORK/initdb.log" >&2
-    die "initdb failed"
-}
 PGLOG="$WORK/postgres.log"
-note "PostgreSQL: starting on 127.0.0.1:$PG_PORT (fsync and synchronous_commit at their defaults: on)"
-(cd "$PGDIR" && exec "${NICE[@]}" "${AS_POSTGRES[@]}" "$PG_BIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -k "$PGDIR" \
-    -c listen_addresses=127.0.0.1 -c max_connections=200 -c log_timezone=UTC \
-    -c "log_line_prefix=%m [%p] ") \
-    </dev/null >"$PGLOG" 2>&1 &
-PG_RUN_PID=$!
-polls=0
-until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres; do
-    if ! kill -0 "$PG_RUN_PID" 2>/dev/null; then
-        tail -n 20 "$PGLOG" >&2
-        die "postgres exited before accepting connections"
-    fi
-    ((polls < PG_READY_S * 10)) || die "postgres did not accept connections within ${PG_READY_S}s"
-    sleep 0.1
-    polls=$((polls + 1))
-done
-PG_PID=$(head -n 1 "$PGDIR/data/postmaster.pid")
-[[ $PG_PID =~ ^[0-9]+$ ]] || die "no postmaster pid in $PGDIR/data/postmaster.pid"
+pg_start mistgate-search-pg "$PGLOG" -c log_timezone=UTC -c "log_line_prefix=%m [%p] "
 
 # psql_on DB SQL...: each SQL its own command (-c), unaligned, tuples only.
 psql_on() {
