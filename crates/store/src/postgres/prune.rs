@@ -115,23 +115,33 @@ pub(super) async fn prune(pg: &PgStore, retention: Retention) -> Result<Pruned, 
         Some(data) => (data.div_euclid(DAY_US) * DAY_US).max(retention.fingerprints_before),
         None => retention.fingerprints_before,
     };
-    loop {
-        let n = sqlx::query(
-            "DELETE FROM fingerprints WHERE fingerprint IN (
-                 SELECT fingerprint FROM fingerprints WHERE received_at < $1 LIMIT $2)",
-        )
-        .bind(fingerprints_before)
-        .bind(FINGERPRINTS_CHUNK)
-        .execute(pg.pool())
-        .await?
-        .rows_affected();
+    // By ranges of receipt time, oldest first: an index range scan per statement (deleting
+    // through a chunk of fingerprints looked up one by one made 8.6 million take 74 s).
+    // The range doubles while a statement deletes few and halves when it deletes many.
+    let oldest: Option<i64> = sqlx::query_scalar("SELECT min(received_at) FROM fingerprints")
+        .fetch_one(pg.pool())
+        .await?;
+    let mut from = oldest.unwrap_or(fingerprints_before);
+    let mut span: i64 = 60_000_000;
+    while from < fingerprints_before {
+        let to = from.saturating_add(span).min(fingerprints_before);
+        let n =
+            sqlx::query("DELETE FROM fingerprints WHERE received_at >= $1 AND received_at < $2")
+                .bind(from)
+                .bind(to)
+                .execute(pg.pool())
+                .await?
+                .rows_affected();
         pruned.fingerprints += n;
-        if n < FINGERPRINTS_CHUNK as u64 {
-            break;
+        from = to;
+        if n < FINGERPRINTS_CHUNK / 2 {
+            span = span.saturating_mul(2);
+        } else if n > FINGERPRINTS_CHUNK * 2 && span > 1 {
+            span /= 2;
         }
     }
     Ok(pruned)
 }
 
-/// Expired fingerprints deleted per statement.
-const FINGERPRINTS_CHUNK: i64 = 20_000;
+/// About how many expired fingerprints one statement deletes.
+const FINGERPRINTS_CHUNK: u64 = 50_000;
