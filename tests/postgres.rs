@@ -113,6 +113,19 @@ async fn holds(server: &Server, stage: &str) -> bool {
         .any(|l| l.starts_with(&format!("mistgate_stage_lease{{stage=\"{stage}\"}} 1")))
 }
 
+/// Creates, through `server`, an org webhook of the alarms to `rx`; its id.
+async fn alarms_webhook(server: &Server, rx: &support::receiver::Receiver) -> String {
+    let (status, hook, text) = server
+        .call(
+            "POST",
+            "/orgs/o1/webhooks",
+            Some(json!({"url": rx.url("/"), "topics": ["alarms"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    hook["id"].as_str().unwrap().to_string()
+}
+
 /// Two instances, the first running every stage (it started alone).
 async fn holder_and_other(url: &str, config: &str) -> (Server, Server) {
     let env = [("MISTGATE_DATABASE_URL", url), ("MISTGATE_SECRET_KEY", KEY)];
@@ -191,14 +204,7 @@ async fn a_webhook_created_on_one_instance_is_served_by_the_instance_running_del
     );
     let (holder, other) = holder_and_other(&cluster.database(), &config).await;
     // Created on the instance that does not run the delivery stage.
-    let (status, hook, text) = other
-        .call(
-            "POST",
-            "/orgs/o1/webhooks",
-            Some(json!({"url": rx.url("/"), "topics": ["alarms"]}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{text}");
+    let id = alarms_webhook(&other, &rx).await;
     let created = std::time::Instant::now();
     // Alarms posted from then on, until one arrives: how long the change took to reach
     // the delivery stage on the other instance.
@@ -230,7 +236,7 @@ async fn a_webhook_created_on_one_instance_is_served_by_the_instance_running_del
         "a delivery id"
     );
     // Deleted on the holder: gone for the other too.
-    let id = hook["id"].as_str().unwrap();
+    let id = id.as_str();
     let (status, _, text) = holder
         .call("DELETE", &format!("/orgs/o1/webhooks/{id}"), None)
         .await;
@@ -417,15 +423,7 @@ async fn a_stopped_instance_gives_its_lanes_back_at_once() {
     );
     let (one, two) = holder_and_other(&cluster.database(), &config).await;
     let mut servers = [one, two];
-    let (status, hook, text) = servers[0]
-        .call(
-            "POST",
-            "/orgs/o1/webhooks",
-            Some(json!({"url": rx.url("/"), "topics": ["alarms"]}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{text}");
-    let hook = hook["id"].as_str().unwrap().to_string();
+    let hook = alarms_webhook(&servers[0], &rx).await;
     let body = down_alarm(1_765_000_000.0);
     let sig = signed(SECRET, &body);
     assert_eq!(
