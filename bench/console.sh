@@ -530,7 +530,7 @@ fi
 # ---------------------------------------------------------------------------------------
 # Report.
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+cpu=$(host_cpu)
 echo
 echo "## bench/console.sh"
 echo

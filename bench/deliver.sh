@@ -124,11 +124,7 @@ CLIENT=${BENCH_CLIENT:-$TARGET_DIR/deliver-client}
 
 bench_clean_env
 
-case $PROFILE in
-release) BUILD_FLAGS=(--release) ;;
-debug) BUILD_FLAGS=() ;;
-*) die "PROFILE must be release or debug, not '$PROFILE'" ;;
-esac
+bench_build_flags
 positive SUBS "$SUBS"
 positive EVENTS_ALARM "$EVENTS_ALARM"
 positive EVENTS_LOCATION "$EVENTS_LOCATION"
@@ -746,8 +742,8 @@ done
 # ---------------------------------------------------------------------------------------
 # Report.
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-rev=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+cpu=$(host_cpu)
+rev=$(git_rev)
 echo
 echo "## mistgate delivery benchmark"
 echo

@@ -82,11 +82,7 @@ source "$ROOT/bench/lib.sh"
 bench_args "$@"
 bench_clean_env
 
-case $PROFILE in
-release) BUILD_FLAGS=(--release) ;;
-debug) BUILD_FLAGS=() ;;
-*) die "PROFILE must be release or debug, not '$PROFILE'" ;;
-esac
+bench_build_flags
 positive CONNS "$CONNS"
 positive THREADS "$THREADS"
 ((CONNS >= THREADS)) || die "CONNS ($CONNS) must be at least THREADS ($THREADS) for wrk"
@@ -380,8 +376,8 @@ done
 # ---------------------------------------------------------------------------------------
 # Report.
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-rev=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+cpu=$(host_cpu)
+rev=$(git_rev)
 echo
 echo "## mistgate ingest benchmark"
 echo

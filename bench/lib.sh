@@ -149,3 +149,16 @@ seconds_of() {
 events_in() {
     python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["events"]))' "$1"
 }
+
+# BUILD_FLAGS for cargo from PROFILE (release or debug).
+bench_build_flags() {
+    case $PROFILE in
+    release) BUILD_FLAGS=(--release) ;;
+    debug) BUILD_FLAGS=() ;;
+    *) die "PROFILE must be release or debug, not '$PROFILE'" ;;
+    esac
+}
+
+# The machine's CPU model, and the tree's revision, for the reports.
+host_cpu() { sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1; }
+git_rev() { git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown; }

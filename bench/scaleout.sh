@@ -88,11 +88,7 @@ source "$ROOT/bench/pg.sh"
 bench_args "$@"
 bench_clean_env
 
-case $PROFILE in
-release) BUILD_FLAGS=(--release) ;;
-debug) BUILD_FLAGS=() ;;
-*) die "PROFILE must be release or debug, not '$PROFILE'" ;;
-esac
+bench_build_flags
 positive CONNS "$CONNS"
 IFS=, read -r -a PG_COUNTS <<<"$INSTANCES"
 for n in ${PG_COUNTS[@]+"${PG_COUNTS[@]}"}; do
@@ -566,8 +562,8 @@ done
 # ---------------------------------------------------------------------------------------
 # Report.
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-rev=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+cpu=$(host_cpu)
+rev=$(git_rev)
 echo
 echo "## mistgate scale-out benchmark (PostgreSQL, several instances)"
 echo

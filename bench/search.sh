@@ -107,11 +107,7 @@ source "$ROOT/bench/pg.sh"
 bench_args "$@"
 bench_clean_env
 
-case $PROFILE in
-release) BUILD_FLAGS=(--release) ;;
-debug) BUILD_FLAGS=() ;;
-*) die "PROFILE must be release or debug, not '$PROFILE'" ;;
-esac
+bench_build_flags
 for v in EVENTS DAYS QUERIES CONNS SEED; do positive "$v" "${!v}"; done
 [[ $WARMUP_QUERIES =~ ^[0-9]+$ ]] || die "WARMUP_QUERIES must be a number"
 ((WARMUP_QUERIES >= 7)) || die "WARMUP_QUERIES must be at least 7 (PostgreSQL's plans are taken from them)"
@@ -545,8 +541,8 @@ for backend in sqlite postgres; do
 done
 python3 "$PY" summary "${summary_args[@]}" >"$WORK/summary.json"
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-rev=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+cpu=$(host_cpu)
+rev=$(git_rev)
 echo
 echo "## mistgate search and prune at $(printf "%'d" "$EVENTS") events (SQLite and PostgreSQL)"
 echo

@@ -521,7 +521,7 @@ for r in "${!SINK_PID[@]}"; do
 done
 SINK_PID=()
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+cpu=$(host_cpu)
 cat >"$WORK/run.env" <<EOF
 command=DURATION=$DURATION KILL_EVERY=$KILL_EVERY OUTAGE_EVERY=$OUTAGE_EVERY OUTAGE_FOR=$OUTAGE_FOR BURST_EVERY=$BURST_EVERY RATE=$RATE BURST_EVENTS=$BURST_EVENTS BURST_BATCH=$BURST_BATCH SCENARIO_SPEED=$SCENARIO_SPEED SEED=$SEED${SOAK_REV:+ SOAK_REV=$SOAK_REV} $ORIG_CMD
 date=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
