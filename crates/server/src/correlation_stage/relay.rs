@@ -65,43 +65,31 @@ pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Box<Command>>
             incident,
             by,
             reply,
-        } => (
-            Relayed::Acknowledge { incident, by },
-            Box::new(move |a| drop(reply.send(done(a)))),
-        ),
+        } => (Relayed::Acknowledge { incident, by }, finish(reply, done)),
         Command::Resolve {
             incident,
             by,
             reply,
-        } => (
-            Relayed::Resolve { incident, by },
-            Box::new(move |a| drop(reply.send(done(a)))),
-        ),
+        } => (Relayed::Resolve { incident, by }, finish(reply, done)),
         Command::AddSilence { silence, reply } => (
             Relayed::AddSilence { silence },
-            Box::new(move |a| {
-                drop(reply.send(match a {
-                    Answer::Silence(s) => Ok(s),
-                    other => Err(failed(other)),
-                }))
+            finish(reply, |a| match a {
+                Answer::Silence(s) => Ok(s),
+                other => Err(other),
             }),
         ),
         Command::ReplaceSilence { silence, reply } => (
             Relayed::ReplaceSilence { silence },
-            Box::new(move |a| {
-                drop(reply.send(match a {
-                    Answer::Replaced(s) => Ok(s),
-                    other => Err(failed(other)),
-                }))
+            finish(reply, |a| match a {
+                Answer::Replaced(s) => Ok(s),
+                other => Err(other),
             }),
         ),
         Command::RemoveSilence { id, reply } => (
             Relayed::RemoveSilence { id },
-            Box::new(move |a| {
-                drop(reply.send(match a {
-                    Answer::Removed(r) => Ok(r),
-                    other => Err(failed(other)),
-                }))
+            finish(reply, |a| match a {
+                Answer::Removed(r) => Ok(r),
+                other => Err(other),
             }),
         ),
         Command::Silences { reply } => (
@@ -120,10 +108,19 @@ pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Box<Command>>
     })
 }
 
-fn done(answer: Answer) -> Result<(), CommandError> {
+/// Completes `reply` with what `expected` takes from the answer, or the error any other
+/// answer means.
+fn finish<T: Send + 'static>(
+    reply: oneshot::Sender<Result<T, CommandError>>,
+    expected: fn(Answer) -> Result<T, Answer>,
+) -> Finish {
+    Box::new(move |a| drop(reply.send(expected(a).map_err(failed))))
+}
+
+fn done(answer: Answer) -> Result<(), Answer> {
     match answer {
         Answer::Done => Ok(()),
-        other => Err(failed(other)),
+        other => Err(other),
     }
 }
 
