@@ -75,21 +75,21 @@ pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Box<Command>>
             Relayed::AddSilence { silence },
             finish(reply, |a| match a {
                 Answer::Silence(s) => Ok(s),
-                other => Err(other),
+                other => Err(Box::new(other)),
             }),
         ),
         Command::ReplaceSilence { silence, reply } => (
             Relayed::ReplaceSilence { silence },
             finish(reply, |a| match a {
                 Answer::Replaced(s) => Ok(s),
-                other => Err(other),
+                other => Err(Box::new(other)),
             }),
         ),
         Command::RemoveSilence { id, reply } => (
             Relayed::RemoveSilence { id },
             finish(reply, |a| match a {
                 Answer::Removed(r) => Ok(r),
-                other => Err(other),
+                other => Err(Box::new(other)),
             }),
         ),
         Command::Silences { reply } => (
@@ -112,15 +112,15 @@ pub(super) fn split(command: Command) -> Result<(Relayed, Finish), Box<Command>>
 /// answer means.
 fn finish<T: Send + 'static>(
     reply: oneshot::Sender<Result<T, CommandError>>,
-    expected: fn(Answer) -> Result<T, Answer>,
+    expected: fn(Answer) -> Result<T, Box<Answer>>,
 ) -> Finish {
-    Box::new(move |a| drop(reply.send(expected(a).map_err(failed))))
+    Box::new(move |a| drop(reply.send(expected(a).map_err(|other| failed(*other)))))
 }
 
-fn done(answer: Answer) -> Result<(), Answer> {
+fn done(answer: Answer) -> Result<(), Box<Answer>> {
     match answer {
         Answer::Done => Ok(()),
-        other => Err(other),
+        other => Err(Box::new(other)),
     }
 }
 
