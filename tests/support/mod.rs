@@ -134,7 +134,12 @@ impl Server {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .env("MISTGATE_API_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
+            // Warnings only, unless `MISTGATE_TEST_LOG` asks for more (a filter such as
+            // `info,deliver=debug`) while looking into a test.
+            .env(
+                "RUST_LOG",
+                std::env::var("MISTGATE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -83,6 +83,12 @@ pub(crate) fn share(current_claims: u32, unclaimed: usize, live: u32) -> usize {
     total.div_ceil(live.max(1) as usize)
 }
 
+/// Whether the registry must be read again, given the version of the webhooks seen at
+/// the last beat (none before the first) and the one now: always at the first beat.
+pub(crate) fn stale(seen: Option<i64>, now: i64) -> bool {
+    seen != Some(now)
+}
+
 /// Runs the loop until the process shuts down; then gives its claims back, so that the
 /// other instances send to those destinations at once rather than after the claims run
 /// out.
@@ -172,9 +178,11 @@ async fn beat(
     let live = cluster
         .heartbeat(&claims.instance, now, 3 * TTL_US / 2)
         .await?;
-    // Webhooks changed on another instance (or this one) reach the registry.
+    // Webhooks changed on another instance (or this one) reach the registry. The first
+    // beat reloads too: a webhook made between the engine's start (which loaded the
+    // registry) and this read of the version would otherwise stay unknown here.
     let subscriptions = cluster.version("subscriptions").await?;
-    if state.versions.0.is_some_and(|v| v != subscriptions) {
+    if stale(state.versions.0, subscriptions) {
         shared.registry.reload(shared.store.as_ref()).await?;
     }
     state.versions.0 = Some(subscriptions);
@@ -313,7 +321,16 @@ async fn read_new(
 
 #[cfg(test)]
 mod tests {
-    use super::share;
+    use super::{share, stale};
+
+    #[test]
+    fn the_first_beat_reads_the_webhooks_again() {
+        // The engine loaded them before the first beat read the version: a webhook made
+        // in between is only found by reading them again.
+        assert!(stale(None, 7));
+        assert!(stale(Some(6), 7));
+        assert!(!stale(Some(7), 7));
+    }
 
     #[test]
     fn each_instance_takes_its_share_of_the_destinations_with_work() {
