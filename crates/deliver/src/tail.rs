@@ -14,6 +14,8 @@
 //! commits come faster than a stage can read them; the loop then leaves at least as much
 //! time between two passes as the last pass took (at most [`MAX_PACE`]), so that a stage
 //! reads bigger pages instead of competing with ingest for the cores on every commit.
+//! At shutdown (ingest has stopped by then) a stage first reads what was committed before
+//! the stop, for at most [`DRAIN`], then writes what it holds.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +30,10 @@ use crate::supervise::Reporter;
 
 /// The longest pause the loop leaves between two passes of a busy stage.
 pub const MAX_PACE: Duration = Duration::from_millis(50);
+
+/// At shutdown, the longest a stage goes on reading what was acknowledged before the
+/// stop (a pass is never cut short: what it did is committed with its cursor).
+pub const DRAIN: Duration = Duration::from_secs(1);
 
 /// How long a stage whose pass failed waits before it tries again from its last commit.
 const RETRY: Duration = Duration::from_secs(1);
@@ -166,6 +172,7 @@ pub async fn run<S: TailStage>(mut stage: S, reporter: Reporter, mut wake: Waite
     let mut pace = Pace::default();
     loop {
         if reporter.stopping() {
+            drain(&mut stage).await;
             return stage.finish().await;
         }
         let started = Instant::now();
@@ -208,6 +215,23 @@ pub async fn run<S: TailStage>(mut stage: S, reporter: Reporter, mut wake: Waite
         tokio::select! {
             () = pace.wait() => {}
             () = reporter.stopped() => {}
+        }
+    }
+}
+
+/// Reads what was committed before the shutdown, whole passes only, for at most
+/// [`DRAIN`]: the last events acknowledged are handled now, and the cursor the stage
+/// writes is the log's head, rather than left for the next start.
+async fn drain<S: TailStage>(stage: &mut S) {
+    let until = Instant::now() + DRAIN;
+    while Instant::now() < until {
+        match stage.step().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "{} stage: the last pass before stopping failed", S::NAME);
+                return stage.recover().await;
+            }
         }
     }
 }
@@ -396,5 +420,75 @@ mod tests {
             "{waited:?}"
         );
         assert!(within_an_hour(passes.recv()).await.is_none(), "then idle");
+    }
+
+    /// A log `pages` pages ahead of the stage, each pass reading one in `pass`; what it
+    /// read when it finished goes to `done`.
+    struct Behind {
+        pages: u32,
+        read: u32,
+        pass: Duration,
+        done: Option<tokio::sync::oneshot::Sender<u32>>,
+    }
+
+    impl TailStage for Behind {
+        type Input = Infallible;
+        const NAME: &'static str = "test";
+
+        async fn step(&mut self) -> Result<bool, StoreError> {
+            tokio::time::sleep(self.pass).await;
+            if self.pages > 0 {
+                self.pages -= 1;
+                self.read += 1;
+            }
+            Ok(self.pages > 0)
+        }
+        async fn recover(&mut self) {}
+        fn deadline(&self) -> Option<i64> {
+            None
+        }
+        async fn input(&mut self) -> Option<Infallible> {
+            std::future::pending().await
+        }
+        async fn handle(&mut self, input: Infallible) {
+            match input {}
+        }
+        async fn finish(&mut self) {
+            let _ = self.done.take().expect("finished once").send(self.read);
+        }
+    }
+
+    /// Runs a `Behind` stage told to stop before its first pass; what it read, and how
+    /// long it took.
+    async fn stopped_at_once(pages: u32, pass: Duration) -> (u32, Duration) {
+        let stages = Stages::new();
+        let reporter = Reporter::new(stages.clone(), "test");
+        assert!(stages.stop(Duration::from_secs(1)).await);
+        let (done, read) = tokio::sync::oneshot::channel();
+        let stage = Behind {
+            pages,
+            read: 0,
+            pass,
+            done: Some(done),
+        };
+        let started = Instant::now();
+        let wakes = Wakes::new();
+        run(stage, reporter, wakes.waiter(&[Log::Events])).await;
+        (read.await.expect("finished"), started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_shutdown_a_stage_reads_what_was_committed_before_it_writes_its_cursor() {
+        let (read, took) = stopped_at_once(5, Duration::from_millis(10)).await;
+        assert_eq!(read, 5, "the cursor written is the log's head");
+        assert_eq!(took, Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stage_far_behind_stops_reading_after_the_drain_time() {
+        let (read, took) = stopped_at_once(u32::MAX, Duration::from_millis(300)).await;
+        // Whole passes: the one running when the time is up ends first.
+        assert_eq!(read, 4);
+        assert_eq!(took, Duration::from_millis(1200));
     }
 }
