@@ -211,7 +211,9 @@ async fn accept(
         Ok(split) => split,
         Err(e) => return Err(quarantine(app, src, headers, &body, received_at, e).await),
     };
-    app.backfill.claim_late_copies(&body, &mut split);
+    app.backfill
+        .claim_late_copies(app.store.as_ref(), &body, &mut split)
+        .await;
     if let Some(hints) = &app.mist_hints {
         hints.offer(&split);
     }

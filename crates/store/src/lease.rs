@@ -99,6 +99,21 @@ pub trait Cluster: Send + Sync {
     /// `subscriptions` (webhooks and asset filters), `replays` (dead batches put back).
     async fn version(&self, kind: &str) -> Result<i64, StoreError>;
 
+    /// Remembers backfilled events whose webhook copy has not come, as (identity key,
+    /// fingerprint) pairs, so that the copy is known as their duplicate on whichever
+    /// instance it reaches; a pair remembered already is kept as it was.
+    async fn late_remember(&self, copies: &[LateCopy], at: i64) -> Result<(), StoreError>;
+
+    /// Takes, for each of `keys` that has any, one remembered pair (the oldest): each is
+    /// given out once, across instances.
+    async fn late_claim(&self, keys: &[[u8; 16]]) -> Result<Vec<LateCopy>, StoreError>;
+
+    /// Whether any pair is remembered.
+    async fn late_waiting(&self) -> Result<bool, StoreError>;
+
+    /// Forgets the pairs remembered before `before`; how many.
+    async fn late_prune(&self, before: i64) -> Result<u64, StoreError>;
+
     /// Leaves a command for the holder of stage `stage`; its id.
     async fn relay_put(&self, stage: &str, body: &str, at: i64) -> Result<i64, StoreError>;
 
@@ -141,6 +156,10 @@ pub trait Cluster: Send + Sync {
         created_before: i64,
     ) -> Result<u64, StoreError>;
 }
+
+/// A backfilled event waiting for its webhook copy: its identity key and its
+/// duplicate-detection fingerprint.
+pub type LateCopy = ([u8; 16], [u8; 16]);
 
 /// A lease that is always held: one process owns a SQLite data dir (its lock file sees
 /// to that), so its stages have no one to share with.

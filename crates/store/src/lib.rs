@@ -31,7 +31,7 @@ pub use access::*;
 pub use backfill::*;
 pub use correlation::*;
 pub use error::StoreError;
-pub use lease::{Cluster, Committed, Lease, Leases, Sole};
+pub use lease::{Cluster, Committed, LateCopy, Lease, Leases, Sole};
 pub use model::*;
 pub use outbox::*;
 pub use seal::{SealError, Sealer};

@@ -3,10 +3,15 @@
 //! Backfill remembers the events it stored whose webhook copy has not come, by identity;
 //! when a webhook event of that identity arrives, ingest gives it the stored event's
 //! fingerprint, so the duplicate window recognises it as that event.
+//!
+//! With several instances on one database the events are remembered in the database
+//! instead (`store::Cluster::late_remember`), since the copy may reach any instance; this
+//! holds only whether the database has any, so that webhooks skip the lookup when none
+//! wait.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The most events remembered; the oldest go first.
 const CAPACITY: usize = 100_000;
@@ -17,6 +22,8 @@ pub struct LateCopies {
     inner: Mutex<Inner>,
     /// Entries held, read without the lock on every webhook of the three kinds.
     len: AtomicUsize,
+    /// Several instances: whether the database holds any (checked every second).
+    shared: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +68,16 @@ impl LateCopies {
     /// Whether nothing waits (the common case: no lock taken).
     pub fn is_empty(&self) -> bool {
         self.len.load(Ordering::Relaxed) == 0
+    }
+
+    /// Several instances: whether the database holds any, as last seen.
+    pub fn shared_waiting(&self) -> bool {
+        self.shared.load(Ordering::Relaxed)
+    }
+
+    /// Several instances: what the database was seen to hold.
+    pub fn set_shared_waiting(&self, waiting: bool) {
+        self.shared.store(waiting, Ordering::Relaxed);
     }
 }
 

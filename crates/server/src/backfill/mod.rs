@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use store::BackfillMark;
+use store::{BackfillMark, LateCopy, Store};
 
 use crate::app_state::AppState;
 use crate::config::MistConfig;
@@ -68,17 +68,79 @@ impl Backfill {
 
     /// Gives each webhook event that repeats an event backfill stored (its webhook copy
     /// coming after) that event's fingerprint, so that it is stored as its duplicate.
-    pub fn claim_late_copies(&self, body: &[u8], split: &mut mist::Split) {
-        if self.late.is_empty() || !Kind::ALL.iter().any(|k| k.topic() == split.topic) {
+    /// With several instances the stored events are looked up in the database; when it
+    /// cannot be read the copies are stored as new events (and said so).
+    pub async fn claim_late_copies(&self, store: &dyn Store, body: &[u8], split: &mut mist::Split) {
+        if !Kind::ALL.iter().any(|k| k.topic() == split.topic) {
             return;
         }
-        for event in &mut split.events {
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body[event.span.clone()])
-            else {
-                continue;
-            };
-            if let Some(fp) = self.late.claim(plan::key(&split.topic, &value)) {
+        let cluster = store.cluster();
+        let waiting = match cluster {
+            Some(_) => self.late.shared_waiting(),
+            None => !self.late.is_empty(),
+        };
+        if !waiting {
+            return;
+        }
+        let keys: Vec<Option<[u8; 16]>> = split
+            .events
+            .iter()
+            .map(|event| {
+                serde_json::from_slice::<serde_json::Value>(&body[event.span.clone()])
+                    .ok()
+                    .map(|value| plan::key(&split.topic, &value))
+            })
+            .collect();
+        let mut taken: HashMap<[u8; 16], Vec<[u8; 16]>> = HashMap::new();
+        match cluster {
+            None => {
+                for key in keys.iter().flatten() {
+                    if let Some(fp) = self.late.claim(*key) {
+                        taken.entry(*key).or_default().push(fp);
+                    }
+                }
+            }
+            Some(cluster) => {
+                let asked: Vec<[u8; 16]> = keys.iter().flatten().copied().collect();
+                match cluster.late_claim(&asked).await {
+                    Ok(pairs) => {
+                        for (key, fp) in pairs {
+                            taken.entry(key).or_default().push(fp);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot look up the backfilled events in the database: webhook copies of them are stored as new events")
+                    }
+                }
+            }
+        }
+        for (event, key) in split.events.iter_mut().zip(keys) {
+            let fp = key
+                .and_then(|k| taken.get_mut(&k))
+                .and_then(|fps| (!fps.is_empty()).then(|| fps.remove(0)));
+            if let Some(fp) = fp {
                 event.fingerprint = mist::Fingerprint(fp);
+            }
+        }
+    }
+
+    /// Remembers backfilled events whose webhook copy has not come: in the database when
+    /// several instances share it (the copy may reach any of them), here otherwise.
+    pub async fn remember_late(&self, store: &dyn Store, copies: &[LateCopy]) {
+        let Some(cluster) = store.cluster() else {
+            for (key, fp) in copies {
+                self.late.remember(*key, *fp);
+            }
+            return;
+        };
+        match cluster.late_remember(copies, now_us()).await {
+            Ok(()) => {
+                if !copies.is_empty() {
+                    self.late.set_shared_waiting(true);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, events = copies.len(), "cannot remember backfilled events in the database: their webhook copies, should they still come, are stored as new events")
             }
         }
     }
@@ -119,6 +181,9 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
             })
             .collect();
     }
+    if app.store.cluster().is_some() {
+        watch_late(app.clone());
+    }
     let orgs = config.org_ids.clone();
     let mut stopping = app.stopping.subscribe();
     // Several instances on one database read back under one lease: one at a time.
@@ -131,6 +196,27 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
     }));
 }
 
+/// Several instances: whether the database holds backfilled events waiting for their
+/// webhook copy, checked every second on every instance (the one running backfill may
+/// be another), so that webhooks look them up only then.
+fn watch_late(app: Arc<AppState>) {
+    let mut stopping = app.stopping.subscribe();
+    tokio::spawn(async move {
+        loop {
+            if let Some(cluster) = app.store.cluster() {
+                // Unreadable: what was last seen stands (the appends fail meanwhile too).
+                if let Ok(waiting) = cluster.late_waiting().await {
+                    app.backfill.late.set_shared_waiting(waiting);
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopping.wait_for(|stopping| *stopping) => return,
+            }
+        }
+    });
+}
+
 /// The lease backfill runs under.
 const LEASE: &str = "backfill";
 
@@ -140,6 +226,13 @@ async fn reads(app: Arc<AppState>, mist: mistapi::Client, orgs: Vec<String>, set
     let mut cursor = app.store.last_incident_change().await.unwrap_or(0);
     let mut known_failures = KnownFailures::default();
     loop {
+        if let Some(cluster) = app.store.cluster() {
+            // A copy coming after the duplicate window would not be recognised anyway.
+            let before = app.dedup_since(now_us());
+            if let Err(e) = cluster.late_prune(before).await {
+                tracing::warn!(error = %e, "cannot forget old backfilled events waiting for their webhook copy; trying again at the next read");
+            }
+        }
         read_all(&app, &mist, &orgs, &settings, &mut known_failures).await;
         metrics::gauge!("mistgate_mist_api_calls_last_hour").set(mist.calls_last_hour() as f64);
         let next = tokio::time::Instant::now() + settings.interval;

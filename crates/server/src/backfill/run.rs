@@ -95,9 +95,9 @@ pub async fn read_kind(
         .map(|e| plan::Stored::of(&topic, e, SOURCE))
         .collect();
     let comparison = plan::compare(&topic, &results, &stored);
-    for (key, fingerprint) in &comparison.unclaimed {
-        app.backfill.late.remember(*key, *fingerprint);
-    }
+    app.backfill
+        .remember_late(app.store.as_ref(), &comparison.unclaimed)
+        .await;
     let missing = comparison.missing;
     let mut recovered = 0;
     for chunk in missing.chunks(CHUNK) {
@@ -111,12 +111,13 @@ pub async fn read_kind(
             .map_err(|e| format!("storing what was read: {e}"))?;
         recovered += answer.accepted;
         // Their webhook copies, should any still come, are recognised as duplicates.
-        for event in chunk {
-            let fingerprint = mist::fingerprint(&topic, event).0;
-            app.backfill
-                .late
-                .remember(plan::key(&topic, event), fingerprint);
-        }
+        let copies: Vec<store::LateCopy> = chunk
+            .iter()
+            .map(|event| (plan::key(&topic, event), mist::fingerprint(&topic, event).0))
+            .collect();
+        app.backfill
+            .remember_late(app.store.as_ref(), &copies)
+            .await;
     }
     Ok(Outcome {
         window,

@@ -8,7 +8,7 @@
 use sqlx::Row;
 
 use super::PgStore;
-use crate::{BatchRow, StoreError};
+use crate::{BatchRow, LateCopy, StoreError};
 
 /// This part's tables (migration 5 of `schema.rs`, run inside a transaction).
 pub(super) const SCHEMA: &str = r#"
@@ -455,6 +455,22 @@ impl crate::Cluster for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn late_remember(&self, copies: &[LateCopy], at: i64) -> Result<(), StoreError> {
+        super::late::remember(self, copies, at).await
+    }
+
+    async fn late_claim(&self, keys: &[[u8; 16]]) -> Result<Vec<LateCopy>, StoreError> {
+        super::late::claim(self, keys).await
+    }
+
+    async fn late_waiting(&self) -> Result<bool, StoreError> {
+        super::late::waiting(self).await
+    }
+
+    async fn late_prune(&self, before: i64) -> Result<u64, StoreError> {
+        super::late::prune(self, before).await
+    }
+
     async fn relay_prune(&self, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM stage_commands WHERE created_at < $1")
             .bind(before)
@@ -465,120 +481,5 @@ impl crate::Cluster for PgStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::Cluster;
-    use crate::postgres::PgStore;
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[tokio::test]
-    async fn a_lane_has_one_holder_until_its_claim_expires() {
-        let cluster = pgtest::Cluster::start();
-        let url = cluster.database();
-        let a = PgStore::open(&url, None).await.unwrap();
-        let b = PgStore::open(&url, None).await.unwrap();
-        assert_eq!(a.heartbeat("a", 1_000, 5_000).await.unwrap(), 1);
-        assert_eq!(b.heartbeat("b", 2_000, 5_000).await.unwrap(), 2);
-        assert_eq!(
-            a.heartbeat("a", 9_000, 5_000).await.unwrap(),
-            1,
-            "b is gone"
-        );
-        let both = names(&["w1", "w2"]);
-        assert_eq!(
-            a.claim_lanes("a", &both, 100, 200).await.unwrap().len(),
-            2,
-            "free at first"
-        );
-        assert!(
-            b.claim_lanes("b", &both, 150, 250)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(a.renew_lanes("a", &both, 300).await.unwrap().len(), 2);
-        // Released or expired, another takes them; the old holder's renewal then fails.
-        a.release_lanes("a", &names(&["w1"])).await.unwrap();
-        assert_eq!(b.claim_lanes("b", &both, 250, 400).await.unwrap(), ["w1"]);
-        assert_eq!(b.claim_lanes("b", &both, 301, 400).await.unwrap().len(), 2);
-        assert!(a.renew_lanes("a", &both, 500).await.unwrap().is_empty());
-        let (free, current) = a.unclaimed_lanes(&both, 350).await.unwrap();
-        assert!(free.is_empty(), "claimed, and nothing pending anyway");
-        assert_eq!(current, 2);
-    }
-
-    fn move_to(cursor: i64) -> crate::OutboxCommit {
-        crate::OutboxCommit {
-            stage: Some(("deliver".into(), cursor)),
-            snapshot: None,
-            batches: Vec::new(),
-            at: cursor,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stage_commit_from_an_instance_that_lost_the_stage_is_refused() {
-        use crate::{StageCommit, Store, StoreError};
-        let cluster = pgtest::Cluster::start();
-        let url = cluster.database();
-        let a = PgStore::open(&url, None).await.unwrap();
-        let b = PgStore::open(&url, None).await.unwrap();
-        assert!(a.stage_load("deliver").await.unwrap().is_none());
-        assert!(b.stage_load("deliver").await.unwrap().is_none());
-        a.outbox_commit(move_to(5)).await.unwrap();
-        a.outbox_commit(move_to(6)).await.unwrap();
-        let refused = b.outbox_commit(move_to(7)).await.unwrap_err();
-        assert!(
-            matches!(&refused, StoreError::Fenced { stage } if stage == "deliver"),
-            "{refused}"
-        );
-        // b loads what a wrote and goes on; now a is the one behind.
-        assert_eq!(b.stage_load("deliver").await.unwrap().unwrap().cursor, 6);
-        b.outbox_commit(move_to(8)).await.unwrap();
-        assert!(matches!(
-            a.outbox_commit(move_to(9)).await,
-            Err(StoreError::Fenced { .. })
-        ));
-        assert_eq!(a.stage_load("deliver").await.unwrap().unwrap().cursor, 8);
-        // The correlation stage's commits are fenced the same way, and nothing of a
-        // refused one is written.
-        let commit = |cursor| StageCommit {
-            stage: "correlate".into(),
-            cursor,
-            snapshot: b"{}".to_vec(),
-            devices: Vec::new(),
-            incidents: Vec::new(),
-            changes: Vec::new(),
-            device_changes: Vec::new(),
-            at: cursor,
-        };
-        assert!(a.stage_load("correlate").await.unwrap().is_none());
-        assert!(b.stage_load("correlate").await.unwrap().is_none());
-        b.stage_commit(commit(3)).await.unwrap();
-        assert!(matches!(
-            a.stage_commit(commit(4)).await,
-            Err(StoreError::Fenced { .. })
-        ));
-        assert_eq!(b.stage_load("correlate").await.unwrap().unwrap().cursor, 3);
-    }
-
-    #[tokio::test]
-    async fn a_command_waits_for_its_answer_and_versions_count_changes() {
-        let cluster = pgtest::Cluster::start();
-        let a = PgStore::open(&cluster.database(), None).await.unwrap();
-        let id = a.relay_put("correlate", "{\"x\":1}", 10).await.unwrap();
-        assert_eq!(a.relay_answer_of(id).await.unwrap(), None);
-        assert_eq!(
-            a.relay_open("correlate").await.unwrap(),
-            [(id, "{\"x\":1}".to_string())]
-        );
-        assert!(a.relay_open("other").await.unwrap().is_empty());
-        a.relay_answer(id, "ok", 11).await.unwrap();
-        assert!(a.relay_open("correlate").await.unwrap().is_empty());
-        assert_eq!(a.relay_answer_of(id).await.unwrap().as_deref(), Some("ok"));
-        assert_eq!(a.relay_prune(11).await.unwrap(), 1);
-        assert_eq!(a.version("subscriptions").await.unwrap(), 0);
-    }
-}
+#[path = "cluster_tests.rs"]
+mod tests;

@@ -1,7 +1,7 @@
-//! The PostgreSQL backend, for several mistgate instances on one database (issue 16, in
-//! progress: the log's append with group commit and cross-instance duplicate detection,
-//! quarantine and event reads are here; the rest of [`crate::Store`] is not yet, so the
-//! server does not offer this backend).
+//! The PostgreSQL backend, for one or several mistgate instances on one database: every
+//! method of [`crate::Store`], and what the instances coordinate through
+//! ([`crate::Cluster`]: stage versions, lanes' claims, relayed commands, shared sessions,
+//! backfilled events waiting for their webhook copy, commit notifications).
 //!
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
@@ -11,6 +11,7 @@ pub mod import;
 mod import_rows;
 mod import_tables;
 mod keycheck;
+mod late;
 mod lease;
 mod log;
 mod outbox;

@@ -106,6 +106,8 @@ const MIGRATIONS: &[&str] = &[
     super::access::SCHEMA,
     // 5: several instances: stage versions, instances, lanes, relayed commands (cluster.rs).
     super::cluster::SCHEMA,
+    // 6: backfilled events waiting for their webhook copy, on any instance (late.rs).
+    super::late::SCHEMA,
 ];
 
 /// Brings the database up to the schema this build knows, once across instances.

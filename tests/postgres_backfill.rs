@@ -1,0 +1,116 @@
+//! Backfill with several instances on one PostgreSQL database: it reads back on one of
+//! them (its lease), and a webhook copy of an event it stored, coming after, is that
+//! event's duplicate on whichever instance the load balancer gives it to.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::sim::{SIM_TOKEN, Sim};
+use support::{Server, eventually, signed};
+
+const ORG: &str = "6f4bf402-45f9-4ac6-8c3a-b0c0d7d8e9f0";
+const SECRET: &str = "backfill-webhook-secret-0123456789";
+const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+/// Whether `server` has read alarms back (only the instance running backfill has).
+async fn reads_back(server: &Server) -> bool {
+    let report = server.api_ok("/mist/backfill").await;
+    report["orgs"][0]["kinds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|k| k["kind"] == "alarms" && !k["last_run_at"].is_null())
+}
+
+/// The alarms stored, raw, with the source each came in through.
+async fn alarms(server: &Server) -> Vec<(String, Value)> {
+    server
+        .all_events("&topic=alarms")
+        .await
+        .into_iter()
+        .map(|e| (e["source"].as_str().unwrap().to_string(), e["raw"].clone()))
+        .collect()
+}
+
+/// The webhook's form of a backfilled alarm: Mist's webhook carries fields its search
+/// does not (`site_name`), and lacks some it has (`acked`).
+fn webhook_copy(raw: &Value) -> String {
+    let mut copy = raw.clone();
+    copy["site_name"] = json!("HQ");
+    copy.as_object_mut().unwrap().remove("acked");
+    json!({"topic": "alarms", "events": [copy]}).to_string()
+}
+
+#[tokio::test]
+async fn a_late_webhook_copy_of_a_backfilled_alarm_is_its_duplicate_on_every_instance() {
+    // Mist raises alarms while no webhook exists: backfill is the only way they come.
+    let sim = Sim::start(&[
+        "--org", ORG, "--topics", "alarms", "--rate", "30", "--count", "40", "--speed", "60",
+    ])
+    .await;
+    let produced = sim.settled().await["alarms"].as_u64().expect("alarms made");
+    assert!(produced >= 2, "{produced}");
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    let config = format!(
+        "[[sources]]\nname = \"mist\"\nsecrets = [\"{SECRET}\"]\n\n\
+         [mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\norg_ids = [\"{ORG}\"]\n\
+         backfill_interval = \"1h\"\nbackfill_settle = \"0s\"\n",
+        sim.base
+    );
+    let env = [
+        ("MISTGATE_DATABASE_URL", url.as_str()),
+        ("MISTGATE_SECRET_KEY", KEY),
+    ];
+    let servers = [
+        Server::start_env(Some(&config), &env),
+        Server::start_env(Some(&config), &env),
+    ];
+    let reader = eventually(
+        Duration::from_secs(60),
+        "one instance reading every alarm back",
+        || async {
+            let stored = alarms(&servers[0]).await;
+            if stored.len() as u64 != produced || stored.iter().any(|(s, _)| s != "mist-api") {
+                return None;
+            }
+            match (reads_back(&servers[0]).await, reads_back(&servers[1]).await) {
+                (true, false) => Some(0),
+                (false, true) => Some(1),
+                _ => None,
+            }
+        },
+    )
+    .await;
+    let stored = alarms(&servers[0]).await;
+
+    // A late copy to the instance that does not run backfill, and one to the instance
+    // that does: each is the duplicate of the alarm backfill stored.
+    for (n, server) in [&servers[1 - reader], &servers[reader]]
+        .into_iter()
+        .enumerate()
+    {
+        let body = webhook_copy(&stored[n].1);
+        let sig = signed(SECRET, body.as_bytes());
+        let (status, answer) = server.ingest("mist", body, &support::headers(&sig)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["accepted"], 0, "copy {n}: {answer}");
+        assert_eq!(answer["duplicates"], 1, "copy {n}: {answer}");
+    }
+    // A new alarm is still new, on either instance.
+    let mut fresh = stored[2 % stored.len()].1.clone();
+    fresh["id"] = json!("00000000-0000-4000-8000-00000000fee1");
+    let body = json!({"topic": "alarms", "events": [fresh]}).to_string();
+    let sig = signed(SECRET, body.as_bytes());
+    let (status, answer) = servers[1 - reader]
+        .ingest("mist", body, &support::headers(&sig))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    // Nothing else was stored, and nothing changed of what was.
+    let after = alarms(&servers[1 - reader]).await;
+    assert_eq!(after.len(), stored.len() + 1);
+    assert_eq!(after[..stored.len()], stored[..]);
+}
