@@ -1,6 +1,7 @@
 //! Backfill with several instances on one PostgreSQL database: it reads back on one of
-//! them (its lease), and a webhook copy of an event it stored, coming after, is that
-//! event's duplicate on whichever instance the load balancer gives it to.
+//! them (its lease), every instance shows its report, and a webhook copy of an event it
+//! stored, coming after, is that event's duplicate on whichever instance the load
+//! balancer gives it to.
 
 mod support;
 
@@ -14,14 +15,22 @@ const ORG: &str = "6f4bf402-45f9-4ac6-8c3a-b0c0d7d8e9f0";
 const SECRET: &str = "backfill-webhook-secret-0123456789";
 const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 
-/// Whether `server` has read alarms back (only the instance running backfill has).
-async fn reads_back(server: &Server) -> bool {
+/// Whether `server` runs backfill (holds its lease).
+async fn runs_backfill(server: &Server) -> bool {
+    let metrics = server.text("/metrics", false).await;
+    metrics
+        .lines()
+        .any(|l| l == "mistgate_stage_lease{stage=\"backfill\"} 1")
+}
+
+/// The alarms' line of `server`'s backfill report, once it shows a read.
+async fn alarms_read(server: &Server) -> Option<Value> {
     let report = server.api_ok("/mist/backfill").await;
     report["orgs"][0]["kinds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|k| k["kind"] == "alarms" && !k["last_run_at"].is_null())
+        .as_array()?
+        .iter()
+        .find(|k| k["kind"] == "alarms" && !k["last_run_at"].is_null())
+        .cloned()
 }
 
 /// The alarms stored, raw, with the source each came in through.
@@ -76,7 +85,10 @@ async fn a_late_webhook_copy_of_a_backfilled_alarm_is_its_duplicate_on_every_ins
             if stored.len() as u64 != produced || stored.iter().any(|(s, _)| s != "mist-api") {
                 return None;
             }
-            match (reads_back(&servers[0]).await, reads_back(&servers[1]).await) {
+            match (
+                runs_backfill(&servers[0]).await,
+                runs_backfill(&servers[1]).await,
+            ) {
                 (true, false) => Some(0),
                 (false, true) => Some(1),
                 _ => None,
@@ -84,6 +96,20 @@ async fn a_late_webhook_copy_of_a_backfilled_alarm_is_its_duplicate_on_every_ins
         },
     )
     .await;
+    // Both show what backfill did: the other instance, the report the reader kept.
+    let (read, shown) = eventually(
+        Duration::from_secs(30),
+        "the report on both instances",
+        || async {
+            Some((
+                alarms_read(&servers[reader]).await?,
+                alarms_read(&servers[1 - reader]).await?,
+            ))
+        },
+    )
+    .await;
+    assert_eq!(read["recovered_total"], json!(produced), "{read}");
+    assert_eq!(shown, read);
     let stored = alarms(&servers[0]).await;
 
     // A late copy to the instance that does not run backfill, and one to the instance

@@ -108,11 +108,15 @@ pub trait Cluster: Send + Sync {
     /// given out once, across instances.
     async fn late_claim(&self, keys: &[[u8; 16]]) -> Result<Vec<LateCopy>, StoreError>;
 
-    /// Whether any pair is remembered.
-    async fn late_waiting(&self) -> Result<bool, StoreError>;
-
     /// Forgets the pairs remembered before `before`; how many.
     async fn late_prune(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Keeps `body` as the last report of stage `name` (one that runs on one instance),
+    /// for the other instances to show.
+    async fn report_put(&self, name: &str, body: &str, at: i64) -> Result<(), StoreError>;
+
+    /// The last report of stage `name`, if any was kept.
+    async fn report_get(&self, name: &str) -> Result<Option<String>, StoreError>;
 
     /// Leaves a command for the holder of stage `stage`; its id.
     async fn relay_put(&self, stage: &str, body: &str, at: i64) -> Result<i64, StoreError>;

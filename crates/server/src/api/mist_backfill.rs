@@ -16,6 +16,8 @@ use crate::error::ErrorBody;
 /// them the log lacked (stored as source `mist-api`), the total recovered, and the last
 /// error. Per org, the webhooks with deliveries Mist reports failed in the last day.
 /// `enabled` is false (and `orgs` empty) without `[mist]` or with `backfill = false`.
+/// With several instances on one database, each shows the report of the instance that
+/// runs backfill (as of its last read).
 #[utoipa::path(
     get,
     path = "/api/v1/mist/backfill",
@@ -27,5 +29,5 @@ use crate::error::ErrorBody;
     security(("api_token" = []))
 )]
 pub async fn get_backfill(State(app): State<Arc<AppState>>) -> Json<BackfillReport> {
-    Json(app.backfill.report())
+    Json(app.backfill.current(app.store.as_ref()).await)
 }

@@ -5,9 +5,9 @@
 //! fingerprint, so the duplicate window recognises it as that event.
 //!
 //! With several instances on one database the events are remembered in the database
-//! instead (`store::Cluster::late_remember`), since the copy may reach any instance; this
-//! holds only whether the database has any, so that webhooks skip the lookup when none
-//! wait.
+//! instead (`store::Cluster::late_remember`), since the copy may reach any instance; then
+//! every webhook of the three kinds looks them up there (one indexed delete), on every
+//! instance where backfill is configured.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -22,7 +22,7 @@ pub struct LateCopies {
     inner: Mutex<Inner>,
     /// Entries held, read without the lock on every webhook of the three kinds.
     len: AtomicUsize,
-    /// Several instances: whether the database holds any (checked every second).
+    /// Several instances: they are kept in the database (backfill is on).
     shared: AtomicBool,
 }
 
@@ -70,14 +70,14 @@ impl LateCopies {
         self.len.load(Ordering::Relaxed) == 0
     }
 
-    /// Several instances: whether the database holds any, as last seen.
-    pub fn shared_waiting(&self) -> bool {
+    /// Several instances: whether they are kept in the database.
+    pub fn shared(&self) -> bool {
         self.shared.load(Ordering::Relaxed)
     }
 
-    /// Several instances: what the database was seen to hold.
-    pub fn set_shared_waiting(&self, waiting: bool) {
-        self.shared.store(waiting, Ordering::Relaxed);
+    /// Several instances, backfill on: they are kept in the database, and looked up there.
+    pub fn set_shared(&self) {
+        self.shared.store(true, Ordering::Relaxed);
     }
 }
 

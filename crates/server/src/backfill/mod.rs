@@ -61,9 +61,43 @@ pub struct Backfill {
 }
 
 impl Backfill {
-    /// The report as it stands.
+    /// The report as it stands on this instance.
     pub fn report(&self) -> BackfillReport {
         self.lock().clone()
+    }
+
+    /// The report as it stands where backfill runs: with several instances on one
+    /// database, the one the instance running it last kept there, when that is another.
+    pub async fn current(&self, store: &dyn Store) -> BackfillReport {
+        let here = self.report();
+        let Some(cluster) = store.cluster() else {
+            return here;
+        };
+        if !here.enabled || deliver::lease::held_here(LEASE) {
+            return here;
+        }
+        match cluster.report_get(LEASE).await {
+            Ok(Some(body)) => serde_json::from_str(&body).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the backfill report another instance kept cannot be read; showing this instance's");
+                here
+            }),
+            Ok(None) => here,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the backfill report of the instance running backfill; showing this instance's");
+                here
+            }
+        }
+    }
+
+    /// Several instances: keeps this instance's report (it runs backfill) for the others.
+    async fn publish(&self, store: &dyn Store) {
+        let Some(cluster) = store.cluster() else {
+            return;
+        };
+        let body = serde_json::to_string(&self.report()).expect("a report serialises");
+        if let Err(e) = cluster.report_put(LEASE, &body, now_us()).await {
+            tracing::warn!(error = %e, "cannot keep the backfill report for the other instances; they show their own until the next read");
+        }
     }
 
     /// Gives each webhook event that repeats an event backfill stored (its webhook copy
@@ -76,7 +110,7 @@ impl Backfill {
         }
         let cluster = store.cluster();
         let waiting = match cluster {
-            Some(_) => self.late.shared_waiting(),
+            Some(_) => self.late.shared(),
             None => !self.late.is_empty(),
         };
         if !waiting {
@@ -134,11 +168,7 @@ impl Backfill {
             return;
         };
         match cluster.late_remember(copies, now_us()).await {
-            Ok(()) => {
-                if !copies.is_empty() {
-                    self.late.set_shared_waiting(true);
-                }
-            }
+            Ok(()) => {}
             Err(e) => {
                 tracing::warn!(error = %e, events = copies.len(), "cannot remember backfilled events in the database: their webhook copies, should they still come, are stored as new events")
             }
@@ -182,7 +212,8 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
             .collect();
     }
     if app.store.cluster().is_some() {
-        watch_late(app.clone());
+        // The instance running backfill may be another: webhooks look its events up.
+        app.backfill.late.set_shared();
     }
     let orgs = config.org_ids.clone();
     let mut stopping = app.stopping.subscribe();
@@ -194,27 +225,6 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
     tokio::spawn(deliver::lease::leased(store, LEASE, stop, move || {
         reads(app.clone(), mist.clone(), orgs.clone(), settings)
     }));
-}
-
-/// Several instances: whether the database holds backfilled events waiting for their
-/// webhook copy, checked every second on every instance (the one running backfill may
-/// be another), so that webhooks look them up only then.
-fn watch_late(app: Arc<AppState>) {
-    let mut stopping = app.stopping.subscribe();
-    tokio::spawn(async move {
-        loop {
-            if let Some(cluster) = app.store.cluster() {
-                // Unreadable: what was last seen stands (the appends fail meanwhile too).
-                if let Ok(waiting) = cluster.late_waiting().await {
-                    app.backfill.late.set_shared_waiting(waiting);
-                }
-            }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stopping.wait_for(|stopping| *stopping) => return,
-            }
-        }
-    });
 }
 
 /// The lease backfill runs under.
@@ -234,6 +244,7 @@ async fn reads(app: Arc<AppState>, mist: mistapi::Client, orgs: Vec<String>, set
             }
         }
         read_all(&app, &mist, &orgs, &settings, &mut known_failures).await;
+        app.backfill.publish(app.store.as_ref()).await;
         metrics::gauge!("mistgate_mist_api_calls_last_hour").set(mist.calls_last_hour() as f64);
         let next = tokio::time::Instant::now() + settings.interval;
         let earliest = tokio::time::Instant::now() + MIN_GAP;

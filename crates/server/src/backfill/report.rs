@@ -1,7 +1,7 @@
 //! What `GET /api/v1/mist/backfill` shows: per org and kind the last read, what it
 //! recovered and any error; per org the webhooks Mist failed to deliver for.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -12,8 +12,15 @@ fn time<S: Serializer>(us: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// The other way, for a report another instance kept in the database.
+fn time_back<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| crate::parse_instant(&text).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 /// Backfill's state.
-#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct BackfillReport {
     /// Whether backfill runs (`[mist]` configured, `backfill` not turned off).
     pub enabled: bool,
@@ -29,7 +36,7 @@ pub struct BackfillReport {
 }
 
 /// One org.
-#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct OrgReport {
     pub org_id: String,
     /// `alarms`, `device-events` and `audits`, in that order.
@@ -38,23 +45,23 @@ pub struct OrgReport {
 }
 
 /// One kind of one org.
-#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct KindReport {
     /// `alarms`, `device-events` or `audits` (the topic the events are stored under).
     pub kind: String,
     /// When the last read ended (RFC 3339); null before the first.
-    #[serde(serialize_with = "time")]
+    #[serde(serialize_with = "time", deserialize_with = "time_back", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_run_at: Option<i64>,
     /// The event times the last good read covered.
-    #[serde(serialize_with = "time")]
+    #[serde(serialize_with = "time", deserialize_with = "time_back", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub window_start: Option<i64>,
-    #[serde(serialize_with = "time")]
+    #[serde(serialize_with = "time", deserialize_with = "time_back", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub window_end: Option<i64>,
     /// The next read starts here, less the overlap.
-    #[serde(serialize_with = "time")]
+    #[serde(serialize_with = "time", deserialize_with = "time_back", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub read_until: Option<i64>,
     /// Results the last good read got from Mist.
@@ -69,10 +76,10 @@ pub struct KindReport {
 
 /// Mist's delivery results of the org's webhooks (Mist keeps them for alarms, audits,
 /// device-updowns and occupancy-alerts).
-#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryReport {
     /// When they were last read.
-    #[serde(serialize_with = "time")]
+    #[serde(serialize_with = "time", deserialize_with = "time_back", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub checked_at: Option<i64>,
     /// The org's webhooks with a failed delivery in the last day.
@@ -82,7 +89,7 @@ pub struct DeliveryReport {
 }
 
 /// A webhook with failed deliveries.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct FailedWebhook {
     pub webhook_id: String,
     pub name: Option<String>,
@@ -93,7 +100,7 @@ pub struct FailedWebhook {
     pub more: bool,
     /// The topics of those failures.
     pub topics: Vec<String>,
-    #[serde(serialize_with = "time")]
+    #[serde(serialize_with = "time", deserialize_with = "time_back", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_failure_at: Option<i64>,
     pub last_status_code: Option<u16>,

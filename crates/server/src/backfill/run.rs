@@ -105,12 +105,10 @@ pub async fn read_kind(
             .iter()
             .map(|v| serde_json::to_vec(v).expect("a JSON value serialises"))
             .collect();
-        let body = mist::write_envelope(topic.wire_name(), &events);
-        let answer = crate::ingest::store_read(app, SOURCE, body.into(), Verdict::MistApi)
-            .await
-            .map_err(|e| format!("storing what was read: {e}"))?;
-        recovered += answer.accepted;
-        // Their webhook copies, should any still come, are recognised as duplicates.
+        // Their webhook copies, should any still come, are recognised as duplicates:
+        // remembered before they are stored, so that a copy coming the moment after is
+        // known too (one coming before takes the fingerprint, and the stored read is
+        // then its duplicate: once either way).
         let copies: Vec<store::LateCopy> = chunk
             .iter()
             .map(|event| (plan::key(&topic, event), mist::fingerprint(&topic, event).0))
@@ -118,6 +116,11 @@ pub async fn read_kind(
         app.backfill
             .remember_late(app.store.as_ref(), &copies)
             .await;
+        let body = mist::write_envelope(topic.wire_name(), &events);
+        let answer = crate::ingest::store_read(app, SOURCE, body.into(), Verdict::MistApi)
+            .await
+            .map_err(|e| format!("storing what was read: {e}"))?;
+        recovered += answer.accepted;
     }
     Ok(Outcome {
         window,

@@ -307,6 +307,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
             }
         })
         .collect();
+    let backfill = app.backfill.current(app.store.as_ref()).await;
 
     page(
         &signed,
@@ -334,7 +335,7 @@ pub async fn show(signed: Signed, State(app): State<Arc<AppState>>) -> Html {
             stages => stages,
             dead_capped => dead.next.is_some(),
             newest_event => newest_event,
-            backfill => app.backfill.report(),
+            backfill => backfill,
         },
     )
 }

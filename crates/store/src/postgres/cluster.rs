@@ -463,12 +463,16 @@ impl crate::Cluster for PgStore {
         super::late::claim(self, keys).await
     }
 
-    async fn late_waiting(&self) -> Result<bool, StoreError> {
-        super::late::waiting(self).await
-    }
-
     async fn late_prune(&self, before: i64) -> Result<u64, StoreError> {
         super::late::prune(self, before).await
+    }
+
+    async fn report_put(&self, name: &str, body: &str, at: i64) -> Result<(), StoreError> {
+        super::reports::put(self, name, body, at).await
+    }
+
+    async fn report_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        super::reports::get(self, name).await
     }
 
     async fn relay_prune(&self, before: i64) -> Result<u64, StoreError> {

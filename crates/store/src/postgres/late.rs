@@ -61,14 +61,6 @@ pub(super) async fn claim(pg: &PgStore, keys: &[[u8; 16]]) -> Result<Vec<LateCop
         .collect())
 }
 
-pub(super) async fn waiting(pg: &PgStore) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM late_copies)")
-            .fetch_one(pg.pool())
-            .await?,
-    )
-}
-
 pub(super) async fn prune(pg: &PgStore, before: i64) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM late_copies WHERE remembered_at < $1")
         .bind(before)

@@ -1,7 +1,8 @@
 //! The PostgreSQL backend, for one or several mistgate instances on one database: every
 //! method of [`crate::Store`], and what the instances coordinate through
 //! ([`crate::Cluster`]: stage versions, lanes' claims, relayed commands, shared sessions,
-//! backfilled events waiting for their webhook copy, commit notifications).
+//! backfilled events waiting for their webhook copy, the reports of stages run on one
+//! instance, commit notifications).
 //!
 //! One SQL dialect, written out: no ORM, no compile-time database.
 
@@ -18,6 +19,7 @@ mod outbox;
 mod plan;
 mod prune;
 mod read;
+mod reports;
 mod schema;
 mod state;
 mod store;

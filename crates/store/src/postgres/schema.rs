@@ -108,6 +108,8 @@ const MIGRATIONS: &[&str] = &[
     super::cluster::SCHEMA,
     // 6: backfilled events waiting for their webhook copy, on any instance (late.rs).
     super::late::SCHEMA,
+    // 7: the last report of a stage run on one instance, for the others' API (reports.rs).
+    super::reports::SCHEMA,
 ];
 
 /// Brings the database up to the schema this build knows, once across instances.
