@@ -218,6 +218,7 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(Listening)) -> anyh
     mist_sync::spawn(
         &config.mist,
         mist.clone(),
+        state.store.clone(),
         state.stage.clone(),
         api_names,
         hints_rx,

@@ -111,12 +111,15 @@ pub trait Cluster: Send + Sync {
     /// Forgets the pairs remembered before `before`; how many.
     async fn late_prune(&self, before: i64) -> Result<u64, StoreError>;
 
-    /// Keeps `body` as the last report of stage `name` (one that runs on one instance),
-    /// for the other instances to show.
+    /// Keeps `body` as the last report of stage `name` (one that runs on one instance:
+    /// backfill's report, what the Mist API sync read), for the other instances; each
+    /// one raises the report's version.
     async fn report_put(&self, name: &str, body: &str, at: i64) -> Result<(), StoreError>;
 
-    /// The last report of stage `name`, if any was kept.
-    async fn report_get(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// The last report of stage `name` and its version, when its version is above
+    /// `after` (0: any).
+    async fn report_get(&self, name: &str, after: i64)
+    -> Result<Option<(String, i64)>, StoreError>;
 
     /// Leaves a command for the holder of stage `stage`; its id.
     async fn relay_put(&self, stage: &str, body: &str, at: i64) -> Result<i64, StoreError>;

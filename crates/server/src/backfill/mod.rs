@@ -76,8 +76,8 @@ impl Backfill {
         if !here.enabled || deliver::lease::held_here(LEASE) {
             return here;
         }
-        match cluster.report_get(LEASE).await {
-            Ok(Some(body)) => serde_json::from_str(&body).unwrap_or_else(|e| {
+        match cluster.report_get(LEASE, 0).await {
+            Ok(Some((body, _))) => serde_json::from_str(&body).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the backfill report another instance kept cannot be read; showing this instance's");
                 here
             }),

@@ -12,10 +12,13 @@
 
 pub mod hints;
 mod known;
+mod shared;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use store::Store;
+use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::config::MistConfig;
 use crate::correlation_stage::{Command, StageHandle};
@@ -97,42 +100,102 @@ async fn look_up(
 struct Outlets {
     stage: StageHandle,
     routing: deliver::engine::SharedNames,
+    /// Several instances on one database: where the others find what this one read.
+    shared: Option<Arc<dyn Store>>,
 }
 
 impl Outlets {
+    /// Hands what was read to this instance's stage and routing, and keeps it for the
+    /// other instances.
     async fn publish(&self, known: &Known) -> Synced {
         let synced = known.assemble();
-        *self.routing.write().unwrap_or_else(|p| p.into_inner()) = synced.names.clone();
-        let (names, topology) = (synced.names.clone(), synced.topology.clone());
+        self.apply(synced.names.clone(), synced.topology.clone())
+            .await;
+        if let Some(store) = &self.shared {
+            shared::keep(store.as_ref(), &synced).await;
+        }
+        synced
+    }
+
+    /// Names and wiring for this instance's correlation stage, routing and API.
+    async fn apply(&self, names: mist::Names, topology: correlate::Topology) {
+        *self.routing.write().unwrap_or_else(|p| p.into_inner()) = names.clone();
         self.stage
             .ask(|reply| Command::SetNames { names, reply })
             .await;
         self.stage
             .ask(|reply| Command::SetTopology { topology, reply })
             .await;
-        synced
     }
 }
 
 /// At most one look at a site's change, and at one unknown id, per minute.
 const ONCE_PER_US: i64 = 60_000_000;
 
-/// Runs the reads until `stopping`, giving each good one to the stage.
+/// Starts the reads of `[mist]`'s orgs (with several instances on one database: on one
+/// of them, the others taking what it read from the database).
 pub fn spawn(
     config: &MistConfig,
     mist: Option<mistapi::Client>,
+    store: Arc<dyn Store>,
     stage: StageHandle,
     routing: deliver::engine::SharedNames,
-    mut hints: mpsc::Receiver<Hint>,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    hints: mpsc::Receiver<Hint>,
+    stopping: watch::Receiver<bool>,
 ) {
     let Some(mist) = mist else {
         return;
     };
-    let orgs = config.org_ids.clone();
-    let refresh = config.refresh;
-    let outlets = Outlets { stage, routing };
-    tokio::spawn(async move {
+    let several = store.cluster().is_some();
+    let outlets = Arc::new(Outlets {
+        stage,
+        routing,
+        shared: several.then(|| store.clone()),
+    });
+    let reads = Reads {
+        mist,
+        orgs: config.org_ids.clone(),
+        refresh: config.refresh,
+        outlets: outlets.clone(),
+        hints: Arc::new(Mutex::new(hints)),
+    };
+    if !several {
+        tokio::spawn(reads.run(stopping));
+        return;
+    }
+    tokio::spawn(shared::follow(store.clone(), outlets, stopping.clone()));
+    let mut stop = stopping.clone();
+    tokio::spawn(deliver::lease::leased(
+        store,
+        shared::LEASE,
+        async move { stopped(&mut stop).await },
+        move || reads.clone().run(stopping.clone()),
+    ));
+}
+
+/// The reads: everything every `refresh`, and what hints ask for.
+#[derive(Clone)]
+struct Reads {
+    mist: mistapi::Client,
+    orgs: Vec<String>,
+    refresh: Duration,
+    outlets: Arc<Outlets>,
+    /// Ids the names lack and sites changed, from ingest (whoever runs the reads).
+    hints: Arc<Mutex<mpsc::Receiver<Hint>>>,
+}
+
+impl Reads {
+    /// Reads at once and every `refresh`, and as hinted, until `stopping`, giving each
+    /// good read to the outlets.
+    async fn run(self, mut stopping: watch::Receiver<bool>) {
+        let Reads {
+            mist,
+            orgs,
+            refresh,
+            outlets,
+            hints,
+        } = self;
+        let mut hints = hints.lock().await;
         let mut known = Known::default();
         let mut gate = Gate::new(ONCE_PER_US);
         let mut next_full = tokio::time::Instant::now();
@@ -177,12 +240,17 @@ pub fn spawn(
                         Err(e) => tracing::warn!(error = %e, hint = %id, "could not read from Mist's API"),
                     }
                 }
-                _ = stopping.changed() => return,
+                () = stopped(&mut stopping) => return,
             }
             metrics::gauge!("mistgate_mist_api_calls").set(mist.calls() as f64);
             metrics::gauge!("mistgate_mist_api_calls_last_hour").set(mist.calls_last_hour() as f64);
         }
-    });
+    }
+}
+
+/// Resolves once the process is shutting down.
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await;
 }
 
 fn count(result: &'static str) {

@@ -471,8 +471,12 @@ impl crate::Cluster for PgStore {
         super::reports::put(self, name, body, at).await
     }
 
-    async fn report_get(&self, name: &str) -> Result<Option<String>, StoreError> {
-        super::reports::get(self, name).await
+    async fn report_get(
+        &self,
+        name: &str,
+        after: i64,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        super::reports::get(self, name, after).await
     }
 
     async fn relay_prune(&self, before: i64) -> Result<u64, StoreError> {

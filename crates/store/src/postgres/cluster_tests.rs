@@ -166,13 +166,19 @@ async fn a_report_kept_by_one_instance_is_read_by_another() {
     let url = cluster.database();
     let a = PgStore::open(&url, None).await.unwrap();
     let b = PgStore::open(&url, None).await.unwrap();
-    assert_eq!(b.report_get("backfill").await.unwrap(), None);
+    assert_eq!(b.report_get("backfill", 0).await.unwrap(), None);
     a.report_put("backfill", r#"{"n":1}"#, 10).await.unwrap();
-    a.report_put("backfill", r#"{"n":2}"#, 20).await.unwrap();
-    a.report_put("other", r#"{"n":9}"#, 20).await.unwrap();
+    let (first, v1) = b.report_get("backfill", 0).await.unwrap().unwrap();
+    assert_eq!(first, r#"{"n":1}"#);
     assert_eq!(
-        b.report_get("backfill").await.unwrap().as_deref(),
-        Some(r#"{"n":2}"#),
-        "the last one"
+        b.report_get("backfill", v1).await.unwrap(),
+        None,
+        "unchanged"
     );
+    // A later write with an earlier clock (another instance) is still newer.
+    a.report_put("backfill", r#"{"n":2}"#, 5).await.unwrap();
+    a.report_put("other", r#"{"n":9}"#, 20).await.unwrap();
+    let (last, v2) = b.report_get("backfill", v1).await.unwrap().unwrap();
+    assert_eq!(last, r#"{"n":2}"#);
+    assert!(v2 > v1);
 }

@@ -1,5 +1,7 @@
-//! Reports one instance makes and every instance shows: the instance running a stage
-//! under its lease (backfill) writes what it last did, and the API of the others reads it.
+//! What one instance makes and every instance uses: the instance running a stage under
+//! its lease writes what it last did or read (backfill's report, the names and wiring
+//! read from Mist's API), and the others read it. Each write raises the row's version, so
+//! that a reader fetches a body only when it changed (clocks of instances may differ).
 
 use super::PgStore;
 use crate::StoreError;
@@ -10,14 +12,16 @@ pub(super) const SCHEMA: &str = r#"
     CREATE TABLE reports (
         name       text   PRIMARY KEY,
         body       text   NOT NULL,
-        updated_at bigint NOT NULL
+        updated_at bigint NOT NULL,
+        version    bigint NOT NULL DEFAULT 1
     );
 "#;
 
 pub(super) async fn put(pg: &PgStore, name: &str, body: &str, at: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO reports (name, body, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = EXCLUDED.updated_at",
+         ON CONFLICT (name) DO UPDATE
+         SET body = EXCLUDED.body, updated_at = EXCLUDED.updated_at, version = reports.version + 1",
     )
     .bind(name)
     .bind(body)
@@ -27,10 +31,15 @@ pub(super) async fn put(pg: &PgStore, name: &str, body: &str, at: i64) -> Result
     Ok(())
 }
 
-pub(super) async fn get(pg: &PgStore, name: &str) -> Result<Option<String>, StoreError> {
+pub(super) async fn get(
+    pg: &PgStore,
+    name: &str,
+    after: i64,
+) -> Result<Option<(String, i64)>, StoreError> {
     Ok(
-        sqlx::query_scalar("SELECT body FROM reports WHERE name = $1")
+        sqlx::query_as("SELECT body, version FROM reports WHERE name = $1 AND version > $2")
             .bind(name)
+            .bind(after)
             .fetch_optional(pg.pool())
             .await?,
     )

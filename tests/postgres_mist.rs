@@ -1,6 +1,8 @@
-//! Backfill with several instances on one PostgreSQL database: it reads back on one of
-//! them (its lease), every instance shows its report, and a webhook copy of an event it
-//! stored, coming after, is that event's duplicate on whichever instance the load
+//! `[mist]` with several instances on one PostgreSQL database, against the simulated
+//! cloud. Names and wiring: one instance reads Mist's API (its lease), the others name
+//! events as it read, and another takes the reads over when it stops. Backfill: it reads
+//! back on one instance, every instance shows its report, and a webhook copy of an event
+//! it stored, coming after, is that event's duplicate on whichever instance the load
 //! balancer gives it to.
 
 mod support;
@@ -139,4 +141,102 @@ async fn a_late_webhook_copy_of_a_backfilled_alarm_is_its_duplicate_on_every_ins
     let after = alarms(&servers[1 - reader]).await;
     assert_eq!(after.len(), stored.len() + 1);
     assert_eq!(after[..stored.len()], stored[..]);
+}
+
+/// Whether `server` has read Mist's API for names and wiring (only the reader does).
+async fn has_read_names(server: &Server) -> bool {
+    let metrics = server.text("/metrics", false).await;
+    metrics
+        .lines()
+        .any(|l| l.starts_with("mistgate_mist_api_syncs_total") && l.contains("result=\"ok\""))
+}
+
+/// The calls `server`'s client made to Mist's API (0 when it made none).
+async fn calls_made(server: &Server) -> f64 {
+    let metrics = server.text("/metrics", false).await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mistgate_mist_api_calls "))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
+#[tokio::test]
+async fn one_instance_reads_names_from_mists_api_and_every_instance_uses_them() {
+    let sim = Sim::start(&["--rate", "0"]).await;
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    let config = format!(
+        "[[sources]]\nname = \"default\"\n\n[mist]\napi_url = \"{}\"\napi_token = \"{SIM_TOKEN}\"\n\
+         org_ids = [\"{}\"]\nrefresh = \"1m\"\nbackfill = false\n",
+        sim.base, sim.org_id
+    );
+    let env = [
+        ("MISTGATE_DATABASE_URL", url.as_str()),
+        ("MISTGATE_SECRET_KEY", KEY),
+    ];
+    let mut servers = [
+        Server::start_env(Some(&config), &env),
+        Server::start_env(Some(&config), &env),
+    ];
+    let reader = eventually(
+        Duration::from_secs(30),
+        "one instance reading Mist's API",
+        || async {
+            match (
+                has_read_names(&servers[0]).await,
+                has_read_names(&servers[1]).await,
+            ) {
+                (true, false) => Some(0),
+                (false, true) => Some(1),
+                _ => None,
+            }
+        },
+    )
+    .await;
+    let other = 1 - reader;
+
+    // An AP restart naming neither its site nor its AP, given to the instance that does
+    // not read: it names them as the reader read them.
+    let site = &sim.site_ids[0];
+    let site_name = sim.get_ok(&format!("/api/v1/sites/{site}")).await["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inventory = sim
+        .get_ok(&format!(
+            "/api/v1/orgs/{}/inventory?site_id={site}&type=ap",
+            sim.org_id
+        ))
+        .await;
+    let ap = inventory[0]["mac"].as_str().unwrap().to_string();
+    let restart = json!({"topic": "device-events", "events": [{"type": "AP_RESTARTED",
+        "mac": ap, "org_id": sim.org_id, "site_id": site, "timestamp": 1_765_000_000.0}]});
+    let (status, _) = servers[other]
+        .ingest("default", restart.to_string(), &[])
+        .await;
+    assert_eq!(status, 200);
+    let named = eventually(
+        Duration::from_secs(30),
+        "the other instance naming the site",
+        || async {
+            let events = servers[other].api_ok("/events?type=AP_RESTARTED").await;
+            let name = events["items"][0]["site_name"].as_str()?.to_string();
+            Some(name)
+        },
+    )
+    .await;
+    assert_eq!(named, site_name);
+    // Only the reader spent the token's calls.
+    assert!(calls_made(&servers[reader]).await > 0.0);
+    assert_eq!(calls_made(&servers[other]).await, 0.0);
+    assert!(!has_read_names(&servers[other]).await);
+
+    // The reader stops: the other takes the reads over.
+    assert!(servers[reader].terminate(Duration::from_secs(20)).success());
+    eventually(
+        Duration::from_secs(30),
+        "the other instance reading Mist's API",
+        || async { has_read_names(&servers[other]).await.then_some(()) },
+    )
+    .await;
 }
