@@ -2,7 +2,9 @@
 //! that the lease keeps. When the holder dies, its connection closes and PostgreSQL
 //! releases the lock at once; another instance's next try takes it. When its machine
 //! dies or is cut off, the server's TCP keepalives (set short on that connection) end
-//! the session within about 9 s.
+//! the session within about 9 s. A try is made on a connection of the pool: one that
+//! gets nothing goes back to it (standbys trying every 2 s open no connections), and one
+//! that gets the lock leaves the pool with it.
 
 use sqlx::{Connection, PgConnection};
 
@@ -36,32 +38,47 @@ impl Lease for PgLease {
     }
 }
 
+/// How long a try waits for a connection of the pool before it opens one of its own (the
+/// pool is busy under heavy load: a takeover is not held up by it).
+const ACQUIRE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(super) async fn try_lease(
     pg: &PgStore,
     name: &str,
 ) -> Result<Option<Box<dyn Lease>>, StoreError> {
-    let options = pg.pool().connect_options();
-    let mut conn = PgConnection::connect_with(&options).await?;
-    // A holder whose machine dies or drops off the network sends nothing more: the
-    // server probes its session every 2 s after 3 s of silence and ends it after 3
-    // unanswered probes (about 9 s), which frees the lock for another instance. (A
-    // killed process closes its socket, and the lock goes at once.)
+    let mut conn = match tokio::time::timeout(ACQUIRE, pg.pool().acquire()).await {
+        Ok(pooled) => {
+            let mut pooled = pooled?;
+            if !try_lock(&mut pooled, name).await? {
+                return Ok(None);
+            }
+            // Held for as long as this session lives: the lease's own from now on.
+            pooled.detach()
+        }
+        Err(_) => {
+            let mut own = PgConnection::connect_with(&pg.pool().connect_options()).await?;
+            if !try_lock(&mut own, name).await? {
+                own.close().await?;
+                return Ok(None);
+            }
+            own
+        }
+    };
     sqlx::raw_sql(
         "SET tcp_keepalives_idle = 3; SET tcp_keepalives_interval = 2; \
          SET tcp_keepalives_count = 3",
     )
     .execute(&mut conn)
     .await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    Ok(Some(Box::new(PgLease { conn })))
+}
+
+/// Takes lease `name`'s lock on `conn` for its session, if it is free.
+async fn try_lock(conn: &mut PgConnection, name: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key(name))
-        .fetch_one(&mut conn)
-        .await?;
-    if got {
-        Ok(Some(Box::new(PgLease { conn })))
-    } else {
-        conn.close().await?;
-        Ok(None)
-    }
+        .fetch_one(conn)
+        .await?)
 }
 
 #[async_trait::async_trait]
@@ -95,6 +112,9 @@ mod tests {
         let mut held = a.try_lease("pruner").await.unwrap().expect("free at first");
         assert!(held.held().await);
         assert!(b.try_lease("pruner").await.unwrap().is_none(), "held by a");
+        for _ in 0..10 {
+            assert!(b.try_lease("pruner").await.unwrap().is_none(), "still a's");
+        }
         assert!(
             b.try_lease("backfill").await.unwrap().is_some(),
             "another lease"
@@ -118,5 +138,23 @@ mod tests {
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
         );
         assert!(!lost.held().await);
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_taken_even_when_every_connection_of_the_pool_is_busy() {
+        let cluster = pgtest::Cluster::start();
+        let a = PgStore::open(&cluster.database(), None).await.unwrap();
+        let mut busy = Vec::new();
+        while let Ok(conn) =
+            tokio::time::timeout(std::time::Duration::from_millis(300), a.pool().acquire()).await
+        {
+            busy.push(conn.unwrap());
+        }
+        assert!(!busy.is_empty());
+        let mut lease = a.try_lease("pruner").await.unwrap().expect("free");
+        assert!(lease.held().await);
+        drop(busy);
+        // The pool's connections are used for tries again: one that gets nothing goes back.
+        assert!(a.try_lease("pruner").await.unwrap().is_none(), "held");
     }
 }
