@@ -11,6 +11,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,6 +36,16 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 impl Cluster {
     /// Makes and starts a cluster; panics with what went wrong (a test cannot go on).
     pub fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    /// As [`Cluster::start`], with TLS on: the server presents the certificate `cert`
+    /// (PEM, with its key `key`), and clients may ask for TLS (`sslmode`).
+    pub fn start_tls(cert: &Path, key: &Path) -> Cluster {
+        Cluster::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Cluster {
         let bin = bin_dir();
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -74,29 +85,53 @@ impl Cluster {
         );
         let port = free_port();
         let socket_dir = dir.path().to_path_buf();
-        let mut child = run(
-            as_postgres,
-            &bin.join("postgres"),
-            &[
-                "-D",
-                path(&data),
-                "-p",
-                &port.to_string(),
-                "-k",
-                path(&socket_dir),
+        let port_arg = port.to_string();
+        let mut args = vec![
+            "-D",
+            path(&data),
+            "-p",
+            &port_arg,
+            "-k",
+            path(&socket_dir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ];
+        if let Some((cert, key)) = tls {
+            // In the data directory, owned by the server's user; the key readable by it only.
+            for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+                let target = data.join(to);
+                std::fs::copy(from, &target).expect("copy the server's certificate and key");
+                let owner = if as_postgres { "postgres:postgres" } else { "" };
+                if !owner.is_empty() {
+                    let status = Command::new("chown")
+                        .arg(owner)
+                        .arg(&target)
+                        .status()
+                        .expect("run chown");
+                    assert!(status.success(), "chown {to}");
+                }
+                let mode = std::fs::Permissions::from_mode(0o600);
+                std::fs::set_permissions(&target, mode).expect("chmod 600");
+            }
+            args.extend([
                 "-c",
-                "listen_addresses=127.0.0.1",
+                "ssl=on",
                 "-c",
-                "fsync=off",
+                "ssl_cert_file=server.crt",
                 "-c",
-                "max_connections=200",
-            ],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start postgres");
+                "ssl_key_file=server.key",
+            ]);
+        }
+        let mut child = run(as_postgres, &bin.join("postgres"), &args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start postgres");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
