@@ -211,7 +211,8 @@ async fn accept(
         Ok(split) => split,
         Err(e) => return Err(quarantine(app, src, headers, &body, received_at, e).await),
     };
-    app.backfill
+    let claimed = app
+        .backfill
         .claim_late_copies(app.store.as_ref(), &body, &mut split)
         .await;
     if let Some(hints) = &app.mist_hints {
@@ -225,7 +226,16 @@ async fn accept(
         verdict,
         received_at,
     );
-    Ok(append(app, request).await?)
+    match append(app, request).await {
+        Ok(answer) => Ok(answer),
+        Err(e) => {
+            // Not stored: the backfilled events these copies matched wait for Mist's retry.
+            app.backfill
+                .remember_late(app.store.as_ref(), &claimed)
+                .await;
+            Err(e.into())
+        }
+    }
 }
 
 /// Stores events mistgate read itself (backfill reads them from Mist's API) as one

@@ -103,10 +103,16 @@ impl Backfill {
     /// Gives each webhook event that repeats an event backfill stored (its webhook copy
     /// coming after) that event's fingerprint, so that it is stored as its duplicate.
     /// With several instances the stored events are looked up in the database; when it
-    /// cannot be read the copies are stored as new events (and said so).
-    pub async fn claim_late_copies(&self, store: &dyn Store, body: &[u8], split: &mut mist::Split) {
+    /// cannot be read the copies are stored as new events (and said so). Returns what it
+    /// took, for [`Backfill::remember_late`] should the copies not be stored.
+    pub async fn claim_late_copies(
+        &self,
+        store: &dyn Store,
+        body: &[u8],
+        split: &mut mist::Split,
+    ) -> Vec<LateCopy> {
         if !Kind::ALL.iter().any(|k| k.topic() == split.topic) {
-            return;
+            return Vec::new();
         }
         let cluster = store.cluster();
         let waiting = match cluster {
@@ -114,7 +120,7 @@ impl Backfill {
             None => !self.late.is_empty(),
         };
         if !waiting {
-            return;
+            return Vec::new();
         }
         let keys: Vec<Option<[u8; 16]>> = split
             .events
@@ -148,14 +154,18 @@ impl Backfill {
                 }
             }
         }
+        let mut claimed = Vec::new();
         for (event, key) in split.events.iter_mut().zip(keys) {
-            let fp = key
-                .and_then(|k| taken.get_mut(&k))
+            let Some(key) = key else { continue };
+            let fp = taken
+                .get_mut(&key)
                 .and_then(|fps| (!fps.is_empty()).then(|| fps.remove(0)));
             if let Some(fp) = fp {
                 event.fingerprint = mist::Fingerprint(fp);
+                claimed.push((key, fp));
             }
         }
+        claimed
     }
 
     /// Remembers backfilled events whose webhook copy has not come: in the database when
@@ -407,5 +417,42 @@ async fn read_all(
                 d.error = Some(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_late_copy_not_stored_gives_its_backfilled_event_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::SqliteStore::open(store::SqliteConfig::in_data_dir(dir.path())).unwrap();
+        let backfill = Backfill::default();
+        let body = br#"{"topic":"alarms","events":[{"id":"a-1","type":"device_down","site_name":"HQ","timestamp":1765000000}]}"#;
+        let event: serde_json::Value =
+            serde_json::from_slice::<serde_json::Value>(body).unwrap()["events"][0].clone();
+        let key = plan::key(&mist::Topic::Alarms, &event);
+        backfill.remember_late(&store, &[(key, [7; 16])]).await;
+        let mut split = mist::split(body).unwrap();
+        let claimed = backfill.claim_late_copies(&store, body, &mut split).await;
+        assert_eq!(claimed, vec![(key, [7; 16])]);
+        assert_eq!(split.events[0].fingerprint, mist::Fingerprint([7; 16]));
+        // Taken once: a second copy is not matched.
+        let mut again = mist::split(body).unwrap();
+        assert!(
+            backfill
+                .claim_late_copies(&store, body, &mut again)
+                .await
+                .is_empty()
+        );
+        // The first copy was not stored (its append failed): given back, its retry matches.
+        backfill.remember_late(&store, &claimed).await;
+        let mut retry = mist::split(body).unwrap();
+        assert_eq!(
+            backfill.claim_late_copies(&store, body, &mut retry).await,
+            claimed
+        );
+        assert_eq!(retry.events[0].fingerprint, mist::Fingerprint([7; 16]));
     }
 }
