@@ -56,18 +56,8 @@ async fn incidents_carry_the_names_mists_api_gives_and_events_cost_no_calls() {
 
     // What the simulated cloud calls a site and an AP.
     let site = &sim.site_ids[0];
-    let site_name = sim.get_ok(&format!("/api/v1/sites/{site}")).await["name"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let inventory = sim
-        .get_ok(&format!(
-            "/api/v1/orgs/{}/inventory?site_id={site}&type=ap",
-            sim.org_id
-        ))
-        .await;
-    let ap = inventory[0]["mac"].as_str().unwrap().to_string();
-    let ap_name = inventory[0]["name"].as_str().unwrap().to_string();
+    let site_name = sim.site_name(site).await;
+    let (ap, ap_name) = sim.first_ap(site).await;
     let maps = sim.get_ok(&format!("/api/v1/sites/{site}/maps")).await;
     let map = &maps[0];
 

@@ -87,14 +87,10 @@ async fn a_late_webhook_copy_of_a_backfilled_alarm_is_its_duplicate_on_every_ins
             if stored.len() as u64 != produced || stored.iter().any(|(s, _)| s != "mist-api") {
                 return None;
             }
-            match (
+            support::only_one(&[
                 runs_backfill(&servers[0]).await,
                 runs_backfill(&servers[1]).await,
-            ) {
-                (true, false) => Some(0),
-                (false, true) => Some(1),
-                _ => None,
-            }
+            ])
         },
     )
     .await;
@@ -182,14 +178,10 @@ async fn one_instance_reads_names_from_mists_api_and_every_instance_uses_them() 
         Duration::from_secs(30),
         "one instance reading Mist's API",
         || async {
-            match (
+            support::only_one(&[
                 has_read_names(&servers[0]).await,
                 has_read_names(&servers[1]).await,
-            ) {
-                (true, false) => Some(0),
-                (false, true) => Some(1),
-                _ => None,
-            }
+            ])
         },
     )
     .await;
@@ -198,17 +190,8 @@ async fn one_instance_reads_names_from_mists_api_and_every_instance_uses_them() 
     // An AP restart naming neither its site nor its AP, given to the instance that does
     // not read: it names them as the reader read them.
     let site = &sim.site_ids[0];
-    let site_name = sim.get_ok(&format!("/api/v1/sites/{site}")).await["name"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let inventory = sim
-        .get_ok(&format!(
-            "/api/v1/orgs/{}/inventory?site_id={site}&type=ap",
-            sim.org_id
-        ))
-        .await;
-    let ap = inventory[0]["mac"].as_str().unwrap().to_string();
+    let site_name = sim.site_name(site).await;
+    let (ap, _) = sim.first_ap(site).await;
     let restart = json!({"topic": "device-events", "events": [{"type": "AP_RESTARTED",
         "mac": ap, "org_id": sim.org_id, "site_id": site, "timestamp": 1_765_000_000.0}]});
     let (status, _) = servers[other]

@@ -574,6 +574,16 @@ pub fn site_alarm(
     serde_json::to_vec(&serde_json::json!({"topic": "alarms", "events": [event]})).unwrap()
 }
 
+/// The index of the one instance (of several on one database) a probe holds for, when it
+/// holds for exactly one: the one running a stage, sending to a destination.
+pub fn only_one(probes: &[bool]) -> Option<usize> {
+    let mut holding = probes.iter().enumerate().filter(|(_, p)| **p);
+    match (holding.next(), holding.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
 /// Runs `mistgate serve` on `data_dir` expecting it to refuse to start: waits (at most
 /// 30 s) for it to exit and returns its exit status, what it printed on stdout and on
 /// stderr.

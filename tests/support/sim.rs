@@ -160,6 +160,26 @@ impl Sim {
             .body
     }
 
+    /// What the simulated cloud calls site `site`.
+    pub async fn site_name(&self, site: &str) -> String {
+        self.get_ok(&format!("/api/v1/sites/{site}")).await["name"]
+            .as_str()
+            .expect("a site name")
+            .to_string()
+    }
+
+    /// The MAC and name of the first AP of site `site` in the org's inventory.
+    pub async fn first_ap(&self, site: &str) -> (String, String) {
+        let inventory = self
+            .get_ok(&format!(
+                "/api/v1/orgs/{}/inventory?site_id={site}&type=ap",
+                self.org_id
+            ))
+            .await;
+        let text = |field: &str| inventory[0][field].as_str().expect(field).to_string();
+        (text("mac"), text("name"))
+    }
+
     /// Waits until every message of the plan has been recorded (a plan with an end).
     pub async fn settled(&self) -> Value {
         super::eventually(

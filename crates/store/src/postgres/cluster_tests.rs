@@ -2,6 +2,7 @@
 
 use crate::Cluster;
 use crate::postgres::PgStore;
+use crate::postgres::two_instances;
 
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -9,10 +10,7 @@ fn names(list: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_lane_has_one_holder_until_its_claim_expires() {
-    let cluster = pgtest::Cluster::start();
-    let url = cluster.database();
-    let a = PgStore::open(&url, None).await.unwrap();
-    let b = PgStore::open(&url, None).await.unwrap();
+    let (_cluster, _url, a, b) = two_instances().await;
     assert_eq!(a.heartbeat("a", 1_000, 5_000).await.unwrap(), 1);
     assert_eq!(b.heartbeat("b", 2_000, 5_000).await.unwrap(), 2);
     assert_eq!(
@@ -55,10 +53,7 @@ fn move_to(cursor: i64) -> crate::OutboxCommit {
 #[tokio::test]
 async fn a_stage_commit_from_an_instance_that_lost_the_stage_is_refused() {
     use crate::{StageCommit, Store, StoreError};
-    let cluster = pgtest::Cluster::start();
-    let url = cluster.database();
-    let a = PgStore::open(&url, None).await.unwrap();
-    let b = PgStore::open(&url, None).await.unwrap();
+    let (_cluster, _url, a, b) = two_instances().await;
     assert!(a.stage_load("deliver").await.unwrap().is_none());
     assert!(b.stage_load("deliver").await.unwrap().is_none());
     a.outbox_commit(move_to(5)).await.unwrap();
@@ -118,10 +113,7 @@ async fn a_command_waits_for_its_answer_and_versions_count_changes() {
 
 #[tokio::test]
 async fn a_late_copy_is_given_out_once_across_instances_and_forgotten_with_age() {
-    let cluster = pgtest::Cluster::start();
-    let url = cluster.database();
-    let a = PgStore::open(&url, None).await.unwrap();
-    let b = PgStore::open(&url, None).await.unwrap();
+    let (_cluster, _url, a, b) = two_instances().await;
     assert_eq!(
         b.late_claim(&[[1; 16]]).await.unwrap(),
         vec![],
@@ -162,10 +154,7 @@ async fn a_late_copy_is_given_out_once_across_instances_and_forgotten_with_age()
 
 #[tokio::test]
 async fn a_report_kept_by_one_instance_is_read_by_another() {
-    let cluster = pgtest::Cluster::start();
-    let url = cluster.database();
-    let a = PgStore::open(&url, None).await.unwrap();
-    let b = PgStore::open(&url, None).await.unwrap();
+    let (_cluster, _url, a, b) = two_instances().await;
     assert_eq!(b.report_get("backfill", 0).await.unwrap(), None);
     a.report_put("backfill", r#"{"n":1}"#, 10).await.unwrap();
     let (first, v1) = b.report_get("backfill", 0).await.unwrap().unwrap();

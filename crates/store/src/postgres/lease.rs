@@ -105,10 +105,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_holder_at_a_time_and_the_next_takes_over_when_it_goes() {
-        let cluster = pgtest::Cluster::start();
-        let url = cluster.database();
-        let a = PgStore::open(&url, None).await.unwrap();
-        let b = PgStore::open(&url, None).await.unwrap();
+        let (cluster, url, a, b) = crate::postgres::two_instances().await;
         let mut held = a.try_lease("pruner").await.unwrap().expect("free at first");
         assert!(held.held().await);
         assert!(b.try_lease("pruner").await.unwrap().is_none(), "held by a");

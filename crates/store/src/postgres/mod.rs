@@ -146,3 +146,14 @@ impl PgStore {
         Ok(i64::from(v.unwrap_or(0)))
     }
 }
+
+/// A throwaway cluster, the URL of a database of its own, and two stores on it: two
+/// instances (the cluster must outlive them).
+#[cfg(test)]
+pub(super) async fn two_instances() -> (pgtest::Cluster, String, PgStore, PgStore) {
+    let cluster = pgtest::Cluster::start();
+    let url = cluster.database();
+    let a = PgStore::open(&url, None).await.unwrap();
+    let b = PgStore::open(&url, None).await.unwrap();
+    (cluster, url, a, b)
+}
