@@ -7,11 +7,11 @@
 //! With several instances on one database the events are remembered in the database
 //! instead (`store::Cluster::late_remember`), since the copy may reach any instance; then
 //! every webhook of the three kinds looks them up there (one indexed delete), on every
-//! instance where backfill is configured.
+//! instance where backfill is configured (`Backfill::claim_late_copies`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The most events remembered; the oldest go first.
 const CAPACITY: usize = 100_000;
@@ -22,8 +22,6 @@ pub struct LateCopies {
     inner: Mutex<Inner>,
     /// Entries held, read without the lock on every webhook of the three kinds.
     len: AtomicUsize,
-    /// Several instances: they are kept in the database (backfill is on).
-    shared: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -68,16 +66,6 @@ impl LateCopies {
     /// Whether nothing waits (the common case: no lock taken).
     pub fn is_empty(&self) -> bool {
         self.len.load(Ordering::Relaxed) == 0
-    }
-
-    /// Several instances: whether they are kept in the database.
-    pub fn shared(&self) -> bool {
-        self.shared.load(Ordering::Relaxed)
-    }
-
-    /// Several instances, backfill on: they are kept in the database, and looked up there.
-    pub fn set_shared(&self) {
-        self.shared.store(true, Ordering::Relaxed);
     }
 }
 

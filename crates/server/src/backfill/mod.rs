@@ -116,7 +116,8 @@ impl Backfill {
         }
         let cluster = store.cluster();
         let waiting = match cluster {
-            Some(_) => self.late.shared(),
+            // Several instances: they wait in the database whenever backfill is on.
+            Some(_) => self.lock().enabled,
             None => !self.late.is_empty(),
         };
         if !waiting {
@@ -220,10 +221,6 @@ pub fn spawn(config: &MistConfig, mist: Option<mistapi::Client>, app: Arc<AppSta
                 ..OrgReport::default()
             })
             .collect();
-    }
-    if app.store.cluster().is_some() {
-        // The instance running backfill may be another: webhooks look its events up.
-        app.backfill.late.set_shared();
     }
     let orgs = config.org_ids.clone();
     let mut stopping = app.stopping.subscribe();
