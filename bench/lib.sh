@@ -102,9 +102,9 @@ stop_server() {
     SERVER_PIDS=(${keep[@]+"${keep[@]}"})
 }
 
-# servers_cleanup: the EXIT trap of scripts that start servers with start_server and a
-# load generator as LOAD_PID: stops them, then removes WORK (kept with KEEP=1).
-servers_cleanup() {
+# servers_stop: stops the load generator LOAD_PID and the servers start_server started
+# (for scripts that must stop something else, a database, before removing WORK).
+servers_stop() {
     local pid
     if [[ -n ${LOAD_PID:-} ]]; then
         kill -TERM "$LOAD_PID" 2>/dev/null || true
@@ -115,6 +115,12 @@ servers_cleanup() {
     done
     SERVER_PIDS=()
     LOAD_PID=
+}
+
+# servers_cleanup: the EXIT trap of scripts that start servers with start_server and a
+# load generator as LOAD_PID: stops them, then removes WORK (kept with KEEP=1).
+servers_cleanup() {
+    servers_stop
     if [[ ${KEEP:-0} == 1 ]]; then
         echo "$SCRIPT: kept $WORK" >&2
     else

@@ -120,10 +120,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     LOAD_PIDS=()
-    for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
-        stop_pid "$pid"
-    done
-    SERVER_PIDS=()
+    servers_stop # before the database they use
     pg_cleanup
     servers_cleanup # removes WORK (kept with KEEP=1)
 }

@@ -123,16 +123,7 @@ SERVER_PIDS=()
 LOAD_PID=
 
 cleanup() {
-    local pid
-    if [[ -n $LOAD_PID ]]; then
-        kill -TERM "$LOAD_PID" 2>/dev/null || true
-        wait "$LOAD_PID" 2>/dev/null || true
-        LOAD_PID=
-    fi
-    for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
-        stop_pid "$pid"
-    done
-    SERVER_PIDS=()
+    servers_stop # before the database they use
     pg_cleanup
     servers_cleanup # removes WORK (kept with KEEP=1)
 }
